@@ -1,0 +1,70 @@
+"""Fixtures that start real parts on free loopback ports and stop them afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psycopg2
+import pytest
+from ib_async import IB
+
+from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
+
+# A Tuesday, 10:00 New York time: regular trading hours, a frozen clock.
+MARKET_OPEN_INSTANT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+POSTGRES_DSN = os.environ.get("IBKR_PIPELINE_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+
+
+def make_gateway(**overrides) -> SimulatorThread:
+    config = SimulatorConfig(port=0, clock_start=MARKET_OPEN_INSTANT, clock_speed=0)
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return SimulatorThread(config)
+
+
+@pytest.fixture
+def gateway() -> Iterator[SimulatorThread]:
+    """Pacing off: tests that exercise pacing start their own gateway with it on."""
+    with make_gateway(pacing=False) as gw:
+        yield gw
+
+
+@pytest.fixture
+def ib(gateway: SimulatorThread) -> Iterator[IB]:
+    client = IB()
+    client.connect("127.0.0.1", gateway.port, clientId=1, timeout=5)
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throw-away database on the machine's PostgreSQL (make test starts it)."""
+    name = f"ibkr_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(POSTGRES_DSN)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    params = dict(item.split("=", 1) for item in POSTGRES_DSN.split())
+    url = (
+        f"postgresql+psycopg2://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}:"
+        f"{params.get('port', '5432')}/{name}"
+    )
+    yield url
+    from ibkr_pipeline.store.database import engine_for
+
+    engine_for(url).dispose()
+    engine_for.cache_clear()
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ibkr_pipeline.db'}"
+    return request.getfixturevalue("postgres_url")
