@@ -1,0 +1,95 @@
+"""IB's historical-data pacing rules, shared by the simulator (to enforce) and the client (to obey).
+
+IB's documented limits: no identical request within 15 seconds; no six or more
+requests for the same contract, exchange and tick type within 2 seconds; no
+more than 60 requests in any 10-minute window. ``time_scale`` shrinks every
+window proportionally so tests can exercise the rules in seconds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PacingRules:
+    identical_window_s: float = 15.0
+    same_contract_window_s: float = 2.0
+    same_contract_max: int = 5
+    global_window_s: float = 600.0
+    global_max: int = 60
+
+    def scaled(self, time_scale: float) -> PacingRules:
+        return PacingRules(
+            self.identical_window_s * time_scale,
+            self.same_contract_window_s * time_scale,
+            self.same_contract_max,
+            self.global_window_s * time_scale,
+            self.global_max,
+        )
+
+    def minimum_duration(self, requests: int) -> float:
+        """The least wall time in which ``requests`` distinct requests fit inside the global rule."""
+        if requests <= self.global_max:
+            return 0.0
+        return (requests - self.global_max) / self.global_max * self.global_window_s
+
+
+class PacingLedger:
+    """Sliding windows of past requests; answers how long to wait before the next one."""
+
+    def __init__(self, rules: PacingRules):
+        self.rules = rules
+        self._identical: dict[Hashable, float] = {}
+        self._per_contract: dict[Hashable, deque[float]] = {}
+        self._all: deque[float] = deque()
+
+    def _trim(self, now: float) -> None:
+        r = self.rules
+        while self._all and now - self._all[0] >= r.global_window_s:
+            self._all.popleft()
+        for key in [k for k, t in self._identical.items() if now - t >= r.identical_window_s]:
+            del self._identical[key]
+        for key, times in list(self._per_contract.items()):
+            while times and now - times[0] >= r.same_contract_window_s:
+                times.popleft()
+            if not times:
+                del self._per_contract[key]
+
+    def wait_time(self, identical_key: Hashable, contract_key: Hashable, now: float) -> float:
+        """Seconds until a request with these keys would break none of the rules (0 = now)."""
+        self._trim(now)
+        r = self.rules
+        waits = [0.0]
+        if identical_key in self._identical:
+            waits.append(self._identical[identical_key] + r.identical_window_s - now)
+        times = self._per_contract.get(contract_key)
+        if times and len(times) >= r.same_contract_max:
+            waits.append(times[len(times) - r.same_contract_max] + r.same_contract_window_s - now)
+        if len(self._all) >= r.global_max:
+            waits.append(self._all[len(self._all) - r.global_max] + r.global_window_s - now)
+        return max(waits)
+
+    def violation(self, identical_key: Hashable, contract_key: Hashable, now: float) -> str | None:
+        """Which rule a request sent now would break, or None."""
+        self._trim(now)
+        r = self.rules
+        if identical_key in self._identical:
+            return f"identical request within {r.identical_window_s:g} s"
+        times = self._per_contract.get(contract_key)
+        if times and len(times) >= r.same_contract_max:
+            return (
+                f"{r.same_contract_max + 1} or more requests for the same contract and tick type "
+                f"within {r.same_contract_window_s:g} s"
+            )
+        if len(self._all) >= r.global_max:
+            return f"more than {r.global_max} requests within {r.global_window_s:g} s"
+        return None
+
+    def record(self, identical_key: Hashable, contract_key: Hashable, now: float) -> None:
+        self._trim(now)
+        self._identical[identical_key] = now
+        self._per_contract.setdefault(contract_key, deque()).append(now)
+        self._all.append(now)

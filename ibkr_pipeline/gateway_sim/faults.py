@@ -1,0 +1,38 @@
+"""Fault injection: what a test can make the simulated gateway do wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FaultPlan:
+    """Mutable at run time; every counter applies once and then clears itself.
+
+    - ``drop_after_messages``: close the connection after the server has read this
+      many more client messages.
+    - ``drop_on_request``: message ids (e.g. 20 = reqHistoricalData, 3 = placeOrder)
+      that close the connection when they arrive; ``drop_after_handling`` decides
+      whether the request is processed first (an order placed, then the drop).
+    - ``response_delay_s``: delay before each response to a request.
+    - ``reject_orders``: symbols whose orders are rejected with error 201 ("*" = all).
+    - ``unresponsive``: keep the socket open but answer nothing (IB's nightly restart).
+    """
+
+    drop_after_messages: int | None = None
+    drop_on_request: set[int] = field(default_factory=set)
+    drop_after_handling: bool = False
+    response_delay_s: float = 0.0
+    reject_orders: set[str] = field(default_factory=set)
+    unresponsive: bool = False
+
+    def rejects(self, symbol: str) -> bool:
+        return "*" in self.reject_orders or symbol in self.reject_orders
+
+    def clear(self) -> None:
+        self.drop_after_messages = None
+        self.drop_on_request = set()
+        self.drop_after_handling = False
+        self.response_delay_s = 0.0
+        self.reject_orders = set()
+        self.unresponsive = False

@@ -1,0 +1,521 @@
+"""Market model: one price path per symbol that bars, quotes, fills and marks all read.
+
+Two sources share one interface: ``SyntheticMarket`` draws deterministic paths
+from a seed (trend and volatility regimes, overnight gaps, U-shaped intraday
+volume) on the NYSE calendar; ``ReplayMarket`` serves bar files a user points to.
+Both expose per-session minute bars (extended hours included) and daily bars,
+from which everything else is derived.
+"""
+
+from __future__ import annotations
+
+import zlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+
+from ibkr_pipeline.gateway_sim.universe import Instrument, Universe
+
+EXCHANGE_TZ = ZoneInfo("America/New_York")
+HISTORY_START = date(2018, 1, 2)
+PRICE_REFERENCE_DATE = date(2026, 1, 2)
+PRE_MARKET_OPEN = time(4, 0)
+POST_MARKET_HOURS = 4
+TRADING_DAYS_PER_YEAR = 252
+OHLCV = ["open", "high", "low", "close", "volume"]
+
+
+@lru_cache(maxsize=1)
+def nyse_calendar() -> xcals.ExchangeCalendar:
+    """The NYSE calendar (holidays, early closes) from exchange_calendars."""
+    end = pd.Timestamp(datetime.now(UTC).date() + timedelta(days=400))
+    return xcals.get_calendar("XNYS", start=pd.Timestamp(HISTORY_START), end=end)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One trading day with its regular and extended windows in UTC."""
+
+    index: int
+    day: date
+    open: datetime
+    close: datetime
+    pre_open: datetime
+    post_close: datetime
+
+    @property
+    def rth_minutes(self) -> int:
+        return int((self.close - self.open).total_seconds() // 60)
+
+
+class SessionCalendar:
+    """Fast lookups over the exchange calendar's sessions."""
+
+    def __init__(self, calendar: xcals.ExchangeCalendar | None = None):
+        cal = calendar or nyse_calendar()
+        schedule = cal.schedule
+        self._days = [ts.date() for ts in schedule.index]
+        self._opens = [ts.to_pydatetime() for ts in schedule["open"]]
+        self._closes = [ts.to_pydatetime() for ts in schedule["close"]]
+        self._open_ns = schedule["open"].values.astype("datetime64[ns]").astype(np.int64)
+        self._post_ns = np.array(
+            [int((c + timedelta(hours=POST_MARKET_HOURS)).timestamp() * 1e9) for c in self._closes],
+            dtype=np.int64,
+        )
+        self._day_index = {d: i for i, d in enumerate(self._days)}
+        self.rth_minutes = np.array(
+            [int((c - o).total_seconds() // 60) for o, c in zip(self._opens, self._closes)]
+        )
+        years = np.array([d.year for d in self._days])
+        self._year_bounds = {
+            int(y): (int(np.searchsorted(years, y)), int(np.searchsorted(years, y, side="right")))
+            for y in np.unique(years)
+        }
+
+    def year_bounds(self, year: int) -> tuple[int, int]:
+        """[first, last) session indices of a calendar year."""
+        return self._year_bounds[year]
+
+    def __len__(self) -> int:
+        return len(self._days)
+
+    def session(self, index: int) -> Session:
+        day = self._days[index]
+        pre = datetime.combine(day, PRE_MARKET_OPEN, tzinfo=EXCHANGE_TZ).astimezone(UTC)
+        close = self._closes[index]
+        return Session(
+            index, day, self._opens[index], close, pre, close + timedelta(hours=POST_MARKET_HOURS)
+        )
+
+    def index_of(self, day: date) -> int | None:
+        return self._day_index.get(day)
+
+    @property
+    def days(self) -> list[date]:
+        return self._days
+
+    def last_index_started_by(self, instant: datetime) -> int:
+        """Index of the last session whose extended window opened at or before ``instant``.
+
+        -1 when ``instant`` precedes the first session.
+        """
+        ns = int(instant.timestamp() * 1e9)
+        pre_ns = self._open_ns - int(5.5 * 3600 * 1e9)
+        return int(np.searchsorted(pre_ns, ns, side="right")) - 1
+
+    def session_covering(self, instant: datetime) -> Session | None:
+        """The session whose extended window (04:00 to close + 4 h) contains ``instant``."""
+        i = self.last_index_started_by(instant)
+        if i < 0:
+            return None
+        s = self.session(i)
+        return s if s.pre_open <= instant < s.post_close else None
+
+    def is_regular_hours(self, instant: datetime) -> bool:
+        s = self.session_covering(instant)
+        return s is not None and s.open <= instant < s.close
+
+    def is_extended_hours(self, instant: datetime) -> bool:
+        return self.session_covering(instant) is not None
+
+
+@dataclass(frozen=True)
+class PriceWindow:
+    """What the price did between two instants: where it started, its range, where it ended."""
+
+    first: float
+    low: float
+    high: float
+    last: float
+
+
+class MarketModel(ABC):
+    """Common logic over per-session minute bars and daily bars."""
+
+    def __init__(self, universe: Universe, calendar: SessionCalendar | None = None):
+        self.universe = universe
+        self.calendar = calendar or SessionCalendar()
+
+    @abstractmethod
+    def daily_bars(self, instrument: Instrument, rth: bool, first: int, last: int) -> pd.DataFrame:
+        """Daily bars of sessions ``first..last`` (inclusive): index = session index, OHLCV."""
+
+    @abstractmethod
+    def minute_frame(self, instrument: Instrument, session_index: int, rth: bool) -> pd.DataFrame:
+        """Minute bars of one session: index = UTC minute start, columns = OHLCV."""
+
+    @abstractmethod
+    def first_session_index(self, instrument: Instrument) -> int:
+        """The first session with data for this instrument."""
+
+    def last_complete_session(self, instrument: Instrument, instant: datetime) -> int:
+        return self.calendar.last_index_started_by(instant)
+
+    def price_at(self, instrument: Instrument, instant: datetime) -> float:
+        """The traded price at an instant: inside a session from its minutes, else the last close."""
+        session = self.calendar.session_covering(instant)
+        if session is None or session.index < self.first_session_index(instrument):
+            i = self.calendar.last_index_started_by(instant)
+            return self._close_of(instrument, max(i, self.first_session_index(instrument)))
+        minutes = self.minute_frame(instrument, session.index, rth=False)
+        if minutes.empty:
+            return self._close_of(instrument, session.index)
+        stamps = minutes.index
+        pos = int(stamps.searchsorted(pd.Timestamp(instant), side="right")) - 1
+        if pos < 0:
+            return float(minutes["open"].iloc[0])
+        row = minutes.iloc[pos]
+        frac = (instant - stamps[pos].to_pydatetime()).total_seconds() / 60.0
+        frac = min(max(frac, 0.0), 1.0)
+        return float(row["open"] + (row["close"] - row["open"]) * frac)
+
+    def window(self, instrument: Instrument, start: datetime, end: datetime) -> PriceWindow:
+        """Price path summary over [start, end], for crossing limit and stop prices."""
+        first = self.price_at(instrument, start)
+        last = self.price_at(instrument, end)
+        low, high = min(first, last), max(first, last)
+        i0 = max(self.calendar.last_index_started_by(start), self.first_session_index(instrument))
+        i1 = self.calendar.last_index_started_by(end)
+        for i in range(i0, i1 + 1):
+            minutes = self.minute_frame(instrument, i, rth=False)
+            if minutes.empty:
+                continue
+            inside = minutes[
+                (minutes.index >= pd.Timestamp(start).floor("min"))
+                & (minutes.index < pd.Timestamp(end))
+            ]
+            if not inside.empty:
+                low = min(low, float(inside["low"].min()))
+                high = max(high, float(inside["high"].max()))
+        return PriceWindow(first, low, high, last)
+
+    def _close_of(self, instrument: Instrument, session_index: int) -> float:
+        """Close of the last session at or before ``session_index`` that has data."""
+        bars = self.daily_bars(instrument, True, session_index - 10, session_index)
+        return float(bars["close"].iloc[-1])
+
+    def head_timestamp(self, instrument: Instrument, rth: bool) -> datetime:
+        s = self.calendar.session(self.first_session_index(instrument))
+        return s.open if rth else s.pre_open
+
+
+def _bridges(
+    rng: np.random.Generator,
+    start: np.ndarray,
+    end: np.ndarray,
+    steps: np.ndarray,
+    width: int,
+    sigma: np.ndarray,
+) -> np.ndarray:
+    """Brownian bridges in log price, one per row, from ``start`` to ``end`` in ``steps``.
+
+    Rows are ``width + 1`` points wide; points past a row's own step count stay at ``end``.
+    """
+    k = np.arange(width + 1)[None, :]
+    valid = k[:, 1:] <= steps[:, None]
+    incr = rng.standard_normal((len(start), width)) * sigma[:, None] * valid
+    walk = np.concatenate([np.zeros((len(start), 1)), np.cumsum(incr, axis=1)], axis=1)
+    ramp = np.minimum(k / np.maximum(steps[:, None], 1), 1.0)
+    return start[:, None] + (end - start)[:, None] * ramp + walk - ramp * walk[:, -1:]
+
+
+def _bars_along(
+    rng: np.random.Generator, log_path: np.ndarray, wick_sigma: np.ndarray, tick: float
+) -> np.ndarray:
+    """(rows, minutes, 4) OHLC bars along log-price paths, rounded to the tick grid."""
+    opens = np.exp(log_path[:, :-1])
+    closes = np.exp(log_path[:, 1:])
+    wick = np.abs(rng.standard_normal((2, *opens.shape))) * wick_sigma[:, None]
+    bars = np.stack(
+        [
+            opens,
+            np.maximum(opens, closes) * np.exp(wick[0]),
+            np.minimum(opens, closes) * np.exp(-wick[1]),
+            closes,
+        ],
+        axis=-1,
+    )
+    bars = np.round(bars / tick) * tick
+    bars[..., 1] = bars.max(axis=-1)
+    bars[..., 2] = bars.min(axis=-1)
+    return bars
+
+
+def _u_shape(n: int) -> np.ndarray:
+    x = np.linspace(-1.0, 1.0, n)
+    w = 1.0 + 2.5 * x**2
+    return w / w.sum()
+
+
+PRE_MINUTES = 330
+FULL_DAY_MINUTES = 390
+POST_MINUTES = POST_MARKET_HOURS * 60
+
+
+@dataclass(frozen=True)
+class _YearBlock:
+    first_index: int
+    pre: np.ndarray
+    rth: np.ndarray
+    post: np.ndarray
+    n_rth: np.ndarray
+    volume: np.ndarray
+
+
+@dataclass(frozen=True)
+class _DailyPath:
+    opens: np.ndarray
+    closes: np.ndarray
+    prev_closes: np.ndarray
+    volumes: np.ndarray
+    daily_sigma: np.ndarray
+
+
+class SyntheticMarket(MarketModel):
+    """Deterministic synthetic prices: the same seed always gives the same bars."""
+
+    def __init__(self, universe: Universe, seed: int = 7, calendar: SessionCalendar | None = None):
+        super().__init__(universe, calendar)
+        self.seed = seed
+        self._minute_cache = lru_cache(maxsize=512)(self._build_minutes)
+        self._block_cache = lru_cache(maxsize=8)(self._year_block)
+
+    def _symbol_key(self, instrument: Instrument) -> int:
+        return zlib.crc32(instrument.symbol.encode())
+
+    def first_session_index(self, instrument: Instrument) -> int:
+        return 0
+
+    @lru_cache(maxsize=1024)  # noqa: B019 - one model per simulator, bounded cache
+    def _daily_path(self, instrument: Instrument) -> _DailyPath:
+        n = len(self.calendar)
+        rng = np.random.default_rng([self.seed, self._symbol_key(instrument), 0])
+        vol_levels = np.array([0.65, 1.0, 1.9])
+        drift_levels = np.array([-0.25, 0.05, 0.30])
+        vol_state, drift_state = 1, 1
+        vol_mult = np.empty(n)
+        drift = np.empty(n)
+        switches = rng.random((n, 2))
+        picks = rng.integers(0, 3, size=(n, 2))
+        for i in range(n):
+            if switches[i, 0] < 0.02:
+                vol_state = picks[i, 0]
+            if switches[i, 1] < 0.012:
+                drift_state = picks[i, 1]
+            vol_mult[i] = vol_levels[vol_state]
+            drift[i] = drift_levels[drift_state]
+        sigma = instrument.annual_volatility / np.sqrt(TRADING_DAYS_PER_YEAR) * vol_mult
+        mu = drift / TRADING_DAYS_PER_YEAR
+        gaps = rng.standard_normal(n) * sigma * 0.35
+        jumps = (rng.random(n) < 0.015) * rng.choice([-1.0, 1.0], n) * sigma * 3.0
+        intraday = mu + rng.standard_normal(n) * sigma * 0.9
+        log_open = np.empty(n)
+        log_close = np.empty(n)
+        level = np.log(instrument.start_price)
+        for i in range(n):
+            log_open[i] = level + gaps[i] + jumps[i]
+            log_close[i] = log_open[i] + intraday[i]
+            level = log_close[i]
+        ref = self.calendar.index_of(PRICE_REFERENCE_DATE)
+        ref = ref if ref is not None else n - 1
+        shift = np.log(instrument.start_price) - log_close[min(ref, n - 1)]
+        log_open += shift
+        log_close += shift
+        base_volume = 1e6 * (1 + zlib.crc32(instrument.symbol.encode()[::-1]) % 40)
+        volumes = (
+            base_volume
+            * vol_mult
+            * np.exp(rng.standard_normal(n) * 0.3)
+            * (1 + 0.5 * np.abs(intraday) / sigma)
+        )
+        closes = np.exp(log_close)
+        prev = np.concatenate([[np.exp(log_open[0])], closes[:-1]])
+        return _DailyPath(np.exp(log_open), closes, prev, np.round(volumes), sigma)
+
+    def _year_block(self, instrument: Instrument, year: int) -> _YearBlock:
+        """Minute bars of every session in a year, vectorised, from one seeded generator."""
+        path = self._daily_path(instrument)
+        i0, i1 = self.calendar.year_bounds(year)
+        rng = np.random.default_rng([self.seed, self._symbol_key(instrument), year])
+        sl = slice(i0, i1)
+        n = i1 - i0
+        sigma_m = path.daily_sigma[sl] / np.sqrt(390)
+        lo, lc, lp = np.log(path.opens[sl]), np.log(path.closes[sl]), np.log(path.prev_closes[sl])
+        n_rth = self.calendar.rth_minutes[sl]
+        tick = instrument.min_tick
+        pre = _bars_along(
+            rng,
+            _bridges(rng, lp, lo, np.full(n, PRE_MINUTES), PRE_MINUTES, sigma_m * 0.3),
+            sigma_m * 0.2,
+            tick,
+        )
+        rth = _bars_along(
+            rng, _bridges(rng, lo, lc, n_rth, FULL_DAY_MINUTES, sigma_m), sigma_m * 0.4, tick
+        )
+        post = _bars_along(
+            rng,
+            _bridges(rng, lc, lc, np.full(n, POST_MINUTES), POST_MINUTES, sigma_m * 0.25),
+            sigma_m * 0.2,
+            tick,
+        )
+        volume = path.volumes[sl]
+        return _YearBlock(i0, pre, rth, post, n_rth, volume)
+
+    def _block_for(self, instrument: Instrument, session_index: int) -> _YearBlock:
+        year = self.calendar.days[session_index].year
+        return self._block_cache(instrument, year)
+
+    def _build_minutes(self, instrument: Instrument, session_index: int) -> pd.DataFrame:
+        block = self._block_for(instrument, session_index)
+        r = session_index - block.first_index
+        n_rth = int(block.n_rth[r])
+        bars = np.concatenate([block.pre[r], block.rth[r, :n_rth], block.post[r]])
+        day_volume = block.volume[r]
+        volumes = np.round(
+            np.concatenate(
+                [
+                    np.full(PRE_MINUTES, day_volume * 0.03 / PRE_MINUTES),
+                    _u_shape(n_rth) * day_volume,
+                    np.full(POST_MINUTES, day_volume * 0.02 / POST_MINUTES),
+                ]
+            )
+        )
+        s = self.calendar.session(session_index)
+        frame = pd.DataFrame(bars, columns=["open", "high", "low", "close"])
+        frame["volume"] = volumes
+        frame["rth"] = np.r_[
+            np.zeros(PRE_MINUTES, bool), np.ones(n_rth, bool), np.zeros(POST_MINUTES, bool)
+        ]
+        frame.index = pd.date_range(s.pre_open, periods=len(frame), freq="min", tz=UTC)
+        return frame
+
+    def minute_frame(self, instrument: Instrument, session_index: int, rth: bool) -> pd.DataFrame:
+        frame = self._minute_cache(instrument, session_index)
+        return frame[frame["rth"]][OHLCV] if rth else frame[OHLCV]
+
+    @lru_cache(maxsize=8192)  # noqa: B019 - bounded, one model per simulator
+    def _daily_year(self, instrument: Instrument, year: int) -> tuple[np.ndarray, np.ndarray]:
+        """Daily OHLCV rows of one year (regular hours, extended hours) from its minute bars."""
+        b = self._year_block(instrument, year)
+        valid = np.arange(FULL_DAY_MINUTES)[None, :] < b.n_rth[:, None]
+        rth_high = np.where(valid, b.rth[..., 1], -np.inf).max(axis=1)
+        rth_low = np.where(valid, b.rth[..., 2], np.inf).min(axis=1)
+        rth_close = b.rth[np.arange(len(b.n_rth)), b.n_rth - 1, 3]
+        ext_high = np.maximum(rth_high, np.maximum(b.pre[..., 1].max(1), b.post[..., 1].max(1)))
+        ext_low = np.minimum(rth_low, np.minimum(b.pre[..., 2].min(1), b.post[..., 2].min(1)))
+        rth_volume = np.round(b.volume)
+        rth_rows = np.column_stack([b.rth[:, 0, 0], rth_high, rth_low, rth_close, rth_volume])
+        ext_rows = np.column_stack(
+            [b.pre[:, 0, 0], ext_high, ext_low, b.post[:, -1, 3], rth_volume + np.round(b.volume * 0.05)]
+        )
+        return rth_rows, ext_rows
+
+    def daily_bars(self, instrument: Instrument, rth: bool, first: int, last: int) -> pd.DataFrame:
+        first, last = max(first, 0), min(last, len(self.calendar) - 1)
+        if last < first:
+            return pd.DataFrame(columns=OHLCV, index=pd.RangeIndex(0))
+        days = self.calendar.days
+        rows, index = [], []
+        for year in range(days[first].year, days[last].year + 1):
+            y0, y1 = self.calendar.year_bounds(year)
+            lo, hi = max(y0, first), min(y1, last + 1)
+            yearly = self._daily_year(instrument, year)[0 if rth else 1]
+            rows.append(yearly[lo - y0 : hi - y0])
+            index.extend(range(lo, hi))
+        return pd.DataFrame(np.concatenate(rows), columns=OHLCV, index=pd.Index(index))
+
+
+def _read_bar_file(path: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    time_col = next((c for c in ("timestamp", "datetime", "date", "time") if c in frame), None)
+    missing = [c for c in OHLCV if c not in frame]
+    if time_col is None or missing:
+        raise ValueError(
+            f"{path}: needs a timestamp/date column and {OHLCV}; missing "
+            f"{missing or ['timestamp']}"
+        )
+    stamps = pd.to_datetime(frame[time_col], utc=False)
+    if getattr(stamps.dt, "tz", None) is None:
+        stamps = stamps.dt.tz_localize(EXCHANGE_TZ) if (stamps.dt.hour != 0).any() else stamps
+    frame = frame.assign(timestamp=stamps)[["timestamp", *OHLCV]].dropna()
+    return frame.sort_values("timestamp").drop_duplicates("timestamp")
+
+
+class ReplayMarket(MarketModel):
+    """Serves user-provided daily bar files (``SYMBOL.csv`` or ``SYMBOL.parquet``).
+
+    Inside a session the price runs linearly open → first extreme → second
+    extreme → close, so fills and marks agree with the bars being replayed.
+    """
+
+    def __init__(self, data_dir: Path, universe: Universe, calendar: SessionCalendar | None = None):
+        super().__init__(universe, calendar)
+        self.data_dir = Path(data_dir)
+        if not self.data_dir.is_dir():
+            raise ValueError(f"replay data directory {self.data_dir} does not exist")
+        self._files = {
+            p.stem.upper().replace("_", " "): p
+            for p in sorted(self.data_dir.iterdir())
+            if p.suffix in (".csv", ".parquet")
+        }
+        self._daily_cache: dict[str, pd.DataFrame] = {}
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self._files)
+
+    def _daily(self, instrument: Instrument) -> pd.DataFrame:
+        cached = self._daily_cache.get(instrument.symbol)
+        if cached is not None:
+            return cached
+        path = self._files.get(instrument.symbol)
+        if path is None:
+            raise KeyError(f"no replay file for {instrument.symbol} in {self.data_dir}")
+        raw = _read_bar_file(path)
+        days = [ts.date() for ts in raw["timestamp"]]
+        index = [self.calendar.index_of(d) for d in days]
+        keep = [i is not None for i in index]
+        frame = raw[keep][OHLCV].astype(float)
+        frame.index = pd.Index([i for i in index if i is not None], dtype=int)
+        frame = frame[~frame.index.duplicated(keep="last")]
+        self._daily_cache[instrument.symbol] = frame
+        return frame
+
+    def first_session_index(self, instrument: Instrument) -> int:
+        return int(self._daily(instrument).index[0])
+
+    def daily_bars(self, instrument: Instrument, rth: bool, first: int, last: int) -> pd.DataFrame:
+        daily = self._daily(instrument)
+        return daily[(daily.index >= first) & (daily.index <= last)]
+
+    def minute_frame(self, instrument: Instrument, session_index: int, rth: bool) -> pd.DataFrame:
+        daily = self._daily(instrument)
+        if session_index not in daily.index:
+            return pd.DataFrame(columns=OHLCV)
+        bar = daily.loc[session_index]
+        s = self.calendar.session(session_index)
+        n = s.rth_minutes
+        first, second = (bar["low"], bar["high"]) if bar["close"] >= bar["open"] else (
+            bar["high"], bar["low"]
+        )
+        knots_x = [0, n // 3, 2 * n // 3, n]
+        path = np.interp(np.arange(n + 1), knots_x, [bar["open"], first, second, bar["close"]])
+        frame = pd.DataFrame(
+            {
+                "open": path[:-1],
+                "high": np.maximum(path[:-1], path[1:]),
+                "low": np.minimum(path[:-1], path[1:]),
+                "close": path[1:],
+                "volume": np.round(np.full(n, bar["volume"] / n)),
+            },
+            index=pd.date_range(s.open, periods=n, freq="min", tz=UTC),
+        )
+        return frame
