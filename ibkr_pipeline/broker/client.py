@@ -1,0 +1,447 @@
+"""IBKRClient: the project's one way to talk to IB Gateway/TWS, over ib_async.
+
+It connects with retries and backoff, takes the next client id when IB says
+326, reconnects after a drop and retries the request that was cut off, resolves
+contracts through a TTL cache, paces historical requests inside IB's rules and
+raises typed errors with IB's code. No Dagster here: ``IBKRResource`` wraps it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import pandas as pd
+from ib_async import IB, Contract, LimitOrder, MarketOrder, Order, StopOrder, Trade, util
+from ib_async.wrapper import RequestError
+
+from ibkr_pipeline.broker.contract_cache import ContractCache
+from ibkr_pipeline.broker.errors import (
+    GatewayConnectionError,
+    IBKRError,
+    PacingViolationError,
+    UnknownContractError,
+)
+from ibkr_pipeline.broker.pacing import PacingScheduler
+from ibkr_pipeline.domain.bars import empty_bars, normalize_bars
+from ibkr_pipeline.domain.contracts import ContractInfo, ContractSpec
+from ibkr_pipeline.domain.pacing import PacingRules
+
+log = logging.getLogger("ibkr_pipeline.broker")
+T = TypeVar("T")
+
+CLIENT_ID_IN_USE = 326
+PACING_VIOLATION = 162
+NO_SECURITY_DEFINITION = 200
+
+
+@dataclass(frozen=True)
+class IBKRSettings:
+    host: str = "127.0.0.1"
+    port: int = 4002
+    client_id: int = 1
+    account: str = ""
+    connect_timeout_s: float = 10.0
+    request_timeout_s: float = 60.0
+    connect_attempts: int = 5
+    client_id_attempts: int = 5
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 10.0
+    request_attempts: int = 3
+    readonly: bool = False
+    pacing_time_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class BarsRequest:
+    contract: ContractInfo
+    end: datetime | None
+    duration: str
+    bar_size: str
+    what_to_show: str = "TRADES"
+    use_rth: bool = True
+
+
+@dataclass(frozen=True)
+class Quote:
+    symbol: str
+    time: datetime
+    last: float | None
+    bid: float | None
+    ask: float | None
+    close: float | None
+
+    @property
+    def reference_price(self) -> float | None:
+        """Last trade, else the mid, else the previous close."""
+        for value in (self.last, self._mid, self.close):
+            if value is not None and value == value and value > 0:
+                return value
+        return None
+
+    @property
+    def _mid(self) -> float | None:
+        if self.bid and self.ask and self.bid > 0 and self.ask > 0:
+            return (self.bid + self.ask) / 2
+        return None
+
+
+@dataclass
+class ConnectionStats:
+    connects: int = 0
+    reconnects: int = 0
+    client_id_bumps: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _to_contract(info: ContractInfo) -> Contract:
+    return Contract(
+        conId=info.con_id,
+        symbol=info.symbol,
+        secType=info.sec_type,
+        exchange=info.exchange,
+        primaryExchange=info.primary_exchange,
+        currency=info.currency,
+        localSymbol=info.local_symbol,
+        tradingClass=info.trading_class,
+    )
+
+
+def _clean(value: float | None) -> float | None:
+    if value is None or value != value or value <= 0:
+        return None
+    return float(value)
+
+
+class IBKRClient:
+    def __init__(
+        self,
+        settings: IBKRSettings,
+        cache: ContractCache | None = None,
+    ):
+        self.settings = settings
+        self.cache = cache
+        self.ib = IB()
+        self.ib.RaiseRequestErrors = True
+        self.ib.RequestTimeout = settings.request_timeout_s
+        self.client_id = settings.client_id
+        self.stats = ConnectionStats()
+        self.pacing = PacingScheduler(PacingRules().scaled(settings.pacing_time_scale))
+        self._last_errors: list[tuple[int, int, str]] = []
+        self.ib.errorEvent += self._on_error
+        self.on_reconnect: list[Callable[[IBKRClient], None]] = []
+
+    def _on_error(self, req_id: int, code: int, message: str, _contract: Any = None) -> None:
+        self._last_errors.append((req_id, code, message))
+        del self._last_errors[:-50]
+
+    # -- connection ----------------------------------------------------
+
+    def __enter__(self) -> IBKRClient:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.disconnect()
+
+    def connect(self) -> None:
+        self.run(self.connect_async())
+
+    async def connect_async(self) -> None:
+        """Connect with exponential backoff; on 326 move to the next client id at once."""
+        s = self.settings
+        delay = s.backoff_initial_s
+        id_bumps = 0
+        attempt = 0
+        last_error: BaseException | None = None
+        while attempt < s.connect_attempts:
+            self._last_errors.clear()
+            try:
+                await self.ib.connectAsync(
+                    s.host, s.port, clientId=self.client_id, timeout=s.connect_timeout_s,
+                    readonly=s.readonly, account=s.account,
+                )
+                self.stats.connects += 1
+                log.info("connected to %s:%d as client %d", s.host, s.port, self.client_id)
+                return
+            except (OSError, ConnectionError, TimeoutError, asyncio.TimeoutError) as exc:
+                last_error = exc
+                self.ib.disconnect()
+                if any(code == CLIENT_ID_IN_USE for _, code, _ in self._last_errors):
+                    if id_bumps >= s.client_id_attempts:
+                        break
+                    id_bumps += 1
+                    self.stats.client_id_bumps += 1
+                    log.warning("client id %d is in use; trying %d", self.client_id, self.client_id + 1)
+                    self.client_id += 1
+                    continue
+                attempt += 1
+                log.warning("connect to %s:%d failed (%r); retry in %.1fs", s.host, s.port, exc, delay)
+                if attempt < s.connect_attempts:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, s.backoff_max_s)
+        raise GatewayConnectionError(
+            f"cannot connect to IB gateway at {s.host}:{s.port} (client id {self.client_id}) "
+            f"after {attempt} attempts: {last_error!r}"
+        )
+
+    def disconnect(self) -> None:
+        if self.ib.isConnected():
+            self.ib.disconnect()
+
+    @property
+    def connected(self) -> bool:
+        return self.ib.isConnected()
+
+    async def _reconnect(self) -> None:
+        self.ib.disconnect()
+        self.stats.reconnects += 1
+        await self.connect_async()
+        for callback in self.on_reconnect:
+            callback(self)
+
+    async def _call(self, what: str, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run a request; after a dropped connection reconnect and run it again."""
+        attempts = self.settings.request_attempts
+        for attempt in range(1, attempts + 1):
+            if not self.ib.isConnected():
+                await self._reconnect()
+            try:
+                return await factory()
+            except ConnectionError as exc:
+                log.warning("%s: connection lost (%r), attempt %d/%d", what, exc, attempt, attempts)
+                if attempt == attempts:
+                    raise GatewayConnectionError(f"{what}: gateway connection lost: {exc}") from exc
+                await asyncio.sleep(min(self.settings.backoff_initial_s * attempt, self.settings.backoff_max_s))
+        raise AssertionError("unreachable")
+
+    def run(self, coro: Awaitable[T]) -> T:
+        """Run one of the async methods from synchronous code (Dagster steps, the CLI).
+
+        Unlike ``ib_async.util.run`` this does not abort on a disconnect: the
+        coroutine itself reconnects and retries.
+        """
+        loop = util.getLoop()
+        return loop.run_until_complete(asyncio.ensure_future(coro, loop=loop))
+
+    # -- contracts -----------------------------------------------------
+
+    async def resolve_async(self, spec: ContractSpec) -> ContractInfo:
+        if self.cache is not None:
+            cached = self.cache.get(spec)
+            if cached is not None:
+                return cached
+        contract = Contract(
+            symbol=spec.symbol, secType=spec.sec_type, exchange=spec.exchange,
+            currency=spec.currency, primaryExchange=spec.primary_exchange,
+        )
+        try:
+            details = await self._call(
+                f"contract details for {spec.symbol}", lambda: self.ib.reqContractDetailsAsync(contract)
+            )
+        except RequestError as exc:
+            if exc.code == NO_SECURITY_DEFINITION:
+                raise UnknownContractError(spec.symbol, f"{spec.sec_type} on {spec.exchange} in {spec.currency}") from exc
+            raise IBKRError(exc.message, exc.code) from exc
+        if not details:
+            raise UnknownContractError(spec.symbol)
+        if len(details) > 1:
+            raise IBKRError(
+                f"{spec.symbol!r} is ambiguous: {len(details)} contracts match; set primary_exchange"
+            )
+        cd = details[0]
+        c = cd.contract
+        assert c is not None
+        info = ContractInfo(
+            symbol=c.symbol, sec_type=c.secType, exchange=spec.exchange, currency=c.currency,
+            con_id=c.conId, primary_exchange=c.primaryExchange, local_symbol=c.localSymbol,
+            trading_class=c.tradingClass, long_name=cd.longName, industry=cd.industry,
+            stock_type=cd.stockType, min_tick=cd.minTick, time_zone=cd.timeZoneId,
+            trading_hours=cd.tradingHours, liquid_hours=cd.liquidHours, fetched_at=datetime.now(UTC),
+        )
+        if self.cache is not None:
+            self.cache.put(spec, info)
+        return info
+
+    def resolve(self, spec: ContractSpec) -> ContractInfo:
+        return self.run(self.resolve_async(spec))
+
+    async def resolve_many_async(
+        self, specs: Sequence[ContractSpec]
+    ) -> list[ContractInfo | IBKRError]:
+        """Resolve concurrently; an unknown symbol is returned as its error, not raised."""
+
+        async def one(spec: ContractSpec) -> ContractInfo | IBKRError:
+            try:
+                return await self.resolve_async(spec)
+            except IBKRError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(s) for s in specs)))
+
+    def search(self, pattern: str) -> list[dict[str, Any]]:
+        """IB's symbol search (reqMatchingSymbols)."""
+        found = self.run(self._call(f"symbol search {pattern!r}", lambda: self.ib.reqMatchingSymbolsAsync(pattern)))
+        return [
+            {
+                "symbol": d.contract.symbol,
+                "sec_type": d.contract.secType,
+                "primary_exchange": d.contract.primaryExchange,
+                "currency": d.contract.currency,
+                "con_id": d.contract.conId,
+                "description": d.contract.description,
+            }
+            for d in found or []
+            if d.contract is not None
+        ]
+
+    # -- historical data -----------------------------------------------
+
+    async def bars_async(self, req: BarsRequest) -> pd.DataFrame:
+        """Bars as the typed frame; empty when IB has no data in the range."""
+        contract = _to_contract(req.contract)
+        end = req.end.astimezone(UTC) if req.end else ""
+        identical = (req.contract.con_id, str(end), req.duration, req.bar_size, req.what_to_show, req.use_rth)
+        per_contract = (req.contract.con_id, req.contract.exchange, req.what_to_show)
+        for attempt in range(1, self.settings.request_attempts + 2):
+            async with self.pacing.slot(identical, per_contract):
+                try:
+                    bars = await self._call(
+                        f"historical bars for {req.contract.symbol}",
+                        lambda: self.ib.reqHistoricalDataAsync(
+                            contract, end, req.duration, req.bar_size, req.what_to_show,
+                            req.use_rth, formatDate=2, timeout=self.settings.request_timeout_s,
+                        ),
+                    )
+                except RequestError as exc:
+                    if exc.code == PACING_VIOLATION and "pacing" in exc.message.lower():
+                        self.pacing.stats.violations += 1
+                        if attempt > self.settings.request_attempts:
+                            raise PacingViolationError(exc.message, exc.code) from exc
+                        wait = self.pacing.retry_wait()
+                        log.warning("pacing violation for %s; retrying in %.1fs", req.contract.symbol, wait)
+                        await asyncio.sleep(wait)
+                        continue
+                    if exc.code == PACING_VIOLATION:  # "HMDS query returned no data"
+                        return empty_bars()
+                    if exc.code == NO_SECURITY_DEFINITION:
+                        raise UnknownContractError(req.contract.symbol) from exc
+                    raise IBKRError(exc.message, exc.code) from exc
+            return self._frame(bars)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _frame(bars: Sequence[Any]) -> pd.DataFrame:
+        if not bars:
+            return empty_bars()
+        rows = []
+        for b in bars:
+            stamp = b.date
+            if isinstance(stamp, datetime):
+                ts = pd.Timestamp(stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC))
+            elif isinstance(stamp, date):
+                ts = pd.Timestamp(stamp).tz_localize(UTC)
+            else:
+                ts = pd.Timestamp(stamp, tz=UTC)
+            rows.append((ts, b.open, b.high, b.low, b.close, b.volume))
+        return normalize_bars(pd.DataFrame(rows, columns=["timestamp", "open", "high", "low", "close", "volume"]))
+
+    def bars(self, req: BarsRequest) -> pd.DataFrame:
+        return self.run(self.bars_async(req))
+
+    async def bars_many_async(self, reqs: Sequence[BarsRequest]) -> list[pd.DataFrame | IBKRError]:
+        """Fetch many series concurrently under the pacing scheduler; errors come back per request."""
+
+        async def one(r: BarsRequest) -> pd.DataFrame | IBKRError:
+            try:
+                return await self.bars_async(r)
+            except IBKRError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(r) for r in reqs)))
+
+    def bars_many(self, reqs: Sequence[BarsRequest]) -> list[pd.DataFrame | IBKRError]:
+        return self.run(self.bars_many_async(reqs))
+
+    # -- quotes ----------------------------------------------------------
+
+    def snapshot(self, info: ContractInfo) -> Quote:
+        contract = _to_contract(info)
+
+        async def go() -> Quote:
+            tickers = await self._call(f"quote for {info.symbol}", lambda: self.ib.reqTickersAsync(contract))
+            t = tickers[0]
+            return Quote(info.symbol, datetime.now(UTC), _clean(t.last), _clean(t.bid), _clean(t.ask), _clean(t.close))
+
+        return self.run(go())
+
+    # -- orders and account ----------------------------------------------
+
+    def place_order(self, info: ContractInfo, order: Order) -> Trade:
+        return self.ib.placeOrder(_to_contract(info), order)
+
+    def place_bracket(
+        self,
+        info: ContractInfo,
+        action: str,
+        quantity: float,
+        entry: float | None,
+        take_profit: float,
+        stop_loss: float,
+        order_ref: str,
+        tif: str = "DAY",
+        outside_rth: bool = False,
+    ) -> list[Trade]:
+        """Entry (MKT when ``entry`` is None, else LMT) with take-profit and stop-loss children."""
+        reverse = "SELL" if action == "BUY" else "BUY"
+        parent = (
+            MarketOrder(action, quantity) if entry is None else LimitOrder(action, quantity, entry)
+        )
+        parent.orderId = self.ib.client.getReqId()
+        parent.transmit = False
+        target = LimitOrder(reverse, quantity, take_profit, orderId=self.ib.client.getReqId(), transmit=False,
+                            parentId=parent.orderId)
+        stop = StopOrder(reverse, quantity, stop_loss, orderId=self.ib.client.getReqId(), transmit=True,
+                         parentId=parent.orderId)
+        trades = []
+        for o in (parent, target, stop):
+            o.orderRef = order_ref
+            o.tif = tif if o is parent else "GTC"
+            o.outsideRth = outside_rth
+            if self.settings.account:
+                o.account = self.settings.account
+            trades.append(self.place_order(info, o))
+        return trades
+
+    def cancel(self, order: Order) -> None:
+        self.ib.cancelOrder(order)
+
+    def open_trades(self) -> list[Trade]:
+        self.run(self._call("open orders", self.ib.reqAllOpenOrdersAsync))
+        return list(self.ib.openTrades())
+
+    def completed_trades(self) -> list[Trade]:
+        return list(self.run(self._call("completed orders", lambda: self.ib.reqCompletedOrdersAsync(False))))
+
+    def executions(self) -> list[Any]:
+        return list(self.run(self._call("executions", self.ib.reqExecutionsAsync)))
+
+    def positions(self) -> list[Any]:
+        return list(self.run(self._call("positions", self.ib.reqPositionsAsync)))
+
+    def account_summary(self) -> dict[str, float]:
+        rows = self.run(self._call("account summary", lambda: self.ib.accountSummaryAsync(self.settings.account)))
+        out: dict[str, float] = {}
+        for row in rows:
+            try:
+                out[row.tag] = float(row.value)
+            except ValueError:
+                continue
+        return out
+
+    def sleep(self, seconds: float) -> None:
+        self.ib.sleep(seconds)

@@ -1,0 +1,68 @@
+"""Contract cache with a TTL, persisted in the project database, with hit/miss counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from ibkr_pipeline.domain.contracts import ContractInfo, ContractSpec
+from ibkr_pipeline.store.models import ContractCacheRow
+
+DEFAULT_TTL = timedelta(days=7)
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    expired: int = 0
+
+
+def _key(spec: ContractSpec) -> tuple[str, str, str, str]:
+    return (spec.symbol, spec.sec_type, spec.exchange, spec.currency)
+
+
+class ContractCache:
+    def __init__(self, engine: Engine, ttl: timedelta = DEFAULT_TTL):
+        self.engine = engine
+        self.ttl = ttl
+        self.stats = CacheStats()
+
+    def get(self, spec: ContractSpec, now: datetime | None = None) -> ContractInfo | None:
+        now = now or datetime.now(UTC)
+        with Session(self.engine) as session:
+            row = session.get(ContractCacheRow, _key(spec))
+            if row is None:
+                self.stats.misses += 1
+                return None
+            fetched = row.fetched_at if row.fetched_at.tzinfo else row.fetched_at.replace(tzinfo=UTC)
+            if now - fetched >= self.ttl:
+                self.stats.expired += 1
+                self.stats.misses += 1
+                return None
+            self.stats.hits += 1
+            return ContractInfo(
+                **{c: getattr(row, c) for c in ContractInfo.model_fields if c != "fetched_at"},
+                fetched_at=fetched,
+            )
+
+    def put(self, spec: ContractSpec, info: ContractInfo) -> None:
+        symbol, sec_type, exchange, currency = _key(spec)
+        values = info.model_dump()
+        values.update(symbol=symbol, sec_type=sec_type, exchange=exchange, currency=currency)
+        with Session(self.engine) as session, session.begin():
+            session.merge(ContractCacheRow(**values))
+
+    def search(self, text: str) -> list[ContractInfo]:
+        """Cached contracts whose symbol starts with, or name contains, ``text``."""
+        needle = text.upper()
+        with Session(self.engine) as session:
+            rows = session.scalars(select(ContractCacheRow)).all()
+        return [
+            ContractInfo(**{c: getattr(r, c) for c in ContractInfo.model_fields})
+            for r in rows
+            if r.symbol.startswith(needle) or needle in r.long_name.upper()
+        ]

@@ -1,0 +1,36 @@
+"""Typed broker errors carrying IB's code and message."""
+
+from __future__ import annotations
+
+
+class IBKRError(Exception):
+    """An error reported by IB (or the gateway connection), with IB's code when there is one."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message if code is None else f"IB error {code}: {message}")
+        self.code = code
+        self.ib_message = message
+
+
+class UnknownContractError(IBKRError):
+    """IB has no security definition for the requested contract (error 200)."""
+
+    def __init__(self, symbol: str, detail: str = ""):
+        super().__init__(
+            f"unknown contract {symbol!r}: IB has no security definition for it"
+            + (f" ({detail})" if detail else ""),
+            200,
+        )
+        self.symbol = symbol
+
+
+class PacingViolationError(IBKRError):
+    """Historical data pacing violation (error 162) that persisted through retries."""
+
+
+class GatewayConnectionError(IBKRError):
+    """The gateway could not be reached, or dropped and could not be reconnected."""
+
+
+class OrderRejectedError(IBKRError):
+    """IB rejected an order (error 201)."""

@@ -1,0 +1,59 @@
+"""A request scheduler that keeps historical-data requests inside IB's pacing rules.
+
+Requests wait for a slot the ledger says is safe, so under normal use IB never
+answers 162; a 162 that still comes (another client sharing the account's
+limits) is retried after the wait the rules imply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Hashable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from ibkr_pipeline.domain.pacing import PacingLedger, PacingRules
+
+IB_MAX_CONCURRENT_HISTORICAL = 50
+
+
+@dataclass
+class PacingStats:
+    requests: int = 0
+    waited_s: float = 0.0
+    violations: int = 0
+
+
+class PacingScheduler:
+    def __init__(self, rules: PacingRules, margin: float = 0.05, max_concurrent: int = IB_MAX_CONCURRENT_HISTORICAL):
+        # A small safety margin on every window absorbs clock skew between us and IB.
+        self.rules = PacingRules(
+            rules.identical_window_s * (1 + margin),
+            rules.same_contract_window_s * (1 + margin),
+            rules.same_contract_max,
+            rules.global_window_s * (1 + margin),
+            rules.global_max,
+        )
+        self.ledger = PacingLedger(self.rules)
+        self.stats = PacingStats()
+        self._lock = asyncio.Lock()
+        self._concurrency = asyncio.Semaphore(max_concurrent)
+
+    @asynccontextmanager
+    async def slot(self, identical_key: Hashable, contract_key: Hashable):
+        async with self._concurrency:
+            while True:
+                async with self._lock:
+                    wait = self.ledger.wait_time(identical_key, contract_key, time.monotonic())
+                    if wait <= 0:
+                        self.ledger.record(identical_key, contract_key, time.monotonic())
+                        self.stats.requests += 1
+                        break
+                self.stats.waited_s += wait
+                await asyncio.sleep(wait)
+            yield
+
+    def retry_wait(self) -> float:
+        """How long to back off after a 162: long enough for the identical-request window."""
+        return self.rules.identical_window_s

@@ -1,0 +1,63 @@
+"""IBKRResource: the Dagster face of IBKRClient (connection settings from config or EnvVar)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import dagster as dg
+from pydantic import Field
+
+from ibkr_pipeline.broker.client import IBKRClient, IBKRSettings
+from ibkr_pipeline.broker.contract_cache import ContractCache
+from ibkr_pipeline.store.database import default_url, engine_for
+
+
+class IBKRResource(dg.ConfigurableResource):
+    """Interactive Brokers through IB Gateway/TWS (or the bundled simulator).
+
+    Paper ports: IB Gateway 4002, TWS 7497. Live ports (4001/7496) only matter
+    once a strategy is switched to live trading.
+    """
+
+    host: str = Field(default="127.0.0.1", description="IB Gateway/TWS host")
+    port: int = Field(default=4002, description="API port (paper: 4002 Gateway, 7497 TWS)")
+    client_id: int = Field(default=1, description="First client id to try; 326 moves to the next")
+    account: str = Field(default="", description="Account id; empty = the login's only account")
+    connect_timeout_s: float = 10.0
+    request_timeout_s: float = 60.0
+    connect_attempts: int = 5
+    readonly: bool = False
+    contract_cache_ttl_days: float = Field(default=7.0, description="How long resolved contracts stay cached")
+    database_url: str = Field(default="", description="Project database URL; empty = embedded SQLite")
+    pacing_time_scale: float = Field(
+        default=1.0, description="Scale of IB's pacing windows (1.0 = IB's real rules; tests shrink it)"
+    )
+
+    def settings(self) -> IBKRSettings:
+        return IBKRSettings(
+            host=self.host,
+            port=self.port,
+            client_id=self.client_id,
+            account=self.account,
+            connect_timeout_s=self.connect_timeout_s,
+            request_timeout_s=self.request_timeout_s,
+            connect_attempts=self.connect_attempts,
+            readonly=self.readonly,
+            pacing_time_scale=self.pacing_time_scale,
+        )
+
+    def contract_cache(self) -> ContractCache:
+        engine = engine_for(self.database_url or default_url())
+        return ContractCache(engine, timedelta(days=self.contract_cache_ttl_days))
+
+    @contextmanager
+    def get_client(self) -> Iterator[IBKRClient]:
+        """A connected client for the duration of a step; always disconnected afterwards."""
+        client = IBKRClient(self.settings(), self.contract_cache())
+        client.connect()
+        try:
+            yield client
+        finally:
+            client.disconnect()

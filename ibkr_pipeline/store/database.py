@@ -1,0 +1,50 @@
+"""The project's own database (contract cache now; the trading ledger later).
+
+SQLite under the project's data directory by default; set ``IBKR_PIPELINE_DB_URL``
+to a PostgreSQL URL in production.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase
+
+DB_URL_ENV = "IBKR_PIPELINE_DB_URL"
+HOME_ENV = "IBKR_PIPELINE_HOME"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def data_dir() -> Path:
+    """Where the embedded default keeps its files (database, bars, charts)."""
+    path = Path(os.environ.get(HOME_ENV, ".ibkr_pipeline")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_url() -> str:
+    return os.environ.get(DB_URL_ENV) or f"sqlite:///{data_dir() / 'ibkr_pipeline.db'}"
+
+
+@lru_cache(maxsize=16)
+def engine_for(url: str) -> Engine:
+    """One engine per URL per process, with the schema created on first use."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _wal(dbapi_conn, _record):  # concurrent Dagster steps share the file
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    from ibkr_pipeline.store import models  # noqa: F401 - registers the tables
+
+    Base.metadata.create_all(engine)
+    return engine

@@ -1,0 +1,111 @@
+"""IBKRClient over the real ib_async client against the simulator."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from ib_async import IB
+from sqlalchemy import create_engine
+
+from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
+from ibkr_pipeline.broker.contract_cache import ContractCache
+from ibkr_pipeline.broker.errors import GatewayConnectionError, UnknownContractError
+from ibkr_pipeline.domain.contracts import ContractSpec
+from ibkr_pipeline.domain.pacing import PacingRules
+from ibkr_pipeline.gateway_sim.universe import Universe
+from ibkr_pipeline.store.database import engine_for
+from ibkr_pipeline_tests.conftest import MARKET_OPEN_INSTANT, make_gateway
+
+
+def client_for(gateway, cache=None, **kw) -> IBKRClient:
+    settings = IBKRSettings(port=gateway.port, connect_timeout_s=2, backoff_initial_s=0.05, **kw)
+    return IBKRClient(settings, cache)
+
+
+def test_contract_cache_hit_miss_and_expiry(gateway, database_url):
+    cache = ContractCache(engine_for(database_url), ttl=timedelta(days=7))
+    with client_for(gateway, cache) as client:
+        first = client.resolve(ContractSpec(symbol="aapl"))
+        assert (cache.stats.hits, cache.stats.misses) == (0, 1)
+        second = client.resolve(ContractSpec(symbol="AAPL"))
+        assert second == first and (cache.stats.hits, cache.stats.misses) == (1, 1)
+        assert first.primary_exchange == "NASDAQ" and first.fetched_at.tzinfo is not None
+    # The cache outlives the connection (it is in the database) ...
+    fresh = ContractCache(engine_for(database_url), ttl=timedelta(days=7))
+    assert fresh.get(ContractSpec(symbol="AAPL")) == first
+    # ... until the TTL passes.
+    later = datetime.now(UTC) + timedelta(days=8)
+    assert fresh.get(ContractSpec(symbol="AAPL"), now=later) is None
+    assert fresh.stats.expired == 1
+
+
+def test_unknown_symbol_is_a_clear_error(gateway, tmp_path):
+    cache = ContractCache(create_engine(f"sqlite:///{tmp_path / 'c.db'}"))
+    engine_for(f"sqlite:///{tmp_path / 'c.db'}")  # creates the schema
+    with client_for(gateway, cache) as client:
+        with pytest.raises(UnknownContractError, match="'ZZZQ'") as raised:
+            client.resolve(ContractSpec(symbol="ZZZQ"))
+        assert raised.value.code == 200
+        results = client.run(client.resolve_many_async([ContractSpec(symbol="SPY"), ContractSpec(symbol="ZZZQ")]))
+        assert results[0].symbol == "SPY" and isinstance(results[1], UnknownContractError)
+
+
+def test_two_hundred_requests_over_a_hundred_contracts_never_trip_pacing():
+    """IB's rules (scaled 1/200 in time) enforced by the simulator; the scheduler must stay inside them."""
+    scale = 0.005
+    symbols = Universe.default().symbols[:100]
+    with make_gateway(pacing=True, pacing_time_scale=scale) as gw:
+        with client_for(gw, pacing_time_scale=scale) as client:
+            infos = client.run(client.resolve_many_async([ContractSpec(symbol=s) for s in symbols]))
+            reqs = [BarsRequest(info, None, "1 M", "1 day") for info in infos] + [
+                BarsRequest(info, None, "5 D", "1 hour") for info in infos
+            ]
+            started = time.monotonic()
+            frames = client.bars_many(reqs)
+            elapsed = time.monotonic() - started
+        assert gw.sim.pacing_violations == 0
+        assert client.pacing.stats.violations == 0
+        assert all(not isinstance(f, Exception) and len(f) > 0 for f in frames)
+        minimum = PacingRules().scaled(scale).minimum_duration(200)
+        assert elapsed >= minimum * 0.95  # it really waited as IB requires
+
+
+def test_bars_are_a_typed_utc_frame(gateway):
+    with client_for(gateway) as client:
+        info = client.resolve(ContractSpec(symbol="MSFT"))
+        daily = client.bars(BarsRequest(info, MARKET_OPEN_INSTANT - timedelta(days=1), "1 Y", "1 day"))
+        hourly = client.bars(BarsRequest(info, None, "3 D", "1 hour"))
+    for frame in (daily, hourly):
+        assert list(frame.columns) == ["timestamp", "open", "high", "low", "close", "volume"]
+        assert str(frame["timestamp"].dt.tz) == "UTC"
+        assert frame["timestamp"].is_monotonic_increasing and frame["timestamp"].is_unique
+    assert daily["timestamp"].iloc[-1] < MARKET_OPEN_INSTANT - timedelta(days=1)
+    assert hourly["timestamp"].iloc[-1] < MARKET_OPEN_INSTANT
+
+
+def test_reconnects_after_a_drop_mid_request(gateway):
+    with client_for(gateway) as client:
+        info = client.resolve(ContractSpec(symbol="AAPL"))
+        gateway.faults.drop_on_request = {20}
+        bars = client.bars(BarsRequest(info, None, "1 M", "1 day"))
+        assert len(bars) > 15
+        assert client.stats.reconnects == 1 and client.connected
+
+
+def test_client_id_in_use_moves_to_the_next(gateway):
+    holder = IB()
+    holder.connect("127.0.0.1", gateway.port, clientId=5, timeout=5)
+    try:
+        with client_for(gateway, client_id=5) as client:
+            assert client.client_id == 6 and client.stats.client_id_bumps == 1
+            assert client.account_summary()["NetLiquidation"] == pytest.approx(1_000_000)
+    finally:
+        holder.disconnect()
+
+
+def test_unreachable_gateway_fails_with_a_clear_error():
+    settings = IBKRSettings(port=1, connect_attempts=2, connect_timeout_s=0.5, backoff_initial_s=0.01)
+    with pytest.raises(GatewayConnectionError, match="127.0.0.1:1"):
+        IBKRClient(settings).connect()
