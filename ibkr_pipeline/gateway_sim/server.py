@@ -494,8 +494,11 @@ class ClientSession:
         r.skip()
         order_id = r.int()
         order = self.sim.engine.orders.get((self.client_id or 0, order_id))
-        if order is None or order.is_terminal:
+        if order is None:
             self.send(msg.error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."))
+            return
+        if order.is_terminal:
+            self.send(msg.error(order_id, 10148, f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: {order.status}."))
             return
         self.sim.engine.cancel(order, self.sim.clock.now())
 

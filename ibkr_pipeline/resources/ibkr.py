@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -36,17 +37,8 @@ class IBKRResource(dg.ConfigurableResource):
     )
 
     def settings(self) -> IBKRSettings:
-        return IBKRSettings(
-            host=self.host,
-            port=self.port,
-            client_id=self.client_id,
-            account=self.account,
-            connect_timeout_s=self.connect_timeout_s,
-            request_timeout_s=self.request_timeout_s,
-            connect_attempts=self.connect_attempts,
-            readonly=self.readonly,
-            pacing_time_scale=self.pacing_time_scale,
-        )
+        names = {f.name for f in dataclasses.fields(IBKRSettings)}
+        return IBKRSettings(**{k: v for k, v in self.model_dump().items() if k in names})
 
     def contract_cache(self) -> ContractCache:
         engine = engine_for(self.database_url or default_url())

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ib_async import IB
+from ib_async import IB, Stock
 from sqlalchemy import create_engine
 
 from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
@@ -109,3 +109,47 @@ def test_unreachable_gateway_fails_with_a_clear_error():
     settings = IBKRSettings(port=1, connect_attempts=2, connect_timeout_s=0.5, backoff_initial_s=0.01)
     with pytest.raises(GatewayConnectionError, match="127.0.0.1:1"):
         IBKRClient(settings).connect()
+
+
+def test_bracket_through_the_client_with_order_ref(gateway):
+    with client_for(gateway) as client:
+        info = client.resolve(ContractSpec(symbol="SPY"))
+        quote = client.snapshot(info)
+        ref = quote.reference_price
+        assert ref and quote.bid < quote.ask
+        trades = client.place_bracket(
+            info, "BUY", 10, None, take_profit=round(ref * 1.5, 2), stop_loss=round(ref * 0.5, 2),
+            order_ref="strategy:SPY:20261124T1500",
+        )
+        client.sleep(0.3)
+        assert [t.orderStatus.status for t in trades] == ["Filled", "Submitted", "Submitted"]
+        assert {t.order.orderRef for t in client.open_trades()} == {"strategy:SPY:20261124T1500"}
+        [execution] = client.executions()
+        assert execution.execution.orderRef == "strategy:SPY:20261124T1500"
+        assert [(p.contract.symbol, p.position) for p in client.positions()] == [("SPY", 10.0)]
+        resting = client.place_bracket(
+            info, "BUY", 10, round(ref * 0.8, 2), take_profit=round(ref * 1.5, 2), stop_loss=round(ref * 0.5, 2),
+            order_ref="strategy:SPY:20261124T1600",
+        )
+        client.sleep(0.3)
+        assert [t.orderStatus.status for t in resting] == ["Submitted", "PreSubmitted", "PreSubmitted"]
+        client.cancel(resting[0].order)  # cancelling a working parent takes its children with it
+        client.sleep(0.3)
+        assert [t.orderStatus.status for t in resting] == ["Cancelled", "Cancelled", "Cancelled"]
+
+
+def test_a_162_caused_by_another_client_is_retried():
+    scale = 0.1
+    with make_gateway(pacing=True, pacing_time_scale=scale) as gw:
+        other = IB()
+        other.connect("127.0.0.1", gw.port, clientId=9, timeout=5)
+        try:
+            with client_for(gw, pacing_time_scale=scale) as client:
+                info = client.resolve(ContractSpec(symbol="IBM"))
+                [contract] = other.qualifyContracts(Stock("IBM", "SMART", "USD"))
+                other.reqHistoricalData(contract, "", "1 M", "1 day", "TRADES", True, 2)
+                bars = client.bars(BarsRequest(info, None, "1 M", "1 day"))
+            assert len(bars) > 15
+            assert client.pacing.stats.violations == 1 and gw.sim.pacing_violations == 1
+        finally:
+            other.disconnect()
