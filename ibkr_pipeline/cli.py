@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +32,7 @@ def gateway_sim(
     cash: Annotated[float, typer.Option(help="Starting cash in USD")] = 1_000_000.0,
 ) -> None:
     """Run the IB Gateway simulator (TWS socket protocol) until interrupted."""
-    from ibkr_pipeline.gateway_sim.server import SimulatorConfig, run_forever, utc
+    from ibkr_pipeline.gateway_sim.server import SimulatorConfig, run_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_forever(
@@ -41,6 +42,12 @@ def gateway_sim(
             pacing=pacing, account_id=account, starting_cash=cash,
         )
     )
+
+
+def utc(value: str) -> datetime:
+    """Parse an ISO timestamp, treating a naive one as UTC."""
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _resource(host: str | None, port: int | None, client_id: int | None):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -95,7 +95,6 @@ class ConnectionStats:
     connects: int = 0
     reconnects: int = 0
     client_id_bumps: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def _to_contract(info: ContractInfo) -> Contract:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from ibkr_pipeline.domain.contracts import ContractInfo, ContractSpec
@@ -19,6 +19,12 @@ class CacheStats:
     hits: int = 0
     misses: int = 0
     expired: int = 0
+
+
+def _info(row: ContractCacheRow) -> ContractInfo:
+    fetched = row.fetched_at if row.fetched_at.tzinfo else row.fetched_at.replace(tzinfo=UTC)
+    values = {c: getattr(row, c) for c in ContractInfo.model_fields}
+    return ContractInfo(**{**values, "fetched_at": fetched})
 
 
 def _key(spec: ContractSpec) -> tuple[str, str, str, str]:
@@ -44,10 +50,7 @@ class ContractCache:
                 self.stats.misses += 1
                 return None
             self.stats.hits += 1
-            return ContractInfo(
-                **{c: getattr(row, c) for c in ContractInfo.model_fields if c != "fetched_at"},
-                fetched_at=fetched,
-            )
+            return _info(row)
 
     def put(self, spec: ContractSpec, info: ContractInfo) -> None:
         symbol, sec_type, exchange, currency = _key(spec)
@@ -59,10 +62,8 @@ class ContractCache:
     def search(self, text: str) -> list[ContractInfo]:
         """Cached contracts whose symbol starts with, or name contains, ``text``."""
         needle = text.upper()
+        query = select(ContractCacheRow).where(
+            or_(ContractCacheRow.symbol.startswith(needle), func.upper(ContractCacheRow.long_name).contains(needle))
+        )
         with Session(self.engine) as session:
-            rows = session.scalars(select(ContractCacheRow)).all()
-        return [
-            ContractInfo(**{c: getattr(r, c) for c in ContractInfo.model_fields})
-            for r in rows
-            if r.symbol.startswith(needle) or needle in r.long_name.upper()
-        ]
+            return [_info(row) for row in session.scalars(query)]

@@ -28,13 +28,7 @@ class PacingStats:
 class PacingScheduler:
     def __init__(self, rules: PacingRules, margin: float = 0.05, max_concurrent: int = IB_MAX_CONCURRENT_HISTORICAL):
         # A small safety margin on every window absorbs clock skew between us and IB.
-        self.rules = PacingRules(
-            rules.identical_window_s * (1 + margin),
-            rules.same_contract_window_s * (1 + margin),
-            rules.same_contract_max,
-            rules.global_window_s * (1 + margin),
-            rules.global_max,
-        )
+        self.rules = rules.scaled(1 + margin)
         self.ledger = PacingLedger(self.rules)
         self.stats = PacingStats()
         self._lock = asyncio.Lock()

@@ -84,13 +84,18 @@ def parse_end(text: str, now: datetime) -> datetime:
         raise HistoryRequestError(321, f"Error validating request:-'bO' : cause - invalid end date/time {text!r}") from exc
 
 
-def duration_start(duration: str, end: datetime) -> datetime:
+def parse_duration(duration: str) -> tuple[int, str]:
+    """'30 D' -> (30, 'D'); IB's units are S, D, W, M and Y."""
     m = _DURATION.match(duration)
     if not m:
         raise HistoryRequestError(
             321, f"Error validating request:-'bP' : cause - Historical data query duration {duration!r} invalid"
         )
-    n, unit = int(m.group(1)), m.group(2)
+    return int(m.group(1)), m.group(2)
+
+
+def duration_start(duration: str, end: datetime) -> datetime:
+    n, unit = parse_duration(duration)
     if unit == "S":
         return end - timedelta(seconds=n)
     if unit == "W":
@@ -150,9 +155,9 @@ class HistoricalService:
         if last < 0:
             return []
         first = max(cal.last_index_started_by(start), self.market.first_session_index(instrument))
-        if _DURATION.match(req.duration).group(2) == "D" and daily:  # type: ignore[union-attr]
-            # IB counts 'N D' in trading sessions for daily bars.
-            first = max(last - int(req.duration.split()[0]) + 1, 0)
+        count, unit = parse_duration(req.duration)
+        if unit == "D" and daily:  # IB counts 'N D' in trading sessions for daily bars
+            first = max(last - count + 1, 0)
         frame = self._daily(instrument, req, first, last) if daily else self._intraday(
             instrument, req, first, last, start
         )

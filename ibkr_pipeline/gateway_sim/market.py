@@ -64,14 +64,12 @@ class SessionCalendar:
         self._days = [ts.date() for ts in schedule.index]
         self._opens = [ts.to_pydatetime() for ts in schedule["open"]]
         self._closes = [ts.to_pydatetime() for ts in schedule["close"]]
-        self._open_ns = schedule["open"].values.astype("datetime64[ns]").astype(np.int64)
-        self._post_ns = np.array(
-            [int((c + timedelta(hours=POST_MARKET_HOURS)).timestamp() * 1e9) for c in self._closes],
-            dtype=np.int64,
+        self._pre_open_s = np.array(
+            [datetime.combine(d, PRE_MARKET_OPEN, tzinfo=EXCHANGE_TZ).timestamp() for d in self._days]
         )
         self._day_index = {d: i for i, d in enumerate(self._days)}
         self.rth_minutes = np.array(
-            [int((c - o).total_seconds() // 60) for o, c in zip(self._opens, self._closes)]
+            [int((c - o).total_seconds() // 60) for o, c in zip(self._opens, self._closes, strict=True)]
         )
         years = np.array([d.year for d in self._days])
         self._year_bounds = {
@@ -88,7 +86,7 @@ class SessionCalendar:
 
     def session(self, index: int) -> Session:
         day = self._days[index]
-        pre = datetime.combine(day, PRE_MARKET_OPEN, tzinfo=EXCHANGE_TZ).astimezone(UTC)
+        pre = datetime.fromtimestamp(self._pre_open_s[index], UTC)
         close = self._closes[index]
         return Session(
             index, day, self._opens[index], close, pre, close + timedelta(hours=POST_MARKET_HOURS)
@@ -106,9 +104,7 @@ class SessionCalendar:
 
         -1 when ``instant`` precedes the first session.
         """
-        ns = int(instant.timestamp() * 1e9)
-        pre_ns = self._open_ns - int(5.5 * 3600 * 1e9)
-        return int(np.searchsorted(pre_ns, ns, side="right")) - 1
+        return int(np.searchsorted(self._pre_open_s, instant.timestamp(), side="right")) - 1
 
     def session_covering(self, instant: datetime) -> Session | None:
         """The session whose extended window (04:00 to close + 4 h) contains ``instant``."""
@@ -154,9 +150,6 @@ class MarketModel(ABC):
     @abstractmethod
     def first_session_index(self, instrument: Instrument) -> int:
         """The first session with data for this instrument."""
-
-    def last_complete_session(self, instrument: Instrument, instant: datetime) -> int:
-        return self.calendar.last_index_started_by(instant)
 
     def price_at(self, instrument: Instrument, instant: datetime) -> float:
         """The traded price at an instant: inside a session from its minutes, else the last close."""

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,13 +41,6 @@ from ibkr_pipeline.gateway_sim.universe import Instrument, Universe
 
 log = logging.getLogger("ibkr_pipeline.gateway_sim")
 T = TypeVar("T")
-
-SUMMARY_TAGS = (
-    "NetLiquidation", "TotalCashValue", "SettledCash", "BuyingPower", "EquityWithLoanValue",
-    "GrossPositionValue", "InitMarginReq", "MaintMarginReq", "AvailableFunds", "ExcessLiquidity",
-    "UnrealizedPnL", "RealizedPnL",
-)
-
 
 @dataclass
 class SimulatorConfig:
@@ -312,7 +305,7 @@ class ClientSession:
         r.skip()  # version
         client_id = r.int()
         if client_id in self.sim.sessions:
-            self.send(msg.error(-1, 326, f"Unable to connect as the client id is already in use. Retry with a unique client id."))
+            self.send(msg.error(-1, 326, "Unable to connect as the client id is already in use. Retry with a unique client id."))
             self.close()
             return
         self.client_id = client_id
@@ -741,8 +734,3 @@ def run_forever(config: SimulatorConfig) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
 
-
-def utc(value: str) -> datetime:
-    """Parse an ISO timestamp for the CLI, treating naive values as UTC."""
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

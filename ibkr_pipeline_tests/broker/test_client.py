@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from ib_async import IB, Stock
-from sqlalchemy import create_engine
 
 from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
 from ibkr_pipeline.broker.contract_cache import ContractCache
@@ -42,8 +41,7 @@ def test_contract_cache_hit_miss_and_expiry(gateway, database_url):
 
 
 def test_unknown_symbol_is_a_clear_error(gateway, tmp_path):
-    cache = ContractCache(create_engine(f"sqlite:///{tmp_path / 'c.db'}"))
-    engine_for(f"sqlite:///{tmp_path / 'c.db'}")  # creates the schema
+    cache = ContractCache(engine_for(f"sqlite:///{tmp_path / 'c.db'}"))
     with client_for(gateway, cache) as client:
         with pytest.raises(UnknownContractError, match="'ZZZQ'") as raised:
             client.resolve(ContractSpec(symbol="ZZZQ"))
