@@ -157,7 +157,7 @@ class HistoricalService:
         first = max(cal.last_index_started_by(start), self.market.first_session_index(instrument))
         count, unit = parse_duration(req.duration)
         if unit == "D" and daily:  # IB counts 'N D' in trading sessions for daily bars
-            first = max(last - count + 1, 0)
+            first = max(last - count + 1, self.market.first_session_index(instrument))
         frame = self._daily(instrument, req, first, last) if daily else self._intraday(
             instrument, req, first, last, start
         )
@@ -181,6 +181,8 @@ class HistoricalService:
 
     def _daily(self, instrument: Instrument, req: BarRequest, first: int, last: int) -> pd.DataFrame:
         cal = self.market.calendar
+        if req.bar_size != "1 day":
+            first = self._period_start(first, req.bar_size)
         frame = self.market.daily_bars(instrument, req.use_rth, first, last).copy()
         if frame.empty:
             return frame
@@ -204,6 +206,18 @@ class HistoricalService:
         else:
             keys = (frame.index.year * 100 + frame.index.month).to_numpy()
         return _resample(frame, keys)
+
+    def _period_start(self, index: int, bar_size: str) -> int:
+        """Move back to the first session of the week or month, so no period is cut short."""
+        days = self.market.calendar.days
+
+        def period(i: int) -> tuple[int, int]:
+            d = days[i]
+            return d.isocalendar()[:2] if bar_size == "1 week" else (d.year, d.month)
+
+        while index > 0 and period(index - 1) == period(index):
+            index -= 1
+        return index
 
     def _minutes(self, instrument: Instrument, index: int, rth: bool, end: datetime) -> pd.DataFrame:
         minutes = self.market.minute_frame(instrument, index, rth)

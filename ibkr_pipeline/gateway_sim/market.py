@@ -284,7 +284,10 @@ class SyntheticMarket(MarketModel):
         return zlib.crc32(instrument.symbol.encode())
 
     def first_session_index(self, instrument: Instrument) -> int:
-        return 0
+        if instrument.listed is None:
+            return 0
+        days = self.calendar.days
+        return next((i for i, d in enumerate(days) if d >= instrument.listed), len(days))
 
     @lru_cache(maxsize=1024)  # noqa: B019 - one model per simulator, bounded cache
     def _daily_path(self, instrument: Instrument) -> _DailyPath:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -142,6 +143,7 @@ class Instrument:
     start_price: float
     annual_volatility: float
     currency: str = "USD"
+    listed: date | None = None  # no bars before this day (a recent IPO)
     min_tick: float = 0.01
     time_zone: str = "US/Eastern"
     valid_exchanges: tuple[str, ...] = field(
@@ -170,7 +172,7 @@ def _volatility_for(symbol: str, stock_type: str) -> float:
 
 
 def _instrument(
-    symbol: str, primary: str, kind: str, price: float, industry: str, name: str
+    symbol: str, primary: str, kind: str, price: float, industry: str, name: str, listed: date | None = None
 ) -> Instrument:
     return Instrument(
         symbol=symbol,
@@ -181,6 +183,7 @@ def _instrument(
         industry=industry,
         start_price=float(price),
         annual_volatility=_volatility_for(symbol, kind),
+        listed=listed,
     )
 
 
@@ -226,7 +229,7 @@ class Universe:
 
     @classmethod
     def from_file(cls, path: Path) -> Universe:
-        """Load instruments from YAML: a list of {symbol, primary_exchange, type, price, ...}."""
+        """Load instruments from YAML: a list of {symbol, primary_exchange, type, price, name, listed}."""
         try:
             entries = yaml.safe_load(Path(path).read_text())
         except (OSError, yaml.YAMLError) as exc:
@@ -246,6 +249,7 @@ class Universe:
                         float(entry.get("price", 100.0)),
                         str(entry.get("industry", "")),
                         str(entry.get("name", symbol)).encode("ascii", "replace").decode(),
+                        entry.get("listed"),
                     )
                 )
             except (KeyError, TypeError, ValueError) as exc:

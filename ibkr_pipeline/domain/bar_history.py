@@ -1,0 +1,68 @@
+"""Incremental bar history: what is already known as of a tick, what to fetch, how to merge."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from ibkr_pipeline.domain.bars import empty_bars, normalize_bars
+
+_BAR_LENGTH = {
+    "1 day": timedelta(days=1),
+    "1 week": timedelta(days=7),
+    "1 month": timedelta(days=31),
+}
+_UNIT_OFFSET = {"S": "seconds", "D": "days", "W": "weeks", "M": "months", "Y": "years"}
+
+
+def bar_length(bar_size: str) -> timedelta:
+    if bar_size in _BAR_LENGTH:
+        return _BAR_LENGTH[bar_size]
+    count, unit = bar_size.split()
+    return timedelta(minutes=int(count) * (60 if unit.startswith("hour") else 1))
+
+
+def completed_as_of(frame: pd.DataFrame, end: datetime, bar_size: str) -> pd.DataFrame:
+    """Only bars that had finished by ``end``: a stored bar never carries data from after a tick."""
+    if frame.empty:
+        return frame
+    finished = frame["timestamp"] + bar_length(bar_size) <= pd.Timestamp(end)
+    return frame[finished].reset_index(drop=True)
+
+
+def lookback_start(end: datetime, lookback: str) -> pd.Timestamp:
+    count, unit = lookback.split()
+    return pd.Timestamp(end) - pd.DateOffset(**{_UNIT_OFFSET[unit]: int(count)})
+
+
+def missing_duration(known: pd.DataFrame, end: datetime, lookback: str, bar_size: str) -> str:
+    """The IB duration to request so that, merged with ``known``, the lookback is complete."""
+    start = lookback_start(end, lookback)
+    if known.empty or known["timestamp"].iloc[0] > start + pd.Timedelta(bar_length(bar_size)) * 7:
+        return lookback
+    gap = pd.Timestamp(end) - known["timestamp"].iloc[-1]
+    if bar_size in _BAR_LENGTH:
+        days = math.ceil(gap / pd.Timedelta(days=1)) + 1
+        if bar_size != "1 day":
+            days = max(days, 14 if bar_size == "1 week" else 62)
+        return f"{days} D" if days <= 365 else lookback
+    seconds = int(gap.total_seconds()) + int(bar_length(bar_size).total_seconds())
+    return f"{seconds} S" if seconds <= 86_400 else f"{math.ceil(seconds / 86_400)} D"
+
+
+def merge(known: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFrame:
+    """Union of both; where they overlap the fresh fetch wins."""
+    if known.empty:
+        return normalize_bars(fetched) if not fetched.empty else empty_bars()
+    return normalize_bars(pd.concat([known, fetched], ignore_index=True))
+
+
+def window(frame: pd.DataFrame, end: datetime, lookback: str) -> pd.DataFrame:
+    """Bars inside [end - lookback, end]."""
+    if frame.empty:
+        return frame
+    start = lookback_start(end, lookback)
+    keep = (frame["timestamp"] >= start) & (frame["timestamp"] <= pd.Timestamp(end))
+    return frame[keep].reset_index(drop=True)
