@@ -1,0 +1,47 @@
+"""ChartStore: where charts and bar files live; one interface over a local directory or S3/MinIO."""
+
+from __future__ import annotations
+
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from ibkr_pipeline.storage.object_store import LocalObjectStore, ObjectStore, S3ObjectStore, StoredObject
+from ibkr_pipeline.store.database import data_dir
+
+
+class ChartStore(dg.ConfigurableResource):
+    """Leave ``endpoint`` empty for a local directory (the embedded default); set it for S3/MinIO."""
+
+    local_dir: str = Field(default="", description="Directory for the local store; empty = <data dir>/objects")
+    endpoint: str = Field(default="", description="S3/MinIO host:port; empty = local directory")
+    bucket: str = "ibkr-pipeline"
+    access_key: str = ""
+    secret_key: str = ""
+    secure: bool = True
+    region: str = "us-east-1"
+    _store: ObjectStore | None = PrivateAttr(default=None)
+
+    def _backend(self) -> ObjectStore:
+        if self._store is None:
+            if self.endpoint:
+                self._store = S3ObjectStore(
+                    self.endpoint, self.bucket, self.access_key, self.secret_key, self.secure, self.region
+                )
+            else:
+                self._store = LocalObjectStore(self.local_dir or str(data_dir() / "objects"))
+        return self._store
+
+    @property
+    def kind(self) -> str:
+        return "s3" if self.endpoint else "local"
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> StoredObject:
+        return self._backend().put(key, data, content_type)
+
+    def get(self, key: str) -> bytes | None:
+        return self._backend().get(key)
+
+    def link(self, key: str) -> str:
+        """A link a person can open: a file URI, or a presigned URL for S3."""
+        return self._backend().link(key)

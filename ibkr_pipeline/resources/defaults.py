@@ -1,0 +1,42 @@
+"""Resources for the code location, from the environment; with nothing set, the embedded default.
+
+Set ``IBKR_HOST``/``IBKR_PORT``/``IBKR_CLIENT_ID``/``IBKR_ACCOUNT`` for a real gateway, and
+``IBKR_PIPELINE_S3_ENDPOINT`` (+ ``IBKR_PIPELINE_S3_ACCESS_KEY``/``IBKR_PIPELINE_S3_SECRET_KEY``,
+read through ``dg.EnvVar`` so they never enter logs or metadata) for MinIO/S3.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.ibkr import IBKRResource
+
+
+def ibkr_from_env() -> IBKRResource:
+    return IBKRResource(
+        host=os.environ.get("IBKR_HOST", "127.0.0.1"),
+        port=int(os.environ.get("IBKR_PORT", "4002")),
+        client_id=int(os.environ.get("IBKR_CLIENT_ID", "1")),
+        account=os.environ.get("IBKR_ACCOUNT", ""),
+        database_url=os.environ.get("IBKR_PIPELINE_DB_URL", ""),
+    )
+
+
+def chart_store_from_env() -> ChartStore:
+    endpoint = os.environ.get("IBKR_PIPELINE_S3_ENDPOINT", "")
+    if not endpoint:
+        return ChartStore(local_dir=os.environ.get("IBKR_PIPELINE_CHART_DIR", ""))
+    return ChartStore(
+        endpoint=endpoint,
+        bucket=os.environ.get("IBKR_PIPELINE_S3_BUCKET", "ibkr-pipeline"),
+        access_key=dg.EnvVar("IBKR_PIPELINE_S3_ACCESS_KEY"),
+        secret_key=dg.EnvVar("IBKR_PIPELINE_S3_SECRET_KEY"),
+        secure=os.environ.get("IBKR_PIPELINE_S3_SECURE", "true").lower() == "true",
+    )
+
+
+def resources_from_env() -> dict[str, dg.ConfigurableResource]:
+    return {"ibkr": ibkr_from_env(), "chart_store": chart_store_from_env()}
