@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_VERSION_DIR := $(firstword $(wildcard /etc/postgresql/*))
 
-.PHONY: install test demo gateway-sim postgres clean
+.PHONY: install test demo ui gateway-sim postgres clean
+DAGSTER_HOME ?= $(CURDIR)/.ibkr_pipeline/dagster_home
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), f"Python 3.12 needed, found {sys.version}"'
@@ -34,7 +35,13 @@ gateway-sim: install
 	$(BIN)/ibkr-pipeline gateway-sim --port 4002
 
 demo: install
-	$(BIN)/python -m ibkr_pipeline.demo
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/python -m ibkr_pipeline.demo
+
+# The Dagster UI on http://127.0.0.1:3000 with the simulator on port 4002.
+ui: install
+	mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/ || true
+	$(BIN)/ibkr-pipeline gateway-sim --port 4002 & SIM=$$!; trap "kill $$SIM" EXIT INT TERM; \
+		DAGSTER_HOME=$(DAGSTER_HOME) IBKR_PORT=4002 $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 clean:
 	rm -rf $(VENV) .ibkr_pipeline .pytest_cache

@@ -124,6 +124,36 @@ def symbols_show(
     console.print(table)
 
 
+@app.command("validate")
+def validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Strategy files or directories (default: the strategies directory)")] = None,
+) -> None:
+    """Check strategy files; print every problem with its file and field; exit 1 if any is broken."""
+    from ibkr_pipeline.definitions import strategies_dir
+    from ibkr_pipeline.domain.strategy import StrategyFileError, load_strategy, strategy_files
+
+    files: list[Path] = []
+    for path in paths or [strategies_dir()]:
+        files.extend(strategy_files(path) if path.is_dir() else [path])
+    if not files:
+        console.print("[red]no strategy files found[/red]")
+        raise typer.Exit(1)
+    broken = 0
+    for path in files:
+        try:
+            spec = load_strategy(path)
+        except StrategyFileError as exc:
+            broken += 1
+            console.print(f"✗ {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
+            continue
+        console.print(
+            f"✓ {path}: {spec.name} ({len(spec.universe)} symbols, cron '{spec.schedule.cron}' {spec.schedule.timezone})",
+            style="green", markup=False, highlight=False, soft_wrap=True,
+        )
+    if broken:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

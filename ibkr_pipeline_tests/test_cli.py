@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from ibkr_pipeline_tests.conftest import free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
 CLI = str(Path(sys.executable).parent / "ibkr-pipeline")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -28,15 +22,11 @@ def gateway_process():
         [CLI, "gateway-sim", "--port", str(port), "--clock-start", "2026-11-24T15:00:00", "--clock-speed", "120"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
-    else:
+    try:
+        wait_for_port(port)
+    except TimeoutError:
         proc.kill()
-        raise RuntimeError(f"gateway-sim did not start: {proc.stdout.read() if proc.stdout else ''}")
+        raise RuntimeError(f"gateway-sim did not start: {proc.stdout.read() if proc.stdout else ''}") from None
     yield port
     proc.terminate()
     proc.wait(10)
@@ -69,8 +59,14 @@ def test_plain_ib_async_walkthrough_against_the_cli_simulator(gateway_process):
     assert "positions and account values agree with the fills" in done.stdout
 
 
-def test_demo_runs_end_to_end():
+def test_demo_runs_a_tick_through_dagster_end_to_end(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "IBKR_PIPELINE_HOME": str(tmp_path / "data")}
     done = subprocess.run([sys.executable, "-m", "ibkr_pipeline.demo"], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "agree with the fills" in done.stdout
+                          timeout=600, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    rows = [line.split() for line in done.stdout.splitlines() if line.split()[:1] in (["AAPL"], ["MSFT"], ["NVDA"], ["AMZN"], ["GOOGL"], ["META"])]
+    assert len(rows) == 6 and all(row[1] in ("BUY", "SELL", "HOLD") for row in rows)
+    charts = sorted((tmp_path / "data" / "objects" / "us_megacaps_daily").glob("*/*/*.png"))
+    assert len(charts) == 12
+    assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in charts)
+    assert str(charts[0]) in done.stdout

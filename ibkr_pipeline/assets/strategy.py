@@ -1,0 +1,371 @@
+"""The strategy factory: a StrategySpec in, Dagster Definitions out.
+
+Per strategy: assets ``[name, contracts] → [name, bars] → [name, indicators] →
+[name, charts] → [name, signals]`` partitioned by the strategy's ticks, one job
+over them, and a schedule built from that partitioned job. A tick is one run for
+all symbols; a symbol that fails is recorded and flagged by each step's
+``symbols_ok`` check while the others carry on.
+"""
+
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from ibkr_pipeline import __version__
+from ibkr_pipeline.broker.client import BarsRequest
+from ibkr_pipeline.broker.errors import IBKRError
+from ibkr_pipeline.domain import bar_history, charts
+from ibkr_pipeline.domain import indicators as ind
+from ibkr_pipeline.domain.contracts import ContractInfo
+from ibkr_pipeline.domain.results import SymbolResults
+from ibkr_pipeline.domain.signals import Signal, rule_signal
+from ibkr_pipeline.domain.strategy import StrategySpec, file_hash
+from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
+
+PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
+CHECK_NAME = "symbols_ok"
+
+
+def partitions_for(spec: StrategySpec) -> dg.TimeWindowPartitionsDefinition:
+    """One partition per tick; a partition's window ends at the instant its tick runs."""
+    return dg.TimeWindowPartitionsDefinition(
+        cron_schedule=spec.schedule.cron,
+        timezone=spec.schedule.timezone,
+        start=datetime.combine(spec.schedule.start, datetime.min.time()),
+        fmt=PARTITION_FORMAT,
+    )
+
+
+def tick_end(context: dg.AssetExecutionContext) -> datetime:
+    """The instant a tick is 'as of': its partition window's end, in UTC."""
+    return context.partition_time_window.end.astimezone(UTC)
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _check(key: dg.AssetKey, step: str, results: SymbolResults[Any], new_errors: dict[str, str]) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=CHECK_NAME,
+        passed=not results.errors,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"every symbol got through {step}",
+        metadata={
+            "failed_symbols": dg.MetadataValue.json(results.errors),
+            "failed_here": dg.MetadataValue.json(new_errors),
+        },
+    )
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = fn()
+    return value, round(time.perf_counter() - started, 4)
+
+
+class StrategyAssets:
+    """Builds the Dagster objects of one strategy; every asset closes over its spec."""
+
+    def __init__(self, spec: StrategySpec, source: Path | None = None):
+        self.spec = spec
+        self.source = source
+        self.file_hash = file_hash(source) if source else _digest(spec.model_dump())
+        self.code_version = f"{__version__}+{self.file_hash}"
+        self.partitions = partitions_for(spec)
+        self.key = lambda step: dg.AssetKey([spec.name, step])
+        self.common = {
+            "strategy": dg.MetadataValue.text(spec.name),
+            "strategy_file": dg.MetadataValue.path(str(source)) if source else dg.MetadataValue.text("(inline)"),
+            "strategy_file_hash": dg.MetadataValue.text(self.file_hash),
+            "code_version": dg.MetadataValue.text(self.code_version),
+        }
+
+    def _asset(self, step: str, deps: list[str], description: str, resources: set[str]) -> Callable:
+        ins = {dep: dg.AssetIn(key=self.key(dep)) for dep in deps}
+        return dg.asset(
+            key=self.key(step),
+            ins=ins,
+            partitions_def=self.partitions,
+            code_version=self.code_version,
+            group_name=self.spec.name,
+            description=description,
+            required_resource_keys=resources,
+            check_specs=[dg.AssetCheckSpec(CHECK_NAME, asset=self.key(step))],
+            kinds={"python"},
+            tags={"strategy": self.spec.name},
+        )
+
+    def _emit(
+        self, step: str, results: SymbolResults[Any], new_errors: dict[str, str], metadata: dict[str, Any], version: Any
+    ) -> Iterator[Any]:
+        yield dg.Output(
+            results,
+            metadata={**self.common, **metadata, "errors": dg.MetadataValue.json(results.errors)},
+            data_version=dg.DataVersion(_digest(version)),
+        )
+        yield _check(self.key(step), step, results, new_errors)
+
+    def build(self) -> dg.Definitions:
+        spec = self.spec
+        assets = [self._contracts(), self._bars(), self._indicators(), self._charts(), self._signals()]
+        job = dg.define_asset_job(
+            f"{spec.name}_tick",
+            selection=dg.AssetSelection.assets(*assets),
+            partitions_def=self.partitions,
+            description=f"One tick of {spec.name}: every symbol, every step.",
+            tags={"strategy": spec.name},
+        )
+        schedule = dg.build_schedule_from_partitioned_job(
+            job, name=f"{spec.name}_schedule", default_status=dg.DefaultScheduleStatus.STOPPED
+        )
+        return dg.Definitions(assets=assets, jobs=[job], schedules=[schedule])
+
+    def _contracts(self):
+        spec = self.spec
+
+        @self._asset("contracts", [], "Each symbol resolved to its IBKR contract (cached, 7-day TTL).", {"ibkr"})
+        def contracts(context: dg.AssetExecutionContext) -> Iterator[Any]:
+            ibkr: IBKRResource = context.resources.ibkr
+            with ibkr.get_client() as client:
+                specs = [u.contract_spec() for u in spec.universe]
+                found, seconds = _timed(lambda: client.run(client.resolve_many_async(specs)))
+                stats = client.cache.stats if client.cache else None
+            values: dict[str, ContractInfo] = {}
+            errors: dict[str, str] = {}
+            for entry, result in zip(spec.universe, found, strict=True):
+                if isinstance(result, IBKRError):
+                    errors[entry.symbol] = f"contracts: {result}"
+                    context.log.warning("%s: %s", entry.symbol, result)
+                else:
+                    values[entry.symbol] = result
+            results = SymbolResults(values, errors)
+            yield from self._emit(
+                "contracts", results, errors,
+                {
+                    "contracts": dg.MetadataValue.md(_table(
+                        ["symbol", "conId", "primary", "currency", "name", "min tick"],
+                        [[c.symbol, c.con_id, c.primary_exchange, c.currency, c.long_name, c.min_tick] for c in values.values()],
+                    )),
+                    "cache_hits": stats.hits if stats else 0,
+                    "cache_misses": stats.misses if stats else 0,
+                    "duration_s": seconds,
+                },
+                {s: c.con_id for s, c in values.items()},
+            )
+
+        return contracts
+
+    def _bars(self):
+        spec = self.spec
+
+        @self._asset("bars", ["contracts"], "Historical bars per symbol and timeframe as of the tick, fetched incrementally.",
+                     {"ibkr", "chart_store"})
+        def bars(context: dg.AssetExecutionContext, contracts: SymbolResults) -> Iterator[Any]:
+            ibkr: IBKRResource = context.resources.ibkr
+            store: ChartStore = context.resources.chart_store
+            end = tick_end(context)
+            plan: list[tuple[str, str, pd.DataFrame, BarsRequest]] = []
+            for symbol, info in contracts.values.items():
+                for tf in spec.timeframes:
+                    stored = from_parquet(store.get(_bar_key(spec.name, symbol, tf.name)))
+                    known = bar_history.completed_as_of(stored[stored["timestamp"] <= pd.Timestamp(end)], end, tf.bar_size)
+                    duration = bar_history.missing_duration(known, end, tf.lookback, tf.bar_size)
+                    plan.append((symbol, tf.name, stored, BarsRequest(info, end, duration, tf.bar_size, "TRADES", tf.use_rth)))
+            with ibkr.get_client() as client:
+                fetched, seconds = _timed(lambda: client.bars_many([p[3] for p in plan]))
+            values: dict[str, dict[str, pd.DataFrame]] = {}
+            errors = contracts.carry_errors()
+            new_errors: dict[str, str] = {}
+            rows = []
+            for (symbol, tf_name, stored, request), result in zip(plan, fetched, strict=True):
+                tf = spec.timeframe(tf_name)
+                if isinstance(result, IBKRError):
+                    new_errors[symbol] = f"bars/{tf_name}: {result}"
+                    continue
+                merged = bar_history.merge(stored, result)
+                if not result.empty:
+                    store.put(_bar_key(spec.name, symbol, tf_name), to_parquet(merged), "application/vnd.apache.parquet")
+                frame = bar_history.window(merged, end, tf.lookback)
+                if frame.empty:
+                    new_errors[symbol] = f"bars/{tf_name}: no bars up to {end:%Y-%m-%d %H:%M} UTC"
+                    continue
+                values.setdefault(symbol, {})[tf_name] = frame
+                rows.append([symbol, tf_name, request.duration, len(result), len(frame),
+                             f"{frame['timestamp'].iloc[0]:%Y-%m-%d %H:%M}", f"{frame['timestamp'].iloc[-1]:%Y-%m-%d %H:%M}"])
+            for symbol in new_errors:
+                values.pop(symbol, None)
+                context.log.warning("%s: %s", symbol, new_errors[symbol])
+            errors.update(new_errors)
+            results = SymbolResults(values, errors)
+            yield from self._emit(
+                "bars", results, new_errors,
+                {
+                    "as_of": dg.MetadataValue.timestamp(end),
+                    "bars": dg.MetadataValue.md(_table(
+                        ["symbol", "timeframe", "requested", "fetched", "in window", "first", "last"], rows)),
+                    "requests": len(plan),
+                    "bars_fetched": sum(r[3] for r in rows),
+                    "fetch_duration_s": seconds,
+                    "store": dg.MetadataValue.text(store.kind),
+                },
+                {s: {t: [len(f), str(f["timestamp"].iloc[-1]), float(f["close"].iloc[-1])] for t, f in tfs.items()}
+                 for s, tfs in values.items()},
+            )
+
+        return bars
+
+    def _indicators(self):
+        spec = self.spec
+
+        @self._asset("indicators", ["bars"], "pandas-ta indicators per symbol and timeframe; latest values summarised.", set())
+        def indicators(context: dg.AssetExecutionContext, bars: SymbolResults) -> Iterator[Any]:
+            values: dict[str, dict[str, pd.DataFrame]] = {}
+            errors = bars.carry_errors()
+            new_errors: dict[str, str] = {}
+            latest: dict[str, dict[str, dict[str, float | None]]] = {}
+            durations: dict[str, float] = {}
+            for symbol, frames in bars.values.items():
+                started = time.perf_counter()
+                try:
+                    for tf_name, frame in frames.items():
+                        indexed = frame.set_index("timestamp")
+                        parts = [indexed] + [
+                            ind.compute_one(indexed, i.kind, i.params, i.name) for i in spec.indicators_for(tf_name)
+                        ]
+                        full = pd.concat(parts, axis=1).reset_index()
+                        values.setdefault(symbol, {})[tf_name] = full
+                        latest.setdefault(symbol, {})[tf_name] = ind.latest_values(full.drop(columns="timestamp"))
+                except (ind.IndicatorError, ValueError) as exc:
+                    new_errors[symbol] = f"indicators: {exc}"
+                    values.pop(symbol, None)
+                durations[symbol] = round(time.perf_counter() - started, 4)
+            errors.update(new_errors)
+            results = SymbolResults(values, errors)
+            primary = spec.signal.timeframe
+            columns = sorted(spec.columns_for(primary) - set(ind.PRICE_COLUMNS) - {"open", "high", "low"})
+            rows = [[s, *[_fmt(latest[s][primary].get(c)) for c in ["close", *columns]]] for s in latest if primary in latest[s]]
+            yield from self._emit(
+                "indicators", results, new_errors,
+                {
+                    f"latest_{primary}": dg.MetadataValue.md(_table(["symbol", "close", *columns], rows)),
+                    "latest_values": dg.MetadataValue.json(latest),
+                    "duration_s_per_symbol": dg.MetadataValue.json(durations),
+                },
+                latest,
+            )
+
+        return indicators
+
+    def _charts(self):
+        spec = self.spec
+
+        @self._asset("charts", ["indicators"], "Candlestick charts with the strategy's overlays and panels, per timeframe.",
+                     {"chart_store"})
+        def charts_asset(context: dg.AssetExecutionContext, indicators: SymbolResults) -> Iterator[Any]:
+            store: ChartStore = context.resources.chart_store
+            tick = context.partition_key
+            values: dict[str, dict[str, dict[str, str]]] = {}
+            errors = indicators.carry_errors()
+            new_errors: dict[str, str] = {}
+            gallery = []
+            for symbol, frames in indicators.values.items():
+                try:
+                    for tf_name, frame in frames.items():
+                        title = charts.chart_title(symbol, tf_name, frame)
+                        images = charts.render_chart(frame, title, spec.chart.overlays, spec.chart.panels,
+                                                     spec.chart.bars, spec.chart.style)
+                        key = f"{spec.name}/{symbol}/{tick}/{tf_name}.png"
+                        stored = store.put(key, images.full, "image/png")
+                        values.setdefault(symbol, {})[tf_name] = {
+                            "key": key, "uri": stored.uri, "path": stored.path or "",
+                            "sha256": hashlib.sha256(images.full).hexdigest(),
+                        }
+                        thumb = base64.b64encode(images.thumbnail).decode()
+                        gallery.append(f"**{title}** — `{stored.path or stored.uri}`\n\n![{symbol} {tf_name}](data:image/png;base64,{thumb})\n")
+                except Exception as exc:  # a chart that cannot be drawn must not stop the others
+                    new_errors[symbol] = f"charts: {exc!r}"
+                    values.pop(symbol, None)
+            errors.update(new_errors)
+            results = SymbolResults(values, errors)
+            yield from self._emit(
+                "charts", results, new_errors,
+                {
+                    "charts": dg.MetadataValue.md("\n".join(gallery) or "(no charts)"),
+                    "chart_keys": dg.MetadataValue.json({s: {t: v["uri"] for t, v in tfs.items()} for s, tfs in values.items()}),
+                    "store": dg.MetadataValue.text(store.kind),
+                },
+                {s: {t: v["sha256"] for t, v in tfs.items()} for s, tfs in values.items()},
+            )
+
+        return charts_asset
+
+    def _signals(self):
+        spec = self.spec
+
+        @self._asset("signals", ["indicators", "charts"], "BUY/SELL/HOLD per symbol with the values and rules that decided it.",
+                     set())
+        def signals(
+            context: dg.AssetExecutionContext,
+            indicators: SymbolResults,
+            charts: SymbolResults,
+        ) -> Iterator[Any]:
+            end = tick_end(context)
+            values: dict[str, Signal] = {}
+            errors = {**indicators.carry_errors(), **charts.carry_errors()}
+            for symbol, frames in indicators.values.items():
+                frame = frames.get(spec.signal.timeframe)
+                if frame is None:
+                    continue
+                latest = ind.latest_values(frame.drop(columns="timestamp"))
+                values[symbol] = rule_signal(symbol, end, latest, spec.signal)
+            results = SymbolResults(values, errors)
+            rows = [[s.symbol, s.action, _fmt(s.entry), _fmt(s.stop_loss), _fmt(s.take_profit), "; ".join(s.reasons)]
+                    for s in values.values()]
+            yield from self._emit(
+                "signals", results, {},
+                {
+                    "signals": dg.MetadataValue.md(_table(["symbol", "action", "entry", "stop", "target", "why"], rows)),
+                    "buy": sum(s.action == "BUY" for s in values.values()),
+                    "sell": sum(s.action == "SELL" for s in values.values()),
+                    "hold": sum(s.action == "HOLD" for s in values.values()),
+                    "detail": dg.MetadataValue.json({s: v.model_dump(mode="json") for s, v in values.items()}),
+                },
+                {s: [v.action, v.entry, v.stop_loss, v.take_profit] for s, v in values.items()},
+            )
+
+        return signals
+
+
+def _bar_key(strategy: str, symbol: str, timeframe: str) -> str:
+    return f"{strategy}/bars/{symbol.replace(' ', '_')}/{timeframe}.parquet"
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def build_strategy_definitions(spec: StrategySpec, source: Path | None = None) -> dg.Definitions:
+    """The one factory: a strategy spec in, its assets, job and schedule out."""
+    return StrategyAssets(spec, source).build()
+
+
+__all__ = ["build_strategy_definitions", "partitions_for"]

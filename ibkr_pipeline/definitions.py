@@ -1,0 +1,63 @@
+"""The code location: every strategy file in the strategies directory, one Definitions object.
+
+A broken strategy file does not take the location down: the others load, and the
+broken ones are listed on the ``strategy_files`` asset (description and metadata)
+and in the code location's log.
+"""
+
+
+import logging
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.domain.strategy import StrategyFileError, load_directory
+from ibkr_pipeline.resources.defaults import resources_from_env
+
+log = logging.getLogger("ibkr_pipeline")
+STRATEGIES_ENV = "IBKR_PIPELINE_STRATEGIES"
+DEFAULT_STRATEGIES = Path(__file__).resolve().parent.parent / "strategies"
+
+
+def strategies_dir() -> Path:
+    return Path(os.environ.get(STRATEGIES_ENV, str(DEFAULT_STRATEGIES)))
+
+
+def strategy_files_asset(directory: Path, loaded: list[str], broken: list[StrategyFileError]) -> dg.AssetsDefinition:
+    report = "\n".join(f"- {line}" for err in broken for line in str(err).splitlines()) or "all strategy files are valid"
+
+    @dg.asset(
+        key="strategy_files",
+        description=f"Strategy files in {directory}.\n\nLoaded: {', '.join(loaded) or 'none'}\n\nProblems:\n{report}",
+        metadata={
+            "directory": dg.MetadataValue.path(str(directory)),
+            "loaded": dg.MetadataValue.json(loaded),
+            "broken": dg.MetadataValue.json({str(e.path): str(e) for e in broken}),
+        },
+        group_name="strategy_files",
+    )
+    def strategy_files() -> dg.MaterializeResult:
+        """Re-validates the directory; fails with every located problem when a file is broken."""
+        _, now_broken = load_directory(directory)
+        if now_broken:
+            raise dg.Failure(description="\n".join(str(e) for e in now_broken))
+        return dg.MaterializeResult(metadata={"loaded": dg.MetadataValue.json(loaded)})
+
+    return strategy_files
+
+
+def build_definitions(directory: Path | None = None) -> dg.Definitions:
+    directory = directory or strategies_dir()
+    loaded, broken = load_directory(directory)
+    for error in broken:
+        log.error("strategy file skipped:\n%s", error)
+    per_strategy = [build_strategy_definitions(spec, path) for path, spec in loaded]
+    files = strategy_files_asset(directory, [spec.name for _, spec in loaded], broken)
+    return dg.Definitions.merge(
+        *per_strategy, dg.Definitions(assets=[files], resources=resources_from_env())
+    )
+
+
+defs = build_definitions()

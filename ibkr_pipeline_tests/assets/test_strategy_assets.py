@@ -1,0 +1,170 @@
+"""A strategy's tick through Dagster against the simulator, with local and S3 chart stores."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+from minio import Minio
+from PIL import Image
+
+from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.domain.strategy import parse_strategy
+from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline_tests.conftest import make_gateway
+
+# Clock: Thursday 2026-11-19 17:00 New York. Partition "2026-11-16-16:15" is Tuesday's tick
+# (window Mon 16:15 -> Tue 16:15); "2026-11-17-16:15" is Wednesday's.
+CLOCK = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)
+TUESDAY_TICK = "2026-11-16-16:15"
+WEDNESDAY_TICK = "2026-11-17-16:15"
+TUESDAY_END = datetime(2026, 11, 17, 21, 15, tzinfo=UTC)
+
+STRATEGY = """
+name: test_megacaps
+universe: [{symbol: AAPL}, {symbol: MSFT}, {symbol: SPY}]
+schedule: {cron: "15 16 * * 1-5", timezone: America/New_York, start: 2026-01-01}
+timeframes:
+  - {name: daily, bar_size: 1 day, lookback: 1 Y}
+  - {name: weekly, bar_size: 1 week, lookback: 2 Y}
+indicators:
+  - {kind: sma, params: {length: 50}}
+  - {kind: rsi, params: {length: 14}}
+  - {kind: atr, params: {length: 14}, name: atr_14}
+chart: {overlays: [sma_50], panels: [rsi_14], bars: 60}
+signal: {buy: "rsi_14 < 101", sell: "rsi_14 < 0", atr: atr_14}
+"""
+
+
+def strategy(text: str = STRATEGY):
+    return parse_strategy(text, Path("test_strategy.yaml"))
+
+
+@pytest.fixture
+def gateway(tmp_path) -> Iterator:
+    universe = tmp_path / "universe.yaml"
+    universe.write_text(
+        "- {symbol: AAPL, primary_exchange: NASDAQ, price: 190}\n"
+        "- {symbol: MSFT, primary_exchange: NASDAQ, price: 410}\n"
+        "- {symbol: SPY, primary_exchange: ARCA, type: ETF, price: 520}\n"
+        "- {symbol: NEWCO, primary_exchange: NYSE, price: 20, listed: 2026-12-01}\n"
+    )
+    with make_gateway(clock_start=CLOCK, pacing=False, universe_file=universe) as gw:
+        yield gw
+
+
+def resources(gateway, tmp_path, store: ChartStore | None = None) -> dict:
+    return {
+        "ibkr": IBKRResource(port=gateway.port, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"),
+        "chart_store": store or ChartStore(local_dir=str(tmp_path / "objects")),
+    }
+
+
+def run_tick(spec, res, partition: str, instance) -> dg.ExecuteInProcessResult:
+    defs = build_strategy_definitions(spec)
+    result = dg.materialize(list(defs.assets), partition_key=partition, resources=res, instance=instance)
+    assert result.success
+    return result
+
+
+def out(result, step: str, name: str = "test_megacaps"):
+    return result.output_for_node(f"{name}__{step}")
+
+
+def metadata(result, step: str, name: str = "test_megacaps") -> dict:
+    [event] = [e for e in result.get_asset_materialization_events()
+               if e.materialization.asset_key == dg.AssetKey([name, step])]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_a_tick_runs_every_step_for_every_symbol(gateway, tmp_path):
+    spec = strategy()
+    with dg.instance_for_test() as instance:
+        result = run_tick(spec, resources(gateway, tmp_path), TUESDAY_TICK, instance)
+    signals = out(result, "signals")
+    assert set(signals.values) == {"AAPL", "MSFT", "SPY"} and signals.errors == {}
+    for signal in signals.values.values():
+        assert signal.action == "BUY" and signal.stop_loss < signal.entry < signal.take_profit
+        assert signal.as_of == TUESDAY_END
+    charts = out(result, "charts")
+    for symbol, frames in charts.values.items():
+        assert set(frames) == {"daily", "weekly"}
+        for chart in frames.values():
+            assert f"test_megacaps/{symbol}/{TUESDAY_TICK}/" in chart["key"]
+            with Image.open(chart["path"]) as image:
+                assert image.format == "PNG" and image.width >= 800
+    meta = metadata(result, "charts")
+    assert "data:image/png;base64," in meta["charts"]
+    assert len(metadata(result, "signals")["strategy_file_hash"]) == 16
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == 5 and all(c.passed for c in checks)
+    # Lineage: the bars step says what it fetched, over which range.
+    bars_table = metadata(result, "bars")["bars"]
+    assert "| AAPL | daily | 1 Y |" in bars_table
+
+
+def test_no_bar_after_the_tick_is_used_even_when_later_bars_are_stored(gateway, tmp_path):
+    spec = strategy()
+    res = resources(gateway, tmp_path)
+    with dg.instance_for_test() as instance:
+        run_tick(spec, res, WEDNESDAY_TICK, instance)  # stores Wednesday's bars first
+        result = run_tick(spec, res, TUESDAY_TICK, instance)
+    bars = out(result, "bars")
+    sim = gateway.sim
+    for symbol, frames in bars.values.items():
+        for frame in frames.values():
+            assert (frame["timestamp"] <= pd.Timestamp(TUESDAY_END)).all()
+        daily = frames["daily"]
+        inst = sim.universe.by_symbol(symbol)
+        tuesday = sim.market.calendar.index_of(datetime(2026, 11, 17).date())
+        expected = sim.market.daily_bars(inst, True, tuesday, tuesday)["close"].iloc[0]
+        assert daily["timestamp"].iloc[-1] == pd.Timestamp("2026-11-17", tz="UTC")
+        assert daily["close"].iloc[-1] == pytest.approx(expected)
+
+
+def test_second_tick_fetches_only_the_missing_bars(gateway, tmp_path):
+    spec = strategy()
+    res = resources(gateway, tmp_path)
+    with dg.instance_for_test() as instance:
+        first = run_tick(spec, res, TUESDAY_TICK, instance)
+        second = run_tick(spec, res, WEDNESDAY_TICK, instance)
+    first_meta, second_meta = metadata(first, "bars"), metadata(second, "bars")
+    assert first_meta["bars_fetched"] > 600
+    assert second_meta["bars_fetched"] <= 3 * (4 + 3)  # a few days and a couple of weeks per symbol
+    assert "| AAPL | daily | 1 Y |" not in second_meta["bars"]
+    daily = out(second, "bars").values["AAPL"]["daily"]
+    assert daily["timestamp"].iloc[-1] == pd.Timestamp("2026-11-18", tz="UTC")
+    assert daily["timestamp"].is_unique
+
+
+def test_unknown_symbol_and_symbol_without_bars_do_not_stop_the_others(gateway, tmp_path):
+    spec = strategy(STRATEGY.replace("{symbol: SPY}]", "{symbol: SPY}, {symbol: ZZZQ}, {symbol: NEWCO}]"))
+    with dg.instance_for_test() as instance:
+        result = run_tick(spec, resources(gateway, tmp_path), TUESDAY_TICK, instance)
+    signals = out(result, "signals")
+    assert set(signals.values) == {"AAPL", "MSFT", "SPY"}
+    assert "unknown contract 'ZZZQ'" in signals.errors["ZZZQ"] and signals.errors["ZZZQ"].startswith("contracts:")
+    assert signals.errors["NEWCO"].startswith("bars/") and "no bars" in signals.errors["NEWCO"]
+    checks = {c.asset_key.path[-1]: c for c in result.get_asset_check_evaluations()}
+    assert not checks["contracts"].passed and not checks["bars"].passed and not checks["signals"].passed
+    assert "ZZZQ" in checks["contracts"].metadata["failed_here"].value
+
+
+def test_tick_with_charts_and_bars_in_s3(gateway, tmp_path, s3_endpoint):
+    store = ChartStore(endpoint=s3_endpoint, bucket="charts-test", access_key="testing", secret_key="testing",
+                       secure=False)
+    spec = strategy()
+    with dg.instance_for_test() as instance:
+        result = run_tick(spec, resources(gateway, tmp_path, store), TUESDAY_TICK, instance)
+    charts = out(result, "charts")
+    client = Minio(s3_endpoint, access_key="testing", secret_key="testing", secure=False)
+    chart = charts.values["AAPL"]["daily"]
+    assert chart["uri"] == f"s3://charts-test/{chart['key']}"
+    body = client.get_object("charts-test", chart["key"]).read()
+    assert body[:8] == b"\x89PNG\r\n\x1a\n"
+    names = {o.object_name for o in client.list_objects("charts-test", prefix="test_megacaps/bars/", recursive=True)}
+    assert "test_megacaps/bars/AAPL/daily.parquet" in names
+    assert metadata(result, "bars")["store"] == "s3"

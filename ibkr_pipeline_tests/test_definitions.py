@@ -1,0 +1,65 @@
+"""The code location as Dagster and users load it: one Definitions, the dagster CLI."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from ibkr_pipeline.definitions import build_definitions
+from ibkr_pipeline_tests.conftest import make_gateway
+
+ROOT = Path(__file__).resolve().parent.parent
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+GOOD = (ROOT / "strategies" / "us_megacaps_daily.yaml").read_text()
+
+
+def test_definitions_load_the_examples_and_report_broken_files(tmp_path):
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "broken.yaml").write_text(GOOD.replace("us_megacaps_daily", "other").replace("cron:", "crn:"))
+    defs = build_definitions(tmp_path)
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"us_megacaps_daily/contracts", "us_megacaps_daily/signals", "strategy_files"} <= keys
+    assert not any(k.startswith("other/") for k in keys)
+    files = defs.resolve_assets_def("strategy_files")
+    assert "broken.yaml: schedule.cron: Field required" in files.descriptions_by_key[dg.AssetKey("strategy_files")]
+    assert defs.resolve_job_def("us_megacaps_daily_tick").partitions_def is not None
+    result = dg.materialize([files], raise_on_error=False)
+    assert not result.success  # the broken file is a visible failure, not a silent skip
+    shipped = build_definitions()
+    assert {s.name for s in shipped.schedules} >= {"us_megacaps_daily_schedule", "sector_etf_rotation_schedule"}
+
+
+def test_dagster_cli_materializes_a_tick_and_lists_schedules(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with make_gateway(pacing=False) as gw:
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "IBKR_PORT": str(gw.port),
+            "IBKR_PIPELINE_HOME": str(tmp_path / "data"),
+        }
+        partition = "2026-11-16-16:15"
+        materialize = subprocess.run(
+            [DAGSTER, "asset", "materialize", "-m", "ibkr_pipeline.definitions",
+             "--select", "us_megacaps_daily/contracts,us_megacaps_daily/bars", "--partition", partition],
+            capture_output=True, text=True, env=env, timeout=300, cwd=ROOT,
+        )
+        assert materialize.returncode == 0, materialize.stderr[-3000:]
+        assert "RUN_SUCCESS" in materialize.stderr
+        execute = subprocess.run(
+            [DAGSTER, "job", "execute", "-m", "ibkr_pipeline.definitions", "-j", "sector_etf_rotation_tick",
+             "--tags", json.dumps({"dagster/partition": "2026-11-13-15:45"})],
+            capture_output=True, text=True, env=env, timeout=300, cwd=ROOT,
+        )
+        assert execute.returncode == 0, execute.stderr[-3000:]
+        assert "RUN_SUCCESS" in execute.stderr
+    listed = subprocess.run([DAGSTER, "schedule", "list", "-m", "ibkr_pipeline.definitions"],
+                            capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert "us_megacaps_daily_schedule" in listed.stdout and "sector_etf_rotation_schedule" in listed.stdout
+    charts = list((tmp_path / "data" / "objects" / "sector_etf_rotation").glob("*/2026-11-13-15:45/daily.png"))
+    assert len(charts) == 8
