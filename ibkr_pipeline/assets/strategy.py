@@ -27,10 +27,13 @@ from ibkr_pipeline.domain import bar_history, charts
 from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.results import SymbolResults
-from ibkr_pipeline.domain.signals import Signal, rule_signal
+from ibkr_pipeline.assets.analysis import build_analysis_request, run_analyses
+from ibkr_pipeline.domain.analysis import AnalysisRecord
+from ibkr_pipeline.domain.signals import Signal, combined_signal
 from ibkr_pipeline.domain.strategy import StrategySpec, file_hash
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
 
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
@@ -120,7 +123,7 @@ class StrategyAssets:
 
     def build(self) -> dg.Definitions:
         spec = self.spec
-        assets = [self._contracts(), self._bars(), self._indicators(), self._charts(), self._signals()]
+        assets = [self._contracts(), self._bars(), self._indicators(), self._charts(), self._analysis(), self._signals()]
         job = dg.define_asset_job(
             f"{spec.name}_tick",
             selection=dg.AssetSelection.assets(*assets),
@@ -312,25 +315,71 @@ class StrategyAssets:
 
         return charts_asset
 
+    def _analysis(self):
+        spec = self.spec
+
+        @self._asset("analysis", ["contracts", "indicators", "charts"],
+                     "Vision-LLM (or offline) chart analysis per symbol: prompt, charts sent, validated answer, tokens, cost.",
+                     {"llm", "chart_store"})
+        def analysis(
+            context: dg.AssetExecutionContext, contracts: SymbolResults, indicators: SymbolResults, charts: SymbolResults
+        ) -> Iterator[Any]:
+            llm: LLMResource = context.resources.llm
+            store: ChartStore = context.resources.chart_store
+            requests = {
+                symbol: build_analysis_request(spec, symbol, contracts.values[symbol], indicators.values[symbol],
+                                               charts.values[symbol], tick_end(context), store)
+                for symbol in charts.values
+            }
+            started = time.perf_counter()
+            records = run_analyses(spec, llm, requests)
+            wall = round(time.perf_counter() - started, 3)
+            errors = charts.carry_errors()
+            new_errors = {s: f"analysis: {'; '.join(r.problems)}" for s, r in records.items() if not r.accepted}
+            results = SymbolResults(records, {**errors, **new_errors})
+            for symbol, problem in new_errors.items():
+                context.log.warning("%s: %s (becomes HOLD)", symbol, problem)
+            yield from self._emit(
+                "analysis", results, new_errors,
+                {
+                    "analyst": dg.MetadataValue.text(
+                        "offline analyst (no LLM endpoint configured)" if llm.offline
+                        else f"{spec.llm.model or llm.model} via {_host(llm.base_url)}"),
+                    "analysis": dg.MetadataValue.md(_analysis_markdown(records)),
+                    "records": dg.MetadataValue.json({s: r.model_dump(mode="json") for s, r in records.items()}),
+                    "prompt_tokens": sum(r.prompt_tokens for r in records.values()),
+                    "completion_tokens": sum(r.completion_tokens for r in records.values()),
+                    "cost_usd": round(sum(r.cost_usd for r in records.values()), 6),
+                    "cost_usd_per_symbol": dg.MetadataValue.json({s: r.cost_usd for s, r in records.items()}),
+                    "llm_calls": sum(r.calls for r in records.values()),
+                    "cache_hits": sum(r.cache_hits for r in records.values()),
+                    "wall_time_s": wall,
+                    "max_in_flight": llm.max_in_flight,
+                },
+                {s: [r.accepted, r.analysis.model_dump(mode="json") if r.analysis else None] for s, r in records.items()},
+            )
+
+        return analysis
+
     def _signals(self):
         spec = self.spec
 
-        @self._asset("signals", ["indicators", "charts"], "BUY/SELL/HOLD per symbol with the values and rules that decided it.",
-                     set())
+        @self._asset("signals", ["indicators", "analysis"],
+                     "BUY/SELL/HOLD per symbol from rules and analysis, with the values and reasons that decided it.", set())
         def signals(
             context: dg.AssetExecutionContext,
             indicators: SymbolResults,
-            charts: SymbolResults,
+            analysis: SymbolResults,
         ) -> Iterator[Any]:
             end = tick_end(context)
             values: dict[str, Signal] = {}
-            errors = {**indicators.carry_errors(), **charts.carry_errors()}
+            errors = {**indicators.carry_errors(), **analysis.carry_errors()}
             for symbol, frames in indicators.values.items():
                 frame = frames.get(spec.signal.timeframe)
                 if frame is None:
                     continue
                 latest = ind.latest_values(frame.drop(columns="timestamp"))
-                values[symbol] = rule_signal(symbol, end, latest, spec.signal)
+                values[symbol] = combined_signal(symbol, end, latest, spec.signal, analysis.values.get(symbol))
             results = SymbolResults(values, errors)
             rows = [[s.symbol, s.action, _fmt(s.entry), _fmt(s.stop_loss), _fmt(s.take_profit), "; ".join(s.reasons)]
                     for s in values.values()]
@@ -347,6 +396,29 @@ class StrategyAssets:
             )
 
         return signals
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or "?"
+
+
+def _analysis_markdown(records: dict[str, AnalysisRecord]) -> str:
+    parts = []
+    for symbol, r in records.items():
+        a = r.analysis
+        verdict = f"{a.action} ({a.confidence:.2f})" if a else "none"
+        status = "accepted" if r.accepted else "REJECTED → HOLD: " + "; ".join(r.problems)
+        parts.append(
+            f"### {symbol} — {verdict}, {status}\n\n"
+            f"source `{r.source}` model `{r.model}` · tokens {r.prompt_tokens}+{r.completion_tokens} · "
+            f"cost ${r.cost_usd:.4f} · cache hits {r.cache_hits} · charts sent: {', '.join(r.charts_sent) or 'none'}\n\n"
+            + (f"entry {a.entry} · stop {a.stop_loss} · target {a.take_profit} · horizon {a.horizon} · "
+               f"trend {a.trend}\n\n> {a.rationale}\n\n" if a else "")
+            + f"```text\n{r.user_prompt}\n```\n"
+        )
+    return "\n".join(parts) or "(nothing analysed)"
 
 
 def _bar_key(strategy: str, symbol: str, timeframe: str) -> str:

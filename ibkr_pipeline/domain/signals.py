@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ibkr_pipeline.domain import rules
+from ibkr_pipeline.domain.analysis import AnalysisRecord
 from ibkr_pipeline.domain.strategy import SignalRules
 
 Action = Literal["BUY", "SELL", "HOLD"]
@@ -65,6 +66,58 @@ def rule_signal(symbol: str, as_of: datetime, values: dict[str, float | None], s
         reasons=reasons,
         values=values,
     )
+
+
+_DIRECTION = {"BUY": 1, "SELL": -1, "HOLD": 0}
+
+
+def combined_signal(
+    symbol: str,
+    as_of: datetime,
+    values: dict[str, float | None],
+    spec: SignalRules,
+    record: AnalysisRecord | None,
+) -> Signal:
+    """Rules and analysis per ``spec.mode``: rules, llm, both (must agree) or weighted."""
+    by_rules = rule_signal(symbol, as_of, values, spec)
+    if spec.mode == "rules":
+        return by_rules
+    analysis = record.analysis if record is not None and record.accepted else None
+    source = record.source if record is not None else "llm"
+    if analysis is None:
+        why = "no analysis" if record is None else "analysis rejected: " + "; ".join(record.problems)
+        return _hold(by_rules, source, [*by_rules.reasons, why])
+    reasons = [*by_rules.reasons, f"{source} analysis says {analysis.action} at confidence {analysis.confidence:.2f}: "
+               f"{analysis.rationale[:300]}"]
+    if spec.mode == "weighted":
+        score = spec.llm_weight * _DIRECTION[analysis.action] * analysis.confidence + (1 - spec.llm_weight) * _DIRECTION[by_rules.action]
+        action: Action = "BUY" if score >= spec.min_confidence else "SELL" if score <= -spec.min_confidence else "HOLD"
+        reasons.append(f"weighted score {score:+.2f} against threshold {spec.min_confidence:.2f}")
+        confidence = abs(score)
+    else:
+        action = analysis.action
+        confidence = analysis.confidence
+        if confidence < spec.min_confidence:
+            reasons.append(f"confidence {confidence:.2f} below the minimum {spec.min_confidence:.2f}")
+            action = "HOLD"
+        if spec.mode == "both" and action != by_rules.action:
+            reasons.append(f"rules say {by_rules.action}, analysis says {analysis.action}: they must agree")
+            action = "HOLD"
+    if action == "HOLD":
+        return _hold(by_rules, f"{spec.mode}:{source}", reasons)
+    from_analysis = analysis.action == action
+    return Signal(
+        symbol=symbol, as_of=as_of, action=action, confidence=round(confidence, 4),
+        entry=analysis.entry if from_analysis else by_rules.entry,
+        stop_loss=analysis.stop_loss if from_analysis else by_rules.stop_loss,
+        take_profit=analysis.take_profit if from_analysis else by_rules.take_profit,
+        source=f"{spec.mode}:{source}", reasons=reasons, values=values,
+    )
+
+
+def _hold(base: Signal, source: str, reasons: list[str]) -> Signal:
+    return base.model_copy(update={"action": "HOLD", "confidence": 0.0, "stop_loss": None, "take_profit": None,
+                                   "source": source, "reasons": reasons})
 
 
 def _word(value: bool | None) -> str:

@@ -118,6 +118,7 @@ class SignalRules(_Model):
     buy: str | None = None
     sell: str | None = None
     min_confidence: float = Field(default=0.5, ge=0, le=1)
+    llm_weight: float = Field(default=0.5, ge=0, le=1, description="Weight of the analysis in 'weighted' mode")
     atr: str | None = Field(default=None, description="ATR column for stop/target distances")
     stop_atr: float = Field(default=2.0, gt=0)
     target_atr: float = Field(default=3.0, gt=0)

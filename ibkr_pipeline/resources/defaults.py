@@ -13,6 +13,7 @@ import dagster as dg
 
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline.resources.llm import LLMResource
 
 
 def ibkr_from_env() -> IBKRResource:
@@ -38,5 +39,18 @@ def chart_store_from_env() -> ChartStore:
     )
 
 
+def llm_from_env() -> LLMResource:
+    """OPENAI_BASE_URL (+ OPENAI_API_KEY, OPENAI_MODEL) selects a live endpoint; without it, the offline analyst."""
+    base_url = os.environ.get("OPENAI_BASE_URL", "")
+    if not base_url:
+        return LLMResource()
+    return LLMResource(
+        base_url=base_url,
+        api_key=dg.EnvVar("OPENAI_API_KEY") if os.environ.get("OPENAI_API_KEY") else "",
+        model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+        max_in_flight=int(os.environ.get("IBKR_PIPELINE_LLM_MAX_IN_FLIGHT", "4")),
+    )
+
+
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    return {"ibkr": ibkr_from_env(), "chart_store": chart_store_from_env()}
+    return {"ibkr": ibkr_from_env(), "chart_store": chart_store_from_env(), "llm": llm_from_env()}

@@ -14,6 +14,7 @@ from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline_tests.conftest import make_gateway
 
 # Clock: Thursday 2026-11-19 17:00 New York. Partition "2026-11-16-16:15" is Tuesday's tick
@@ -60,6 +61,7 @@ def resources(gateway, tmp_path, store: ChartStore | None = None) -> dict:
     return {
         "ibkr": IBKRResource(port=gateway.port, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"),
         "chart_store": store or ChartStore(local_dir=str(tmp_path / "objects")),
+        "llm": LLMResource(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"),
     }
 
 
@@ -100,7 +102,9 @@ def test_a_tick_runs_every_step_for_every_symbol(gateway, tmp_path):
     assert "data:image/png;base64," in meta["charts"]
     assert len(metadata(result, "signals")["strategy_file_hash"]) == 16
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == 5 and all(c.passed for c in checks)
+    assert len(checks) == 6 and all(c.passed for c in checks)
+    analysis = metadata(result, "analysis")
+    assert analysis["analyst"] == "offline analyst (no LLM endpoint configured)" and analysis["llm_calls"] == 0
     # Lineage: the bars step says what it fetched, over which range.
     bars_table = metadata(result, "bars")["bars"]
     assert "| AAPL | daily | 1 Y |" in bars_table

@@ -1,0 +1,45 @@
+"""Prompts as Jinja2 templates: ``prompts/<name>/system.j2`` and ``prompts/<name>/user.j2``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    name: str
+    system: str
+    user: str
+
+
+class PromptError(ValueError):
+    pass
+
+
+def render_prompt(name: str, variables: dict[str, Any], directory: Path = DEFAULT_PROMPTS_DIR) -> RenderedPrompt:
+    env = Environment(
+        loader=FileSystemLoader(str(directory)), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        autoescape=False,
+    )
+    try:
+        system = env.get_template(f"{name}/system.j2").render(**variables)
+        user = env.get_template(f"{name}/user.j2").render(**variables)
+    except TemplateNotFound as exc:
+        raise PromptError(f"prompt {name!r} not found in {directory} (missing {exc.name})") from exc
+    return RenderedPrompt(name, system.strip(), user.strip())
+
+
+def bars_table(rows: list[dict[str, Any]]) -> str:
+    """A compact fixed-width table of recent bars for the prompt."""
+    lines = ["date        open     high     low      close    volume"]
+    for r in rows:
+        lines.append(
+            f"{r['date']:<11} {r['open']:<8.2f} {r['high']:<8.2f} {r['low']:<8.2f} {r['close']:<8.2f} {r['volume']:.0f}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""LLMResource: a vision LLM behind any OpenAI-compatible endpoint, or the offline analyst.
+
+With no ``base_url`` the resource is offline: the pipeline uses the deterministic
+offline analyst and labels every analysis as such. The API key comes from an
+environment variable (``dg.EnvVar``) and never appears in logs or metadata.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+
+from ibkr_pipeline.llm.client import DEFAULT_PRICES, AnswerCache, LLMClient, LLMSettings
+from ibkr_pipeline.store.database import default_url, engine_for
+
+
+class LLMResource(dg.ConfigurableResource):
+    base_url: str = Field(default="", description="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1; empty = offline analyst")
+    api_key: str = Field(default="", description="Set through dg.EnvVar('OPENAI_API_KEY')")
+    model: str = "gpt-4o-mini"
+    timeout_s: float = 60.0
+    max_in_flight: int = Field(default=4, ge=1, description="Requests in flight at once")
+    max_retries: int = Field(default=3, ge=0, description="SDK retries on 429/5xx/timeouts (Retry-After honoured)")
+    response_format: str = Field(default="json_schema", description="json_schema | json_object | text")
+    detail: str = Field(default="low", description="Image detail: low | high | auto")
+    vision: bool = Field(default=True, description="Attach the charts; false for text-only models")
+    prices: dict[str, list[float]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_PRICES.items()},
+        description="USD per million tokens [prompt, completion] by model",
+    )
+    database_url: str = Field(default="", description="Where answers are cached; empty = the project database")
+
+    @property
+    def offline(self) -> bool:
+        return not self.base_url
+
+    def client(
+        self, temperature: float = 0.0, model: str | None = None, detail: str | None = None, vision: bool | None = None
+    ) -> LLMClient:
+        settings = LLMSettings(
+            base_url=self.base_url, api_key=self.api_key, model=model or self.model, timeout_s=self.timeout_s,
+            max_in_flight=self.max_in_flight, max_retries=self.max_retries, response_format=self.response_format,
+            detail=detail or self.detail, vision=self.vision if vision is None else vision, temperature=temperature,
+            prices={k: (float(v[0]), float(v[1])) for k, v in self.prices.items()},
+        )
+        return LLMClient(settings, AnswerCache(engine_for(self.database_url or default_url())))

@@ -1,0 +1,83 @@
+"""The analysis step in a tick: prompts and charts sent, answers validated, cached, costed; no secrets leak."""
+
+import base64
+import io
+import json
+
+import dagster as dg
+from PIL import Image
+
+from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline_tests.assets.test_strategy_assets import (
+    STRATEGY, TUESDAY_TICK, gateway, metadata, out, resources, strategy,  # noqa: F401 - fixture
+)
+from ibkr_pipeline_tests.openai_server import FakeOpenAI, Reply, completion, sensible_analysis, user_text
+
+SECRET = "sk-live-DO-NOT-LEAK-0123456789"
+LLM_STRATEGY = STRATEGY.replace('signal: {buy: "rsi_14 < 101", sell: "rsi_14 < 0", atr: atr_14}',
+                                'signal: {mode: llm, min_confidence: 0.6, atr: atr_14}\nllm: {notes: "Prefer pullbacks."}')
+
+
+def run(spec, res, instance) -> dg.ExecuteInProcessResult:
+    defs = build_strategy_definitions(spec)
+    result = dg.materialize(list(defs.assets), partition_key=TUESDAY_TICK, resources=res, instance=instance)
+    assert result.success
+    return result
+
+
+def test_llm_tick_sends_prompts_and_charts_validates_caches_and_hides_the_key(gateway, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("TEST_OPENAI_KEY", SECRET)
+
+    def responder(body, n):
+        symbol = user_text(body).split()[1]
+        if symbol == "MSFT":  # a stop on the wrong side: must become HOLD
+            bad = sensible_analysis(body)
+            bad["stop_loss"] = bad["take_profit"]
+            return Reply(body=completion(json.dumps(bad)))
+        return Reply(body=completion(json.dumps(sensible_analysis(body))))
+
+    spec = strategy(LLM_STRATEGY)
+    with FakeOpenAI(responder) as server:
+        res = resources(gateway, tmp_path)
+        res["llm"] = LLMResource(base_url=server.base_url, api_key=dg.EnvVar("TEST_OPENAI_KEY"), model="gpt-4o-mini",
+                                 max_in_flight=2, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+        with dg.instance_for_test() as instance:
+            first = run(spec, res, instance)
+            calls_after_first = len(server.requests)
+            second = run(spec, res, instance)  # a re-execution pays for nothing
+            logs = "\n".join(str(e) for e in instance.all_logs(first.run_id) + instance.all_logs(second.run_id))
+
+    assert calls_after_first == 3 and len(server.requests) == 3
+    for body in server.requests:
+        text = user_text(body)
+        symbol = text.split()[1]
+        assert "Prefer pullbacks." in text and "Recent daily bars:" in text
+        assert "senior discretionary technical analyst" in body["messages"][0]["content"]
+        images = [p for p in body["messages"][1]["content"] if p["type"] == "image_url"]
+        assert len(images) == 2  # daily and weekly
+        charts = out(first, "charts").values[symbol]
+        sent = [base64.b64decode(p["image_url"]["url"].split(",", 1)[1]) for p in images]
+        stored = [open(charts[tf]["path"], "rb").read() for tf in ("daily", "weekly")]
+        assert sent == stored
+        with Image.open(io.BytesIO(sent[0])) as image:
+            assert image.format == "PNG"
+
+    analysis = out(first, "analysis")
+    assert analysis.values["AAPL"].accepted and analysis.values["AAPL"].source == "llm"
+    assert not analysis.values["MSFT"].accepted
+    assert "stop < entry < target" in analysis.values["MSFT"].problems[0]
+    signals = out(first, "signals").values
+    assert signals["AAPL"].action == "BUY" and signals["AAPL"].source == "llm:llm"
+    assert signals["AAPL"].entry == analysis.values["AAPL"].analysis.entry
+    assert signals["MSFT"].action == "HOLD" and any("rejected" in r for r in signals["MSFT"].reasons)
+
+    meta1, meta2 = metadata(first, "analysis"), metadata(second, "analysis")
+    assert meta1["llm_calls"] == 3 and meta1["cache_hits"] == 0 and meta1["prompt_tokens"] == 3 * 1200
+    assert meta1["cost_usd"] > 0 and meta2["cost_usd"] == 0
+    assert meta2["llm_calls"] == 0 and meta2["cache_hits"] == 3
+    assert "gpt-4o-mini via 127.0.0.1" == meta1["analyst"]
+    assert "### AAPL — BUY (0.80), accepted" in meta1["analysis"]
+    everything = logs + json.dumps({k: str(v) for k, v in meta1.items()}) + json.dumps({k: str(v) for k, v in meta2.items()})
+    assert SECRET not in everything
+    assert server.headers[0]["authorization"] == f"Bearer {SECRET}"  # it was used, just never shown
