@@ -10,7 +10,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+import time
+
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase
 
 DB_URL_ENV = "IBKR_PIPELINE_DB_URL"
@@ -44,7 +47,28 @@ def engine_for(url: str) -> Engine:
 
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    from ibkr_pipeline.store import models  # noqa: F401 - registers the tables
-
-    Base.metadata.create_all(engine)
+    upgrade(engine)
     return engine
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent; safe from concurrent steps)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    for attempt in range(5):
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            # Another process is migrating the same database right now; its work makes ours a no-op.
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))

@@ -58,3 +58,38 @@ def test_merge_prefers_the_fresh_fetch_and_window_trims():
     merged = bar_history.merge(old, fresh)
     assert list(merged["close"]) == [0.0, 10.0, 11.0]
     assert list(bar_history.window(merged, NOW, "2 D")["close"]) == [10.0, 11.0]
+
+
+def _record(action: str, confidence: float, accepted: bool = True):
+    from ibkr_pipeline.domain.analysis import AnalysisRecord, ChartAnalysis
+
+    analysis = ChartAnalysis(trend={"daily": "up"}, action=action, confidence=confidence,
+                             entry=100.0 if action != "HOLD" else None,
+                             stop_loss={"BUY": 95.0, "SELL": 105.0}.get(action),
+                             take_profit={"BUY": 110.0, "SELL": 90.0}.get(action), rationale="r")
+    return AnalysisRecord(symbol="X", source="llm", model="m", prompt_name="p", system_prompt="s", user_prompt="u",
+                          charts_sent=[], answers=[], analysis=analysis, accepted=accepted,
+                          problems=[] if accepted else ["stop on the wrong side"])
+
+
+def test_signal_modes_combine_rules_and_analysis():
+    from ibkr_pipeline.domain.signals import combined_signal
+
+    values = {"rsi_14": 20.0, "close": 100.0}
+    buy_rule = dict(buy="rsi_14 < 30")
+    llm = combined_signal("X", NOW, values, SignalRules(mode="llm", min_confidence=0.6, **buy_rule), _record("BUY", 0.8))
+    assert (llm.action, llm.stop_loss, llm.take_profit, llm.source) == ("BUY", 95.0, 110.0, "llm:llm")
+    timid = combined_signal("X", NOW, values, SignalRules(mode="llm", min_confidence=0.9), _record("BUY", 0.8))
+    assert timid.action == "HOLD" and "below the minimum" in timid.reasons[-1]
+    rejected = combined_signal("X", NOW, values, SignalRules(mode="llm"), _record("BUY", 0.9, accepted=False))
+    assert rejected.action == "HOLD" and "analysis rejected: stop on the wrong side" in rejected.reasons[-1]
+    agree = combined_signal("X", NOW, values, SignalRules(mode="both", **buy_rule), _record("BUY", 0.8))
+    disagree = combined_signal("X", NOW, values, SignalRules(mode="both", **buy_rule), _record("SELL", 0.8))
+    assert agree.action == "BUY" and disagree.action == "HOLD" and "must agree" in disagree.reasons[-1]
+    weighted = combined_signal("X", NOW, values, SignalRules(mode="weighted", llm_weight=0.5, min_confidence=0.6, **buy_rule),
+                               _record("BUY", 0.8))
+    assert weighted.action == "BUY" and weighted.confidence == pytest.approx(0.9)
+    split = combined_signal("X", NOW, values, SignalRules(mode="weighted", llm_weight=0.5, min_confidence=0.6, **buy_rule),
+                            _record("SELL", 0.8))
+    assert split.action == "HOLD"
+    assert combined_signal("X", NOW, values, SignalRules(mode="llm"), None).action == "HOLD"

@@ -1,0 +1,118 @@
+"""The trading ledger: order intents with status history, fills and portfolio snapshots."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from ibkr_pipeline.domain.orders import OrderIntent
+from ibkr_pipeline.store.models import FillRow, OrderEventRow, OrderRow, PortfolioSnapshotRow
+
+# Blocked and dry-run intents are not terminal: re-executing once trading is allowed may send them.
+TERMINAL = {"filled", "cancelled", "rejected"}
+
+
+class Ledger:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def get(self, order_ref: str) -> OrderRow | None:
+        with Session(self.engine) as session:
+            row = session.get(OrderRow, order_ref)
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    def record_intent(self, intent: OrderIntent, status: str = "intent", error: str = "") -> bool:
+        """Write the intent before anything is sent. False if the reference was already there."""
+        now = datetime.now(UTC)
+        with Session(self.engine) as session, session.begin():
+            if session.get(OrderRow, intent.order_ref) is not None:
+                return False
+            session.add(OrderRow(
+                order_ref=intent.order_ref, strategy=intent.strategy, symbol=intent.symbol, con_id=intent.con_id,
+                tick=intent.tick, mode=intent.mode, action=intent.action, quantity=intent.quantity,
+                entry_type=intent.entry_type, limit_price=intent.limit_price, stop_loss=intent.stop_loss,
+                take_profit=intent.take_profit, status=status, broker_order_ids="", perm_ids="", error=error,
+                created_at=now, updated_at=now,
+            ))
+            session.add(OrderEventRow(order_ref=intent.order_ref, status=status, detail=error, at=now))
+        return True
+
+    def set_status(self, order_ref: str, status: str, detail: str = "", broker_ids: list[int] | None = None,
+                   perm_ids: list[int] | None = None) -> None:
+        now = datetime.now(UTC)
+        with Session(self.engine) as session, session.begin():
+            row = session.get(OrderRow, order_ref)
+            if row is None:
+                raise KeyError(f"no order {order_ref!r} in the ledger")
+            changed = row.status != status
+            row.status = status
+            row.updated_at = now
+            if broker_ids:
+                row.broker_order_ids = ",".join(map(str, broker_ids))
+            if perm_ids:
+                row.perm_ids = ",".join(map(str, perm_ids))
+            if detail and status in ("rejected", "error", "blocked"):
+                row.error = detail
+            if changed or detail:
+                session.add(OrderEventRow(order_ref=order_ref, status=status, detail=detail, at=now))
+
+    def events(self, order_ref: str) -> list[tuple[str, str]]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(OrderEventRow).where(OrderEventRow.order_ref == order_ref).order_by(OrderEventRow.id))
+            return [(r.status, r.detail) for r in rows]
+
+    def open_orders(self, strategy: str | None = None) -> list[OrderRow]:
+        with Session(self.engine) as session:
+            query = select(OrderRow).where(OrderRow.status.not_in(TERMINAL | {"blocked", "dry_run"}))
+            if strategy:
+                query = query.where(OrderRow.strategy == strategy)
+            rows = list(session.scalars(query))
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def orders_since(self, since: datetime, strategy: str | None = None) -> int:
+        with Session(self.engine) as session:
+            query = select(func.count()).select_from(OrderRow).where(
+                OrderRow.created_at >= since, OrderRow.status.not_in({"dry_run", "blocked"}))
+            if strategy:
+                query = query.where(OrderRow.strategy == strategy)
+            return int(session.scalar(query) or 0)
+
+    def record_fill(self, exec_id: str, order_ref: str, symbol: str, side: str, shares: float, price: float,
+                    commission: float, realized_pnl: float, time: datetime) -> bool:
+        with Session(self.engine) as session, session.begin():
+            if session.get(FillRow, exec_id) is not None:
+                return False
+            session.add(FillRow(exec_id=exec_id, order_ref=order_ref, symbol=symbol, side=side, shares=shares,
+                                price=price, commission=commission, realized_pnl=realized_pnl, time=time))
+            return True
+
+    def fills(self, order_ref_prefix: str = "") -> list[FillRow]:
+        with Session(self.engine) as session:
+            query = select(FillRow).order_by(FillRow.time)
+            if order_ref_prefix:
+                query = query.where(FillRow.order_ref.startswith(order_ref_prefix))
+            rows = list(session.scalars(query))
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def snapshot(self, at: datetime, account: str, net_liq: float, cash: float, unrealized: float,
+                 realized: float, positions: dict) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add(PortfolioSnapshotRow(at=at, account=account, net_liquidation=net_liq, cash=cash,
+                                             unrealized_pnl=unrealized, realized_pnl=realized,
+                                             positions_json=json.dumps(positions, default=str)))
+
+    def snapshots(self) -> list[PortfolioSnapshotRow]:
+        with Session(self.engine) as session:
+            rows = list(session.scalars(select(PortfolioSnapshotRow).order_by(PortfolioSnapshotRow.at)))
+            for row in rows:
+                session.expunge(row)
+            return rows

@@ -1,0 +1,26 @@
+"""Alembic environment: migrations run on the connection the project hands over (or the configured URL)."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from ibkr_pipeline.store import models  # noqa: F401 - registers the tables
+from ibkr_pipeline.store.database import Base, default_url
+
+target_metadata = Base.metadata
+
+
+def run() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    url = context.config.get_main_option("sqlalchemy.url") or default_url()
+    with create_engine(url).connect() as conn:
+        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run()
