@@ -12,7 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from ibkr_pipeline.assets.portfolio import portfolio, portfolio_job, portfolio_schedule
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.sensors.order_tracking import order_tracking
 from ibkr_pipeline.domain.strategy import StrategyFileError, load_directory
 from ibkr_pipeline.resources.defaults import resources_from_env
 
@@ -56,7 +58,14 @@ def build_definitions(directory: Path | None = None) -> dg.Definitions:
     per_strategy = [build_strategy_definitions(spec, path) for path, spec in loaded]
     files = strategy_files_asset(directory, [spec.name for _, spec in loaded], broken)
     return dg.Definitions.merge(
-        *per_strategy, dg.Definitions(assets=[files], resources=resources_from_env())
+        *per_strategy,
+        dg.Definitions(
+            assets=[files, portfolio],
+            jobs=[portfolio_job],
+            schedules=[portfolio_schedule],
+            sensors=[order_tracking],
+            resources=resources_from_env(),
+        ),
     )
 
 

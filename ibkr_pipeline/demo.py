@@ -1,9 +1,10 @@
-"""``make demo``: one tick of an example strategy through Dagster on the embedded default.
+"""``make demo``: a tick of each example strategy through Dagster on the embedded default.
 
-No network, account or key: the gateway simulator on a free port, a SQLite Dagster
-instance under .ibkr_pipeline/dagster_home, charts in .ibkr_pipeline/objects. It runs
-the strategy's job for its latest completed tick and prints symbol → signal with
-the chart files.
+No network, account or key: the gateway simulator on a free port (its clock set to
+half an hour after the next open following the ticks, running 60x so paper orders
+fill), a SQLite Dagster instance under .ibkr_pipeline/dagster_home, charts in
+.ibkr_pipeline/objects, the offline analyst. It prints symbol → signal with the
+chart files, then the paper orders, fills and resulting portfolio.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
+from datetime import UTC, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_STRATEGY = "us_megacaps_daily"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def prepare_dagster_home() -> Path:
@@ -26,41 +29,78 @@ def prepare_dagster_home() -> Path:
     return home
 
 
+def _fmt(value: float | None) -> str:
+    return f"{value:9.2f}" if value is not None else " " * 9
+
+
 def main() -> int:
+    import dagster as dg
+
+    from ibkr_pipeline.definitions import build_definitions
+    from ibkr_pipeline.domain.calendar import nyse_calendar
     from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
 
     home = prepare_dagster_home()
-    with SimulatorThread(SimulatorConfig(port=0)) as gateway:
+    defs = build_definitions()
+    jobs = [j for j in defs.resolve_all_job_defs() if j.name.endswith("_tick")]
+    ticks = {j.name: j.partitions_def.get_last_partition_key() for j in jobs}
+    ends = [j.partitions_def.time_window_for_partition_key(ticks[j.name]).end for j in jobs]
+    after = max(ends).astimezone(UTC)
+    next_open = nyse_calendar().next_open(after.replace(tzinfo=None)).to_pydatetime().replace(tzinfo=UTC)
+    clock = next_open + timedelta(minutes=30)
+    with SimulatorThread(SimulatorConfig(port=0, clock_start=clock, clock_speed=60)) as gateway:
         os.environ["IBKR_PORT"] = str(gateway.port)
-        import dagster as dg
-
-        from ibkr_pipeline.definitions import build_definitions
-
-        defs = build_definitions()
-        job = defs.resolve_job_def(f"{DEMO_STRATEGY}_tick")
-        partition = job.partitions_def.get_last_partition_key()
-        print(f"gateway simulator on 127.0.0.1:{gateway.port}; Dagster instance in {home}")
-        print(f"running {job.name} for tick {partition} ...", flush=True)
+        defs = build_definitions()  # resources now point at this simulator
+        print(f"gateway simulator on 127.0.0.1:{gateway.port} (clock {clock:%Y-%m-%d %H:%M} UTC x60); "
+              f"Dagster instance in {home}\n")
         with dg.DagsterInstance.get() as instance:
-            result = job.execute_in_process(
-                partition_key=partition,
-                instance=instance,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
-        if not result.success:
-            print(f"run {result.run_id} failed; see `make ui` for its event log", file=sys.stderr)
-            return 1
-        signals = result.output_for_node(f"{DEMO_STRATEGY}__signals")
-        charts = result.output_for_node(f"{DEMO_STRATEGY}__charts")
-    print(f"\nrun {result.run_id} succeeded\n")
-    print(f"{'symbol':7} {'signal':6} {'entry':>9} {'stop':>9} {'target':>9}  charts")
-    for symbol, signal in sorted(signals.values.items()):
-        paths = ", ".join(v["path"] or v["uri"] for v in charts.values.get(symbol, {}).values())
-        fmt = lambda x: f"{x:9.2f}" if x is not None else " " * 9  # noqa: E731
-        print(f"{symbol:7} {signal.action:6} {fmt(signal.entry)} {fmt(signal.stop_loss)} {fmt(signal.take_profit)}  {paths}")
-    for symbol, error in signals.errors.items():
-        print(f"{symbol:7} ERROR  {error}")
+            for job_def in jobs:
+                job = defs.resolve_job_def(job_def.name)
+                print(f"== {job.name} for tick {ticks[job.name]}", flush=True)
+                result = job.execute_in_process(partition_key=ticks[job.name], instance=instance,
+                                                raise_on_error=False, run_config=QUIET)
+                if not result.success:
+                    print(f"run {result.run_id} failed; `make ui` shows its event log", file=sys.stderr)
+                    return 1
+                strategy = job.name.removesuffix("_tick")
+                signals = result.output_for_node(f"{strategy}__signals")
+                charts = result.output_for_node(f"{strategy}__charts")
+                orders = result.output_for_node(f"{strategy}__orders").values
+                print(f"{'symbol':7} {'signal':6} {'entry':>9} {'stop':>9} {'target':>9}  order / charts")
+                for symbol, signal in sorted(signals.values.items()):
+                    paths = ", ".join(v["path"] or v["uri"] for v in charts.values.get(symbol, {}).values())
+                    decision = orders.get(symbol)
+                    order = ""
+                    if decision is not None and decision.intent is not None:
+                        order = f"{decision.intent.action} {decision.intent.quantity} -> {decision.summary}; "
+                    elif decision is not None and decision.skipped and decision.skipped != "HOLD":
+                        order = f"({decision.skipped}); "
+                    print(f"{symbol:7} {signal.action:6} {_fmt(signal.entry)} {_fmt(signal.stop_loss)} "
+                          f"{_fmt(signal.take_profit)}  {order}{paths}")
+                for symbol, error in signals.errors.items():
+                    print(f"{symbol:7} ERROR  {error}")
+                print()
+            time.sleep(3)  # three simulated minutes: the morning's orders work at the exchange
+            from ibkr_pipeline.assets.portfolio import portfolio
+            from ibkr_pipeline.sensors.order_tracking import reconcile
+            from ibkr_pipeline.store.database import default_url, engine_for
+            from ibkr_pipeline.store.ledger import Ledger
+
+            ibkr = defs.resources["ibkr"]
+            ledger = Ledger(engine_for(ibkr.database_url or default_url()))
+            with ibkr.get_client() as client:
+                reconcile(client, ledger)
+            snapshot = dg.materialize([portfolio], resources=defs.resources, instance=instance, run_config=QUIET)
+    fills = ledger.fills()
+    print(f"fills ({len(fills)}):")
+    for f in fills:
+        print(f"  {f.time:%Y-%m-%d %H:%M} {f.side} {f.shares:g} {f.order_ref.split(':')[1]} @ {f.price:.2f} "
+              f"commission {f.commission:.2f}  [{f.order_ref}]")
+    meta = {k: v.value for k, v in snapshot.asset_materializations_for_node("portfolio")[0].metadata.items()}
+    print(f"\nportfolio: net liquidation {meta['net_liquidation']:,.2f}  cash {meta['cash']:,.2f}  "
+          f"unrealized {meta['unrealized_pnl']:,.2f}  realized {meta['realized_pnl']:,.2f}  "
+          f"positions {meta['open_positions']}")
+    print(meta["positions"])
     return 0
 
 

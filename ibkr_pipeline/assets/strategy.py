@@ -35,6 +35,9 @@ from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
+from ibkr_pipeline.store.database import data_dir, default_url, engine_for
+from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.trading.tick import trade_tick
 
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 CHECK_NAME = "symbols_ok"
@@ -123,7 +126,8 @@ class StrategyAssets:
 
     def build(self) -> dg.Definitions:
         spec = self.spec
-        assets = [self._contracts(), self._bars(), self._indicators(), self._charts(), self._analysis(), self._signals()]
+        assets = [self._contracts(), self._bars(), self._indicators(), self._charts(), self._analysis(), self._signals(),
+                  self._orders()]
         job = dg.define_asset_job(
             f"{spec.name}_tick",
             selection=dg.AssetSelection.assets(*assets),
@@ -396,6 +400,45 @@ class StrategyAssets:
             )
 
         return signals
+
+    def _orders(self):
+        """Signals → sized bracket orders after pre-trade risk checks, each placed exactly once."""
+        spec = self.spec
+
+        @self._asset("orders", ["contracts", "signals"],
+                     f"Orders for {spec.name} (mode {spec.mode}): sizing, risk checks with their numbers, exactly-once placement.",
+                     {"ibkr"})
+        def orders(context: dg.AssetExecutionContext, contracts: SymbolResults, signals: SymbolResults) -> Iterator[Any]:
+            ibkr: IBKRResource = context.resources.ibkr
+            ledger = Ledger(engine_for(ibkr.database_url or default_url()))
+            with ibkr.get_client() as client:
+                decisions = trade_tick(spec, context.partition_key, signals.values, contracts.values, client, ledger, data_dir())
+            values = {d.symbol: d for d in decisions}
+            new_errors = {d.symbol: f"orders: {d.placement.detail}" for d in decisions
+                          if d.placement is not None and d.placement.status == "rejected"}
+            results = SymbolResults(values, {**signals.carry_errors(), **new_errors})
+            rows = []
+            for d in decisions:
+                i = d.intent
+                rows.append([d.symbol, d.signal, i.quantity if i else "", i.entry_type if i else "", _fmt(i.limit_price) if i else "",
+                             _fmt(i.stop_loss) if i else "", _fmt(i.take_profit) if i else "", d.summary,
+                             i.order_ref if i else ""])
+            placed = [d for d in decisions if d.placement and d.placement.outcome == "placed" and d.placement.status == "working"]
+            yield from self._emit(
+                "orders", results, new_errors,
+                {
+                    "mode": dg.MetadataValue.text(spec.mode),
+                    "orders": dg.MetadataValue.md(_table(
+                        ["symbol", "signal", "qty", "type", "limit", "stop", "target", "outcome", "orderRef"], rows)),
+                    "risk_checks": dg.MetadataValue.json(
+                        {d.symbol: [c.model_dump() for c in d.checks] for d in decisions if d.checks}),
+                    "placed": len(placed),
+                    "order_refs": dg.MetadataValue.json([d.intent.order_ref for d in decisions if d.intent]),
+                },
+                {d.symbol: [d.summary, d.intent.order_ref if d.intent else None] for d in decisions},
+            )
+
+        return orders
 
 
 def _host(url: str) -> str:

@@ -427,15 +427,21 @@ class IBKRClient:
         return list(self.run(self._call("completed orders", lambda: self.ib.reqCompletedOrdersAsync(False))))
 
     def executions(self) -> list[Any]:
-        return list(self.run(self._call("executions", self.ib.reqExecutionsAsync)))
+        """Today's executions, each with its commission report (ib_async attaches those to ``ib.fills()``)."""
+        self.run(self._call("executions", self.ib.reqExecutionsAsync))
+        return list(self.ib.fills())
 
     def positions(self) -> list[Any]:
         return list(self.run(self._call("positions", self.ib.reqPositionsAsync)))
 
     def account_summary(self) -> dict[str, float]:
+        """Account values by tag (NetLiquidation, TotalCashValue, UnrealizedPnL, ...) as floats."""
         rows = self.run(self._call("account summary", lambda: self.ib.accountSummaryAsync(self.settings.account)))
         out: dict[str, float] = {}
-        for row in rows:
+        # Account updates carry the P&L keys the summary tags leave out; the summary wins where both exist.
+        for row in [*self.ib.accountValues(self.settings.account), *rows]:
+            if row.currency not in ("USD", "BASE", ""):
+                continue
             try:
                 out[row.tag] = float(row.value)
             except ValueError:

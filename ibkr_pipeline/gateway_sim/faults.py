@@ -13,7 +13,8 @@ class FaultPlan:
       many more client messages.
     - ``drop_on_request``: message ids (e.g. 20 = reqHistoricalData, 3 = placeOrder)
       that close the connection when they arrive; ``drop_after_handling`` decides
-      whether the request is processed first (an order placed, then the drop).
+      whether the request is processed first (an order placed, then the drop);
+      ``drop_on_nth`` waits for the Nth such message (the third placeOrder of a bracket).
     - ``response_delay_s``: delay before each response to a request.
     - ``reject_orders``: symbols whose orders are rejected with error 201 ("*" = all).
     - ``unresponsive``: keep the socket open but answer nothing (IB's nightly restart).
@@ -21,6 +22,7 @@ class FaultPlan:
 
     drop_after_messages: int | None = None
     drop_on_request: set[int] = field(default_factory=set)
+    drop_on_nth: int = 1
     drop_after_handling: bool = False
     response_delay_s: float = 0.0
     reject_orders: set[str] = field(default_factory=set)
@@ -32,6 +34,7 @@ class FaultPlan:
     def clear(self) -> None:
         self.drop_after_messages = None
         self.drop_on_request = set()
+        self.drop_on_nth = 1
         self.drop_after_handling = False
         self.response_delay_s = 0.0
         self.reject_orders = set()

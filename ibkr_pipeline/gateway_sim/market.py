@@ -21,22 +21,15 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from ibkr_pipeline.domain.calendar import nyse_calendar
 from ibkr_pipeline.gateway_sim.universe import Instrument, Universe
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
-HISTORY_START = date(2018, 1, 2)
 PRICE_REFERENCE_DATE = date(2026, 1, 2)
 PRE_MARKET_OPEN = time(4, 0)
 POST_MARKET_HOURS = 4
 TRADING_DAYS_PER_YEAR = 252
 OHLCV = ["open", "high", "low", "close", "volume"]
-
-
-@lru_cache(maxsize=1)
-def nyse_calendar() -> xcals.ExchangeCalendar:
-    """The NYSE calendar (holidays, early closes) from exchange_calendars."""
-    end = pd.Timestamp(datetime.now(UTC).date() + timedelta(days=400))
-    return xcals.get_calendar("XNYS", start=pd.Timestamp(HISTORY_START), end=end)
 
 
 @dataclass(frozen=True)

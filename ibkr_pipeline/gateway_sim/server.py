@@ -265,6 +265,9 @@ class ClientSession:
                     return
             msg_id = int(fields[0]) if fields and fields[0].isdigit() else -1
             drop = msg_id in faults.drop_on_request
+            if drop and faults.drop_on_nth > 1:
+                faults.drop_on_nth -= 1
+                drop = False
             if drop:
                 faults.drop_on_request.discard(msg_id)
                 if not faults.drop_after_handling:

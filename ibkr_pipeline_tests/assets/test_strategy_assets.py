@@ -102,7 +102,7 @@ def test_a_tick_runs_every_step_for_every_symbol(gateway, tmp_path):
     assert "data:image/png;base64," in meta["charts"]
     assert len(metadata(result, "signals")["strategy_file_hash"]) == 16
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == 6 and all(c.passed for c in checks)
+    assert len(checks) == 7 and all(c.passed for c in checks)
     analysis = metadata(result, "analysis")
     assert analysis["analyst"] == "offline analyst (no LLM endpoint configured)" and analysis["llm_calls"] == 0
     # Lineage: the bars step says what it fetched, over which range.

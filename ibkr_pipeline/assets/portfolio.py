@@ -1,0 +1,88 @@
+"""The portfolio: positions, cash, net liquidation, P&L and attribution per strategy, with an equity curve."""
+
+import io
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ibkr_pipeline.resources.chart_store import ChartStore  # noqa: E402
+from ibkr_pipeline.resources.ibkr import IBKRResource  # noqa: E402
+from ibkr_pipeline.store.database import default_url, engine_for  # noqa: E402
+from ibkr_pipeline.store.ledger import Ledger  # noqa: E402
+
+
+def equity_curve_png(points: list[tuple[datetime, float]]) -> bytes:
+    fig, ax = plt.subplots(figsize=(10, 4))
+    if points:
+        ax.plot([p[0] for p in points], [p[1] for p in points], color="#1f77b4", marker="o" if len(points) < 30 else None)
+    ax.set_title("Net liquidation")
+    ax.grid(True, alpha=0.3)
+    fig.autofmt_xdate()
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return out.getvalue()
+
+
+@dg.asset(
+    key="portfolio",
+    group_name="portfolio",
+    description="Account snapshot from IB: positions, cash, net liquidation, realised/unrealised P&L, "
+                "attribution per strategy (by orderRef), equity curve.",
+    kinds={"python"},
+)
+def portfolio(context: dg.AssetExecutionContext, ibkr: IBKRResource, chart_store: ChartStore) -> dg.MaterializeResult:
+    ledger = Ledger(engine_for(ibkr.database_url or default_url()))
+    with ibkr.get_client() as client:
+        summary = client.account_summary()
+        items = list(client.ib.portfolio())
+        now = client.ib.reqCurrentTime()
+        account = client.settings.account or client.ib.managedAccounts()[0]
+    positions = {
+        i.contract.symbol: {"position": i.position, "avg_cost": round(i.averageCost, 4), "market_price": i.marketPrice,
+                            "market_value": i.marketValue, "unrealized_pnl": i.unrealizedPNL, "realized_pnl": i.realizedPNL}
+        for i in items if i.position
+    }
+    ledger.snapshot(now, account, summary.get("NetLiquidation", 0.0), summary.get("TotalCashValue", 0.0),
+                    summary.get("UnrealizedPnL", 0.0), summary.get("RealizedPnL", 0.0), positions)
+    attribution: dict[str, dict[str, float]] = defaultdict(lambda: {"realized_pnl": 0.0, "commission": 0.0, "fills": 0})
+    for fill in ledger.fills():
+        strategy = fill.order_ref.split(":", 1)[0]
+        attribution[strategy]["realized_pnl"] += fill.realized_pnl
+        attribution[strategy]["commission"] += fill.commission
+        attribution[strategy]["fills"] += 1
+    curve = [(s.at, s.net_liquidation) for s in ledger.snapshots()]
+    stored = chart_store.put(f"portfolio/equity_{now:%Y%m%dT%H%M%S}.png", equity_curve_png(curve), "image/png")
+    import base64
+
+    image = base64.b64encode(equity_curve_png(curve[-200:])).decode()
+    rows = "\n".join(f"| {s} | {p['position']:g} | {p['avg_cost']:.2f} | {p['market_price']:.2f} | {p['market_value']:.2f} "
+                     f"| {p['unrealized_pnl']:.2f} |" for s, p in positions.items())
+    metadata: dict[str, Any] = {
+        "as_of": dg.MetadataValue.timestamp(now.astimezone(UTC)),
+        "net_liquidation": summary.get("NetLiquidation", 0.0),
+        "cash": summary.get("TotalCashValue", 0.0),
+        "gross_position_value": summary.get("GrossPositionValue", 0.0),
+        "unrealized_pnl": summary.get("UnrealizedPnL", 0.0),
+        "realized_pnl": summary.get("RealizedPnL", 0.0),
+        "open_positions": len(positions),
+        "positions": dg.MetadataValue.md("| symbol | qty | avg cost | price | value | unrealized |\n|---|---|---|---|---|---|\n" + rows),
+        "attribution": dg.MetadataValue.json(json.loads(json.dumps(attribution))),
+        "equity_curve": dg.MetadataValue.md(f"![equity](data:image/png;base64,{image})\n\n`{stored.path or stored.uri}`"),
+    }
+    return dg.MaterializeResult(metadata=metadata)
+
+
+portfolio_job = dg.define_asset_job("portfolio_snapshot", selection=[portfolio])
+portfolio_schedule = dg.ScheduleDefinition(
+    name="portfolio_every_30_minutes", job=portfolio_job, cron_schedule="*/30 * * * 1-5",
+    execution_timezone="America/New_York", default_status=dg.DefaultScheduleStatus.STOPPED,
+)

@@ -1,0 +1,64 @@
+"""Order tracking: reconcile the ledger's live orders with the broker, record fills, surface rejects."""
+
+import os
+
+import dagster as dg
+
+from ibkr_pipeline.assets.portfolio import portfolio_job
+from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline.store.database import default_url, engine_for
+from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.trading.executor import broker_orders, status_of
+
+INTERVAL_S = int(os.environ.get("IBKR_PIPELINE_ORDER_TRACKING_S", "30"))
+
+
+def reconcile(client, ledger: Ledger) -> dict[str, list]:
+    """Bring every non-terminal ledger order up to date; returns changes, new fills and rejects."""
+    changes, new_fills, rejects = [], [], []
+    executions = client.executions()
+    for row in ledger.open_orders():
+        known = broker_orders(client, row.order_ref)
+        if not known:
+            continue
+        status = status_of(known)
+        if any(o.status == "Inactive" for o in known):
+            status = "rejected"
+        if status != row.status:
+            ledger.set_status(row.order_ref, status, "reconciled with the broker")
+            changes.append((row.order_ref, row.status, status))
+            if status == "rejected":
+                rejects.append(row.order_ref)
+        for fill in executions:
+            e = fill.execution
+            if e.orderRef != row.order_ref:
+                continue
+            report = fill.commissionReport
+            if ledger.record_fill(e.execId, e.orderRef, fill.contract.symbol, e.side, e.shares, e.price,
+                                  report.commission if report else 0.0, report.realizedPNL if report else 0.0, e.time):
+                new_fills.append((e.orderRef, e.execId, e.side, e.shares, e.price))
+    return {"changes": changes, "fills": new_fills, "rejects": rejects}
+
+
+@dg.sensor(name="order_tracking", minimum_interval_seconds=INTERVAL_S, job=portfolio_job,
+           default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Reconciles live orders with IB, records fills, snapshots the portfolio after fills.")
+def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource):
+    ledger = Ledger(engine_for(ibkr.database_url or default_url()))
+    if not ledger.open_orders():
+        return dg.SkipReason("no live orders to track")
+    with ibkr.get_client() as client:
+        result = reconcile(client, ledger)
+    for ref, old, new in result["changes"]:
+        strategy = ref.split(":", 1)[0]
+        context.instance.report_runless_asset_event(dg.AssetObservation(
+            asset_key=dg.AssetKey([strategy, "orders"]), metadata={"order_ref": ref, "from": old, "to": new}))
+    for ref, exec_id, side, shares, price in result["fills"]:
+        context.instance.report_runless_asset_event(dg.AssetObservation(
+            asset_key=dg.AssetKey([ref.split(":", 1)[0], "orders"]),
+            metadata={"order_ref": ref, "fill": exec_id, "side": side, "shares": shares, "price": price}))
+    if result["rejects"]:
+        raise dg.Failure(description=f"orders rejected by IB: {', '.join(result['rejects'])}")
+    if result["fills"]:
+        return dg.RunRequest(run_key=f"fills-{result['fills'][-1][1]}")
+    return dg.SkipReason(f"{len(result['changes'])} status changes, no new fills")

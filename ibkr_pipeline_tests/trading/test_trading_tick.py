@@ -1,0 +1,102 @@
+"""A tick end to end: signal → sized bracket → fill → position → P&L equal to the simulator's account."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ibkr_pipeline.assets.portfolio import portfolio
+from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.domain.strategy import parse_strategy
+from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.sensors.order_tracking import order_tracking, reconcile
+from ibkr_pipeline.store.database import engine_for
+from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline_tests.conftest import make_gateway
+
+CLOCK = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # Thursday 10:00 New York: orders fill
+TICK = "2026-11-17-16:15"
+STRATEGY = """
+name: trader
+universe: [{symbol: AAPL}, {symbol: MSFT}, {symbol: SPY}]
+schedule: {cron: "15 16 * * 1-5", timezone: America/New_York, start: 2026-01-01}
+timeframes: [{name: daily, bar_size: 1 day, lookback: 1 Y}]
+indicators: [{kind: atr, params: {length: 14}, name: atr_14}]
+chart: {bars: 40}
+signal: {buy: "close > 0", atr: atr_14}
+risk: {max_position_value: 20000, max_position_pct: 5, min_confidence: 0.5}
+order: {entry: MKT, sizing: risk, risk_pct: 0.5}
+"""
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    monkeypatch.setenv("IBKR_PIPELINE_HOME", str(tmp_path / "home"))
+    with make_gateway(clock_start=CLOCK, pacing=False) as gw:
+        db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+        resources = {
+            "ibkr": IBKRResource(port=gw.port, database_url=db),
+            "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
+            "llm": LLMResource(database_url=db),
+        }
+        yield gw, resources, Ledger(engine_for(db))
+
+
+def tick(spec_text: str, resources, instance):
+    defs = build_strategy_definitions(parse_strategy(spec_text, Path("trader.yaml")))
+    result = dg.materialize(list(defs.assets), partition_key=TICK, resources=resources, instance=instance)
+    assert result.success
+    return result
+
+
+def test_tick_to_fills_positions_and_pnl(setup):
+    gw, resources, ledger = setup
+    with dg.instance_for_test() as instance:
+        result = tick(STRATEGY, resources, instance)
+        orders = result.output_for_node("trader__orders").values
+        assert {s: d.placement.outcome for s, d in orders.items()} == {"AAPL": "placed", "MSFT": "placed", "SPY": "placed"}
+        for decision in orders.values():
+            i = decision.intent
+            assert i.order_ref == f"trader:{decision.symbol}:2026-11-17-1615"
+            assert i.quantity * gw.sim.market.price_at(gw.sim.universe.by_symbol(i.symbol), CLOCK) <= 20_000 * 1.01
+            assert all(c.passed for c in decision.checks)
+        # Re-executing the same tick sends nothing new.
+        again = tick(STRATEGY, resources, instance).output_for_node("trader__orders").values
+        assert {d.placement.outcome for d in again.values()} == {"already_done"}
+        parents = gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.parent_id == 0 and o.released])
+        assert len(parents) == 3 and all(o.status == "Filled" for o in parents)
+
+        with dg.build_sensor_context(instance=instance, resources={"ibkr": resources["ibkr"]}) as context:
+            evaluation = order_tracking(context)
+        assert isinstance(evaluation, dg.RunRequest)  # new fills → a portfolio snapshot is requested
+        assert len(ledger.fills()) == 3 and ledger.fills()[0].order_ref.startswith("trader:")
+        assert all(f.commission >= 1.0 for f in ledger.fills())
+        observed = instance.fetch_observations(dg.AssetKey(["trader", "orders"]), limit=10).records
+        assert observed  # status changes show up on the orders asset
+        with resources["ibkr"].get_client() as client:
+            assert reconcile(client, ledger)["fills"] == []  # idempotent
+        snapshot = dg.materialize([portfolio], resources=resources, instance=instance)
+    meta = {k: v.value for k, v in snapshot.asset_materializations_for_node("portfolio")[0].metadata.items()}
+    sim = gw.account_values()
+    for key, sim_key in [("net_liquidation", "NetLiquidation"), ("cash", "TotalCashValue"),
+                         ("unrealized_pnl", "UnrealizedPnL"), ("realized_pnl", "RealizedPnL")]:
+        assert meta[key] == pytest.approx(sim[sim_key], abs=0.05), key
+    assert meta["open_positions"] == 3
+    assert meta["attribution"]["trader"]["fills"] == 3
+    assert "data:image/png;base64," in meta["equity_curve"]
+
+
+def test_dry_run_and_kill_switch_send_nothing(setup, monkeypatch):
+    gw, resources, ledger = setup
+    with dg.instance_for_test() as instance:
+        dry = tick(STRATEGY.replace("name: trader", "name: trader\nmode: dry_run"), resources, instance)
+        outcomes = {d.placement.status for d in dry.output_for_node("trader__orders").values.values()}
+        assert outcomes == {"dry_run"}
+        monkeypatch.setenv("IBKR_PIPELINE_KILL_SWITCH", "1")
+        killed = tick(STRATEGY, resources, instance).output_for_node("trader__orders").values
+        assert {d.placement.status for d in killed.values()} == {"blocked"}
+        assert all("kill switch" in d.placement.detail for d in killed.values())
+    assert gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.released]) == []
