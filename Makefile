@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_VERSION_DIR := $(firstword $(wildcard /etc/postgresql/*))
 
-.PHONY: install test demo ui gateway-sim postgres clean
+.PHONY: install test demo ui bench gateway-sim postgres clean
 DAGSTER_HOME ?= $(CURDIR)/.ibkr_pipeline/dagster_home
 
 $(BIN)/python:
@@ -30,6 +30,10 @@ postgres:
 
 test: install postgres
 	$(BIN)/python -m pytest -q ibkr_pipeline_tests
+
+# Figures next to their targets, each a ratio against a baseline measured in the same run.
+bench: install
+	$(BIN)/python -m bench
 
 gateway-sim: install
 	$(BIN)/ibkr-pipeline gateway-sim --port 4002

@@ -7,19 +7,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-import matplotlib
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ibkr_pipeline.resources.chart_store import ChartStore  # noqa: E402
-from ibkr_pipeline.resources.ibkr import IBKRResource  # noqa: E402
-from ibkr_pipeline.store.database import default_url, engine_for  # noqa: E402
-from ibkr_pipeline.store.ledger import Ledger  # noqa: E402
+from ibkr_pipeline.domain.charts import plotting
+from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline.store.database import default_url, engine_for
+from ibkr_pipeline.store.ledger import Ledger
 
 
 def equity_curve_png(points: list[tuple[datetime, float]]) -> bytes:
+    plt, _ = plotting()
     fig, ax = plt.subplots(figsize=(10, 4))
     if points:
         ax.plot([p[0] for p in points], [p[1] for p in points], color="#1f77b4", marker="o" if len(points) < 30 else None)

@@ -39,14 +39,19 @@ class PacingScheduler:
         async with self._concurrency:
             while True:
                 async with self._lock:
-                    wait = self.ledger.wait_time(identical_key, contract_key, time.monotonic())
+                    sent = time.monotonic()
+                    wait = self.ledger.wait_time(identical_key, contract_key, sent)
                     if wait <= 0:
-                        self.ledger.record(identical_key, contract_key, time.monotonic())
+                        self.ledger.record(identical_key, contract_key, sent)
                         self.stats.requests += 1
                         break
                 self.stats.waited_s += wait
                 await asyncio.sleep(wait)
-            yield
+            try:
+                yield
+            finally:
+                async with self._lock:
+                    self.ledger.restamp(identical_key, contract_key, sent, time.monotonic())
 
     def retry_wait(self) -> float:
         """How long to back off after a 162: long enough for the identical-request window."""

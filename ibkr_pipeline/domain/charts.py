@@ -5,14 +5,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import mplfinance as mpf  # noqa: E402
-import pandas as pd  # noqa: E402
-from PIL import Image  # noqa: E402
+import pandas as pd
+from PIL import Image
 
 OVERLAY_COLORS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 PANEL_COLORS = ("#2ca02c", "#d62728", "#7f7f7f", "#bcbd22")
@@ -22,6 +16,17 @@ PANEL_COLORS = ("#2ca02c", "#d62728", "#7f7f7f", "#bcbd22")
 class ChartImages:
     full: bytes
     thumbnail: bytes
+
+
+def plotting():
+    """matplotlib (headless) and mplfinance, imported on first use: they are slow to import."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplfinance as mpf
+
+    return plt, mpf
 
 
 def _frame_for_mpf(frame: pd.DataFrame) -> pd.DataFrame:
@@ -40,6 +45,7 @@ def render_chart(
     thumbnail_width_px: int = 400,
 ) -> ChartImages:
     """PNG candlesticks of the last ``bars`` rows with volume, overlays and one panel per indicator."""
+    plt, mpf = plotting()
     data = _frame_for_mpf(frame.tail(bars))
     addplots = []
     for n, column in enumerate(c for c in overlays if c in data and data[c].notna().any()):

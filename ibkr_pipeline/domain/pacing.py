@@ -8,6 +8,7 @@ window proportionally so tests can exercise the rules in seconds.
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -31,10 +32,13 @@ class PacingRules:
         )
 
     def minimum_duration(self, requests: int) -> float:
-        """The least wall time in which ``requests`` distinct requests fit inside the global rule."""
-        if requests <= self.global_max:
+        """The least wall time in which ``requests`` distinct requests fit inside the global rule.
+
+        Request k (from 0) can go no earlier than floor(k / global_max) windows after the first.
+        """
+        if requests <= 0:
             return 0.0
-        return (requests - self.global_max) / self.global_max * self.global_window_s
+        return (requests - 1) // self.global_max * self.global_window_s
 
 
 class PacingLedger:
@@ -93,3 +97,20 @@ class PacingLedger:
         self._identical[identical_key] = now
         self._per_contract.setdefault(contract_key, deque()).append(now)
         self._all.append(now)
+
+    def restamp(self, identical_key: Hashable, contract_key: Hashable, sent: float, now: float) -> None:
+        """Move a request recorded at ``sent`` to ``now`` (when its answer came back).
+
+        IB counts a request when it arrives, which is never after its answer: windows measured
+        from the answer are never shorter than IB's, whatever the latency or queueing on the way.
+        """
+        if self._identical.get(identical_key) == sent:
+            self._identical[identical_key] = now
+        for times in (self._per_contract.get(contract_key), self._all):
+            if times is None:
+                continue
+            try:
+                times.remove(sent)
+            except ValueError:
+                continue
+            insort(times, now)

@@ -163,21 +163,12 @@ class HistoricalService:
         )
         frame = frame[frame["volume"].notna()]
         frame = _quote_adjust(frame, req.what_to_show, instrument.min_tick)
-        return [self._bar(stamp, row, daily, req.format_date) for stamp, row in frame.iterrows()]
-
-    def _bar(self, stamp: datetime, row: pd.Series, daily: bool, format_date: int) -> Bar:
-        wap = round((row["high"] + row["low"] + row["close"]) / 3, 4)
-        volume = float(row["volume"])
-        return Bar(
-            _format_date(stamp, daily, format_date),
-            float(row["open"]),
-            float(row["high"]),
-            float(row["low"]),
-            float(row["close"]),
-            volume,
-            wap,
-            int(max(volume, 0) // 100) if volume > 0 else -1,
-        )
+        o, h, lo, c, v = (frame[col].to_numpy(dtype=float).tolist() for col in OHLCV)
+        return [
+            Bar(_format_date(stamp, daily, req.format_date), o[k], h[k], lo[k], c[k], v[k],
+                round((h[k] + lo[k] + c[k]) / 3, 4), int(v[k] // 100) if v[k] > 0 else -1)
+            for k, stamp in enumerate(frame.index)
+        ]
 
     def _daily(self, instrument: Instrument, req: BarRequest, first: int, last: int) -> pd.DataFrame:
         cal = self.market.calendar

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import openai
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -130,6 +129,9 @@ class LLMClient:
     def __init__(self, settings: LLMSettings, cache: AnswerCache | None = None):
         self.settings = settings
         self.cache = cache
+        import openai  # imported here: the SDK is large and only needed when an endpoint is used
+
+        self._openai = openai
         self._sdk = openai.AsyncOpenAI(
             base_url=settings.base_url, api_key=settings.api_key or "unused",
             timeout=settings.timeout_s, max_retries=settings.max_retries,
@@ -165,6 +167,7 @@ class LLMClient:
             if hit is not None:
                 return Exchange(hit.response_text, hit.prompt_tokens, hit.completion_tokens, 0.0, True, 0.0)
         started = time.perf_counter()
+        openai = self._openai
         async with self._slots:
             try:
                 kwargs = {"model": s.model, "messages": messages, "temperature": s.temperature}
