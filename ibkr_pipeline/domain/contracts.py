@@ -7,6 +7,14 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, field_validator
 
 
+def normalize_symbol(value: str) -> str:
+    """IB symbols are upper case; an empty one is an error."""
+    value = value.strip().upper()
+    if not value:
+        raise ValueError("symbol must not be empty")
+    return value
+
+
 class ContractSpec(BaseModel):
     """What the user asks for: a symbol on an exchange in a currency."""
 
@@ -18,13 +26,7 @@ class ContractSpec(BaseModel):
     currency: str = "USD"
     primary_exchange: str = ""
 
-    @field_validator("symbol")
-    @classmethod
-    def _upper(cls, value: str) -> str:
-        value = value.strip().upper()
-        if not value:
-            raise ValueError("symbol must not be empty")
-        return value
+    _symbol = field_validator("symbol")(classmethod(lambda cls, value: normalize_symbol(value)))
 
 
 class ContractInfo(BaseModel):

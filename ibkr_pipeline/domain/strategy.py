@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain import rules
-from ibkr_pipeline.domain.contracts import ContractSpec
+from ibkr_pipeline.domain.contracts import ContractSpec, normalize_symbol
 
 BAR_SIZES = (
     "1 min", "2 mins", "3 mins", "5 mins", "10 mins", "15 mins", "20 mins", "30 mins",
@@ -41,13 +41,7 @@ class UniverseEntry(_Model):
             currency=self.currency, primary_exchange=self.primary_exchange,
         )
 
-    @field_validator("symbol")
-    @classmethod
-    def _symbol(cls, value: str) -> str:
-        value = value.strip().upper()
-        if not value:
-            raise ValueError("symbol must not be empty")
-        return value
+    _symbol = field_validator("symbol")(classmethod(lambda cls, value: normalize_symbol(value)))
 
 
 class Schedule(_Model):
