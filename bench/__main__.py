@@ -7,15 +7,15 @@ import sys
 import time
 from pathlib import Path
 
-from bench import charts_and_indicators, definitions_load, llm_overlap, memory, pacing, tick_overhead
+from bench import backtest, charts_and_indicators, definitions_load, llm_overlap, pacing, tick_overhead
 
 SECTIONS = [
     ("chart and indicator floors", charts_and_indicators.run),
     ("LLM overlap", llm_overlap.run),
     ("pacing", pacing.run),
     ("definitions load", definitions_load.run),
-    ("tick overhead", tick_overhead.run),
-    ("peak memory", memory.run),
+    ("tick overhead and peak memory", tick_overhead.run),
+    ("backtest", backtest.run),
 ]
 
 

@@ -20,7 +20,7 @@ def strategy(name: str, symbols: int, mode: str = "rules") -> StrategySpec:
 name: {name}
 mode: dry_run
 universe: [{universe}]
-schedule: {{cron: "15 16 * * 1-5", timezone: America/New_York, start: 2026-01-01}}
+schedule: {{cron: "15 16 * * 1-5", timezone: America/New_York, start: 2024-01-01}}
 indicators:
   - {{kind: sma, params: {{length: 50}}}}
   - {{kind: ema, params: {{length: 20}}}}

@@ -1,7 +1,13 @@
-"""A tick through Dagster against the same work in a bare Python loop, for 1, 10 and 50 symbols."""
+"""A tick through Dagster against the same work in a bare Python loop, for 1, 10 and 50 symbols.
+
+The 50-symbol Dagster tick runs in a fresh process, which also gives its peak memory (max RSS) without a second
+50-symbol tick just for that.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -19,12 +25,14 @@ from ibkr_pipeline.domain import bar_history, charts
 from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain.signals import combined_signal
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
+from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.trading.broker import GatewayBroker
 from ibkr_pipeline.trading.tick import trade_tick
 
 
@@ -36,7 +44,7 @@ def resources(port: int, tmp: Path) -> dict:
     # IB's historical pacing (60 requests per 10 minutes) would dominate a 100-request tick; both sides of the
     # comparison use the same client with the rules shrunk so the figure measures orchestration, not pacing.
     return {"ibkr": IBKRResource(port=port, database_url=db, pacing_time_scale=0.001), "chart_store": ChartStore(local_dir=str(tmp / "objects")),
-            "llm": LLMResource(database_url=db)}
+            "llm": LLMResource(database_url=db), "alerts": AlertWebhook()}
 
 
 def bare_tick(spec, res: dict, tmp: Path) -> int:
@@ -63,9 +71,7 @@ def bare_tick(spec, res: dict, tmp: Path) -> int:
     chart_refs: dict[str, dict[str, dict]] = {}
     for symbol, tfs in frames.items():
         for name, frame in tfs.items():
-            indexed = frame.set_index("timestamp")
-            full = pd.concat([indexed] + [ind.compute_one(indexed, i.kind, i.params, i.name)
-                                          for i in spec.indicators_for(name)], axis=1).reset_index()
+            full = ind.with_indicators(frame, spec.indicators_for(name))
             with_ind.setdefault(symbol, {})[name] = full
             images = charts.render_chart(full, charts.chart_title(symbol, name, full), spec.chart.overlays,
                                          spec.chart.panels, spec.chart.bars)
@@ -77,28 +83,58 @@ def bare_tick(spec, res: dict, tmp: Path) -> int:
     signals = {s: combined_signal(s, end, ind.latest_values(f["daily"].drop(columns="timestamp")), spec.signal,
                                   records.get(s)) for s, f in with_ind.items()}
     with res["ibkr"].get_client() as client:
-        trade_tick(spec, TICK, signals, contracts, client, Ledger(engine_for(res["ibkr"].database_url)), tmp)
+        trade_tick(spec, TICK, signals, contracts, GatewayBroker(client), Ledger(engine_for(res["ibkr"].database_url)), tmp)
     return len(signals)
+
+
+def dagster_tick(n: int, port: int, tmp: Path) -> float:
+    spec = strategy(f"bench{n}", n)
+    defs = build_strategy_definitions(spec)
+    with dg.instance_for_test() as instance:
+        started = time.perf_counter()
+        result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name), partition_key=TICK, resources=resources(port, tmp),
+                                instance=instance, run_config=QUIET)
+        elapsed = time.perf_counter() - started
+    assert result.success
+    return elapsed
+
+
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child forked from the big bench
+# process would report the parent's size.
+FRESH_PROCESS = """
+import re, sys
+from pathlib import Path
+from bench.tick_overhead import dagster_tick
+from ibkr_pipeline.domain import charts
+def peak_kb():
+    return int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
+charts.plotting()  # the bare loop runs after smaller ticks, with matplotlib already imported
+base = peak_kb()
+seconds = dagster_tick(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]))
+print(seconds, base, peak_kb())
+"""
 
 
 def run() -> list[dict]:
     rows = []
     with SimulatorThread(SimulatorConfig(port=0, clock_start=CLOCK, clock_speed=0, pacing=False)) as gw:
         for n in (1, 10, 50):
-            spec = strategy(f"bench{n}", n)
             with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
                 started = time.perf_counter()
-                produced = bare_tick(spec, resources(gw.port, Path(a)), Path(a))
+                produced = bare_tick(strategy(f"bench{n}", n), resources(gw.port, Path(a)), Path(a))
                 bare = time.perf_counter() - started
-                defs = build_strategy_definitions(spec)
-                with dg.instance_for_test() as instance:
-                    started = time.perf_counter()
-                    result = dg.materialize(list(defs.assets), partition_key=TICK, resources=resources(gw.port, Path(b)),
-                                            instance=instance, run_config=QUIET)
-                    dagster_s = time.perf_counter() - started
-                assert result.success and produced == n
+                assert produced == n
+                if n < 50:
+                    dagster_s = dagster_tick(n, gw.port, Path(b))
+                else:
+                    out = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(n), str(gw.port), b],
+                                         capture_output=True, text=True, check=True)
+                    seconds, base_kb, peak_kb = out.stdout.split()[-3:]
+                    dagster_s = float(seconds)
             rows.append(figure(f"tick overhead N={n} (Dagster / bare loop)", dagster_s / bare, 1.3 if n == 50 else None,
                                detail=f"{dagster_s:.1f} s vs {bare:.1f} s; 2 timeframes, 2 charts per symbol"))
+    rows.append(figure("peak memory, 50-symbol tick (GiB)", int(peak_kb) / 1024**2, 1.0,
+                       detail=f"after imports and simulator {int(base_kb) / 1024:.0f} MiB; peak {int(peak_kb) / 1024:.0f} MiB"))
     return rows
 
 

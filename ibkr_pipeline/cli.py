@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime
+from contextlib import ExitStack
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -152,6 +154,69 @@ def validate(
         )
     if broken:
         raise typer.Exit(1)
+
+
+@app.command("backtest")
+def backtest(
+    strategy: Annotated[str, typer.Argument(help="Strategy name (its `name:` field)")],
+    start: Annotated[str, typer.Option(help="First day of ticks, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option(help="Last day of ticks, YYYY-MM-DD")],
+    analyst: Annotated[str, typer.Option(help="offline, or llm (needs OPENAI_BASE_URL; answers are cached)")] = "offline",
+    files: Annotated[Path | None, typer.Option(help="Directory of SYMBOL.csv/.parquet daily bars to replay")] = None,
+    charts: Annotated[str, typer.Option(help="auto (only when a vision LLM reads them), always, never")] = "auto",
+    sim: Annotated[bool | None, typer.Option(help="Fetch history from an in-process gateway simulator "
+                                                  "(default: yes unless IBKR_PORT is set)")] = None,
+) -> None:
+    """Replay a strategy over past ticks (a single-run Dagster backfill) and print its report."""
+    import dagster as dg
+
+    from ibkr_pipeline.assets.backtest import BacktestConfig, materialize_backtest, ticks_between
+    from ibkr_pipeline.assets.strategy import build_strategy_definitions, partitions_for
+    from ibkr_pipeline.definitions import strategies_dir
+    from ibkr_pipeline.demo import prepare_dagster_home
+    from ibkr_pipeline.domain.strategy import load_directory
+    from ibkr_pipeline.resources.defaults import resources_from_env
+
+    loaded, _ = load_directory(strategies_dir())
+    found = [(path, spec) for path, spec in loaded if spec.name == strategy]
+    if not found:
+        console.print(f"[red]no strategy named {strategy!r} in {strategies_dir()}; have {[s.name for _, s in loaded]}[/red]")
+        raise typer.Exit(2)
+    path, spec = found[0]
+    partitions = partitions_for(spec)
+    tz = ZoneInfo(spec.schedule.timezone)
+    first = datetime.combine(date.fromisoformat(start), time.min, tz)
+    last = datetime.combine(date.fromisoformat(end), time.max, tz)
+    keys = ticks_between(partitions, first, last)
+    if not keys:
+        console.print(f"[red]{spec.name} has no ticks between {start} and {end} (cron '{spec.schedule.cron}')[/red]")
+        raise typer.Exit(2)
+    config = BacktestConfig(analyst=analyst, history="files" if files else "store", files_dir=str(files or ""),
+                            charts=charts)
+    prepare_dagster_home()
+    use_sim = (sim if sim is not None else "IBKR_PORT" not in os.environ) and files is None
+    with ExitStack() as stack:
+        if use_sim:
+            from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
+
+            gateway = stack.enter_context(SimulatorThread(SimulatorConfig(port=0)))
+            os.environ["IBKR_PORT"] = str(gateway.port)
+        resources = resources_from_env()
+        instance = stack.enter_context(dg.DagsterInstance.get())
+        console.print(f"backtest {spec.name}: {len(keys)} ticks {keys[0]} .. {keys[-1]} ({path})")
+        event = materialize_backtest(build_strategy_definitions(spec, path), spec, keys, config, resources, instance)
+    meta = {k: v.value for k, v in event.metadata.items()}
+    table = Table("figure", "strategy", "buy and hold")
+    for name in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate", "exposure",
+                 "time_in_market", "trades", "final_equity"):
+        ours, theirs = meta.get(f"strategy_{name}"), meta.get(f"buy_and_hold_{name}")
+        table.add_row(name, _figure(ours), _figure(theirs) if name not in ("win_rate", "trades") else "")
+    console.print(table)
+    console.print(f"plot: {meta['plot']}\nDagster: asset {spec.name}/backtest_report (make ui)")
+
+
+def _figure(value: object) -> str:
+    return "n/a" if value is None else f"{value:,.4f}" if isinstance(value, float) else str(value)
 
 
 def main() -> None:

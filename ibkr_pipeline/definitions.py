@@ -14,9 +14,11 @@ import dagster as dg
 
 from ibkr_pipeline.assets.portfolio import portfolio, portfolio_job, portfolio_schedule
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.sensors.health import all_parts_answer, health, system_health
 from ibkr_pipeline.sensors.order_tracking import order_tracking
+from ibkr_pipeline.sensors.run_failure import run_failure_alert
 from ibkr_pipeline.domain.strategy import StrategyFileError, load_directory
-from ibkr_pipeline.resources.defaults import resources_from_env
+from ibkr_pipeline.resources.defaults import executor_from_env, resources_from_env
 
 log = logging.getLogger("ibkr_pipeline")
 STRATEGIES_ENV = "IBKR_PIPELINE_STRATEGIES"
@@ -60,11 +62,13 @@ def build_definitions(directory: Path | None = None) -> dg.Definitions:
     return dg.Definitions.merge(
         *per_strategy,
         dg.Definitions(
-            assets=[files, portfolio],
+            assets=[files, portfolio, system_health],
+            asset_checks=[all_parts_answer],
             jobs=[portfolio_job],
             schedules=[portfolio_schedule],
-            sensors=[order_tracking],
+            sensors=[order_tracking, health, run_failure_alert],
             resources=resources_from_env(),
+            executor=executor_from_env(),
         ),
     )
 

@@ -41,26 +41,33 @@ def ib(gateway: SimulatorThread) -> Iterator[IB]:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A throw-away database on the machine's PostgreSQL (make test starts it)."""
+def postgres_database() -> Iterator[str]:
+    """A throw-away database on the machine's PostgreSQL (make test starts it); its name."""
     name = f"ibkr_test_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(POSTGRES_DSN)
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
-    params = dict(item.split("=", 1) for item in POSTGRES_DSN.split())
-    url = (
-        f"postgresql+psycopg2://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}:"
-        f"{params.get('port', '5432')}/{name}"
-    )
+    yield name
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def postgres_params() -> dict[str, str]:
+    return {"user": "postgres", "host": "127.0.0.1", "port": "5432",
+            **dict(item.split("=", 1) for item in POSTGRES_DSN.split())}
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> Iterator[str]:
+    params = postgres_params()
+    url = f"postgresql+psycopg2://{params['user']}@{params['host']}:{params['port']}/{postgres_database}"
     yield url
     from ibkr_pipeline.store.database import engine_for
 
     engine_for(url).dispose()
     engine_for.cache_clear()
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -70,3 +70,19 @@ def test_demo_runs_a_tick_through_dagster_end_to_end(tmp_path):
     assert len(charts) == 12
     assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in charts)
     assert str(charts[0]) in done.stdout
+
+
+def test_backtest_command_reports_an_example_strategy_on_the_simulators_data(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "IBKR_PIPELINE_HOME": str(tmp_path / "data")}
+    env.pop("IBKR_PORT", None)
+    done = subprocess.run([CLI, "backtest", "sector_etf_rotation", "--start", "2026-05-04", "--end", "2026-10-30"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    lines = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if line.count("│") == 4}
+    for figure in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "exposure", "trades"):
+        assert figure in lines
+    assert int(lines["trades"].split("│")[2].strip()) > 0
+    plots = list((tmp_path / "data" / "objects" / "sector_etf_rotation" / "backtests").glob("*/report.png"))
+    assert len(plots) == 1 and str(plots[0]).replace("\n", "") in done.stdout.replace("\n", "")
+    # The runs are in the Dagster instance that `make ui` opens.
+    assert (tmp_path / "dagster_home" / "storage").exists() or (tmp_path / "dagster_home" / "history").exists()

@@ -28,6 +28,8 @@ from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.results import SymbolResults
 from ibkr_pipeline.assets.analysis import build_analysis_request, run_analyses
+from ibkr_pipeline.assets.backtest import build_backtest_assets
+from ibkr_pipeline.assets.markdown import table
 from ibkr_pipeline.domain.analysis import AnalysisRecord
 from ibkr_pipeline.domain.signals import Signal, combined_signal
 from ibkr_pipeline.domain.strategy import StrategySpec, file_hash
@@ -37,6 +39,7 @@ from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.store.database import data_dir, default_url, engine_for
 from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.trading.broker import GatewayBroker
 from ibkr_pipeline.trading.tick import trade_tick
 
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
@@ -138,7 +141,8 @@ class StrategyAssets:
         schedule = dg.build_schedule_from_partitioned_job(
             job, name=f"{spec.name}_schedule", default_status=dg.DefaultScheduleStatus.STOPPED
         )
-        return dg.Definitions(assets=assets, jobs=[job], schedules=[schedule])
+        backtests = build_backtest_assets(spec, self.partitions, self.code_version)
+        return dg.Definitions(assets=[*assets, *backtests], jobs=[job], schedules=[schedule])
 
     def _contracts(self):
         spec = self.spec
@@ -162,7 +166,7 @@ class StrategyAssets:
             yield from self._emit(
                 "contracts", results, errors,
                 {
-                    "contracts": dg.MetadataValue.md(_table(
+                    "contracts": dg.MetadataValue.md(table(
                         ["symbol", "conId", "primary", "currency", "name", "min tick"],
                         [[c.symbol, c.con_id, c.primary_exchange, c.currency, c.long_name, c.min_tick] for c in values.values()],
                     )),
@@ -221,7 +225,7 @@ class StrategyAssets:
                 "bars", results, new_errors,
                 {
                     "as_of": dg.MetadataValue.timestamp(end),
-                    "bars": dg.MetadataValue.md(_table(
+                    "bars": dg.MetadataValue.md(table(
                         ["symbol", "timeframe", "requested", "fetched", "in window", "first", "last"], rows)),
                     "requests": len(plan),
                     "bars_fetched": sum(r[3] for r in rows),
@@ -248,11 +252,7 @@ class StrategyAssets:
                 started = time.perf_counter()
                 try:
                     for tf_name, frame in frames.items():
-                        indexed = frame.set_index("timestamp")
-                        parts = [indexed] + [
-                            ind.compute_one(indexed, i.kind, i.params, i.name) for i in spec.indicators_for(tf_name)
-                        ]
-                        full = pd.concat(parts, axis=1).reset_index()
+                        full = ind.with_indicators(frame, spec.indicators_for(tf_name))
                         values.setdefault(symbol, {})[tf_name] = full
                         latest.setdefault(symbol, {})[tf_name] = ind.latest_values(full.drop(columns="timestamp"))
                 except (ind.IndicatorError, ValueError) as exc:
@@ -267,7 +267,7 @@ class StrategyAssets:
             yield from self._emit(
                 "indicators", results, new_errors,
                 {
-                    f"latest_{primary}": dg.MetadataValue.md(_table(["symbol", "close", *columns], rows)),
+                    f"latest_{primary}": dg.MetadataValue.md(table(["symbol", "close", *columns], rows)),
                     "latest_values": dg.MetadataValue.json(latest),
                     "duration_s_per_symbol": dg.MetadataValue.json(durations),
                 },
@@ -390,7 +390,7 @@ class StrategyAssets:
             yield from self._emit(
                 "signals", results, {},
                 {
-                    "signals": dg.MetadataValue.md(_table(["symbol", "action", "entry", "stop", "target", "why"], rows)),
+                    "signals": dg.MetadataValue.md(table(["symbol", "action", "entry", "stop", "target", "why"], rows)),
                     "buy": sum(s.action == "BUY" for s in values.values()),
                     "sell": sum(s.action == "SELL" for s in values.values()),
                     "hold": sum(s.action == "HOLD" for s in values.values()),
@@ -407,16 +407,23 @@ class StrategyAssets:
 
         @self._asset("orders", ["contracts", "signals"],
                      f"Orders for {spec.name} (mode {spec.mode}): sizing, risk checks with their numbers, exactly-once placement.",
-                     {"ibkr"})
+                     {"ibkr", "alerts"})
         def orders(context: dg.AssetExecutionContext, contracts: SymbolResults, signals: SymbolResults) -> Iterator[Any]:
             ibkr: IBKRResource = context.resources.ibkr
             ledger = Ledger(engine_for(ibkr.database_url or default_url()))
+            replay = backfill_block(context.run.tags)
+            if replay:
+                context.log.warning(replay)
             with ibkr.get_client() as client:
-                decisions = trade_tick(spec, context.partition_key, signals.values, contracts.values, client, ledger, data_dir())
+                broker = GatewayBroker(client, extra_block=replay)
+                decisions = trade_tick(spec, context.partition_key, signals.values, contracts.values, broker, ledger, data_dir())
             values = {d.symbol: d for d in decisions}
             new_errors = {d.symbol: f"orders: {d.placement.detail}" for d in decisions
                           if d.placement is not None and d.placement.status == "rejected"}
             results = SymbolResults(values, {**signals.carry_errors(), **new_errors})
+            if new_errors:
+                context.resources.alerts.send(f"ibkr_pipeline: {spec.name} orders rejected at tick {context.partition_key}",
+                                              [f"{s}: {e}" for s, e in new_errors.items()])
             rows = []
             for d in decisions:
                 i = d.intent
@@ -428,7 +435,7 @@ class StrategyAssets:
                 "orders", results, new_errors,
                 {
                     "mode": dg.MetadataValue.text(spec.mode),
-                    "orders": dg.MetadataValue.md(_table(
+                    "orders": dg.MetadataValue.md(table(
                         ["symbol", "signal", "qty", "type", "limit", "stop", "target", "outcome", "orderRef"], rows)),
                     "risk_checks": dg.MetadataValue.json(
                         {d.symbol: [c.model_dump() for c in d.checks] for d in decisions if d.checks}),
@@ -439,6 +446,19 @@ class StrategyAssets:
             )
 
         return orders
+
+
+BACKTEST_TAG = "ibkr_pipeline/backtest"
+
+
+def backfill_block(tags: dict[str, str]) -> str:
+    """Why this run must not send orders: a backfill replays past ticks, and past ticks are backtested, not traded."""
+    if tags.get("dagster/backfill"):
+        return (f"run is part of backfill {tags['dagster/backfill']}: backfills never send orders to the gateway "
+                "(use the strategy's backtest asset to simulate past ticks)")
+    if tags.get(BACKTEST_TAG, "").lower() in ("1", "true", "yes"):
+        return f"run is tagged {BACKTEST_TAG}: nothing is sent to the gateway"
+    return ""
 
 
 def _host(url: str) -> str:
@@ -471,11 +491,6 @@ def _bar_key(strategy: str, symbol: str, timeframe: str) -> str:
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def build_strategy_definitions(spec: StrategySpec, source: Path | None = None) -> dg.Definitions:

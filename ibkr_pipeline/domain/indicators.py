@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -50,6 +51,13 @@ def compute_one(frame: pd.DataFrame, kind: str, params: dict[str, Any], alias: s
             raise IndicatorError(f"{kind} has {out.shape[1]} columns ({list(out.columns)}); 'name' needs one")
         out.columns = [alias]
     return out.astype(float)
+
+
+def with_indicators(frame: pd.DataFrame, specs: Iterable[Any]) -> pd.DataFrame:
+    """A bars frame (``timestamp`` + OHLCV) with every indicator's columns added; ``specs`` have kind/params/name."""
+    indexed = frame.set_index("timestamp")
+    parts = [indexed] + [compute_one(indexed, s.kind, s.params, s.name) for s in specs]
+    return pd.concat(parts, axis=1).reset_index()
 
 
 def output_columns(kind: str, params: dict[str, Any], alias: str | None) -> list[str]:

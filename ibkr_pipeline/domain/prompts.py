@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,17 @@ class PromptError(ValueError):
     pass
 
 
-def render_prompt(name: str, variables: dict[str, Any], directory: Path = DEFAULT_PROMPTS_DIR) -> RenderedPrompt:
-    env = Environment(
+@lru_cache(maxsize=8)
+def _environment(directory: Path) -> Environment:
+    """One environment per directory: Jinja caches compiled templates there (and reloads edited files)."""
+    return Environment(
         loader=FileSystemLoader(str(directory)), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         autoescape=False,
     )
+
+
+def render_prompt(name: str, variables: dict[str, Any], directory: Path = DEFAULT_PROMPTS_DIR) -> RenderedPrompt:
+    env = _environment(Path(directory))
     try:
         system = env.get_template(f"{name}/system.j2").render(**variables)
         user = env.get_template(f"{name}/user.j2").render(**variables)

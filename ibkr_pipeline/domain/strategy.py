@@ -149,6 +149,16 @@ class OrderTemplate(_Model):
     bracket: bool = True
 
 
+class BacktestSettings(_Model):
+    """What a backtest's replay broker charges: IBKR Pro Fixed-like commissions and slippage per fill."""
+
+    starting_cash: float = Field(default=100_000, gt=0)
+    slippage_bps: float = Field(default=2.0, ge=0, description="Against the trader on market and stop fills")
+    commission_per_share: float = Field(default=0.005, ge=0)
+    min_commission: float = Field(default=1.0, ge=0)
+    max_commission_pct: float = Field(default=1.0, ge=0, description="Cap as a percentage of trade value")
+
+
 DEFAULT_TIMEFRAMES = (
     Timeframe(name="daily", bar_size="1 day", lookback="1 Y"),
     Timeframe(name="weekly", bar_size="1 week", lookback="2 Y"),
@@ -168,6 +178,7 @@ class StrategySpec(_Model):
     llm: LLMSection = Field(default_factory=LLMSection)
     risk: RiskLimits = Field(default_factory=RiskLimits)
     order: OrderTemplate = Field(default_factory=OrderTemplate)
+    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
 
     @field_validator("universe")
     @classmethod

@@ -421,7 +421,7 @@ class SyntheticMarket(MarketModel):
         return pd.DataFrame(np.concatenate(rows), columns=OHLCV, index=pd.Index(index))
 
 
-def _read_bar_file(path: Path) -> pd.DataFrame:
+def read_bar_file(path: Path) -> pd.DataFrame:
     frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     time_col = next((c for c in ("timestamp", "datetime", "date", "time") if c in frame), None)
@@ -465,10 +465,7 @@ class ReplayMarket(MarketModel):
         cached = self._daily_cache.get(instrument.symbol)
         if cached is not None:
             return cached
-        path = self._files.get(instrument.symbol)
-        if path is None:
-            raise KeyError(f"no replay file for {instrument.symbol} in {self.data_dir}")
-        raw = _read_bar_file(path)
+        raw = self._raw(instrument)
         days = [ts.date() for ts in raw["timestamp"]]
         index = [self.calendar.index_of(d) for d in days]
         keep = [i is not None for i in index]
@@ -477,6 +474,13 @@ class ReplayMarket(MarketModel):
         frame = frame[~frame.index.duplicated(keep="last")]
         self._daily_cache[instrument.symbol] = frame
         return frame
+
+    def _raw(self, instrument: Instrument) -> pd.DataFrame:
+        """The instrument's daily bars: ``timestamp`` (the session's date) and OHLCV."""
+        path = self._files.get(instrument.symbol)
+        if path is None:
+            raise KeyError(f"no replay file for {instrument.symbol} in {self.data_dir}")
+        return read_bar_file(path)
 
     def first_session_index(self, instrument: Instrument) -> int:
         return int(self._daily(instrument).index[0])

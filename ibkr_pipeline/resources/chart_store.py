@@ -1,13 +1,17 @@
 """ChartStore: where charts and bar files live; one interface over a local directory or S3/MinIO."""
 
 from __future__ import annotations
-
+import time
+from datetime import UTC, datetime
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from ibkr_pipeline.storage.object_store import LocalObjectStore, ObjectStore, S3ObjectStore, StoredObject
+from ibkr_pipeline.domain.health import ComponentHealth
 from ibkr_pipeline.store.database import data_dir
+
+HEALTH_KEY = "_health/probe.txt"
 
 
 class ChartStore(dg.ConfigurableResource):
@@ -41,6 +45,20 @@ class ChartStore(dg.ConfigurableResource):
 
     def get(self, key: str) -> bytes | None:
         return self._backend().get(key)
+
+    def probe(self) -> ComponentHealth:
+        """Write a small object and read it back: proves reachability, credentials and the bucket."""
+        started = time.perf_counter()
+        stamp = datetime.now(UTC).isoformat().encode()
+        where = f"s3://{self.bucket} at {self.endpoint}" if self.endpoint else "local directory"
+        try:
+            self.put(HEALTH_KEY, stamp, "text/plain")
+            if self.get(HEALTH_KEY) != stamp:
+                return ComponentHealth("object_store", "down", f"{where}: read back something else than was written")
+        except Exception as exc:  # any client error is the answer here
+            return ComponentHealth("object_store", "down", f"{where}: {type(exc).__name__}: {exc}")
+        return ComponentHealth("object_store", "ok", f"{where}: write and read back",
+                               round((time.perf_counter() - started) * 1000, 1))
 
     def link(self, key: str) -> str:
         """A link a person can open: a file URI, or a presigned URL for S3."""

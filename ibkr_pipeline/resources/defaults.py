@@ -11,6 +11,7 @@ import os
 
 import dagster as dg
 
+from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
@@ -52,5 +53,26 @@ def llm_from_env() -> LLMResource:
     )
 
 
+def alerts_from_env() -> AlertWebhook:
+    """IBKR_PIPELINE_ALERT_WEBHOOK (a Slack-compatible incoming webhook) turns alerts on."""
+    if not os.environ.get("IBKR_PIPELINE_ALERT_WEBHOOK"):
+        return AlertWebhook()
+    return AlertWebhook(url=dg.EnvVar("IBKR_PIPELINE_ALERT_WEBHOOK"))
+
+
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    return {"ibkr": ibkr_from_env(), "chart_store": chart_store_from_env(), "llm": llm_from_env()}
+    return {"ibkr": ibkr_from_env(), "chart_store": chart_store_from_env(), "llm": llm_from_env(),
+            "alerts": alerts_from_env()}
+
+
+def executor_from_env() -> dg.ExecutorDefinition | None:
+    """IBKR_PIPELINE_EXECUTOR=celery runs every step on Celery workers (broker and backend from the environment);
+    otherwise Dagster's default multiprocess executor."""
+    if os.environ.get("IBKR_PIPELINE_EXECUTOR", "multiprocess") != "celery":
+        return None
+    from dagster_celery import celery_executor
+
+    return celery_executor.configured({
+        "broker": {"env": "IBKR_PIPELINE_CELERY_BROKER"},
+        "backend": {"env": "IBKR_PIPELINE_CELERY_BACKEND"},
+    })

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -12,7 +15,12 @@ from pydantic import Field
 
 from ibkr_pipeline.broker.client import IBKRClient, IBKRSettings
 from ibkr_pipeline.broker.contract_cache import ContractCache
+from ibkr_pipeline.broker.errors import GatewayConnectionError
+from ibkr_pipeline.domain.health import ComponentHealth
 from ibkr_pipeline.store.database import default_url, engine_for
+
+
+PROBE_CLIENT_ID_OFFSET = 900  # the health probe never takes a trading client's id
 
 
 class IBKRResource(dg.ConfigurableResource):
@@ -43,6 +51,32 @@ class IBKRResource(dg.ConfigurableResource):
     def contract_cache(self) -> ContractCache:
         engine = engine_for(self.database_url or default_url())
         return ContractCache(engine, timedelta(days=self.contract_cache_ttl_days))
+
+    def probe(self, timeout_s: float | None = None) -> ComponentHealth:
+        """One quick look at the gateway: refused (down), silent (unresponsive, as around IB's nightly
+        restart), or answering the current time. Its own client id, read-only, no retries."""
+        timeout_s = timeout_s or self.connect_timeout_s
+        started = time.perf_counter()
+        where = f"{self.host}:{self.port}"
+        try:
+            socket.create_connection((self.host, self.port), timeout=timeout_s).close()
+        except OSError as exc:
+            return ComponentHealth("gateway", "down", f"{where}: {exc.strerror or exc!r}")
+        settings = dataclasses.replace(self.settings(), client_id=self.client_id + PROBE_CLIENT_ID_OFFSET,
+                                       connect_timeout_s=timeout_s, request_timeout_s=timeout_s, connect_attempts=1,
+                                       readonly=True)
+        client = IBKRClient(settings, None)
+        try:
+            client.connect()
+            now = client.run(asyncio.wait_for(client.ib.reqCurrentTimeAsync(), timeout_s))
+        except (GatewayConnectionError, TimeoutError, asyncio.TimeoutError, ConnectionError) as exc:
+            return ComponentHealth("gateway", "unresponsive",
+                                   f"{where} accepts connections but did not answer within {timeout_s:g} s "
+                                   f"({type(exc).__name__})")
+        finally:
+            client.disconnect()
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        return ComponentHealth("gateway", "ok", f"{where} answered; its clock {now:%Y-%m-%d %H:%M:%S} UTC", latency)
 
     @contextmanager
     def get_client(self) -> Iterator[IBKRClient]:

@@ -7,9 +7,14 @@ environment variable (``dg.EnvVar``) and never appears in logs or metadata.
 
 from __future__ import annotations
 
+import time
+from urllib.parse import urlsplit
+
 import dagster as dg
+import requests
 from pydantic import Field
 
+from ibkr_pipeline.domain.health import ComponentHealth
 from ibkr_pipeline.llm.client import DEFAULT_PRICES, AnswerCache, LLMClient, LLMSettings
 from ibkr_pipeline.store.database import default_url, engine_for
 
@@ -33,6 +38,24 @@ class LLMResource(dg.ConfigurableResource):
     @property
     def offline(self) -> bool:
         return not self.base_url
+
+    def probe(self, timeout_s: float = 10.0) -> ComponentHealth:
+        """GET {base_url}/models, which every OpenAI-compatible server answers; the key never leaves the header."""
+        if self.offline:
+            return ComponentHealth("llm", "offline", "no endpoint configured: the offline analyst answers")
+        started = time.perf_counter()
+        host = urlsplit(self.base_url).netloc
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        try:
+            answer = requests.get(self.base_url.rstrip("/") + "/models", headers=headers, timeout=timeout_s)
+        except requests.Timeout:
+            return ComponentHealth("llm", "unresponsive", f"{host}: no answer within {timeout_s:g} s")
+        except requests.RequestException as exc:
+            return ComponentHealth("llm", "down", f"{host}: {type(exc).__name__}")
+        if answer.status_code != 200:
+            return ComponentHealth("llm", "down", f"{host}: GET /models answered HTTP {answer.status_code}")
+        return ComponentHealth("llm", "ok", f"{host}: GET /models answered",
+                               round((time.perf_counter() - started) * 1000, 1))
 
     def client(
         self, temperature: float = 0.0, model: str | None = None, detail: str | None = None, vision: bool | None = None

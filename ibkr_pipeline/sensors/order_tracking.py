@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from ibkr_pipeline.assets.portfolio import portfolio_job
+from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.store.database import default_url, engine_for
 from ibkr_pipeline.store.ledger import Ledger
@@ -43,7 +44,7 @@ def reconcile(client, ledger: Ledger) -> dict[str, list]:
 @dg.sensor(name="order_tracking", minimum_interval_seconds=INTERVAL_S, job=portfolio_job,
            default_status=dg.DefaultSensorStatus.STOPPED,
            description="Reconciles live orders with IB, records fills, snapshots the portfolio after fills.")
-def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource):
+def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource, alerts: AlertWebhook):
     ledger = Ledger(engine_for(ibkr.database_url or default_url()))
     if not ledger.open_orders():
         return dg.SkipReason("no live orders to track")
@@ -58,6 +59,7 @@ def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource):
             asset_key=dg.AssetKey([ref.split(":", 1)[0], "orders"]),
             metadata={"order_ref": ref, "fill": exec_id, "side": side, "shares": shares, "price": price}))
     if result["rejects"]:
+        alerts.send("ibkr_pipeline: orders rejected by IB", result["rejects"])
         raise dg.Failure(description=f"orders rejected by IB: {', '.join(result['rejects'])}")
     if result["fills"]:
         return dg.RunRequest(run_key=f"fills-{result['fills'][-1][1]}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
@@ -16,8 +17,9 @@ TERMINAL = {"filled", "cancelled", "rejected"}
 
 
 class Ledger:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None):
         self.engine = engine
+        self.clock = clock or (lambda: datetime.now(UTC))  # a backtest's ledger runs on the backtest's clock
 
     def get(self, order_ref: str) -> OrderRow | None:
         with Session(self.engine) as session:
@@ -28,7 +30,7 @@ class Ledger:
 
     def record_intent(self, intent: OrderIntent, status: str = "intent", error: str = "") -> bool:
         """Write the intent before anything is sent. False if the reference was already there."""
-        now = datetime.now(UTC)
+        now = self.clock()
         with Session(self.engine) as session, session.begin():
             if session.get(OrderRow, intent.order_ref) is not None:
                 return False
@@ -44,7 +46,7 @@ class Ledger:
 
     def set_status(self, order_ref: str, status: str, detail: str = "", broker_ids: list[int] | None = None,
                    perm_ids: list[int] | None = None) -> None:
-        now = datetime.now(UTC)
+        now = self.clock()
         with Session(self.engine) as session, session.begin():
             row = session.get(OrderRow, order_ref)
             if row is None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ibkr_pipeline.broker.client import IBKRClient
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.orders import OrderIntent, order_ref, round_to_tick
 from ibkr_pipeline.domain.risk import RiskCheck, RiskContext, check_order, passed
@@ -17,8 +16,8 @@ from ibkr_pipeline.domain.sizing import position_size
 from ibkr_pipeline.domain.strategy import StrategySpec
 from ibkr_pipeline.domain.calendar import nyse_calendar
 from ibkr_pipeline.store.ledger import Ledger
-from ibkr_pipeline.trading.executor import Placement, place_exactly_once
-from ibkr_pipeline.trading.guards import sending_blocked
+from ibkr_pipeline.trading.broker import Broker
+from ibkr_pipeline.trading.executor import Placement
 
 
 @dataclass
@@ -56,18 +55,18 @@ def trade_tick(
     tick: str,
     signals: dict[str, Signal],
     contracts: dict[str, ContractInfo],
-    client: IBKRClient,
+    broker: Broker,
     ledger: Ledger,
     data_dir: Path,
 ) -> list[SymbolDecision]:
-    account = client.settings.account or client.ib.managedAccounts()[0]
-    blocked = sending_blocked(spec.mode, account, data_dir)
-    summary = client.account_summary()
+    account = broker.account
+    blocked = broker.blocked_reason(spec.mode, data_dir)
+    summary = broker.account_values()
     net_liq = summary.get("NetLiquidation", 0.0)
-    now = client.ib.reqCurrentTime()
+    now = broker.now()
     is_open, next_open = market_state(now)
-    positions = {p.contract.symbol: p for p in client.positions() if p.position}
-    marks = {symbol: abs(p.position) * p.avgCost for symbol, p in positions.items()}
+    positions = broker.holdings()
+    marks = {symbol: abs(p.quantity) * p.average_cost for symbol, p in positions.items()}
     working: dict[str, list[str]] = {}
     for row in ledger.open_orders():
         working.setdefault(row.symbol, []).append(row.order_ref)
@@ -86,13 +85,13 @@ def trade_tick(
         if signal.action == "HOLD" or contract is None:
             decision.skipped = "HOLD" if contract else "no contract"
             continue
-        quote = client.snapshot(contract).reference_price
+        quote = broker.quote(contract)
         held = positions.get(symbol)
         if signal.action == "SELL":
-            if held is None or held.position <= 0:
+            if held is None or held.quantity <= 0:
                 decision.skipped = "SELL with no long position to close (shorting is not enabled)"
                 continue
-            quantity, stop, target = int(held.position), None, None
+            quantity, stop, target = int(held.quantity), None, None
         else:
             # Size at the price the order will meet: the quote for market orders, the limit otherwise.
             price = (quote if spec.order.entry == "MKT" else signal.entry) or quote or signal.entry
@@ -124,10 +123,11 @@ def trade_tick(
         )
         decision.checks = check_order(intent, spec.risk, context)
         if not passed(decision.checks):
-            failed = "; ".join(f"{c.name} ({c.value} vs {c.limit})" for c in decision.checks if not c.passed)
-            decision.placement = place_exactly_once(client, ledger, intent, contract, blocked_reason=failed)
+            failed = "; ".join(f"{c.name} ({c.detail or f'{c.value} vs {c.limit}'})"
+                               for c in decision.checks if not c.passed)
+            decision.placement = broker.place(ledger, intent, contract, blocked_reason=failed)
             continue
-        decision.placement = place_exactly_once(client, ledger, intent, contract)
+        decision.placement = broker.place(ledger, intent, contract)
         if decision.placement.outcome == "placed":
             orders_today += 1
             working.setdefault(symbol, []).append(intent.order_ref)

@@ -21,7 +21,7 @@ LLM_STRATEGY = STRATEGY.replace('signal: {buy: "rsi_14 < 101", sell: "rsi_14 < 0
 
 def run(spec, res, instance) -> dg.ExecuteInProcessResult:
     defs = build_strategy_definitions(spec)
-    result = dg.materialize(list(defs.assets), partition_key=TUESDAY_TICK, resources=res, instance=instance)
+    result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name), partition_key=TUESDAY_TICK, resources=res, instance=instance)
     assert result.success
     return result
 

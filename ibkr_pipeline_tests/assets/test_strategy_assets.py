@@ -12,6 +12,7 @@ from PIL import Image
 
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.domain.strategy import parse_strategy
+from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
@@ -62,12 +63,14 @@ def resources(gateway, tmp_path, store: ChartStore | None = None) -> dict:
         "ibkr": IBKRResource(port=gateway.port, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"),
         "chart_store": store or ChartStore(local_dir=str(tmp_path / "objects")),
         "llm": LLMResource(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"),
+        "alerts": AlertWebhook(),
     }
 
 
 def run_tick(spec, res, partition: str, instance) -> dg.ExecuteInProcessResult:
     defs = build_strategy_definitions(spec)
-    result = dg.materialize(list(defs.assets), partition_key=partition, resources=res, instance=instance)
+    result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name), partition_key=partition,
+                            resources=res, instance=instance)
     assert result.success
     return result
 

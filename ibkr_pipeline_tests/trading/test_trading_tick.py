@@ -9,6 +9,7 @@ import pytest
 from ibkr_pipeline.assets.portfolio import portfolio
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.domain.strategy import parse_strategy
+from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
@@ -41,13 +42,16 @@ def setup(tmp_path, monkeypatch):
             "ibkr": IBKRResource(port=gw.port, database_url=db),
             "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
             "llm": LLMResource(database_url=db),
+            "alerts": AlertWebhook(),
         }
         yield gw, resources, Ledger(engine_for(db))
 
 
-def tick(spec_text: str, resources, instance):
-    defs = build_strategy_definitions(parse_strategy(spec_text, Path("trader.yaml")))
-    result = dg.materialize(list(defs.assets), partition_key=TICK, resources=resources, instance=instance)
+def tick(spec_text: str, resources, instance, tags: dict[str, str] | None = None):
+    spec = parse_strategy(spec_text, Path("trader.yaml"))
+    defs = build_strategy_definitions(spec)
+    result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name), partition_key=TICK,
+                            resources=resources, instance=instance, tags=tags)
     assert result.success
     return result
 
@@ -69,7 +73,7 @@ def test_tick_to_fills_positions_and_pnl(setup):
         parents = gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.parent_id == 0 and o.released])
         assert len(parents) == 3 and all(o.status == "Filled" for o in parents)
 
-        with dg.build_sensor_context(instance=instance, resources={"ibkr": resources["ibkr"]}) as context:
+        with dg.build_sensor_context(instance=instance, resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}) as context:
             evaluation = order_tracking(context)
         assert isinstance(evaluation, dg.RunRequest)  # new fills → a portfolio snapshot is requested
         assert len(ledger.fills()) == 3 and ledger.fills()[0].order_ref.startswith("trader:")
@@ -100,3 +104,14 @@ def test_dry_run_and_kill_switch_send_nothing(setup, monkeypatch):
         assert {d.placement.status for d in killed.values()} == {"blocked"}
         assert all("kill switch" in d.placement.detail for d in killed.values())
     assert gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.released]) == []
+
+
+def test_a_backfill_of_past_ticks_never_sends_orders_to_the_gateway(setup):
+    gw, resources, ledger = setup
+    with dg.instance_for_test() as instance:
+        result = tick(STRATEGY, resources, instance, tags={"dagster/backfill": "bkfl1"})
+    orders = result.output_for_node("trader__orders").values
+    assert {d.placement.outcome for d in orders.values()} == {"blocked"}
+    assert all("backfill bkfl1" in d.placement.detail for d in orders.values())
+    assert gw.call(lambda: dict(gw.sim.engine.orders)) == {}
+    assert {row.status for row in [ledger.get(d.intent.order_ref) for d in orders.values()]} == {"blocked"}

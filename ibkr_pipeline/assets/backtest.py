@@ -1,0 +1,264 @@
+"""Backtests as Dagster assets: a backfill of past ticks is a backtest.
+
+``[strategy, backtest]`` shares the strategy's tick partitions and has a single-run
+backfill policy, so a backfill over a year of ticks is one run that replays them in
+order (state carries from tick to tick) with point-in-time bars and the replay broker.
+It never sends an order to a gateway. ``[strategy, backtest_report]`` turns the latest
+backtest into figures, plots and tables against an equal-weight buy-and-hold baseline.
+"""
+
+import base64
+import json
+import time
+import warnings
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import dagster as dg
+import pandas as pd
+
+from ibkr_pipeline.assets.analysis import build_analysis_request, run_analyses
+from ibkr_pipeline.assets.markdown import table
+from ibkr_pipeline.backtest import history as hist
+from ibkr_pipeline.backtest import report
+from ibkr_pipeline.backtest.point_in_time import SUPPORTED_BAR_SIZES, PointInTimeBars
+from ibkr_pipeline.backtest.replay_broker import Costs
+from ibkr_pipeline.backtest.runner import BacktestResult, Frames, history_start, run_backtest
+from ibkr_pipeline.broker.errors import IBKRError
+from ibkr_pipeline.domain import charts
+from ibkr_pipeline.domain.bar_history import merge
+from ibkr_pipeline.domain.contracts import ContractInfo
+from ibkr_pipeline.domain.strategy import StrategySpec
+from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
+
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+
+
+class BacktestConfig(dg.Config):
+    analyst: Literal["offline", "llm"] = "offline"
+    history: Literal["store", "files"] = "store"
+    files_dir: str = ""
+    charts: Literal["auto", "always", "never"] = "auto"
+
+
+def history_key(symbol: str) -> str:
+    return f"history/{symbol.replace(' ', '_')}/1_day.parquet"
+
+
+def latest_key(strategy: str) -> str:
+    return f"{strategy}/backtests/latest.json"
+
+
+def _offline_contract(symbol: str) -> ContractInfo:
+    """For history from files with no gateway to ask: US stock defaults (min tick one cent)."""
+    return ContractInfo(symbol=symbol, sec_type="STK", exchange="SMART", currency="USD", con_id=0, primary_exchange="",
+                        local_symbol=symbol, trading_class=symbol, long_name=symbol, min_tick=0.01,
+                        time_zone="US/Eastern", fetched_at=datetime.now(UTC))
+
+
+def _daily_history(spec: StrategySpec, config: BacktestConfig, ibkr: IBKRResource, store: ChartStore, start: datetime,
+                   end: datetime, log: Any) -> tuple[dict[str, ContractInfo], dict[str, pd.DataFrame], dict[str, int]]:
+    symbols = [u.symbol for u in spec.universe]
+    if config.history == "files":
+        if not config.files_dir:
+            raise dg.Failure(f"{spec.name}: history 'files' needs files_dir (a directory of SYMBOL.csv/.parquet)")
+        try:
+            daily = hist.read_files(config.files_dir, symbols)
+        except hist.HistoryError as exc:
+            raise dg.Failure(str(exc)) from exc
+        return {s: _offline_contract(s) for s in symbols}, daily, {"requests": 0}
+    with ibkr.get_client() as client:
+        found = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))
+        failed = {u.symbol: str(r) for u, r in zip(spec.universe, found, strict=True) if isinstance(r, IBKRError)}
+        if failed:
+            raise dg.Failure(f"{spec.name}: contracts not resolved: {failed}")
+        contracts = dict(zip(symbols, found, strict=True))
+        daily = {s: from_parquet(store.get(history_key(s))) for s in symbols}
+        missing = {s: contracts[s] for s in symbols if not hist.covers(daily[s], start, end)}
+        if missing:
+            log.info("fetching daily history %s..%s for %s (paced)", f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}", list(missing))
+            for symbol, got in hist.fetch_daily(client, missing, start, end).items():
+                if isinstance(got, IBKRError):
+                    raise dg.Failure(f"{spec.name}: daily history for {symbol}: {got}")
+                daily[symbol] = merge(daily[symbol], got)
+                store.put(history_key(symbol), to_parquet(daily[symbol]), "application/vnd.apache.parquet")
+    return contracts, daily, {"requests": len(missing)}
+
+
+def _analyst(spec: StrategySpec, llm: LLMResource, store: ChartStore, contracts: dict[str, ContractInfo]):
+    def analyse(tick: str, end: datetime, frames: Frames, chart_refs: dict[str, dict[str, dict]]) -> dict:
+        requests = {s: build_analysis_request(spec, s, contracts[s], f, chart_refs.get(s, {}), end, store)
+                    for s, f in frames.items()}
+        return run_analyses(spec, llm, requests)
+
+    return analyse
+
+
+def _renderer(spec: StrategySpec, store: ChartStore, folder: str):
+    def render(tick: str, symbol: str, timeframe: str, frame: pd.DataFrame) -> dict:
+        images = charts.render_chart(frame, charts.chart_title(symbol, timeframe, frame), spec.chart.overlays,
+                                     spec.chart.panels, spec.chart.bars, spec.chart.style)
+        key = f"{folder}/charts/{symbol.replace(' ', '_')}/{tick}/{timeframe}.png"
+        stored = store.put(key, images.full, "image/png")
+        return {"key": key, "uri": stored.uri, "path": stored.path or ""}
+
+    return render
+
+
+def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartitionsDefinition,
+                          code_version: str) -> list[dg.AssetsDefinition]:
+    unsupported = [t.name for t in spec.timeframes if t.bar_size not in SUPPORTED_BAR_SIZES]
+    backtest_key = dg.AssetKey([spec.name, "backtest"])
+
+    @dg.asset(
+        key=backtest_key,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        code_version=code_version,
+        group_name=f"{spec.name}_backtest",
+        description=(f"Backtest of {spec.name}: a backfill of past ticks, replayed in order in one run on point-in-time "
+                     "daily bars; orders go to the simulator's matching engine, never to a gateway."),
+        required_resource_keys={"ibkr", "chart_store", "llm"},
+        kinds={"python"},
+        tags={"strategy": spec.name},
+    )
+    def backtest(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
+        if unsupported:
+            raise dg.Failure(f"{spec.name}: timeframes {unsupported} are intraday; backtests replay "
+                             f"{SUPPORTED_BAR_SIZES} bars only")
+        keys = list(context.partition_keys)
+        ticks = [(k, partitions.time_window_for_partition_key(k).end.astimezone(UTC)) for k in keys]
+        now = datetime.now(UTC)
+        if ticks[-1][1] > now:
+            raise dg.Failure(f"{spec.name}: tick {keys[-1]} is as of {ticks[-1][1]:%Y-%m-%d %H:%M} UTC, after now: "
+                             "backtests replay past ticks only")
+        store: ChartStore = context.resources.chart_store
+        started = time.perf_counter()
+        contracts, daily, fetched = _daily_history(spec, config, context.resources.ibkr, store,
+                                                   history_start(spec, ticks[0][1]).to_pydatetime(), ticks[-1][1],
+                                                   context.log)
+        folder = f"{spec.name}/backtests/{keys[0]}__{keys[-1]}".replace(":", "")
+        llm: LLMResource = context.resources.llm if config.analyst == "llm" else LLMResource()
+        if config.analyst == "llm" and llm.offline:
+            raise dg.Failure("analyst 'llm' needs an LLM endpoint (OPENAI_BASE_URL); use analyst 'offline' without one")
+        draw = config.charts == "always" or (config.charts == "auto" and not llm.offline and spec.llm.vision)
+        b = spec.backtest
+        result = run_backtest(
+            spec, ticks, PointInTimeBars(daily), contracts, _analyst(spec, llm, store, contracts),
+            Costs(b.slippage_bps, b.commission_per_share, b.min_commission, b.max_commission_pct), b.starting_cash,
+            render=_renderer(spec, store, folder) if draw else None,
+        )
+        stored = store.put(f"{folder}/result.json", result.to_json(), "application/json")
+        store.put(latest_key(spec.name), json.dumps({"result": f"{folder}/result.json", "first": keys[0],
+                                                     "last": keys[-1], "run_id": context.run.run_id}).encode(),
+                  "application/json")
+        equity = result.equity()
+        return dg.MaterializeResult(metadata={
+            "ticks": len(ticks),
+            "first_tick": keys[0],
+            "last_tick": keys[-1],
+            "analyst": "offline analyst" if llm.offline else f"{spec.llm.model or llm.model} (answers cached)",
+            "charts_rendered": draw,
+            "history_requests_to_ibkr": fetched["requests"],
+            "orders_to_replay_engine": result.orders_sent,
+            "orders_to_gateway": 0,
+            "fills": len(result.fills),
+            "final_equity": float(equity.iloc[-1]),
+            "total_return": float(equity.iloc[-1] / equity.iloc[0] - 1),
+            "latest_bar_read": result.latest_bar_read,
+            "result": dg.MetadataValue.path(stored.path or stored.uri),
+            "duration_s": round(time.perf_counter() - started, 2),
+        })
+
+    @dg.asset(
+        key=dg.AssetKey([spec.name, "backtest_report"]),
+        deps=[backtest_key],
+        group_name=f"{spec.name}_backtest",
+        description=f"The latest backtest of {spec.name}: equity and drawdown against equal-weight buy and hold, "
+                    "return, CAGR, Sharpe, Sortino, max drawdown, win rate, exposure, trades, per-symbol results.",
+        required_resource_keys={"chart_store"},
+        kinds={"python"},
+        tags={"strategy": spec.name},
+    )
+    def backtest_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        store: ChartStore = context.resources.chart_store
+        pointer = store.get(latest_key(spec.name))
+        if pointer is None:
+            raise dg.Failure(f"{spec.name}: no backtest yet; backfill [{spec.name}, backtest] over past ticks first "
+                             f"(ibkr-pipeline backtest {spec.name} --start ... --end ...)")
+        latest = json.loads(pointer)
+        result = BacktestResult.from_json(store.get(latest["result"]))
+        return report_metadata(spec, result, latest, store)
+
+    return [backtest, backtest_report]
+
+
+def report_metadata(spec: StrategySpec, result: BacktestResult, latest: dict, store: ChartStore) -> dg.MaterializeResult:
+    equity, gross = result.equity(), result.gross()
+    trips = report.round_trips(result.fills)
+    strategy = report.metrics(equity, gross, trips)
+    closes = result.closes().ffill()
+    first = closes.iloc[0].dropna()
+    baseline_equity = report.buy_and_hold(closes, first, result.starting_cash)
+    baseline = report.metrics(baseline_equity)
+    png = report.plot(equity, baseline_equity, f"{spec.name}: {latest['first']} .. {latest['last']}")
+    folder = latest["result"].rsplit("/", 1)[0]
+    plot_ref = store.put(f"{folder}/report.png", png, "image/png")
+    names = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate", "exposure",
+             "time_in_market", "trades", "final_equity"]
+    rows = [[n, _fmt(getattr(strategy, n)), _fmt(getattr(baseline, n)) if n not in ("win_rate", "trades") else ""]
+            for n in names]
+    per_symbol = report.per_symbol(trips)
+    trades = [[t.symbol, f"{t.opened:%Y-%m-%d}", f"{t.closed:%Y-%m-%d}", f"{t.shares:g}", f"{t.entry_price:.2f}",
+               f"{t.exit_price:.2f}", t.exit_leg, f"{t.pnl:.2f}"] for t in trips]
+    summary = {f"strategy_{k}": v for k, v in strategy.as_dict().items() if isinstance(v, int | float)}
+    summary |= {f"buy_and_hold_{k}": v for k, v in baseline.as_dict().items() if isinstance(v, int | float)}
+    return dg.MaterializeResult(metadata={
+        **{k: dg.MetadataValue.int(v) if isinstance(v, int) else dg.MetadataValue.float(float(v))
+           for k, v in summary.items()},
+        "report": dg.MetadataValue.md(
+            f"![equity and drawdown](data:image/png;base64,{base64.b64encode(png).decode()})\n\n"
+            + table(["figure", "strategy", "buy and hold"], rows)),
+        "per_symbol": dg.MetadataValue.md(table(list(per_symbol.columns), per_symbol.values.tolist())),
+        "trades": dg.MetadataValue.md(table(["symbol", "opened", "closed", "shares", "entry", "exit", "exit by", "pnl"],
+                                             trades[-200:])),
+        "plot": dg.MetadataValue.path(plot_ref.path or plot_ref.uri),
+        "ticks": len(result.ticks),
+        "range": f"{latest['first']} .. {latest['last']}",
+        "backtest_run_id": latest.get("run_id", ""),
+        "orders_to_gateway": 0,
+    })
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.4f}" if isinstance(value, float) else str(value)
+
+
+def ticks_between(partitions: dg.TimeWindowPartitionsDefinition, first: datetime, last: datetime) -> list[str]:
+    """Partition keys of the ticks that ran between two instants (inclusive)."""
+    return partitions.get_partition_keys_in_time_window(dg.TimeWindow(first, last))
+
+
+def materialize_backtest(defs: dg.Definitions, spec: StrategySpec, keys: list[str], config: BacktestConfig,
+                         resources: dict[str, Any], instance: dg.DagsterInstance) -> dg.MaterializeResult:
+    """One run for the whole range (as a single-run backfill would launch it), then the report."""
+    by_key = {a.key: a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)}
+    backtest_def = by_key[dg.AssetKey([spec.name, "backtest"])]
+    report_def = by_key[dg.AssetKey([spec.name, "backtest_report"])]
+    run = dg.materialize(
+        [backtest_def], instance=instance, resources=resources, raise_on_error=True,
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1],
+              "strategy": spec.name},
+        run_config={"ops": {f"{spec.name}__backtest": {"config": config.model_dump()}}, **QUIET},
+    )
+    assert run.success
+    reported = dg.materialize([report_def], instance=instance, resources=resources, raise_on_error=True,
+                              tags={"strategy": spec.name}, run_config=QUIET)
+    return reported.asset_materializations_for_node(f"{spec.name}__backtest_report")[0]

@@ -1,0 +1,117 @@
+"""Bars as they were known at an instant: the look-ahead guard every backtest reads through.
+
+A daily bar of session D becomes known at D's close (16:00 New York; an early close
+only makes this conservative). Weekly and monthly bars are rebuilt from the daily
+bars known at the instant, so an unfinished week holds only the days already traded,
+as IB's own answer would at that moment. Asking for anything after the backtest's
+clock is an error, not an empty frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from ibkr_pipeline.domain import bar_history
+from ibkr_pipeline.domain.bars import normalize_bars
+
+NEW_YORK = ZoneInfo("America/New_York")
+SESSION_CLOSE = time(16, 0)
+SUPPORTED_BAR_SIZES = ("1 day", "1 week", "1 month")
+
+
+class LookAheadError(RuntimeError):
+    """Something asked for data from after the backtest's current instant."""
+
+
+def known_at(frame: pd.DataFrame) -> pd.Series:
+    """When each daily bar became known: its session's close in New York, as UTC."""
+    days = frame["timestamp"].dt.tz_convert("UTC").dt.date
+    return pd.Series(
+        [pd.Timestamp(datetime.combine(d, SESSION_CLOSE, NEW_YORK)).tz_convert("UTC") for d in days],
+        index=frame.index,
+    )
+
+
+def _resample(daily: pd.DataFrame, bar_size: str) -> pd.DataFrame:
+    """Weekly (Monday-based, like ISO weeks) or monthly bars, each labelled by its first session, like IB."""
+    stamps = daily["timestamp"]
+    if bar_size == "1 week":
+        days = stamps.dt.tz_convert(None).to_numpy().astype("datetime64[D]").astype("int64")
+        keys = (days + 3) // 7  # day 0 (1970-01-01) was a Thursday: weeks run Monday to Sunday
+    else:
+        keys = (stamps.dt.year * 100 + stamps.dt.month).to_numpy()
+    keys = np.asarray(keys)
+    starts = np.r_[0, np.flatnonzero(np.diff(keys)) + 1]  # rows are in time order, so periods are runs
+    ends = np.r_[starts[1:] - 1, len(keys) - 1]
+    return pd.DataFrame({
+        "timestamp": stamps.iloc[starts].to_numpy(),
+        "open": daily["open"].to_numpy()[starts],
+        "high": np.maximum.reduceat(daily["high"].to_numpy(), starts),
+        "low": np.minimum.reduceat(daily["low"].to_numpy(), starts),
+        "close": daily["close"].to_numpy()[ends],
+        "volume": np.add.reduceat(daily["volume"].to_numpy(), starts),
+    })
+
+
+class PointInTimeBars:
+    """Daily history per symbol, served only up to the backtest's clock."""
+
+    def __init__(self, daily: Mapping[str, pd.DataFrame]):
+        self._daily: dict[str, pd.DataFrame] = {}
+        self._known_at: dict[str, pd.Series] = {}
+        for symbol, frame in daily.items():
+            bars = normalize_bars(frame)
+            self._daily[symbol] = bars
+            self._known_at[symbol] = known_at(bars).reset_index(drop=True)
+        self.clock: datetime | None = None
+        self.latest_served: pd.Timestamp | None = None
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self._daily)
+
+    def advance_to(self, instant: datetime) -> None:
+        if self.clock is not None and instant < self.clock:
+            raise ValueError(f"the backtest clock only moves forward: {instant} is before {self.clock}")
+        self.clock = instant
+
+    def _guard(self, what: str, as_of: datetime) -> None:
+        if self.clock is None or as_of > self.clock:
+            raise LookAheadError(f"{what}: asked for data as of {as_of:%Y-%m-%d %H:%M} UTC but the backtest "
+                                 f"clock is at {self.clock:%Y-%m-%d %H:%M} UTC" if self.clock else
+                                 f"{what}: asked for data before the backtest clock started")
+
+    def daily(self, symbol: str, as_of: datetime) -> pd.DataFrame:
+        """Every daily bar of ``symbol`` known at ``as_of`` (which must not be after the clock)."""
+        self._guard(symbol, as_of)
+        if symbol not in self._daily:
+            raise KeyError(f"no history for {symbol}")
+        known = int(self._known_at[symbol].searchsorted(pd.Timestamp(as_of), side="right"))  # sorted by time
+        frame = self._daily[symbol].iloc[:known]
+        if not frame.empty:
+            last = frame["timestamp"].iloc[-1]
+            self.latest_served = last if self.latest_served is None else max(self.latest_served, last)
+        return frame.reset_index(drop=True)
+
+    def bars(self, symbol: str, bar_size: str, as_of: datetime, lookback: str) -> pd.DataFrame:
+        """What a historical-data request for ``lookback`` of ``bar_size`` bars ending ``as_of`` would return."""
+        if bar_size not in SUPPORTED_BAR_SIZES:
+            raise ValueError(f"backtests replay daily history: bar size {bar_size!r} is not one of {SUPPORTED_BAR_SIZES}")
+        daily = self.daily(symbol, as_of)
+        if bar_size != "1 day" and not daily.empty:
+            # Only whole periods inside the lookback matter: cut the days first, then aggregate.
+            start = bar_history.lookback_start(as_of, lookback) - pd.Timedelta(days=31)
+            daily = _resample(daily[daily["timestamp"] >= start], bar_size)
+        return bar_history.window(daily, as_of, lookback)
+
+    def session_bar(self, symbol: str, session: pd.Timestamp, now: datetime) -> pd.Series | None:
+        """The daily bar of one session, for matching orders during it; only once that session has opened."""
+        self._guard(f"{symbol} session {session:%Y-%m-%d}", now)
+        frame = self._daily[symbol]
+        row = frame[frame["timestamp"] == session]
+        return None if row.empty else row.iloc[0]

@@ -1,0 +1,72 @@
+"""The broker a tick trades against: IB Gateway (paper or live) or the backtest's replay engine.
+
+``trade_tick`` is written against this one interface, so sizing, risk checks and
+exactly-once placement are the same code in production and in a backtest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from ibkr_pipeline.broker.client import IBKRClient
+from ibkr_pipeline.domain.contracts import ContractInfo
+from ibkr_pipeline.domain.orders import OrderIntent
+from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.trading.executor import Placement, place_exactly_once
+from ibkr_pipeline.trading.guards import sending_blocked
+
+
+@dataclass(frozen=True)
+class Holding:
+    symbol: str
+    quantity: float
+    average_cost: float
+
+
+class Broker(Protocol):
+    account: str
+
+    def now(self) -> datetime: ...
+
+    def blocked_reason(self, mode: str, data_dir: Path) -> str:
+        """Why no order may be sent now ('' when sending is allowed)."""
+        ...
+
+    def account_values(self) -> dict[str, float]: ...
+
+    def holdings(self) -> dict[str, Holding]: ...
+
+    def quote(self, contract: ContractInfo) -> float | None: ...
+
+    def place(self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo, blocked_reason: str = "") -> Placement: ...
+
+
+class GatewayBroker:
+    """IB Gateway/TWS through ``IBKRClient``; every order goes through ``place_exactly_once``."""
+
+    def __init__(self, client: IBKRClient, extra_block: str = ""):
+        self.client = client
+        self.account = client.settings.account or client.ib.managedAccounts()[0]
+        self.extra_block = extra_block
+
+    def now(self) -> datetime:
+        return self.client.ib.reqCurrentTime()
+
+    def blocked_reason(self, mode: str, data_dir: Path) -> str:
+        return self.extra_block or sending_blocked(mode, self.account, data_dir)
+
+    def account_values(self) -> dict[str, float]:
+        return self.client.account_summary()
+
+    def holdings(self) -> dict[str, Holding]:
+        return {p.contract.symbol: Holding(p.contract.symbol, float(p.position), float(p.avgCost))
+                for p in self.client.positions() if p.position}
+
+    def quote(self, contract: ContractInfo) -> float | None:
+        return self.client.snapshot(contract).reference_price
+
+    def place(self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo, blocked_reason: str = "") -> Placement:
+        return place_exactly_once(self.client, ledger, intent, contract, blocked_reason=blocked_reason)
