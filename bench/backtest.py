@@ -22,7 +22,7 @@ from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.storage.bar_files import from_parquet
 
-BARE_TICKS = 63  # a quarter: the bare loop is the per-tick baseline, not a second full year
+BARE_TICKS = 42  # two months: the bare loop is the per-tick baseline, not a second full year
 
 
 def run() -> list[dict]:

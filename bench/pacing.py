@@ -14,9 +14,9 @@ from ibkr_pipeline.domain.pacing import PacingRules
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
 from ibkr_pipeline.gateway_sim.universe import Universe
 
-# IB's windows shrunk 20x (10 minutes -> 30 s): the ratio to the minimum does not depend on the scale,
+# IB's windows shrunk 33x (10 minutes -> 18 s): the ratio to the minimum does not depend on the scale,
 # and the real-time version (200 requests need 23+ minutes) does not fit a benchmark run.
-SCALE = 0.05
+SCALE = 0.03
 
 
 def run() -> list[dict]:

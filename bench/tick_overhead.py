@@ -99,20 +99,35 @@ def dagster_tick(n: int, port: int, tmp: Path) -> float:
     return elapsed
 
 
-# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child forked from the big bench
-# process would report the parent's size.
+def bare_tick_timed(n: int, port: int, tmp: Path) -> float:
+    started = time.perf_counter()
+    assert bare_tick(strategy(f"bench{n}", n), resources(port, tmp), tmp) == n
+    return time.perf_counter() - started
+
+
+# At N = 50 both legs run in a fresh process each (same imports, no garbage from earlier sections), and
+# the Dagster one's peak memory is read there. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec,
+# so a child forked from the big bench process would report the parent's size.
 FRESH_PROCESS = """
 import re, sys
 from pathlib import Path
-from bench.tick_overhead import dagster_tick
+from bench.tick_overhead import bare_tick_timed, dagster_tick
 from ibkr_pipeline.domain import charts
 def peak_kb():
     return int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
-charts.plotting()  # the bare loop runs after smaller ticks, with matplotlib already imported
+charts.plotting()
 base = peak_kb()
-seconds = dagster_tick(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]))
+leg = bare_tick_timed if sys.argv[1] == "bare" else dagster_tick
+seconds = leg(int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
 print(seconds, base, peak_kb())
 """
+
+
+def fresh(leg: str, n: int, port: int, tmp: str) -> tuple[float, int, int]:
+    out = subprocess.run([sys.executable, "-c", FRESH_PROCESS, leg, str(n), str(port), tmp],
+                         capture_output=True, text=True, check=True)
+    seconds, base_kb, peak_kb = out.stdout.split()[-3:]
+    return float(seconds), int(base_kb), int(peak_kb)
 
 
 def run() -> list[dict]:
@@ -120,21 +135,16 @@ def run() -> list[dict]:
     with SimulatorThread(SimulatorConfig(port=0, clock_start=CLOCK, clock_speed=0, pacing=False)) as gw:
         for n in (1, 10, 50):
             with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-                started = time.perf_counter()
-                produced = bare_tick(strategy(f"bench{n}", n), resources(gw.port, Path(a)), Path(a))
-                bare = time.perf_counter() - started
-                assert produced == n
                 if n < 50:
+                    bare = bare_tick_timed(n, gw.port, Path(a))
                     dagster_s = dagster_tick(n, gw.port, Path(b))
                 else:
-                    out = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(n), str(gw.port), b],
-                                         capture_output=True, text=True, check=True)
-                    seconds, base_kb, peak_kb = out.stdout.split()[-3:]
-                    dagster_s = float(seconds)
+                    bare, _, _ = fresh("bare", n, gw.port, a)
+                    dagster_s, base_kb, peak_kb = fresh("dagster", n, gw.port, b)
             rows.append(figure(f"tick overhead N={n} (Dagster / bare loop)", dagster_s / bare, 1.3 if n == 50 else None,
                                detail=f"{dagster_s:.1f} s vs {bare:.1f} s; 2 timeframes, 2 charts per symbol"))
-    rows.append(figure("peak memory, 50-symbol tick (GiB)", int(peak_kb) / 1024**2, 1.0,
-                       detail=f"after imports and simulator {int(base_kb) / 1024:.0f} MiB; peak {int(peak_kb) / 1024:.0f} MiB"))
+    rows.append(figure("peak memory, 50-symbol tick (GiB)", peak_kb / 1024**2, 1.0,
+                       detail=f"after imports and simulator {base_kb / 1024:.0f} MiB; peak {peak_kb / 1024:.0f} MiB"))
     return rows
 
 
