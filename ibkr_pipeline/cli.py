@@ -204,7 +204,13 @@ def backtest(
         resources = resources_from_env()
         instance = stack.enter_context(dg.DagsterInstance.get())
         console.print(f"backtest {spec.name}: {len(keys)} ticks {keys[0]} .. {keys[-1]} ({path})")
-        event = materialize_backtest(build_strategy_definitions(spec, path), spec, keys, config, resources, instance)
+        try:
+            event = materialize_backtest(build_strategy_definitions(spec, path), spec, keys, config, resources,
+                                         instance)
+        except (dg.Failure, dg.DagsterError) as exc:
+            console.print(f"backtest failed: {getattr(exc, 'description', None) or exc}", style="red",
+                          markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
     meta = {k: v.value for k, v in event.metadata.items()}
     table = Table("figure", "strategy", "buy and hold")
     for name in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate", "exposure",

@@ -204,8 +204,8 @@ def report_metadata(spec: StrategySpec, result: BacktestResult, latest: dict, st
     strategy = report.metrics(equity, gross, trips)
     closes = result.closes().ffill()
     first = closes.iloc[0].dropna()
-    baseline_equity = report.buy_and_hold(closes, first, result.starting_cash)
-    baseline = report.metrics(baseline_equity)
+    baseline_equity, baseline_gross = report.buy_and_hold(closes, first, result.starting_cash)
+    baseline = report.metrics(baseline_equity, baseline_gross)
     png = report.plot(equity, baseline_equity, f"{spec.name}: {latest['first']} .. {latest['last']}")
     folder = latest["result"].rsplit("/", 1)[0]
     plot_ref = store.put(f"{folder}/report.png", png, "image/png")
@@ -241,9 +241,12 @@ def _fmt(value: Any) -> str:
     return f"{value:,.4f}" if isinstance(value, float) else str(value)
 
 
-def ticks_between(partitions: dg.TimeWindowPartitionsDefinition, first: datetime, last: datetime) -> list[str]:
-    """Partition keys of the ticks that ran between two instants (inclusive)."""
-    return partitions.get_partition_keys_in_time_window(dg.TimeWindow(first, last))
+def ticks_between(partitions: dg.TimeWindowPartitionsDefinition, first: datetime, last: datetime,
+                  now: datetime | None = None) -> list[str]:
+    """Partition keys of the ticks between two instants whose as-of moment (window end) has passed."""
+    now = now or datetime.now(UTC)
+    keys = partitions.get_partition_keys_in_time_window(dg.TimeWindow(first, last))
+    return [k for k in keys if partitions.time_window_for_partition_key(k).end <= now]
 
 
 def materialize_backtest(defs: dg.Definitions, spec: StrategySpec, keys: list[str], config: BacktestConfig,

@@ -126,12 +126,15 @@ def per_symbol(trips: list[RoundTrip]) -> pd.DataFrame:
     return out[["symbol", "trades", "wins", "win_rate", "pnl"]]
 
 
-def buy_and_hold(closes: pd.DataFrame, first_prices: pd.Series, starting_cash: float) -> pd.Series:
-    """Equal-weight the universe at ``first_prices`` (whole shares), hold, mark at each tick's known closes."""
+def buy_and_hold(closes: pd.DataFrame, first_prices: pd.Series, starting_cash: float) -> tuple[pd.Series, pd.Series]:
+    """Equal-weight the universe at ``first_prices`` (whole shares), hold, mark at each tick's known closes.
+
+    Returns the equity curve and the invested (gross) value, for exposure."""
     weight = starting_cash / len(first_prices)
     shares = np.floor(weight / first_prices)
     cash = starting_cash - float((shares * first_prices).sum())
-    return (closes[first_prices.index] * shares).sum(axis=1) + cash
+    gross = (closes[first_prices.index] * shares).sum(axis=1)
+    return gross + cash, gross
 
 
 def plot(equity: pd.Series, baseline: pd.Series, title: str) -> bytes:

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 from PIL import Image
 
-from ibkr_pipeline.assets.backtest import BacktestConfig, materialize_backtest
+from ibkr_pipeline.assets.backtest import BacktestConfig, materialize_backtest, ticks_between
 from ibkr_pipeline.assets.strategy import build_strategy_definitions, partitions_for
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
@@ -77,3 +77,11 @@ def test_history_from_files_runs_without_a_gateway_and_a_missing_file_is_named(t
         frame.to_parquet(files / "JNJ.parquet")
         event = materialize_backtest(defs, strategy, keys, config, resources, instance)
     assert event.metadata["ticks"].value == len(keys)
+
+
+def test_only_ticks_whose_moment_has_passed_are_backtested():
+    partitions = partitions_for(spec())
+    now = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)  # Thursday after Thursday's 16:15 tick
+    keys = ticks_between(partitions, datetime(2026, 11, 16, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC), now)
+    # The key's window ends at the next tick: Wednesday's key ends Thursday 16:15 (passed), Thursday's does not.
+    assert keys == ["2026-11-16-16:15", "2026-11-17-16:15", "2026-11-18-16:15"]

@@ -51,9 +51,10 @@ def test_round_trips_pair_exits_with_entries_first_in_first_out():
 
 def test_buy_and_hold_buys_whole_shares_equally_and_keeps_the_rest_in_cash():
     closes = pd.DataFrame({"A": [10.0, 20.0], "B": [30.0, 15.0]}, index=curve([0, 0]).index)
-    equity = report.buy_and_hold(closes, closes.iloc[0], 1000.0)
+    equity, gross = report.buy_and_hold(closes, closes.iloc[0], 1000.0)
     # 500 each: 50 A (500), 16 B (480), 20 cash
     assert equity.tolist() == [1000.0, 50 * 20 + 16 * 15 + 20]
+    assert gross.tolist() == [980.0, 50 * 20 + 16 * 15]
 
 
 def test_the_plot_is_a_png():
