@@ -177,7 +177,7 @@ class ReplayBroker:
                 ledger.record_fill(f.exec_id, order.order_ref, order.instrument.symbol, order.action, f.shares,
                                    f.price, f.commission, f.realized_pnl or 0.0, f.time)
                 if leg == "exit":
-                    self._cancel_protection(order.instrument.symbol)
+                    self._cancel_symbol(order.instrument.symbol, order.order_ref)
             self._settle(ledger, order.order_ref)
 
     def _settle(self, ledger: Ledger, order_ref: str) -> None:
@@ -188,11 +188,11 @@ class ReplayBroker:
         if statuses <= {"Filled", "Cancelled", "ApiCancelled", "Inactive"}:
             ledger.set_status(order_ref, "filled" if "Filled" in statuses else "cancelled")
 
-    def _cancel_protection(self, symbol: str) -> None:
-        """A position closed by an exit order takes its bracket's stop and target with it."""
+    def _cancel_symbol(self, symbol: str, keep_ref: str) -> None:
+        """Cancel every working order on ``symbol`` but ``keep_ref``'s (an exit replaces the position's bracket)."""
         for order in self.engine.working():
-            if order.instrument.symbol == symbol and self._legs.get(order.order_id) in ("target", "stop"):
-                self.engine.cancel(order, self.now(), "position closed")
+            if order.instrument.symbol == symbol and order.order_ref != keep_ref:
+                self.engine.cancel(order, self.now(), "replaced by an exit")
 
     def marks(self) -> dict[int, float]:
         return self.engine.marks(self.now())
@@ -226,6 +226,8 @@ class ReplayBroker:
         if blocked_reason:
             ledger.set_status(intent.order_ref, "blocked", blocked_reason)
             return Placement(intent.order_ref, "blocked", "blocked", detail=blocked_reason)
+        if intent.action == "SELL" and not intent.is_bracket:
+            self._cancel_symbol(intent.symbol, intent.order_ref)  # as GatewayBroker does before an exit
         entry_type = intent.entry_type
         parent = self._order(intent, intent.action, entry_type, intent.limit_price, None, intent.tif, 0,
                              not intent.is_bracket, "entry" if intent.action == "BUY" else "exit")

@@ -49,6 +49,9 @@ def check_order(intent: OrderIntent, limits: RiskLimits, ctx: RiskContext) -> li
     held = abs(ctx.position_value.get(intent.symbol, 0.0))
     opening = intent.action == "BUY" or held == 0
     nl = ctx.net_liquidation
+    # An exit (a SELL closing a long) replaces the position's own working bracket: the broker cancels it first.
+    is_exit = intent.action == "SELL" and not intent.is_bracket
+    others = [r for r in ctx.working_refs_by_symbol.get(intent.symbol, []) if r != intent.order_ref]
     checks = [
         RiskCheck(name="trading_enabled", passed=ctx.trading_enabled, value=intent.mode, limit="paper/live + no kill switch",
                   detail=ctx.trading_block_reason),
@@ -72,8 +75,9 @@ def check_order(intent: OrderIntent, limits: RiskLimits, ctx: RiskContext) -> li
                   value=ctx.orders_today, limit=limits.max_orders_per_day),
         RiskCheck(name="daily_loss", passed=ctx.daily_pnl > -limits.daily_loss_limit,
                   value=round(ctx.daily_pnl, 2), limit=-limits.daily_loss_limit),
-        RiskCheck(name="no_other_open_order", passed=not [r for r in ctx.working_refs_by_symbol.get(intent.symbol, []) if r != intent.order_ref],
-                  value=", ".join(ctx.working_refs_by_symbol.get(intent.symbol, [])) or "none", limit="none"),
+        RiskCheck(name="no_other_open_order", passed=not others or is_exit,
+                  value=", ".join(ctx.working_refs_by_symbol.get(intent.symbol, [])) or "none", limit="none",
+                  detail="the exit cancels these before it is sent" if others and is_exit else ""),
     ]
     if ctx.quote_price and intent.limit_price:
         deviation = abs(intent.limit_price - ctx.quote_price) / ctx.quote_price * 100

@@ -6,6 +6,7 @@ exactly-once placement are the same code in production and in a backtest.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -69,4 +70,25 @@ class GatewayBroker:
         return self.client.snapshot(contract).reference_price
 
     def place(self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo, blocked_reason: str = "") -> Placement:
-        return place_exactly_once(self.client, ledger, intent, contract, blocked_reason=blocked_reason)
+        # An exit takes the position's working orders with it: a bracket's stop or target left working would
+        # sell shares that are no longer there and open a short; an entry left working would buy them back.
+        before_send = (lambda: self.cancel_working_orders(intent, contract)) if not intent.is_bracket and \
+            intent.action == "SELL" else None
+        return place_exactly_once(self.client, ledger, intent, contract, blocked_reason=blocked_reason,
+                                  before_send=before_send)
+
+    def cancel_working_orders(self, intent: OrderIntent, contract: ContractInfo, wait_s: float = 10.0) -> list[str]:
+        """Cancel this strategy's working orders on the contract (bracket legs included); wait until IB confirms."""
+        children = [t for t in self.client.open_trades()
+                    if t.contract.conId == contract.con_id and t.order.orderRef != intent.order_ref
+                    and t.order.orderRef.startswith(f"{intent.strategy}:") and not t.isDone()]
+        for trade in children:
+            self.client.cancel(trade.order)
+        deadline = time.monotonic() + wait_s
+        while any(not t.isDone() for t in children) and time.monotonic() < deadline:
+            self.client.sleep(0.1)
+        left = [t.order.orderId for t in children if not t.isDone()]
+        if left:
+            raise RuntimeError(f"{intent.symbol}: IB did not confirm cancelling working orders {left}; "
+                               "the exit was not sent")
+        return [t.order.orderRef for t in children]

@@ -47,10 +47,10 @@ def setup(tmp_path, monkeypatch):
         yield gw, resources, Ledger(engine_for(db))
 
 
-def tick(spec_text: str, resources, instance, tags: dict[str, str] | None = None):
+def tick(spec_text: str, resources, instance, tags: dict[str, str] | None = None, partition: str = TICK):
     spec = parse_strategy(spec_text, Path("trader.yaml"))
     defs = build_strategy_definitions(spec)
-    result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name), partition_key=TICK,
+    result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name), partition_key=partition,
                             resources=resources, instance=instance, tags=tags)
     assert result.success
     return result
@@ -115,3 +115,21 @@ def test_a_backfill_of_past_ticks_never_sends_orders_to_the_gateway(setup):
     assert all("backfill bkfl1" in d.placement.detail for d in orders.values())
     assert gw.call(lambda: dict(gw.sim.engine.orders)) == {}
     assert {row.status for row in [ledger.get(d.intent.order_ref) for d in orders.values()]} == {"blocked"}
+
+
+def test_an_exit_cancels_the_positions_bracket_children_before_selling(setup):
+    gw, resources, ledger = setup
+    with dg.instance_for_test() as instance:
+        tick(STRATEGY, resources, instance)  # brackets: entries fill, stops and targets left working
+        children = gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.parent_id and o.released])
+        assert len(children) == 6 and all(o.status == "Submitted" for o in children)
+        exit_strategy = STRATEGY.replace('buy: "close > 0"', 'buy: "close < 0", sell: "close > 0"')
+        result = tick(exit_strategy, resources, instance, partition="2026-11-18-16:15")
+    exits = result.output_for_node("trader__orders").values
+    assert {d.intent.action for d in exits.values()} == {"SELL"}
+    assert {d.placement.status for d in exits.values()} == {"working"}
+    states = gw.call(lambda: {(o.instrument.symbol, o.parent_id != 0, o.action): o.status
+                              for o in gw.sim.engine.orders.values() if o.released})
+    assert all(status == "Cancelled" for (_, child, _), status in states.items() if child), states
+    assert gw.call(lambda: {s.instrument.symbol: s.quantity for s in gw.sim.account.positions.values()}) == {
+        "AAPL": 0, "MSFT": 0, "SPY": 0}
