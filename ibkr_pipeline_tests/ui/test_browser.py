@@ -89,7 +89,7 @@ def open_markdown(page, key: str):
     """Metadata rows of kind markdown show a '[Show Markdown]' link that opens a dialog."""
     row = page.locator("tr", has=page.locator("td", has_text=key)).filter(has_text="[Show Markdown]").first
     row.get_by_text("[Show Markdown]").click()
-    dialog = page.get_by_role("dialog")
+    dialog = page.get_by_role("dialog").filter(has_text=key).last
     dialog.wait_for()
     return dialog
 
@@ -104,10 +104,10 @@ def test_the_charts_asset_shows_the_chart_and_the_signals_asset_its_decision(chr
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            # Dagster's first-visit community prompt can open at any moment: dismiss it whenever it shows.
+            skip = page.get_by_role("button", name="Skip")
+            page.add_locator_handler(skip, lambda: skip.click())
             page.goto(f"{webserver}/assets/ui_demo/charts", wait_until="networkidle")
-            skip = page.get_by_role("button", name="Skip")  # Dagster's first-visit newsletter prompt
-            if skip.is_visible(timeout=5000):
-                skip.click()
             page.get_by_text("[Show Markdown]").first.wait_for(timeout=60_000)
             dialog = open_markdown(page, "charts")
             image = dialog.locator("img[src^='data:image/png;base64,']").first
