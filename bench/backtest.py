@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from datetime import UTC
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +11,7 @@ import dagster as dg
 from bench.common import CLOCK, strategy
 from bench.figures import figure
 from ibkr_pipeline.assets.backtest import BacktestConfig, _analyst, materialize_backtest
+from ibkr_pipeline.assets.ticks import tick_instants
 from ibkr_pipeline.assets.strategy import build_strategy_definitions, partitions_for
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.replay_broker import Costs
@@ -45,7 +45,7 @@ def run() -> list[dict]:
         with resources["ibkr"].get_client() as client:
             infos = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))
         contracts = dict(zip([u.symbol for u in spec.universe], infos, strict=True))
-        ticks = [(k, parts.time_window_for_partition_key(k).end.astimezone(UTC)) for k in keys[:BARE_TICKS]]
+        ticks = tick_instants(parts, keys[:BARE_TICKS])
         started = time.perf_counter()
         b = spec.backtest
         run_backtest(spec, ticks, PointInTimeBars(daily), contracts, _analyst(spec, LLMResource(), store, contracts),

@@ -170,7 +170,7 @@ def backtest(
     """Replay a strategy over past ticks (a single-run Dagster backfill) and print its report."""
     import dagster as dg
 
-    from ibkr_pipeline.assets.backtest import BacktestConfig, materialize_backtest, ticks_between
+    from ibkr_pipeline.assets.backtest import BacktestConfig, format_figure, materialize_backtest, ticks_between
     from ibkr_pipeline.assets.strategy import build_strategy_definitions, partitions_for
     from ibkr_pipeline.definitions import strategies_dir
     from ibkr_pipeline.demo import prepare_dagster_home
@@ -216,13 +216,9 @@ def backtest(
     for name in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate", "exposure",
                  "time_in_market", "trades", "final_equity"):
         ours, theirs = meta.get(f"strategy_{name}"), meta.get(f"buy_and_hold_{name}")
-        table.add_row(name, _figure(ours), _figure(theirs) if name not in ("win_rate", "trades") else "")
+        table.add_row(name, format_figure(ours), format_figure(theirs) if name not in ("win_rate", "trades") else "")
     console.print(table)
     console.print(f"plot: {meta['plot']}\nDagster: asset {spec.name}/backtest_report (make ui)")
-
-
-def _figure(value: object) -> str:
-    return "n/a" if value is None else f"{value:,.4f}" if isinstance(value, float) else str(value)
 
 
 def main() -> None:

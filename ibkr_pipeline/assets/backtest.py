@@ -19,11 +19,8 @@ import pandas as pd
 
 from ibkr_pipeline.assets.analysis import build_analysis_request, run_analyses
 from ibkr_pipeline.assets.markdown import table
-from ibkr_pipeline.backtest import history as hist
-from ibkr_pipeline.backtest import report
+from ibkr_pipeline.assets.ticks import tick_instants
 from ibkr_pipeline.backtest.point_in_time import SUPPORTED_BAR_SIZES, PointInTimeBars
-from ibkr_pipeline.backtest.replay_broker import Costs
-from ibkr_pipeline.backtest.runner import BacktestResult, Frames, history_start, run_backtest
 from ibkr_pipeline.broker.errors import IBKRError
 from ibkr_pipeline.domain import charts
 from ibkr_pipeline.domain.bar_history import merge
@@ -33,6 +30,9 @@ from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
+
+# The replay machinery (gateway simulator, matching engine, calendars) is imported when a backtest runs,
+# not when the code location loads: ``from ibkr_pipeline.backtest import ...`` inside the functions below.
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -63,6 +63,8 @@ def _offline_contract(symbol: str) -> ContractInfo:
 
 def _daily_history(spec: StrategySpec, config: BacktestConfig, ibkr: IBKRResource, store: ChartStore, start: datetime,
                    end: datetime, log: Any) -> tuple[dict[str, ContractInfo], dict[str, pd.DataFrame], dict[str, int]]:
+    from ibkr_pipeline.backtest import history as hist
+
     symbols = [u.symbol for u in spec.universe]
     if config.history == "files":
         if not config.files_dir:
@@ -91,7 +93,7 @@ def _daily_history(spec: StrategySpec, config: BacktestConfig, ibkr: IBKRResourc
 
 
 def _analyst(spec: StrategySpec, llm: LLMResource, store: ChartStore, contracts: dict[str, ContractInfo]):
-    def analyse(tick: str, end: datetime, frames: Frames, chart_refs: dict[str, dict[str, dict]]) -> dict:
+    def analyse(tick: str, end: datetime, frames: dict, chart_refs: dict[str, dict[str, dict]]) -> dict:
         requests = {s: build_analysis_request(spec, s, contracts[s], f, chart_refs.get(s, {}), end, store)
                     for s, f in frames.items()}
         return run_analyses(spec, llm, requests)
@@ -128,11 +130,14 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
         tags={"strategy": spec.name},
     )
     def backtest(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
+        from ibkr_pipeline.backtest.replay_broker import Costs
+        from ibkr_pipeline.backtest.runner import history_start, run_backtest
+
         if unsupported:
             raise dg.Failure(f"{spec.name}: timeframes {unsupported} are intraday; backtests replay "
                              f"{SUPPORTED_BAR_SIZES} bars only")
         keys = list(context.partition_keys)
-        ticks = [(k, partitions.time_window_for_partition_key(k).end.astimezone(UTC)) for k in keys]
+        ticks = tick_instants(partitions, keys)
         now = datetime.now(UTC)
         if ticks[-1][1] > now:
             raise dg.Failure(f"{spec.name}: tick {keys[-1]} is as of {ticks[-1][1]:%Y-%m-%d %H:%M} UTC, after now: "
@@ -186,6 +191,8 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
         tags={"strategy": spec.name},
     )
     def backtest_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from ibkr_pipeline.backtest.runner import BacktestResult
+
         store: ChartStore = context.resources.chart_store
         pointer = store.get(latest_key(spec.name))
         if pointer is None:
@@ -198,7 +205,10 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
     return [backtest, backtest_report]
 
 
-def report_metadata(spec: StrategySpec, result: BacktestResult, latest: dict, store: ChartStore) -> dg.MaterializeResult:
+def report_metadata(spec: StrategySpec, result: "BacktestResult", latest: dict,  # noqa: F821 - imported when run
+                    store: ChartStore) -> dg.MaterializeResult:
+    from ibkr_pipeline.backtest import report
+
     equity, gross = result.equity(), result.gross()
     trips = report.round_trips(result.fills)
     strategy = report.metrics(equity, gross, trips)
@@ -211,7 +221,7 @@ def report_metadata(spec: StrategySpec, result: BacktestResult, latest: dict, st
     plot_ref = store.put(f"{folder}/report.png", png, "image/png")
     names = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate", "exposure",
              "time_in_market", "trades", "final_equity"]
-    rows = [[n, _fmt(getattr(strategy, n)), _fmt(getattr(baseline, n)) if n not in ("win_rate", "trades") else ""]
+    rows = [[n, format_figure(getattr(strategy, n)), format_figure(getattr(baseline, n)) if n not in ("win_rate", "trades") else ""]
             for n in names]
     per_symbol = report.per_symbol(trips)
     trades = [[t.symbol, f"{t.opened:%Y-%m-%d}", f"{t.closed:%Y-%m-%d}", f"{t.shares:g}", f"{t.entry_price:.2f}",
@@ -235,7 +245,8 @@ def report_metadata(spec: StrategySpec, result: BacktestResult, latest: dict, st
     })
 
 
-def _fmt(value: Any) -> str:
+def format_figure(value: Any) -> str:
+    """A report figure as the report table and the CLI print it."""
     if value is None:
         return "n/a"
     return f"{value:,.4f}" if isinstance(value, float) else str(value)
@@ -246,7 +257,7 @@ def ticks_between(partitions: dg.TimeWindowPartitionsDefinition, first: datetime
     """Partition keys of the ticks between two instants whose as-of moment (window end) has passed."""
     now = now or datetime.now(UTC)
     keys = partitions.get_partition_keys_in_time_window(dg.TimeWindow(first, last))
-    return [k for k in keys if partitions.time_window_for_partition_key(k).end <= now]
+    return [k for k, as_of in tick_instants(partitions, keys) if as_of <= now]
 
 
 def materialize_backtest(defs: dg.Definitions, spec: StrategySpec, keys: list[str], config: BacktestConfig,

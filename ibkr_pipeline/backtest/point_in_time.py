@@ -108,10 +108,3 @@ class PointInTimeBars:
             start = bar_history.lookback_start(as_of, lookback) - pd.Timedelta(days=31)
             daily = _resample(daily[daily["timestamp"] >= start], bar_size)
         return bar_history.window(daily, as_of, lookback)
-
-    def session_bar(self, symbol: str, session: pd.Timestamp, now: datetime) -> pd.Series | None:
-        """The daily bar of one session, for matching orders during it; only once that session has opened."""
-        self._guard(f"{symbol} session {session:%Y-%m-%d}", now)
-        frame = self._daily[symbol]
-        row = frame[frame["timestamp"] == session]
-        return None if row.empty else row.iloc[0]

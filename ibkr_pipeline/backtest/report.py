@@ -84,7 +84,7 @@ def metrics(equity: pd.Series, gross: pd.Series | None = None, trips: list[Round
         sharpe=_clean(mean / std * math.sqrt(ppy)) if std > 0 else 0.0,
         sortino=_clean(mean / downside * math.sqrt(ppy)) if downside > 0 else 0.0,
         max_drawdown=_clean(drawdown(equity).min()),
-        volatility=_clean(std * math.sqrt(ppy)) if std == std else 0.0,
+        volatility=_clean(std * math.sqrt(ppy)),
         win_rate=round(len(wins) / len(trips), 4) if trips else None,
         trades=len(trips or []),
         exposure=_clean(exposure.mean()),

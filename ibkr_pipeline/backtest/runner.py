@@ -20,6 +20,7 @@ from sqlalchemy import create_engine
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.replay_broker import Costs, ReplayBroker, TradeFill
 from ibkr_pipeline.domain import indicators as ind
+from ibkr_pipeline.domain.bar_history import lookback_start
 from ibkr_pipeline.domain.analysis import AnalysisRecord
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.signals import combined_signal
@@ -81,8 +82,6 @@ class BacktestResult:
 
 def history_start(spec: StrategySpec, first_end: datetime) -> pd.Timestamp:
     """The earliest bar the first tick's longest lookback reaches."""
-    from ibkr_pipeline.domain.bar_history import lookback_start
-
     return min(lookback_start(first_end, tf.lookback) for tf in spec.timeframes)
 
 

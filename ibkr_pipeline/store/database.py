@@ -64,7 +64,7 @@ def upgrade(engine: Engine) -> None:
     for attempt in range(5):
         try:
             with engine.begin() as connection:
-                _adopt_shared_version_row(connection)
+                _adopt_shared_version_row(connection, config)
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
             return
@@ -75,19 +75,18 @@ def upgrade(engine: Engine) -> None:
             time.sleep(0.2 * (attempt + 1))
 
 
-OUR_REVISIONS = ("0001",)
-
-
-def _adopt_shared_version_row(connection) -> None:
+def _adopt_shared_version_row(connection, config) -> None:
     """Databases made before the ledger had its own version table kept our revision in ``alembic_version``
     (which Dagster's storage also uses): move it to ours, so Alembic does not recreate existing tables."""
+    from alembic.script import ScriptDirectory
     from sqlalchemy import inspect, text
 
     tables = set(inspect(connection).get_table_names())
     if "alembic_version" not in tables or "ibkr_pipeline_alembic_version" in tables:
         return
     versions = [row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))]
-    ours = [v for v in versions if v in OUR_REVISIONS]
+    revisions = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    ours = [v for v in versions if v in revisions]
     if not ours:
         return
     connection.execute(text("CREATE TABLE ibkr_pipeline_alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))

@@ -1,7 +1,6 @@
 """A backfill of past ticks is a backtest: one run, point-in-time data, the replay broker, a report."""
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pytest

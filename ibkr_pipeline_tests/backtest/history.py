@@ -1,11 +1,12 @@
 """Daily history for backtest tests, from the simulator's own synthetic market."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from ibkr_pipeline.assets.backtest import _analyst, _offline_contract
+from ibkr_pipeline.assets.ticks import tick_instants
 from ibkr_pipeline.assets.strategy import partitions_for
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.gateway_sim.market import SyntheticMarket
@@ -52,7 +53,7 @@ def ticks(strategy, first: str, last: str) -> list[tuple[str, datetime]]:
 
     parts = partitions_for(strategy)
     keys = parts.get_partition_keys_in_range(dg.PartitionKeyRange(first, last))
-    return [(k, parts.time_window_for_partition_key(k).end.astimezone(UTC)) for k in keys]
+    return tick_instants(parts, keys)
 
 
 def contracts(strategy):

@@ -11,11 +11,9 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psycopg2
-import pytest
 import redis
 from dagster_graphql import DagsterGraphQLClient
 
