@@ -110,7 +110,11 @@ def run_analyses(spec: StrategySpec, llm: LLMResource, requests: dict[str, Analy
         try:
             async def one(req: AnalysisRequest) -> AnalysisRecord:
                 started = time.perf_counter()
-                attempt = await client.analyze(req.prompt.system, req.prompt.user, req.images)
+                try:
+                    attempt = await client.analyze(req.prompt.system, req.prompt.user, req.images)
+                except Exception as exc:  # one symbol's failure stays with that symbol: it becomes HOLD
+                    latency = round(time.perf_counter() - started, 3)
+                    return _record(spec, req, "llm", model, None, f"{type(exc).__name__}: {exc}"[:500], None, latency)
                 latency = round(time.perf_counter() - started, 3)
                 return _record(spec, req, "llm", model, attempt.analysis, attempt.error, attempt, latency)
 

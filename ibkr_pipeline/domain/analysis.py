@@ -8,32 +8,39 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Trend = Literal["up", "down", "sideways"]
 
 
-class KeyLevels(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+MAX_ANSWER_CHARS = 32_000
+MAX_ANSWER_DEPTH = 6
+Price = Annotated[float, Field(gt=0, le=1e7)]
 
-    support: list[float] = Field(default_factory=list, max_length=6)
-    resistance: list[float] = Field(default_factory=list, max_length=6)
+
+class KeyLevels(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    support: list[Price] = Field(default_factory=list, max_length=6)
+    resistance: list[Price] = Field(default_factory=list, max_length=6)
 
 
 class ChartAnalysis(BaseModel):
     """What a careful discretionary technician would write down about one symbol."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: a boolean or a string is never a number, whatever the model wrote.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
-    trend: dict[str, Trend] = Field(description="Trend per timeframe, e.g. {'daily': 'up', 'weekly': 'sideways'}")
+    trend: dict[Annotated[str, Field(max_length=32)], Trend] = Field(
+        max_length=8, description="Trend per timeframe, e.g. {'daily': 'up', 'weekly': 'sideways'}")
     action: Literal["BUY", "SELL", "HOLD"]
     confidence: float = Field(ge=0, le=1)
-    entry: float | None = Field(default=None, gt=0)
-    stop_loss: float | None = Field(default=None, gt=0)
-    take_profit: float | None = Field(default=None, gt=0)
-    horizon: str = Field(default="", description="Expected holding period, e.g. '1-3 weeks'")
+    entry: Price | None = None
+    stop_loss: Price | None = None
+    take_profit: Price | None = None
+    horizon: str = Field(default="", max_length=100, description="Expected holding period, e.g. '1-3 weeks'")
     key_levels: KeyLevels = Field(default_factory=KeyLevels)
     rationale: str = Field(max_length=4000)
 
@@ -45,10 +52,38 @@ class AnswerError(ValueError):
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 
 
+def _depth(text: str) -> int:
+    """How deeply brackets nest, outside JSON strings; read without recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_answer(text: str) -> ChartAnalysis:
-    """Parse tolerantly: code fences and prose around one JSON object are allowed."""
+    """Parse tolerantly: code fences and prose around one JSON object are allowed. Size and nesting are
+    capped before parsing, so no answer can exhaust memory or the stack."""
     if not text or not text.strip():
         raise AnswerError("empty answer")
+    if len(text) > MAX_ANSWER_CHARS:
+        raise AnswerError(f"answer is {len(text)} characters; at most {MAX_ANSWER_CHARS}")
+    if _depth(text) > MAX_ANSWER_DEPTH:
+        raise AnswerError(f"answer nests deeper than {MAX_ANSWER_DEPTH} levels")
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
     last_error: Exception | None = None
     for candidate in candidates:
@@ -57,7 +92,7 @@ def parse_answer(text: str) -> ChartAnalysis:
             continue
         try:
             data = json.loads(candidate[start : end + 1])
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError, ValueError) as exc:
             last_error = exc
             continue
         try:

@@ -81,3 +81,32 @@ def test_llm_tick_sends_prompts_and_charts_validates_caches_and_hides_the_key(ga
     everything = logs + json.dumps({k: str(v) for k, v in meta1.items()}) + json.dumps({k: str(v) for k, v in meta2.items()})
     assert SECRET not in everything
     assert server.headers[0]["authorization"] == f"Bearer {SECRET}"  # it was used, just never shown
+
+
+def test_a_hostile_answer_stays_with_its_symbol(gateway, tmp_path):  # noqa: F811
+    """A nesting bomb, a boolean confidence and a megabyte horizon: each symbol is HOLD with its reason; the rest go on."""
+
+    def responder(body, n):
+        symbol = user_text(body).split()[1]
+        good = sensible_analysis(body)
+        if symbol == "AAPL":
+            return Reply(body=completion('{"a":' * 20_000 + "1" + "}" * 20_000))
+        if symbol == "MSFT":
+            return Reply(body=completion(json.dumps({**good, "confidence": True})))
+        return Reply(body=completion(json.dumps(good)))
+
+    with FakeOpenAI(responder) as server:
+        res = resources(gateway, tmp_path)
+        res["llm"] = LLMResource(base_url=server.base_url, model="gpt-4o-mini", max_retries=0,
+                                 database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+        with dg.instance_for_test() as instance:
+            result = run(strategy(LLM_STRATEGY), res, instance)
+    records = out(result, "analysis").values
+    assert records["AAPL"].problems == ["answer is 120001 characters; at most 32000; after one repair: answer is "
+                                        "120001 characters; at most 32000"]
+    assert records["MSFT"].problems == [
+        "answer does not match the schema: confidence: Input should be a valid number; after one repair: answer does "
+        "not match the schema: confidence: Input should be a valid number"]
+    assert records["SPY"].accepted
+    signals = out(result, "signals").values
+    assert (signals["AAPL"].action, signals["MSFT"].action, signals["SPY"].action) == ("HOLD", "HOLD", "BUY")
