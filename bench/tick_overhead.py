@@ -83,7 +83,7 @@ def bare_tick(spec, res: dict, tmp: Path) -> int:
     signals = {s: combined_signal(s, end, ind.latest_values(f["daily"].drop(columns="timestamp")), spec.signal,
                                   records.get(s)) for s, f in with_ind.items()}
     with res["ibkr"].get_client() as client:
-        trade_tick(spec, TICK, signals, contracts, GatewayBroker(client), Ledger(engine_for(res["ibkr"].database_url)), tmp)
+        trade_tick(spec, TICK, signals, contracts, GatewayBroker(client, tmp), Ledger(engine_for(res["ibkr"].database_url)))
     return len(signals)
 
 

@@ -17,6 +17,9 @@ from rich.table import Table
 app = typer.Typer(help="LLM-assisted technical-analysis trading on IBKR, orchestrated by Dagster.", no_args_is_help=True)
 symbols_app = typer.Typer(help="Look up contracts through the IBKR resource (cache first).", no_args_is_help=True)
 app.add_typer(symbols_app, name="symbols")
+kill_app = typer.Typer(help="The kill switch: in the project database, so every process and container obeys it.",
+                       no_args_is_help=True)
+app.add_typer(kill_app, name="kill-switch")
 console = Console()
 
 
@@ -219,6 +222,73 @@ def backtest(
         table.add_row(name, format_figure(ours), format_figure(theirs) if name not in ("win_rate", "trades") else "")
     console.print(table)
     console.print(f"plot: {meta['plot']}\nDagster: asset {spec.name}/backtest_report (make ui)")
+
+
+def _kill_switch():
+    from ibkr_pipeline.store.database import default_url, engine_for
+    from ibkr_pipeline.store.kill_switch import KillSwitch
+
+    return KillSwitch(engine_for(default_url()))
+
+
+@kill_app.command("on")
+def kill_switch_on(
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (shown with every blocked order)")],
+    by: Annotated[str, typer.Option(help="Who")] = "",
+) -> None:
+    """Stop every order from every strategy, immediately (checked again right before each send)."""
+    import getpass
+
+    state = _kill_switch().set(True, reason, by or getpass.getuser())
+    console.print(f"kill switch ON at {state.at:%Y-%m-%d %H:%M:%S} UTC by {state.changed_by}: {reason}",
+                  style="red", markup=False, soft_wrap=True)
+
+
+@kill_app.command("off")
+def kill_switch_off(by: Annotated[str, typer.Option(help="Who")] = "") -> None:
+    """Allow orders again (the environment variable and the file form, if set, still stop them)."""
+    import getpass
+
+    from ibkr_pipeline.store.database import data_dir
+    from ibkr_pipeline.trading.guards import kill_switch_reason
+
+    switch = _kill_switch()
+    switch.set(False, "", by or getpass.getuser())
+    still = kill_switch_reason(data_dir(), switch)
+    console.print("kill switch off in the database" + (f"; still on: {still}" if still else ""), markup=False,
+                  soft_wrap=True)
+
+
+@kill_app.command("status")
+def kill_switch_status() -> None:
+    """What every process sees now, and the database switch's recent history."""
+    from ibkr_pipeline.store.database import data_dir
+    from ibkr_pipeline.trading.guards import kill_switch_reason
+
+    switch = _kill_switch()
+    reason = kill_switch_reason(data_dir(), switch)
+    console.print(reason or "kill switch is off: orders may be sent", markup=False, soft_wrap=True)
+    for state in switch.history(5):
+        console.print(f"  {state.at:%Y-%m-%d %H:%M:%S} UTC {'ON ' if state.engaged else 'off'} "
+                      f"{state.changed_by} {state.reason}", markup=False, soft_wrap=True)
+
+
+@app.command("check-deployment")
+def check_deployment(
+    env_file: Annotated[Path | None, typer.Option(help="A .env file to check instead of the environment")] = None,
+) -> None:
+    """Refuse placeholder or weak passwords before the deployment starts (exit 1 naming each variable)."""
+    import os
+
+    from ibkr_pipeline.deployment import placeholder_problems, read_env_file
+
+    env = read_env_file(env_file) if env_file else dict(os.environ)
+    problems = placeholder_problems(env)
+    for problem in problems:
+        console.print(f"✗ {problem}", style="red", markup=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+    console.print("deployment secrets: no placeholders, none weak", markup=False)
 
 
 def main() -> None:

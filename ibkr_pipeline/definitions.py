@@ -18,7 +18,7 @@ from ibkr_pipeline.sensors.health import all_parts_answer, health, system_health
 from ibkr_pipeline.sensors.order_tracking import order_tracking
 from ibkr_pipeline.sensors.run_failure import run_failure_alert
 from ibkr_pipeline.domain.strategy import StrategyFileError, load_directory
-from ibkr_pipeline.resources.defaults import executor_from_env, resources_from_env
+from ibkr_pipeline.resources.defaults import executor_from_env, locked_resources_from_env
 
 log = logging.getLogger("ibkr_pipeline")
 STRATEGIES_ENV = "IBKR_PIPELINE_STRATEGIES"
@@ -57,8 +57,16 @@ def build_definitions(directory: Path | None = None) -> dg.Definitions:
     loaded, broken = load_directory(directory)
     for error in broken:
         log.error("strategy file skipped:\n%s", error)
-    per_strategy = [build_strategy_definitions(spec, path) for path, spec in loaded]
-    files = strategy_files_asset(directory, [spec.name for _, spec in loaded], broken)
+    per_strategy, names = [], []
+    for path, spec in loaded:
+        try:
+            per_strategy.append(build_strategy_definitions(spec, path))
+            names.append(spec.name)
+        except Exception as exc:  # a file that validates but Dagster refuses must not take the location down
+            error = StrategyFileError(path, [("", f"cannot become Dagster definitions: {type(exc).__name__}: {exc}")])
+            log.error("strategy file skipped:\n%s", error)
+            broken.append(error)
+    files = strategy_files_asset(directory, names, broken)
     return dg.Definitions.merge(
         *per_strategy,
         dg.Definitions(
@@ -67,7 +75,7 @@ def build_definitions(directory: Path | None = None) -> dg.Definitions:
             jobs=[portfolio_job],
             schedules=[portfolio_schedule],
             sensors=[order_tracking, health, run_failure_alert],
-            resources=resources_from_env(),
+            resources=locked_resources_from_env(),
             executor=executor_from_env(),
         ),
     )

@@ -1,8 +1,8 @@
 """``make demo``: a tick of each example strategy through Dagster on the embedded default.
 
 No network, account or key: the gateway simulator on a free port (its clock set to
-half an hour after the next open following the ticks, running 60x so paper orders
-fill), a SQLite Dagster instance under .ibkr_pipeline/dagster_home, charts in
+the minute each tick runs, so signals are fresh when their orders are sent, then moved
+to half an hour after the next open and run 60x so queued paper orders fill), a SQLite Dagster instance under .ibkr_pipeline/dagster_home, charts in
 .ibkr_pipeline/objects, the offline analyst. It prints symbol → signal with the
 chart files, then the paper orders, fills and resulting portfolio.
 """
@@ -44,19 +44,25 @@ def main() -> int:
     defs = build_definitions()
     jobs = [j for j in defs.resolve_all_job_defs() if j.name.endswith("_tick")]
     ticks = {j.name: j.partitions_def.get_last_partition_key() for j in jobs}
-    ends = [j.partitions_def.time_window_for_partition_key(ticks[j.name]).end for j in jobs]
-    after = max(ends).astimezone(UTC)
+    ends = {j.name: j.partitions_def.time_window_for_partition_key(ticks[j.name]).end.astimezone(UTC) for j in jobs}
+    jobs.sort(key=lambda j: ends[j.name])  # the clock only moves forward
+    after = max(ends.values())
     next_open = nyse_calendar().next_open(after.replace(tzinfo=None)).to_pydatetime().replace(tzinfo=UTC)
     clock = next_open + timedelta(minutes=30)
-    with SimulatorThread(SimulatorConfig(port=0, clock_start=clock, clock_speed=60)) as gateway:
+    first = min(ends.values()) + timedelta(minutes=1)
+    with SimulatorThread(SimulatorConfig(port=0, clock_start=first, clock_speed=60)) as gateway:
         os.environ["IBKR_PORT"] = str(gateway.port)
         defs = build_definitions()  # resources now point at this simulator
-        print(f"gateway simulator on 127.0.0.1:{gateway.port} (clock {clock:%Y-%m-%d %H:%M} UTC x60); "
+        print(f"gateway simulator on 127.0.0.1:{gateway.port} (x60, each tick at the minute it runs); "
               f"Dagster instance in {home}\n")
         with dg.DagsterInstance.get() as instance:
             for job_def in jobs:
                 job = defs.resolve_job_def(job_def.name)
-                print(f"== {job.name} for tick {ticks[job.name]}", flush=True)
+                runs_at = ends[job.name] + timedelta(minutes=1)
+                if runs_at > gateway.sim.clock.now():
+                    gateway.sim.clock.set(runs_at, speed=60)
+                    gateway.step()
+                print(f"== {job.name} for tick {ticks[job.name]} (sent at {runs_at:%Y-%m-%d %H:%M} UTC)", flush=True)
                 result = job.execute_in_process(partition_key=ticks[job.name], instance=instance,
                                                 raise_on_error=False, run_config=QUIET)
                 if not result.success:
@@ -80,13 +86,19 @@ def main() -> int:
                 for symbol, error in signals.errors.items():
                     print(f"{symbol:7} ERROR  {error}")
                 print()
-            time.sleep(3)  # three simulated minutes: the morning's orders work at the exchange
+            # Time passes: queued orders meet the next open, then three simulated minutes of trading.
+            gateway.sim.clock.set(max(clock, gateway.sim.clock.now()), speed=60)
+            gateway.step()
+            print(f"clock moved to {clock:%Y-%m-%d %H:%M} UTC: queued orders meet the open\n")
+            time.sleep(3)
             from ibkr_pipeline.assets.portfolio import portfolio
-            from ibkr_pipeline.sensors.order_tracking import reconcile
+            from ibkr_pipeline.trading.reconcile import reconcile
             from ibkr_pipeline.store.database import default_url, engine_for
             from ibkr_pipeline.store.ledger import Ledger
 
-            ibkr = defs.resources["ibkr"]
+            from ibkr_pipeline.resources.defaults import ibkr_from_env
+
+            ibkr = ibkr_from_env()
             ledger = Ledger(engine_for(ibkr.database_url or default_url()))
             with ibkr.get_client() as client:
                 reconcile(client, ledger)

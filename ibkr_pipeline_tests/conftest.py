@@ -18,6 +18,19 @@ MARKET_OPEN_INSTANT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 POSTGRES_DSN = os.environ.get("IBKR_PIPELINE_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 
 
+_REPORT: list[str] = []
+
+
+def report_line(text: str) -> None:
+    """A figure a test wants in the suite's output (e.g. the fuzzer's counts), printed in the summary."""
+    _REPORT.append(text)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for line in _REPORT:
+        terminalreporter.write_line(line)
+
+
 def make_gateway(**overrides) -> SimulatorThread:
     config = SimulatorConfig(port=0, clock_start=MARKET_OPEN_INSTANT, clock_speed=0)
     for key, value in overrides.items():

@@ -86,3 +86,25 @@ def test_backtest_command_reports_an_example_strategy_on_the_simulators_data(tmp
     assert len(plots) == 1 and str(plots[0]).replace("\n", "") in done.stdout.replace("\n", "")
     # The runs are in the Dagster instance that `make ui` opens.
     assert (tmp_path / "dagster_home" / "storage").exists() or (tmp_path / "dagster_home" / "history").exists()
+
+
+def test_the_kill_switch_from_the_command_line_reaches_every_process(tmp_path):
+    env = {"IBKR_PIPELINE_HOME": str(tmp_path), "IBKR_PIPELINE_DB_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+           "IBKR_PIPELINE_KILL_SWITCH": ""}
+    assert run_cli("kill-switch", "status", env_extra=env).stdout.startswith("kill switch is off")
+    on = run_cli("kill-switch", "on", "--reason", "broker outage", "--by", "alice", env_extra=env)
+    assert on.returncode == 0 and "kill switch ON at " in on.stdout and "by alice: broker outage" in on.stdout
+    # Another process (a run worker, another container) reads the same database.
+    from sqlalchemy import create_engine
+
+    from ibkr_pipeline.store.kill_switch import KillSwitch
+    from ibkr_pipeline.trading.guards import kill_switch_reason
+
+    engine = create_engine(env["IBKR_PIPELINE_DB_URL"])
+    assert kill_switch_reason(tmp_path, KillSwitch(engine)).endswith("broker outage)")
+    status = run_cli("kill-switch", "status", env_extra=env).stdout.splitlines()
+    assert status[0].startswith("kill switch is on (set by alice at ") and "ON  alice broker outage" in status[1]
+    off = run_cli("kill-switch", "off", "--by", "bob", env_extra={**env, "IBKR_PIPELINE_KILL_SWITCH": "yes"})
+    assert "kill switch off in the database; still on: kill switch is on (IBKR_PIPELINE_KILL_SWITCH='yes')" in off.stdout
+    assert kill_switch_reason(tmp_path, KillSwitch(engine)) == ""
+    engine.dispose()

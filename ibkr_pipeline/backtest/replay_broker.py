@@ -13,13 +13,12 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 
 from ibkr_pipeline.backtest.point_in_time import LookAheadError, PointInTimeBars
 from ibkr_pipeline.domain.contracts import ContractInfo
-from ibkr_pipeline.domain.orders import OrderIntent
+from ibkr_pipeline.domain.orders import OrderIntent, oca_group
 from ibkr_pipeline.gateway_sim.account import Account
 from ibkr_pipeline.gateway_sim.market import PriceWindow, ReplayMarket, SessionCalendar
 from ibkr_pipeline.gateway_sim.matching import MatchingConfig, MatchingEngine, OrderEvent, OrderRejected, SimOrder
@@ -137,8 +136,11 @@ class ReplayBroker:
             raise RuntimeError("the replay broker's clock has not started")
         return self.clock
 
-    def blocked_reason(self, mode: str, data_dir: Path) -> str:
+    def blocked_reason(self, mode: str) -> str:
         return ""  # nothing leaves the process, whatever the strategy's mode
+
+    def reconcile(self, ledger: Ledger) -> None:
+        """Fills are booked into the backtest's ledger as the engine makes them (``advance_to``)."""
 
     def advance_to(self, instant: datetime, ledger: Ledger) -> None:
         """Match working orders through every session that opened since the last instant, then book fills."""
@@ -213,7 +215,8 @@ class ReplayBroker:
         self._legs[order_id] = leg
         return SimOrder(client_id=CLIENT_ID, order_id=order_id, perm_id=self.engine.next_perm_id(),
                         instrument=self.instruments[intent.symbol], action=action, quantity=intent.quantity,
-                        order_type=order_type, lmt_price=lmt, aux_price=aux, tif=tif, oca_group="", oca_type=0,
+                        order_type=order_type, lmt_price=lmt, aux_price=aux, tif=tif,
+                        oca_group=oca_group(intent.order_ref) if parent_id else "", oca_type=1 if parent_id else 0,
                         account=ACCOUNT, order_ref=intent.order_ref, transmit=transmit, parent_id=parent_id,
                         outside_rth=intent.outside_rth, placed_at=self.now())
 

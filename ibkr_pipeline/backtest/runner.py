@@ -139,7 +139,7 @@ def _tick(spec: StrategySpec, key: str, end: datetime, history: PointInTimeBars,
         s: combined_signal(s, end, ind.latest_values(f[primary].drop(columns="timestamp")), spec.signal, analyses.get(s))
         for s, f in frames.items()
     }
-    decisions = trade_tick(spec, key, signals, {s: contracts[s] for s in signals}, broker, ledger, work)
+    decisions = trade_tick(spec, key, signals, {s: contracts[s] for s in signals}, broker, ledger, tick_at=end)
     values = broker.account_values()
     return TickRecord(
         tick=key, at=end, net_liquidation=round(values["NetLiquidation"], 2), cash=round(values["TotalCashValue"], 2),

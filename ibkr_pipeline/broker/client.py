@@ -29,6 +29,7 @@ from ibkr_pipeline.broker.errors import (
 from ibkr_pipeline.broker.pacing import PacingScheduler
 from ibkr_pipeline.domain.bars import empty_bars, normalize_bars
 from ibkr_pipeline.domain.contracts import ContractInfo, ContractSpec
+from ibkr_pipeline.domain.orders import oca_group
 from ibkr_pipeline.domain.pacing import PacingRules
 
 log = logging.getLogger("ibkr_pipeline.broker")
@@ -114,6 +115,9 @@ def _clean(value: float | None) -> float | None:
     if value is None or value != value or value <= 0:
         return None
     return float(value)
+
+
+ACCOUNT_SUMMARY_TAGS = "NetLiquidation,TotalCashValue,GrossPositionValue,BuyingPower,AvailableFunds,AccountType"
 
 
 class IBKRClient:
@@ -406,6 +410,8 @@ class IBKRClient:
                             parentId=parent.orderId)
         stop = StopOrder(reverse, quantity, stop_loss, orderId=self.ib.client.getReqId(), transmit=True,
                          parentId=parent.orderId)
+        for child in (target, stop):  # one OCA group: whichever leg fills first cancels the other
+            child.ocaGroup, child.ocaType = oca_group(order_ref), 1
         trades = []
         for o in (parent, target, stop):
             o.orderRef = order_ref
@@ -436,7 +442,7 @@ class IBKRClient:
 
     def account_summary(self) -> dict[str, float]:
         """Account values by tag (NetLiquidation, TotalCashValue, UnrealizedPnL, ...) as floats."""
-        rows = self.run(self._call("account summary", lambda: self.ib.accountSummaryAsync(self.settings.account)))
+        rows = self.run(self._call("account summary", self._fresh_account_summary))
         out: dict[str, float] = {}
         # Account updates carry the P&L keys the summary tags leave out; the summary wins where both exist.
         for row in [*self.ib.accountValues(self.settings.account), *rows]:
@@ -447,6 +453,20 @@ class IBKRClient:
             except ValueError:
                 continue
         return out
+
+    async def _fresh_account_summary(self) -> list[Any]:
+        """A new summary request each time, cancelled once answered: ib_async's own keeps its first subscription
+        and hands back whatever that last pushed, so a daily-loss check would read a stale net liquidation."""
+        req_id = self.ib.client.getReqId()
+        future = self.ib.wrapper.startReq(req_id)
+        self.ib.wrapper.acctSummary.clear()
+        self.ib.client.reqAccountSummary(req_id, "All", ACCOUNT_SUMMARY_TAGS)
+        try:
+            await future
+        finally:
+            self.ib.client.cancelAccountSummary(req_id)
+        rows = list(self.ib.wrapper.acctSummary.values())
+        return [r for r in rows if not self.settings.account or r.account == self.settings.account]
 
     def sleep(self, seconds: float) -> None:
         self.ib.sleep(seconds)

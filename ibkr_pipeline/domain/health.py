@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Status = Literal["ok", "down", "unresponsive", "offline"]
+Status = Literal["ok", "down", "unresponsive", "offline", "engaged"]
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,8 @@ class ComponentHealth:
 
     @property
     def healthy(self) -> bool:
-        return self.status in ("ok", "offline")  # offline = the embedded default, by choice
+        # offline = the embedded default, by choice; an engaged kill switch is a trader's decision, not a fault
+        return self.status in ("ok", "offline", "engaged")
 
 
 def changes(previous: dict[str, str], current: list[ComponentHealth]) -> list[ComponentHealth]:

@@ -6,12 +6,27 @@ import math
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# No order of ours is ever larger than this, whatever a sizing rule or a strategy file says.
+MAX_ORDER_SHARES = 1_000_000
+MAX_PRICE = 1_000_000.0
 
 
 def order_ref(strategy: str, symbol: str, tick: str) -> str:
     """Same strategy, symbol and tick → same reference, whatever retries or re-executions happen."""
     return re.sub(r"[^A-Za-z0-9_.:-]", "", f"{strategy}:{symbol.replace(' ', '.')}:{tick.replace(':', '')}")
+
+
+def oca_group(ref: str) -> str:
+    """The OCA group of a bracket's stop and target: whichever fills first cancels the other."""
+    return f"{ref}:oca"
+
+
+def strategy_of(ref: str) -> str:
+    """The strategy an orderRef belongs to ('' for an order that is not ours)."""
+    strategy, sep, _ = ref.partition(":")
+    return strategy if sep and re.fullmatch(r"[a-z][a-z0-9_]*", strategy) else ""
 
 
 def round_to_tick(price: float, tick: float, side: Literal["up", "down", "nearest"] = "nearest") -> float:
@@ -21,7 +36,7 @@ def round_to_tick(price: float, tick: float, side: Literal["up", "down", "neares
 
 
 class OrderIntent(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     order_ref: str
     strategy: str
@@ -30,13 +45,22 @@ class OrderIntent(BaseModel):
     tick: str
     mode: Literal["paper", "live", "dry_run"]
     action: Literal["BUY", "SELL"]
-    quantity: int = Field(gt=0)
+    quantity: int = Field(gt=0, le=MAX_ORDER_SHARES)
     entry_type: Literal["MKT", "LMT"]
-    limit_price: float | None = None
-    stop_loss: float | None = None
-    take_profit: float | None = None
+    limit_price: float | None = Field(default=None, gt=0, le=MAX_PRICE)
+    stop_loss: float | None = Field(default=None, gt=0, le=MAX_PRICE)
+    take_profit: float | None = Field(default=None, gt=0, le=MAX_PRICE)
     tif: Literal["DAY", "GTC"] = "DAY"
     outside_rth: bool = False
+
+    @model_validator(mode="after")
+    def _bracket_sides(self) -> OrderIntent:
+        if self.is_bracket:
+            low, high = (self.stop_loss, self.take_profit) if self.action == "BUY" else (self.take_profit, self.stop_loss)
+            if not low < high:  # type: ignore[operator]
+                raise ValueError(f"a {self.action} bracket needs its stop on the losing side of its target, "
+                                 f"got stop {self.stop_loss} and target {self.take_profit}")
+        return self
 
     @property
     def is_bracket(self) -> bool:

@@ -39,18 +39,34 @@ class RiskContext:
     working_refs_by_symbol: dict[str, list[str]] = field(default_factory=dict)
     quote_price: float | None = None
     signal_confidence: float = 1.0
+    strategy_position: float = 0.0  # this strategy's own shares in the symbol, from its fills
     queue_when_closed: bool = True
     max_price_deviation_pct: float = 5.0
+
+
+# Checks that limit new exposure. An exit reduces exposure, so it passes them, and says it did.
+EXPOSURE_CHECKS = ("position_value", "position_pct_of_net_liq", "gross_exposure_pct", "open_positions",
+                   "orders_today", "daily_loss")
+
+
+def is_exit(intent: OrderIntent, strategy_position: float) -> bool:
+    """A plain SELL of no more than the strategy's own long: it closes risk, it never opens any."""
+    return intent.action == "SELL" and not intent.is_bracket and 0 < intent.quantity <= strategy_position + 1e-9
+
+
+def _waive(check: RiskCheck) -> RiskCheck:
+    if check.passed:
+        return check.model_copy(update={"detail": "an exit: not limited by this check"})
+    return check.model_copy(update={"passed": True,
+                                    "detail": f"waived for an exit, which reduces risk ({check.value} vs {check.limit})"})
 
 
 def check_order(intent: OrderIntent, limits: RiskLimits, ctx: RiskContext) -> list[RiskCheck]:
     price = intent.limit_price or ctx.quote_price or 0.0
     value = intent.quantity * price
     held = abs(ctx.position_value.get(intent.symbol, 0.0))
-    opening = intent.action == "BUY" or held == 0
     nl = ctx.net_liquidation
-    # An exit (a SELL closing a long) replaces the position's own working bracket: the broker cancels it first.
-    is_exit = intent.action == "SELL" and not intent.is_bracket
+    exiting = is_exit(intent, ctx.strategy_position)
     others = [r for r in ctx.working_refs_by_symbol.get(intent.symbol, []) if r != intent.order_ref]
     checks = [
         RiskCheck(name="trading_enabled", passed=ctx.trading_enabled, value=intent.mode, limit="paper/live + no kill switch",
@@ -69,21 +85,26 @@ def check_order(intent: OrderIntent, limits: RiskLimits, ctx: RiskContext) -> li
                   value=round((held + value) / nl * 100, 4) if nl > 0 else None, limit=limits.max_position_pct),
         RiskCheck(name="gross_exposure_pct", passed=nl > 0 and (ctx.gross_exposure + value) / nl * 100 <= limits.max_gross_exposure_pct + 1e-9,
                   value=round((ctx.gross_exposure + value) / nl * 100, 4) if nl > 0 else None, limit=limits.max_gross_exposure_pct),
-        RiskCheck(name="open_positions", passed=not opening or held > 0 or ctx.open_positions < limits.max_open_positions,
+        RiskCheck(name="open_positions", passed=held > 0 or ctx.open_positions < limits.max_open_positions,
                   value=ctx.open_positions, limit=limits.max_open_positions),
         RiskCheck(name="orders_today", passed=ctx.orders_today < limits.max_orders_per_day,
                   value=ctx.orders_today, limit=limits.max_orders_per_day),
         RiskCheck(name="daily_loss", passed=ctx.daily_pnl > -limits.daily_loss_limit,
                   value=round(ctx.daily_pnl, 2), limit=-limits.daily_loss_limit),
-        RiskCheck(name="no_other_open_order", passed=not others or is_exit,
+        RiskCheck(name="no_other_open_order", passed=not others or exiting,
                   value=", ".join(ctx.working_refs_by_symbol.get(intent.symbol, [])) or "none", limit="none",
-                  detail="the exit cancels these before it is sent" if others and is_exit else ""),
+                  detail="the exit cancels this strategy's own working orders before it is sent" if others and exiting else ""),
     ]
+    if exiting:
+        checks = [_waive(c) if c.name in EXPOSURE_CHECKS else c for c in checks]
     if ctx.quote_price and intent.limit_price:
         deviation = abs(intent.limit_price - ctx.quote_price) / ctx.quote_price * 100
         checks.append(RiskCheck(name="price_sanity", passed=deviation <= ctx.max_price_deviation_pct,
                                 value=round(deviation, 4), limit=ctx.max_price_deviation_pct,
                                 detail=f"limit {intent.limit_price} vs quote {ctx.quote_price}"))
+    elif ctx.quote_price is None and exiting:
+        checks.append(RiskCheck(name="price_sanity", passed=True, value=None, limit="a quote",
+                                detail="no reference quote; an exit at market is sent without one"))
     else:
         checks.append(RiskCheck(name="price_sanity", passed=ctx.quote_price is not None, value=ctx.quote_price, limit="a quote",
                                 detail="no reference quote" if ctx.quote_price is None else "market order"))

@@ -33,9 +33,13 @@ class Signal(BaseModel):
 
 def rule_signal(symbol: str, as_of: datetime, values: dict[str, float | None], spec: SignalRules) -> Signal:
     """Evaluate buy and sell rules; both true or neither true is HOLD."""
-    buy = rules.evaluate(spec.buy, values) if spec.buy else False
-    sell = rules.evaluate(spec.sell, values) if spec.sell else False
     reasons = []
+    try:
+        buy = rules.evaluate(spec.buy, values) if spec.buy else False
+        sell = rules.evaluate(spec.sell, values) if spec.sell else False
+    except rules.RuleError as exc:  # e.g. a division by a zero this bar happened to hold: HOLD, say why
+        buy = sell = None
+        reasons.append(str(exc))
     if spec.buy:
         reasons.append(f"buy rule `{spec.buy}` is {_word(buy)}")
     if spec.sell:

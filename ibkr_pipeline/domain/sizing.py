@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ibkr_pipeline.domain.orders import MAX_ORDER_SHARES
 from ibkr_pipeline.domain.strategy import OrderTemplate, RiskLimits
 
 
@@ -29,6 +30,6 @@ def position_size(
             return 0  # risk sizing needs a stop; no stop, no trade
         raw = equity * template.risk_pct / 100 / abs(price - stop)
     cap_value = min(limits.max_position_value, equity * limits.max_position_pct / 100)
-    raw = min(raw, cap_value / price)
+    raw = min(raw, cap_value / price, MAX_ORDER_SHARES)
     lots = math.floor(raw / lot_size + 1e-9)
     return max(lots * lot_size, 0)

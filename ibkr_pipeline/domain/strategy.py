@@ -3,37 +3,79 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from datetime import date
+import stat
+from collections import Counter
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain import rules
 from ibkr_pipeline.domain.contracts import ContractSpec, normalize_symbol
+from ibkr_pipeline.domain.orders import MAX_ORDER_SHARES
 
 BAR_SIZES = (
     "1 min", "2 mins", "3 mins", "5 mins", "10 mins", "15 mins", "20 mins", "30 mins",
     "1 hour", "2 hours", "3 hours", "4 hours", "8 hours", "1 day", "1 week", "1 month",
 )
-_DURATION = re.compile(r"^\d+ [SDWMY]$")
+_DURATION = re.compile(r"^(\d{1,5}) ([SDWMY])$")
+# The most of each unit IB serves in one request (and more than any strategy needs).
+_MAX_DURATION = {"S": 86_400, "D": 3_650, "W": 520, "M": 120, "Y": 30}
+NAME = r"^[a-z][a-z0-9_]{0,63}$"  # strategy, timeframe, prompt and column names: safe as a path segment
+IB_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9 .\-]{0,19}$")
+IB_CODE = r"^[A-Z0-9.]{0,16}$"
+MAX_UNIVERSE = 2_000
+# pandas-ta parameters that count bars: whole and positive.
+_WINDOW_PARAMS = frozenset({"length", "fast", "slow", "signal", "period", "window", "lookback", "k", "d", "smooth_k",
+                            "atr_length", "rsi_length", "macd_length"})
+MAX_AMOUNT = 1e9
+
+
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+
+
+def check_cron(value: str) -> str:
+    """A 5-field cron that parses and fires: each bad field is named, and a cron that never fires
+    (``0 0 30 2 *``) or fires less than once in five years is refused."""
+    fields = value.split()
+    if len(fields) != 5:
+        raise ValueError(f"{value!r} has {len(fields)} fields; a cron has 5 (minute hour day-of-month month day-of-week)")
+    for i, (label, low, high) in enumerate(_CRON_FIELDS):
+        probe = ["*"] * 5
+        probe[i] = fields[i]
+        if not croniter.is_valid(" ".join(probe)):
+            raise ValueError(f"{value!r}: {label} field {fields[i]!r} is not valid (values {low}-{high}, "
+                             "lists a,b, ranges a-b, steps */n)")
+    if not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a valid cron expression")
+    reference = datetime(2024, 1, 1)
+    try:
+        first = croniter(value, reference).get_next(datetime)
+        second = croniter(value, first).get_next(datetime)
+    except CroniterBadDateError:
+        first = second = None
+    if first is None or second is None or (second - reference).days > 5 * 366:
+        raise ValueError(f"{value!r} never fires (no such date), or fires less than once in five years")
+    return value
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class UniverseEntry(_Model):
-    symbol: str
-    exchange: str = "SMART"
-    currency: str = "USD"
+    symbol: str = Field(max_length=20)
+    exchange: str = Field(default="SMART", pattern=IB_CODE)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     sec_type: Literal["STK"] = "STK"
-    primary_exchange: str = ""
+    primary_exchange: str = Field(default="", pattern=IB_CODE)
 
     def contract_spec(self) -> ContractSpec:
         return ContractSpec(
@@ -41,7 +83,13 @@ class UniverseEntry(_Model):
             currency=self.currency, primary_exchange=self.primary_exchange,
         )
 
-    _symbol = field_validator("symbol")(classmethod(lambda cls, value: normalize_symbol(value)))
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, value: str) -> str:
+        value = normalize_symbol(value)
+        if not IB_SYMBOL.match(value):
+            raise ValueError(f"{value!r} is not an IB symbol (letters, digits, space, '.' and '-', up to 20)")
+        return value
 
 
 class Schedule(_Model):
@@ -52,8 +100,13 @@ class Schedule(_Model):
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5 or not croniter.is_valid(value):
-            raise ValueError(f"{value!r} is not a 5-field cron expression")
+        return check_cron(value)
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: date) -> date:
+        if not date(2000, 1, 1) <= value <= date(2100, 1, 1):
+            raise ValueError(f"{value} is outside 2000-01-01 .. 2100-01-01")
         return value
 
     @field_validator("timezone")
@@ -61,13 +114,13 @@ class Schedule(_Model):
     def _tz(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"{value!r} is not an IANA time zone") from exc
         return value
 
 
 class Timeframe(_Model):
-    name: str
+    name: str = Field(pattern=NAME, description="lower_snake_case; part of the bar store's paths")
     bar_size: Literal[BAR_SIZES]  # type: ignore[valid-type]
     lookback: str = Field(description="IB duration string, e.g. '1 Y', '6 M', '30 D'")
     use_rth: bool = True
@@ -75,16 +128,42 @@ class Timeframe(_Model):
     @field_validator("lookback")
     @classmethod
     def _lookback(cls, value: str) -> str:
-        if not _DURATION.match(value):
+        match = _DURATION.match(value)
+        if not match:
             raise ValueError(f"{value!r} is not an IB duration like '1 Y', '6 M', '30 D'")
+        count, unit = int(match.group(1)), match.group(2)
+        if not 1 <= count <= _MAX_DURATION[unit]:
+            raise ValueError(f"{value!r}: between 1 and {_MAX_DURATION[unit]} {unit}")
         return value
 
 
 class IndicatorSpec(_Model):
-    kind: str = Field(description="Any pandas-ta indicator, e.g. rsi, sma, macd, bbands, atr")
-    params: dict[str, Any] = Field(default_factory=dict)
-    name: str | None = Field(default=None, description="Alias for a one-column indicator")
-    timeframes: list[str] | None = Field(default=None, description="Where to compute it; default all")
+    kind: str = Field(pattern=NAME, description="Any pandas-ta indicator, e.g. rsi, sma, macd, bbands, atr")
+    params: dict[str, int | float | str | bool] = Field(default_factory=dict, max_length=16)
+    name: str | None = Field(default=None, pattern=NAME, description="Alias for a one-column indicator")
+    timeframes: list[str] | None = Field(default=None, max_length=16, description="Where to compute it; default all")
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, int | float | str | bool]) -> dict[str, int | float | str | bool]:
+        for key, item in value.items():
+            if not re.fullmatch(r"[a-z_][a-z0-9_]{0,31}", key):
+                raise ValueError(f"parameter name {key!r} is not a pandas-ta parameter name")
+            if isinstance(item, str):
+                if len(item) > 32:
+                    raise ValueError(f"{key}: text longer than 32 characters")
+                try:
+                    float(item)
+                except ValueError:
+                    pass
+                else:  # YAML reads 1e30 (no dot) as text: say so rather than hand pandas-ta a string
+                    raise ValueError(f"{key}: {item!r} is text; write a number such as 14 or 2.0")
+            if key in _WINDOW_PARAMS and not (isinstance(item, int) and not isinstance(item, bool)
+                                              and 1 <= item <= 5_000):
+                raise ValueError(f"{key}: {item!r} is not a whole number of bars from 1 to 5000")
+            if isinstance(item, int | float) and not isinstance(item, bool) and not abs(item) <= 100_000:
+                raise ValueError(f"{key}: {item} is outside -100000 .. 100000")
+        return value
 
     @model_validator(mode="after")
     def _known_to_pandas_ta(self) -> IndicatorSpec:
@@ -100,63 +179,71 @@ class IndicatorSpec(_Model):
 
 
 class ChartLayout(_Model):
-    overlays: list[str] = Field(default_factory=list, description="Columns drawn over the candles")
-    panels: list[str] = Field(default_factory=list, description="Columns drawn in panels below")
+    overlays: list[str] = Field(default_factory=list, max_length=16, description="Columns drawn over the candles")
+    panels: list[str] = Field(default_factory=list, max_length=8, description="Columns drawn in panels below")
     bars: int = Field(default=120, ge=20, le=2000, description="How many of the latest bars to draw")
-    style: str = "yahoo"
+    style: str = Field(default="yahoo", pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="An mplfinance style")
 
 
 class SignalRules(_Model):
     mode: Literal["rules", "llm", "both", "weighted"] = "rules"
     timeframe: str = "daily"
-    buy: str | None = None
-    sell: str | None = None
+    buy: str | None = Field(default=None, max_length=500)
+    sell: str | None = Field(default=None, max_length=500)
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     llm_weight: float = Field(default=0.5, ge=0, le=1, description="Weight of the analysis in 'weighted' mode")
-    atr: str | None = Field(default=None, description="ATR column for stop/target distances")
-    stop_atr: float = Field(default=2.0, gt=0)
-    target_atr: float = Field(default=3.0, gt=0)
+    atr: str | None = Field(default=None, pattern=NAME, description="ATR column for stop/target distances")
+    stop_atr: float = Field(default=2.0, gt=0, le=50)
+    target_atr: float = Field(default=3.0, gt=0, le=50)
 
 
 class LLMSection(_Model):
-    prompt: str = "technical_analyst"
-    model: str | None = None
+    prompt: str = Field(default="technical_analyst", pattern=NAME, description="A folder under prompts/")
+    model: str | None = Field(default=None, max_length=128, pattern=r"^[A-Za-z0-9._:/@-]+$")
     temperature: float = Field(default=0.0, ge=0, le=2)
     detail: Literal["low", "high", "auto"] = "low"
     vision: bool = True
-    notes: str = ""
+    notes: str = Field(default="", max_length=4000)
 
 
 class RiskLimits(_Model):
-    max_position_value: float = Field(default=25_000, gt=0)
+    max_position_value: float = Field(default=25_000, gt=0, le=MAX_AMOUNT)
     max_position_pct: float = Field(default=5.0, gt=0, le=100)
-    max_gross_exposure_pct: float = Field(default=100.0, gt=0)
-    max_open_positions: int = Field(default=10, ge=1)
-    max_orders_per_day: int = Field(default=20, ge=1)
-    daily_loss_limit: float = Field(default=5_000, gt=0)
+    max_gross_exposure_pct: float = Field(default=100.0, gt=0, le=400)
+    max_open_positions: int = Field(default=10, ge=1, le=MAX_UNIVERSE)
+    max_orders_per_day: int = Field(default=20, ge=1, le=10_000)
+    daily_loss_limit: float = Field(default=5_000, gt=0, le=MAX_AMOUNT)
     min_confidence: float = Field(default=0.6, ge=0, le=1)
+    max_signal_age_minutes: int | None = Field(
+        default=None, ge=1, le=31 * 24 * 60,
+        description="Oldest a tick may be when its orders are sent; default one cron period (never across a session open or close)",
+    )
 
 
 class OrderTemplate(_Model):
     entry: Literal["MKT", "LMT"] = "LMT"
     sizing: Literal["fixed_quantity", "fixed_notional", "pct_equity", "risk"] = "risk"
-    quantity: int | None = Field(default=None, gt=0)
-    notional: float | None = Field(default=None, gt=0)
+    quantity: int | None = Field(default=None, gt=0, le=MAX_ORDER_SHARES)
+    notional: float | None = Field(default=None, gt=0, le=MAX_AMOUNT)
     pct_equity: float | None = Field(default=None, gt=0, le=100)
     risk_pct: float = Field(default=0.5, gt=0, le=10)
     tif: Literal["DAY", "GTC"] = "DAY"
     outside_rth: bool = False
     bracket: bool = True
+    stop_pct: float | None = Field(default=None, gt=0, le=50, description="Stop distance in % of the entry when no ATR gives one")
+    target_pct: float | None = Field(default=None, gt=0, le=500, description="Target distance in % of the entry when no ATR gives one")
+    max_stop_pct: float = Field(default=15.0, gt=0, le=50, description="No bracket's stop further than this from its entry")
+    max_target_pct: float = Field(default=30.0, gt=0, le=500, description="No bracket's target further than this from its entry")
 
 
 class BacktestSettings(_Model):
     """What a backtest's replay broker charges: IBKR Pro Fixed-like commissions and slippage per fill."""
 
-    starting_cash: float = Field(default=100_000, gt=0)
-    slippage_bps: float = Field(default=2.0, ge=0, description="Against the trader on market and stop fills")
-    commission_per_share: float = Field(default=0.005, ge=0)
-    min_commission: float = Field(default=1.0, ge=0)
-    max_commission_pct: float = Field(default=1.0, ge=0, description="Cap as a percentage of trade value")
+    starting_cash: float = Field(default=100_000, gt=0, le=MAX_AMOUNT)
+    slippage_bps: float = Field(default=2.0, ge=0, le=1_000, description="Against the trader on market and stop fills")
+    commission_per_share: float = Field(default=0.005, ge=0, le=100)
+    min_commission: float = Field(default=1.0, ge=0, le=10_000)
+    max_commission_pct: float = Field(default=1.0, ge=0, le=100, description="Cap as a percentage of trade value")
 
 
 DEFAULT_TIMEFRAMES = (
@@ -166,13 +253,13 @@ DEFAULT_TIMEFRAMES = (
 
 
 class StrategySpec(_Model):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Asset key prefix; lower_snake_case")
-    description: str = ""
+    name: str = Field(pattern=NAME, description="Asset key prefix; lower_snake_case")
+    description: str = Field(default="", max_length=2000)
     mode: Literal["paper", "live", "dry_run"] = "paper"
-    universe: list[UniverseEntry] = Field(min_length=1)
+    universe: list[UniverseEntry] = Field(min_length=1, max_length=MAX_UNIVERSE)
     schedule: Schedule
-    timeframes: list[Timeframe] = Field(default_factory=lambda: list(DEFAULT_TIMEFRAMES), min_length=1)
-    indicators: list[IndicatorSpec] = Field(default_factory=list)
+    timeframes: list[Timeframe] = Field(default_factory=lambda: list(DEFAULT_TIMEFRAMES), min_length=1, max_length=8)
+    indicators: list[IndicatorSpec] = Field(default_factory=list, max_length=64)
     chart: ChartLayout = Field(default_factory=ChartLayout)
     signal: SignalRules = Field(default_factory=SignalRules)
     llm: LLMSection = Field(default_factory=LLMSection)
@@ -183,8 +270,8 @@ class StrategySpec(_Model):
     @field_validator("universe")
     @classmethod
     def _unique_symbols(cls, value: list[UniverseEntry]) -> list[UniverseEntry]:
-        seen = [u.symbol for u in value]
-        dupes = sorted({s for s in seen if seen.count(s) > 1})
+        counts = Counter(u.symbol for u in value)
+        dupes = sorted(s for s, n in counts.items() if n > 1)
         if dupes:
             raise ValueError(f"symbols listed twice: {dupes}")
         return value
@@ -220,6 +307,11 @@ class StrategySpec(_Model):
             raise ValueError("order.notional is required when order.sizing is fixed_notional")
         if self.order.sizing == "pct_equity" and not self.order.pct_equity:
             raise ValueError("order.pct_equity is required when order.sizing is pct_equity")
+        if self.order.bracket and self.signal.buy and self.signal.mode != "llm" and not self.signal.atr and not (
+                self.order.stop_pct and self.order.target_pct):
+            raise ValueError("order.bracket: a bracket needs its distances: set signal.atr, or order.stop_pct and "
+                             "order.target_pct (an analysis in signal.mode llm gives its own, bounded by "
+                             "order.max_stop_pct and order.max_target_pct)")
         return self
 
     def indicators_for(self, timeframe: str) -> list[IndicatorSpec]:
@@ -250,13 +342,71 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+MAX_FILE_BYTES = 256 * 1024
+MAX_YAML_DEPTH = 12
+MAX_YAML_NODES = 50_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping with the same key twice (a later ``mode: live`` must not win silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:  # type: ignore[override]
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: let pydantic name it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen[key] = True
+        return super().construct_mapping(node, deep=deep)
+
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:  # 2026-13-45 looks like a date to YAML
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a date: {exc}",
+                                                    node.start_mark) from exc
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+
+
+def _where(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _scan(text: str, path: Path) -> None:
+    """Walk the YAML events (no recursion, no objects built) and refuse what could exhaust memory or
+    the stack: anchors and aliases (YAML bombs), nesting deeper than any strategy needs, too many nodes."""
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise StrategyFileError(path, [(_where(event.start_mark),
+                                            "YAML anchors and aliases (& and *) are not allowed in strategy files")])
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise StrategyFileError(path, [(_where(event.start_mark),
+                                                f"nested deeper than {MAX_YAML_DEPTH} levels")])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_YAML_NODES:
+                raise StrategyFileError(path, [(_where(event.start_mark), f"more than {MAX_YAML_NODES} YAML values")])
+
+
 def parse_strategy(text: str, path: Path) -> StrategySpec:
     try:
-        data = yaml.safe_load(text)
+        _scan(text, path)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise StrategyFileError(path, [(where, f"invalid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+        raise StrategyFileError(path, [(_where(mark), f"invalid YAML: {getattr(exc, 'problem', None) or exc}")]) from exc
     if not isinstance(data, dict):
         raise StrategyFileError(path, [("", "a strategy file is a YAML mapping (name:, universe:, schedule:, ...)")])
     try:
@@ -269,17 +419,44 @@ def parse_strategy(text: str, path: Path) -> StrategySpec:
         raise StrategyFileError(path, problems) from exc
 
 
-def load_strategy(path: Path) -> StrategySpec:
+def read_strategy_text(path: Path) -> str:
+    """The file's text: a regular file (never a FIFO or a device, which could block or never end), at most
+    ``MAX_FILE_BYTES``, UTF-8 (a UTF-8 byte-order mark is allowed)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise StrategyFileError(path, [("", f"cannot read: {exc.strerror}")]) from exc
-    return parse_strategy(text, path)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StrategyFileError(path, [("", "not a regular file (a directory, FIFO or device); refused")])
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise StrategyFileError(path, [("", f"larger than {MAX_FILE_BYTES // 1024} KiB; a strategy file is small")])
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise StrategyFileError(path, [("", "the file is UTF-16; save it as UTF-8")])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise StrategyFileError(path, [(f"line {line}", f"not UTF-8 (byte {exc.start}: {data[exc.start]:#04x}); "
+                                                        "save the file as UTF-8")]) from exc
+    if "\x00" in text:
+        raise StrategyFileError(path, [("", "contains NUL characters; not a text file")])
+    return text.removeprefix("\ufeff")
+
+
+def load_strategy(path: Path) -> StrategySpec:
+    path = Path(path)
+    return parse_strategy(read_strategy_text(path), path)
 
 
 def file_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(read_strategy_text(path).encode()).hexdigest()[:16]
 
 
 def strategy_files(directory: Path) -> list[Path]:
@@ -295,6 +472,9 @@ def load_directory(directory: Path) -> tuple[list[tuple[Path, StrategySpec]], li
             spec = load_strategy(path)
         except StrategyFileError as exc:
             broken.append(exc)
+            continue
+        except Exception as exc:  # whatever a file holds, it never takes the others down
+            broken.append(StrategyFileError(path, [("", f"cannot be loaded: {type(exc).__name__}: {exc}"[:500])]))
             continue
         if spec.name in names:
             broken.append(StrategyFileError(path, [("name", f"{spec.name!r} is already used by {names[spec.name]}")]))

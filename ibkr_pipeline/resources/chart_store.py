@@ -20,8 +20,8 @@ class ChartStore(dg.ConfigurableResource):
     local_dir: str = Field(default="", description="Directory for the local store; empty = <data dir>/objects")
     endpoint: str = Field(default="", description="S3/MinIO host:port; empty = local directory")
     bucket: str = "ibkr-pipeline"
-    access_key: str = ""
-    secret_key: str = ""
+    access_key: str = Field(default="", repr=False)
+    secret_key: str = Field(default="", repr=False)
     secure: bool = True
     region: str = "us-east-1"
     _store: ObjectStore | None = PrivateAttr(default=None)

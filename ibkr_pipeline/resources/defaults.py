@@ -3,6 +3,10 @@
 Set ``IBKR_HOST``/``IBKR_PORT``/``IBKR_CLIENT_ID``/``IBKR_ACCOUNT`` for a real gateway, and
 ``IBKR_PIPELINE_S3_ENDPOINT`` (+ ``IBKR_PIPELINE_S3_ACCESS_KEY``/``IBKR_PIPELINE_S3_SECRET_KEY``,
 read through ``dg.EnvVar`` so they never enter logs or metadata) for MinIO/S3.
+
+The code location's resources are locked: they take no run config, so nobody can point the
+LLM key at another host, or read an environment variable into a field (Dagster's ``{env: ...}``),
+from the launchpad. They are configured by the deployment's environment alone, read when a run starts.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ def ibkr_from_env() -> IBKRResource:
         port=int(os.environ.get("IBKR_PORT", "4002")),
         client_id=int(os.environ.get("IBKR_CLIENT_ID", "1")),
         account=os.environ.get("IBKR_ACCOUNT", ""),
-        database_url=os.environ.get("IBKR_PIPELINE_DB_URL", ""),
+        # The URL carries the database password: an EnvVar, read when a run starts, never stored with the run.
+        database_url=dg.EnvVar("IBKR_PIPELINE_DB_URL") if os.environ.get("IBKR_PIPELINE_DB_URL") else "",
     )
 
 
@@ -63,6 +68,20 @@ def alerts_from_env() -> AlertWebhook:
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
     return {"ibkr": ibkr_from_env(), "chart_store": chart_store_from_env(), "llm": llm_from_env(),
             "alerts": alerts_from_env()}
+
+
+def locked(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
+    """The resource as the deployment configured it, with an empty run-config schema: a launchpad that tries
+    to set any of its fields is refused. ``dg.EnvVar`` fields are read when each run starts."""
+    return dg.ResourceDefinition(
+        resource_fn=lambda _context: resource.process_config_and_initialize(),
+        config_schema={},
+        description=f"{type(resource).__name__}, configured by the deployment's environment (not per run)",
+    )
+
+
+def locked_resources_from_env() -> dict[str, dg.ResourceDefinition]:
+    return {key: locked(resource) for key, resource in resources_from_env().items()}
 
 
 def executor_from_env() -> dg.ExecutorDefinition | None:

@@ -39,7 +39,7 @@ class IBKRResource(dg.ConfigurableResource):
     connect_attempts: int = 5
     readonly: bool = False
     contract_cache_ttl_days: float = Field(default=7.0, description="How long resolved contracts stay cached")
-    database_url: str = Field(default="", description="Project database URL; empty = embedded SQLite")
+    database_url: str = Field(default="", repr=False, description="Project database URL; empty = IBKR_PIPELINE_DB_URL or embedded SQLite")
     pacing_time_scale: float = Field(
         default=1.0, description="Scale of IB's pacing windows (1.0 = IB's real rules; tests shrink it)"
     )

@@ -15,13 +15,14 @@ import requests
 from pydantic import Field
 
 from ibkr_pipeline.domain.health import ComponentHealth
+from ibkr_pipeline.domain.redaction import redact_url
 from ibkr_pipeline.llm.client import DEFAULT_PRICES, AnswerCache, LLMClient, LLMSettings
 from ibkr_pipeline.store.database import default_url, engine_for
 
 
 class LLMResource(dg.ConfigurableResource):
     base_url: str = Field(default="", description="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1; empty = offline analyst")
-    api_key: str = Field(default="", description="Set through dg.EnvVar('OPENAI_API_KEY')")
+    api_key: str = Field(default="", repr=False, description="Set through dg.EnvVar('OPENAI_API_KEY')")
     model: str = "gpt-4o-mini"
     timeout_s: float = 60.0
     max_in_flight: int = Field(default=4, ge=1, description="Requests in flight at once")
@@ -33,7 +34,7 @@ class LLMResource(dg.ConfigurableResource):
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_PRICES.items()},
         description="USD per million tokens [prompt, completion] by model",
     )
-    database_url: str = Field(default="", description="Where answers are cached; empty = the project database")
+    database_url: str = Field(default="", repr=False, description="Where answers are cached; empty = the project database")
 
     @property
     def offline(self) -> bool:
@@ -44,14 +45,14 @@ class LLMResource(dg.ConfigurableResource):
         if self.offline:
             return ComponentHealth("llm", "offline", "no endpoint configured: the offline analyst answers")
         started = time.perf_counter()
-        host = urlsplit(self.base_url).netloc
+        host = urlsplit(redact_url(self.base_url)).netloc
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         try:
             answer = requests.get(self.base_url.rstrip("/") + "/models", headers=headers, timeout=timeout_s)
         except requests.Timeout:
             return ComponentHealth("llm", "unresponsive", f"{host}: no answer within {timeout_s:g} s")
         except requests.RequestException as exc:
-            return ComponentHealth("llm", "down", f"{host}: {type(exc).__name__}")
+            return ComponentHealth("llm", "down", f"{host}: {type(exc).__name__}")  # its text may carry the URL
         if answer.status_code != 200:
             return ComponentHealth("llm", "down", f"{host}: GET /models answered HTTP {answer.status_code}")
         return ComponentHealth("llm", "ok", f"{host}: GET /models answered",

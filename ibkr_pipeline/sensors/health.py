@@ -9,6 +9,9 @@ from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.store.database import data_dir, default_url, engine_for
+from ibkr_pipeline.store.kill_switch import KillSwitch
+from ibkr_pipeline.trading.guards import kill_switch_reason
 
 HEALTH_KEY = dg.AssetKey("system_health")
 CHECK = "all_parts_answer"
@@ -16,14 +19,22 @@ CHECK = "all_parts_answer"
 system_health = dg.AssetSpec(
     HEALTH_KEY,
     description="What the health sensor saw last: the IB gateway (down, or connected but silent as around IB's "
-                "nightly restart), the object store (write and read back) and the LLM endpoint.",
+                "nightly restart), the object store (write and read back), the LLM endpoint, and the kill switch "
+                "(`ibkr-pipeline kill-switch on|off|status`).",
     group_name="operations",
     kinds={"python"},
 )
 
 
+def kill_switch_health(ibkr: IBKRResource) -> ComponentHealth:
+    """The kill switch as every process reads it (environment, file, project database)."""
+    engine = engine_for(ibkr.database_url or default_url())
+    reason = kill_switch_reason(data_dir(), KillSwitch(engine))
+    return ComponentHealth("kill_switch", "engaged" if reason else "ok", reason or "off: orders may be sent")
+
+
 def probe_all(ibkr: IBKRResource, chart_store: ChartStore, llm: LLMResource) -> tuple[list[ComponentHealth], dict]:
-    results = [ibkr.probe(), chart_store.probe(), llm.probe()]
+    results = [ibkr.probe(), chart_store.probe(), llm.probe(), kill_switch_health(ibkr)]
     metadata = {c.component: dg.MetadataValue.text(f"{c.status}: {c.detail}") for c in results}
     metadata |= {f"{c.component}_latency_ms": float(c.latency_ms) for c in results if c.latency_ms is not None}
     return results, metadata

@@ -9,36 +9,9 @@ from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.store.database import default_url, engine_for
 from ibkr_pipeline.store.ledger import Ledger
-from ibkr_pipeline.trading.executor import broker_orders, status_of
+from ibkr_pipeline.trading.reconcile import reconcile
 
 INTERVAL_S = int(os.environ.get("IBKR_PIPELINE_ORDER_TRACKING_S", "30"))
-
-
-def reconcile(client, ledger: Ledger) -> dict[str, list]:
-    """Bring every non-terminal ledger order up to date; returns changes, new fills and rejects."""
-    changes, new_fills, rejects = [], [], []
-    executions = client.executions()
-    for row in ledger.open_orders():
-        known = broker_orders(client, row.order_ref)
-        if not known:
-            continue
-        status = status_of(known)
-        if any(o.status == "Inactive" for o in known):
-            status = "rejected"
-        if status != row.status:
-            ledger.set_status(row.order_ref, status, "reconciled with the broker")
-            changes.append((row.order_ref, row.status, status))
-            if status == "rejected":
-                rejects.append(row.order_ref)
-        for fill in executions:
-            e = fill.execution
-            if e.orderRef != row.order_ref:
-                continue
-            report = fill.commissionReport
-            if ledger.record_fill(e.execId, e.orderRef, fill.contract.symbol, e.side, e.shares, e.price,
-                                  report.commission if report else 0.0, report.realizedPNL if report else 0.0, e.time):
-                new_fills.append((e.orderRef, e.execId, e.side, e.shares, e.price))
-    return {"changes": changes, "fills": new_fills, "rejects": rejects}
 
 
 @dg.sensor(name="order_tracking", minimum_interval_seconds=INTERVAL_S, job=portfolio_job,
@@ -61,6 +34,10 @@ def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource, aler
     if result["rejects"]:
         alerts.send("ibkr_pipeline: orders rejected by IB", result["rejects"])
         raise dg.Failure(description=f"orders rejected by IB: {', '.join(result['rejects'])}")
-    if result["fills"]:
-        return dg.RunRequest(run_key=f"fills-{result['fills'][-1][1]}")
+    # Ticks record their own fills too: a snapshot follows whatever fill is newest since the last one.
+    fills = ledger.fills()
+    latest = fills[-1].exec_id if fills else ""
+    if latest and latest != context.cursor:
+        context.update_cursor(latest)
+        return dg.RunRequest(run_key=f"fills-{latest}")
     return dg.SkipReason(f"{len(result['changes'])} status changes, no new fills")

@@ -10,10 +10,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from ibkr_pipeline.domain.orders import OrderIntent
+from ibkr_pipeline.domain.positions import StrategyPosition, positions_from_fills
 from ibkr_pipeline.store.models import FillRow, OrderEventRow, OrderRow, PortfolioSnapshotRow
 
 # Blocked and dry-run intents are not terminal: re-executing once trading is allowed may send them.
 TERMINAL = {"filled", "cancelled", "rejected"}
+# IB holds something else under the orderRef: a person decides; it is never sent, adopted or tracked as ours.
+CONFLICT = "conflict"
+NOT_TO_SEND = TERMINAL | {"working", CONFLICT}
 
 
 class Ledger:
@@ -44,6 +48,15 @@ class Ledger:
             session.add(OrderEventRow(order_ref=intent.order_ref, status=status, detail=error, at=now))
         return True
 
+    def refresh_intent(self, intent: OrderIntent) -> None:
+        """An intent never sent (blocked, dry-run, interrupted) takes the re-computed order's numbers before it goes."""
+        with Session(self.engine) as session, session.begin():
+            row = session.get(OrderRow, intent.order_ref)
+            if row is None or row.status not in ("intent", "blocked", "dry_run"):
+                return
+            for name in ("quantity", "entry_type", "limit_price", "stop_loss", "take_profit", "action", "con_id"):
+                setattr(row, name, getattr(intent, name))
+
     def set_status(self, order_ref: str, status: str, detail: str = "", broker_ids: list[int] | None = None,
                    perm_ids: list[int] | None = None) -> None:
         now = self.clock()
@@ -58,7 +71,7 @@ class Ledger:
                 row.broker_order_ids = ",".join(map(str, broker_ids))
             if perm_ids:
                 row.perm_ids = ",".join(map(str, perm_ids))
-            if detail and status in ("rejected", "error", "blocked"):
+            if detail and status in ("rejected", "error", "blocked", CONFLICT):
                 row.error = detail
             if changed or detail:
                 session.add(OrderEventRow(order_ref=order_ref, status=status, detail=detail, at=now))
@@ -70,7 +83,7 @@ class Ledger:
 
     def open_orders(self, strategy: str | None = None) -> list[OrderRow]:
         with Session(self.engine) as session:
-            query = select(OrderRow).where(OrderRow.status.not_in(TERMINAL | {"blocked", "dry_run"}))
+            query = select(OrderRow).where(OrderRow.status.not_in(TERMINAL | {"blocked", "dry_run", CONFLICT}))
             if strategy:
                 query = query.where(OrderRow.strategy == strategy)
             rows = list(session.scalars(query))
@@ -88,8 +101,12 @@ class Ledger:
 
     def record_fill(self, exec_id: str, order_ref: str, symbol: str, side: str, shares: float, price: float,
                     commission: float, realized_pnl: float, time: datetime) -> bool:
+        """Insert a fill keyed by execId (True when new); a commission report that arrives later updates it."""
         with Session(self.engine) as session, session.begin():
-            if session.get(FillRow, exec_id) is not None:
+            existing = session.get(FillRow, exec_id)
+            if existing is not None:
+                if commission and not existing.commission:
+                    existing.commission, existing.realized_pnl = commission, realized_pnl
                 return False
             session.add(FillRow(exec_id=exec_id, order_ref=order_ref, symbol=symbol, side=side, shares=shares,
                                 price=price, commission=commission, realized_pnl=realized_pnl, time=time))
@@ -97,13 +114,17 @@ class Ledger:
 
     def fills(self, order_ref_prefix: str = "") -> list[FillRow]:
         with Session(self.engine) as session:
-            query = select(FillRow).order_by(FillRow.time)
+            query = select(FillRow).order_by(FillRow.time, FillRow.exec_id)
             if order_ref_prefix:
                 query = query.where(FillRow.order_ref.startswith(order_ref_prefix))
             rows = list(session.scalars(query))
             for row in rows:
                 session.expunge(row)
             return rows
+
+    def positions(self) -> dict[tuple[str, str], StrategyPosition]:
+        """(strategy, symbol) → each strategy's own position, from its own fills."""
+        return positions_from_fills(self.fills())
 
     def snapshot(self, at: datetime, account: str, net_liq: float, cash: float, unrealized: float,
                  realized: float, positions: dict) -> None:

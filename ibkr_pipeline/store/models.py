@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ibkr_pipeline.store.database import Base
@@ -102,3 +102,15 @@ class PortfolioSnapshotRow(Base):
     unrealized_pnl: Mapped[float] = mapped_column(Float)
     realized_pnl: Mapped[float] = mapped_column(Float)
     positions_json: Mapped[str] = mapped_column(Text)
+
+
+class KillSwitchEventRow(Base):
+    """Every change of the project-wide kill switch; the newest row is its state (shared by every process)."""
+
+    __tablename__ = "kill_switch_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    engaged: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changed_by: Mapped[str] = mapped_column(String(128), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

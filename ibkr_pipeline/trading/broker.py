@@ -15,9 +15,11 @@ from typing import Protocol
 from ibkr_pipeline.broker.client import IBKRClient
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.orders import OrderIntent
+from ibkr_pipeline.store.kill_switch import KillSwitch
 from ibkr_pipeline.store.ledger import Ledger
-from ibkr_pipeline.trading.executor import Placement, place_exactly_once
-from ibkr_pipeline.trading.guards import sending_blocked
+from ibkr_pipeline.trading.executor import Placement, place_exactly_once, record_executions
+from ibkr_pipeline.trading.reconcile import reconcile
+from ibkr_pipeline.trading.guards import kill_switch_reason, sending_blocked
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,19 @@ class Broker(Protocol):
 
     def now(self) -> datetime: ...
 
-    def blocked_reason(self, mode: str, data_dir: Path) -> str:
-        """Why no order may be sent now ('' when sending is allowed)."""
+    def blocked_reason(self, mode: str) -> str:
+        """Why no order may be sent this tick ('' when sending is allowed)."""
+        ...
+
+    def reconcile(self, ledger: Ledger) -> None:
+        """Bring the ledger's fills and order states up to date, so each strategy's own position is current."""
         ...
 
     def account_values(self) -> dict[str, float]: ...
 
-    def holdings(self) -> dict[str, Holding]: ...
+    def holdings(self) -> dict[str, Holding]:
+        """The account's positions: every strategy's and the trader's own, summed per symbol."""
+        ...
 
     def quote(self, contract: ContractInfo) -> float | None: ...
 
@@ -48,16 +56,28 @@ class Broker(Protocol):
 class GatewayBroker:
     """IB Gateway/TWS through ``IBKRClient``; every order goes through ``place_exactly_once``."""
 
-    def __init__(self, client: IBKRClient, extra_block: str = ""):
+    def __init__(self, client: IBKRClient, data_dir: Path, switch: KillSwitch | None = None, extra_block: str = ""):
         self.client = client
-        self.account = client.settings.account or client.ib.managedAccounts()[0]
+        self.managed = [a for a in client.ib.managedAccounts() if a]
+        configured = client.settings.account
+        self.account = configured or (self.managed[0] if len(self.managed) == 1 else "")
+        self.data_dir = Path(data_dir)
+        self.switch = switch
         self.extra_block = extra_block
 
     def now(self) -> datetime:
         return self.client.ib.reqCurrentTime()
 
-    def blocked_reason(self, mode: str, data_dir: Path) -> str:
-        return self.extra_block or sending_blocked(mode, self.account, data_dir)
+    def blocked_reason(self, mode: str) -> str:
+        return self.extra_block or sending_blocked(mode, self.account, self.data_dir, self.switch, self.managed,
+                                                   configured=self.client.settings.account)
+
+    def send_blocked(self) -> str:
+        """The kill switch, read again immediately before each send."""
+        return kill_switch_reason(self.data_dir, self.switch)
+
+    def reconcile(self, ledger: Ledger) -> None:
+        reconcile(self.client, ledger)
 
     def account_values(self) -> dict[str, float]:
         return self.client.account_summary()
@@ -70,12 +90,23 @@ class GatewayBroker:
         return self.client.snapshot(contract).reference_price
 
     def place(self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo, blocked_reason: str = "") -> Placement:
-        # An exit takes the position's working orders with it: a bracket's stop or target left working would
-        # sell shares that are no longer there and open a short; an entry left working would buy them back.
-        before_send = (lambda: self.cancel_working_orders(intent, contract)) if not intent.is_bracket and \
-            intent.action == "SELL" else None
+        # An exit takes the strategy's own working orders on the contract with it: a bracket's stop or target left
+        # working would sell shares that are no longer there and open a short; an entry left working would buy them back.
+        exit_ = intent.action == "SELL" and not intent.is_bracket
         return place_exactly_once(self.client, ledger, intent, contract, blocked_reason=blocked_reason,
-                                  before_send=before_send)
+                                  before_send=(lambda: self.prepare_exit(ledger, intent, contract)) if exit_ else None,
+                                  guard=self.send_blocked)
+
+    def prepare_exit(self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo) -> str:
+        """Cancel the strategy's legs on the contract, then check it still owns what the exit sells."""
+        self.cancel_working_orders(intent, contract)
+        record_executions(self.client, ledger)  # a stop or target that filled while we cancelled changed the position
+        own = ledger.positions().get((intent.strategy, intent.symbol))
+        held = own.quantity if own else 0.0
+        if held + 1e-9 < intent.quantity:
+            return (f"{intent.symbol}: the strategy's position changed to {held:g} while its working orders were "
+                    f"cancelled; the exit of {intent.quantity} was not sent (the next tick re-sizes it)")
+        return ""
 
     def cancel_working_orders(self, intent: OrderIntent, contract: ContractInfo, wait_s: float = 10.0) -> list[str]:
         """Cancel this strategy's working orders on the contract (bracket legs included); wait until IB confirms."""

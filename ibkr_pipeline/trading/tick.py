@@ -1,23 +1,36 @@
-"""One tick's trading: signals → sized intents → risk checks → exactly-once placement."""
+"""One tick's trading: signals → sized intents → risk checks → exactly-once placement.
+
+Positions are the strategy's own, from its own fills in the ledger: an exit sells what this
+strategy bought, never another strategy's or the trader's shares. A failure for one symbol
+is recorded on that symbol and never stops the others.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from ibkr_pipeline.domain.brackets import bracket_levels
+from ibkr_pipeline.domain.calendar import nyse_calendar
 from ibkr_pipeline.domain.contracts import ContractInfo
+from ibkr_pipeline.domain.freshness import cron_period, stale_reason
 from ibkr_pipeline.domain.orders import OrderIntent, order_ref, round_to_tick
+from ibkr_pipeline.domain.positions import StrategyPosition, exit_refusal, reconciliation
 from ibkr_pipeline.domain.risk import RiskCheck, RiskContext, check_order, passed
 from ibkr_pipeline.domain.signals import Signal
 from ibkr_pipeline.domain.sizing import position_size
 from ibkr_pipeline.domain.strategy import StrategySpec
-from ibkr_pipeline.domain.calendar import nyse_calendar
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.broker import Broker
 from ibkr_pipeline.trading.executor import Placement
+
+log = logging.getLogger("ibkr_pipeline.trading")
+STALE_OVERRIDE_TAG = "ibkr_pipeline/allow_stale_signals"
+EXCHANGE_TZ = ZoneInfo("America/New_York")
 
 
 @dataclass
@@ -28,9 +41,13 @@ class SymbolDecision:
     checks: list[RiskCheck] = field(default_factory=list)
     placement: Placement | None = None
     skipped: str = ""
+    error: str = ""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
+        if self.error:
+            return f"error: {self.error}"
         if self.skipped:
             return self.skipped
         failed = [c.name for c in self.checks if not c.passed]
@@ -50,6 +67,18 @@ def market_state(now: datetime) -> tuple[bool, datetime | None]:
     return is_open, next_open
 
 
+def max_signal_age(spec: StrategySpec, tick_at: datetime) -> timedelta:
+    if spec.risk.max_signal_age_minutes:
+        return timedelta(minutes=spec.risk.max_signal_age_minutes)
+    return cron_period(spec.schedule.cron, spec.schedule.timezone, tick_at)
+
+
+def trading_day_start(now: datetime) -> datetime:
+    """Midnight New York of ``now``'s trading day, in UTC: where per-day counts and the day's P&L start."""
+    local = now.astimezone(EXCHANGE_TZ)
+    return datetime.combine(local.date(), datetime.min.time(), tzinfo=EXCHANGE_TZ).astimezone(UTC)
+
+
 def trade_tick(
     spec: StrategySpec,
     tick: str,
@@ -57,78 +86,121 @@ def trade_tick(
     contracts: dict[str, ContractInfo],
     broker: Broker,
     ledger: Ledger,
-    data_dir: Path,
+    tick_at: datetime | None = None,
+    allow_stale: bool = False,
 ) -> list[SymbolDecision]:
+    """Decide and place this tick's orders. ``tick_at`` is the instant the signals are as of: a tick older than
+    the strategy allows (or from before a session open or close) computes everything and sends nothing."""
     account = broker.account
-    blocked = broker.blocked_reason(spec.mode, data_dir)
+    now = broker.now()
+    blocked = broker.blocked_reason(spec.mode)
+    if tick_at is not None and not allow_stale:
+        stale = stale_reason(tick_at, now, max_signal_age(spec, tick_at))
+        if stale:
+            blocked = "; ".join(r for r in (blocked, f"{stale} (run tag {STALE_OVERRIDE_TAG}=true sends anyway)") if r)
+    broker.reconcile(ledger)
     summary = broker.account_values()
     net_liq = summary.get("NetLiquidation", 0.0)
-    now = broker.now()
     is_open, next_open = market_state(now)
-    positions = broker.holdings()
-    marks = {symbol: abs(p.quantity) * p.average_cost for symbol, p in positions.items()}
+    held_by = ledger.positions()
+    own: dict[str, StrategyPosition] = {sym: p for (strategy, sym), p in held_by.items()
+                                        if strategy == spec.name and p.quantity}
+    account_positions = broker.holdings()
+    marks = {symbol: abs(p.quantity) * p.average_cost for symbol, p in own.items()}
     working: dict[str, list[str]] = {}
-    for row in ledger.open_orders():
+    for row in ledger.open_orders(strategy=spec.name):  # other strategies' orders are theirs to manage
         working.setdefault(row.symbol, []).append(row.order_ref)
-    day_start = datetime.combine(now.date(), datetime.min.time(), tzinfo=UTC)
+    day_start = trading_day_start(now)
     snapshots = [s for s in ledger.snapshots() if s.at.replace(tzinfo=s.at.tzinfo or UTC) >= day_start]
     daily_pnl = net_liq - snapshots[0].net_liquidation if snapshots else 0.0
     if not snapshots:
         ledger.snapshot(now, account, net_liq, summary.get("TotalCashValue", 0.0), summary.get("UnrealizedPnL", 0.0),
                         summary.get("RealizedPnL", 0.0), {})
+    orders_today = ledger.orders_since(day_start, strategy=spec.name)
     decisions = []
-    orders_today = ledger.orders_since(now - timedelta(days=1))
     for symbol, signal in signals.items():
         decision = SymbolDecision(symbol, signal.action)
         decisions.append(decision)
-        contract = contracts.get(symbol)
-        if signal.action == "HOLD" or contract is None:
-            decision.skipped = "HOLD" if contract else "no contract"
+        by_strategy = {s: p.quantity for (s, sym), p in held_by.items() if sym == symbol}
+        account_qty = account_positions[symbol].quantity if symbol in account_positions else 0.0
+        mismatch = reconciliation(symbol, by_strategy, account_qty)
+        if mismatch:
+            decision.notes.append(mismatch)
+        try:
+            context = RiskContext(
+                now=now, trading_enabled=not blocked, trading_block_reason=blocked, market_open=is_open,
+                next_open=next_open, net_liquidation=net_liq, gross_exposure=summary.get("GrossPositionValue", 0.0),
+                open_positions=sum(1 for p in own.values() if p.quantity > 0), orders_today=orders_today,
+                daily_pnl=daily_pnl, position_value=marks, working_refs_by_symbol=working,
+                signal_confidence=signal.confidence,
+                strategy_position=own[symbol].quantity if symbol in own else 0.0,
+            )
+            _decide(spec, tick, signal, contracts.get(symbol), broker, ledger, context, by_strategy, account_qty,
+                    decision)
+        except Exception as exc:  # one symbol's failure is recorded there; orders already sent stay recorded
+            log.exception("%s: trading failed", symbol)
+            decision.error = f"{type(exc).__name__}: {exc}"
             continue
-        quote = broker.quote(contract)
-        held = positions.get(symbol)
-        if signal.action == "SELL":
-            if held is None or held.quantity <= 0:
-                decision.skipped = "SELL with no long position to close (shorting is not enabled)"
-                continue
-            quantity, stop, target = int(held.quantity), None, None
-        else:
-            # Size at the price the order will meet: the quote for market orders, the limit otherwise.
-            price = (quote if spec.order.entry == "MKT" else signal.entry) or quote or signal.entry
-            stop = round_to_tick(signal.stop_loss, contract.min_tick) if signal.stop_loss else None
-            target = round_to_tick(signal.take_profit, contract.min_tick) if signal.take_profit else None
-            if spec.order.bracket and (stop is None or target is None):
-                decision.skipped = "no stop and target for a bracket (set signal.atr or use the LLM analysis)"
-                continue
-            quantity = position_size(spec.order, spec.risk, net_liq, price or 0.0, stop)
-            if quantity <= 0:
-                decision.skipped = "sized to zero shares"
-                continue
-        reference = signal.entry or quote
-        limit = round_to_tick(reference, contract.min_tick) if spec.order.entry == "LMT" and reference else None
-        intent = OrderIntent(
-            order_ref=order_ref(spec.name, symbol, tick), strategy=spec.name, symbol=symbol, con_id=contract.con_id,
-            tick=tick, mode=spec.mode, action=signal.action, quantity=quantity,
-            entry_type="LMT" if limit else "MKT", limit_price=limit,
-            stop_loss=stop if signal.action == "BUY" else None, take_profit=target if signal.action == "BUY" else None,
-            tif=spec.order.tif, outside_rth=spec.order.outside_rth,
-        )
-        decision.intent = intent
-        context = RiskContext(
-            now=now, trading_enabled=not blocked, trading_block_reason=blocked, market_open=is_open,
-            next_open=next_open, net_liquidation=net_liq, gross_exposure=summary.get("GrossPositionValue", 0.0),
-            open_positions=len(positions), orders_today=orders_today, daily_pnl=daily_pnl,
-            position_value=marks if signal.action == "BUY" else {}, working_refs_by_symbol=working,
-            quote_price=quote, signal_confidence=signal.confidence,
-        )
-        decision.checks = check_order(intent, spec.risk, context)
-        if not passed(decision.checks):
-            failed = "; ".join(f"{c.name} ({c.detail or f'{c.value} vs {c.limit}'})"
-                               for c in decision.checks if not c.passed)
-            decision.placement = broker.place(ledger, intent, contract, blocked_reason=failed)
-            continue
-        decision.placement = broker.place(ledger, intent, contract)
-        if decision.placement.outcome == "placed":
+        if decision.placement is not None and decision.placement.outcome == "placed":
             orders_today += 1
-            working.setdefault(symbol, []).append(intent.order_ref)
+            working.setdefault(symbol, []).append(decision.placement.order_ref)
     return decisions
+
+
+def _decide(spec: StrategySpec, tick: str, signal: Signal, contract: ContractInfo | None, broker: Broker,
+            ledger: Ledger, context: RiskContext, by_strategy: dict[str, float], account_qty: float,
+            decision: SymbolDecision) -> None:
+    symbol = signal.symbol
+    if signal.action == "HOLD" or contract is None:
+        decision.skipped = "HOLD" if contract else "no contract"
+        return
+    try:
+        quote = broker.quote(contract)
+    except Exception as exc:  # a refused or slow quote costs this symbol its reference price, nothing more
+        quote = None
+        decision.notes.append(f"no quote: {type(exc).__name__}: {exc}")
+    if signal.action == "SELL":
+        own = context.strategy_position
+        others = sum(q for s, q in by_strategy.items() if s != spec.name)
+        refusal = exit_refusal(symbol, own, others, account_qty)
+        if refusal:
+            decision.skipped = refusal
+            return
+        quantity, stop, target = int(own), None, None
+        if quantity <= 0:
+            decision.skipped = f"{symbol}: the strategy holds less than one whole share ({own:g})"
+            return
+    else:
+        # Size at the price the order will meet: the quote for market orders, the limit otherwise.
+        price = (quote if spec.order.entry == "MKT" else signal.entry) or quote or signal.entry
+        stop = target = None
+        if spec.order.bracket:
+            raw_stop, raw_target, problem = bracket_levels("BUY", price or 0.0, signal.stop_loss, signal.take_profit,
+                                                           spec.order)
+            if problem:
+                decision.skipped = problem
+                return
+            stop = round_to_tick(raw_stop, contract.min_tick)  # type: ignore[arg-type]
+            target = round_to_tick(raw_target, contract.min_tick)  # type: ignore[arg-type]
+        quantity = position_size(spec.order, spec.risk, context.net_liquidation, price or 0.0, stop)
+        if quantity <= 0:
+            decision.skipped = "sized to zero shares"
+            return
+    reference = signal.entry or quote
+    limit = round_to_tick(reference, contract.min_tick) if spec.order.entry == "LMT" and reference else None
+    intent = OrderIntent(
+        order_ref=order_ref(spec.name, symbol, tick), strategy=spec.name, symbol=symbol, con_id=contract.con_id,
+        tick=tick, mode=spec.mode, action=signal.action, quantity=quantity,
+        entry_type="LMT" if limit else "MKT", limit_price=limit,
+        stop_loss=stop if signal.action == "BUY" else None, take_profit=target if signal.action == "BUY" else None,
+        tif=spec.order.tif, outside_rth=spec.order.outside_rth,
+    )
+    decision.intent = intent
+    context = replace(context, quote_price=quote)
+    decision.checks = check_order(intent, spec.risk, context)
+    if not passed(decision.checks):
+        failed = "; ".join(f"{c.name} ({c.detail or f'{c.value} vs {c.limit}'})"
+                           for c in decision.checks if not c.passed)
+        decision.placement = broker.place(ledger, intent, contract, blocked_reason=failed)
+        return
+    decision.placement = broker.place(ledger, intent, contract)

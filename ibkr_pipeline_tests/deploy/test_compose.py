@@ -45,22 +45,84 @@ def test_the_topology_is_all_there():
     services = compose()["services"]
     assert {"postgres", "minio", "minio-init", "ib-gateway", "code", "webserver", "webserver-readonly", "daemon",
             "redis", "celery-worker", "dagster-init"} <= set(services)
-    assert services["dagster-init"]["command"] == ["dagster", "instance", "migrate"]
+    assert services["dagster-init"]["command"][-1].endswith("dagster instance migrate")
     assert "code-server" in services["code"]["command"] and "dagster-daemon" in services["daemon"]["command"]
     assert "--read-only" in services["webserver-readonly"]["command"]
     assert "mc mb --ignore-existing" in services["minio-init"]["command"][0]
     assert services["ib-gateway"]["environment"]["TRADING_MODE"] == "paper"
 
 
-def test_nothing_is_exposed_beyond_localhost_and_the_gateway_only_internally():
+def test_nothing_is_exposed_beyond_localhost_and_only_what_must_reaches_out():
     data = compose()
-    for name, service in data["services"].items():
+    services = data["services"]
+    for name, service in services.items():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond localhost"
-    assert "ports" not in data["services"]["ib-gateway"]
-    assert data["services"]["ib-gateway"]["networks"] == ["backend"]
-    assert data["networks"]["backend"]["internal"] is True
-    assert data["services"]["ib-gateway"]["env_file"] == "ib-gateway.env"
+    assert "ports" not in services["ib-gateway"]
+    assert data["networks"]["backend"]["internal"] is True and not data["networks"]["egress"].get("internal")
+    reaching_out = {name for name, service in services.items() if "egress" in service.get("networks", [])}
+    # IBKR for the gateway; the LLM endpoint for the code server's run workers and the Celery workers.
+    assert reaching_out == {"ib-gateway", "code", "celery-worker"}
+    for name in ("postgres", "minio", "redis", "daemon", "webserver", "webserver-readonly"):
+        assert "egress" not in services[name].get("networks", []), name
+    assert services["ib-gateway"]["env_file"] == "ib-gateway.env"
+
+
+def test_each_container_gets_only_the_variables_it_needs():
+    services = compose()["services"]
+    trading_secrets = {"OPENAI_API_KEY", "IBKR_PIPELINE_S3_SECRET_KEY", "IBKR_PIPELINE_DB_URL",
+                       "IBKR_PIPELINE_ALERT_WEBHOOK", "MINIO_ROOT_PASSWORD"}
+    assert all("env_file" not in s for n, s in services.items() if n != "ib-gateway")  # no whole .env anywhere
+    for name in ("webserver", "webserver-readonly", "daemon"):
+        assert set(services[name]["environment"]) & trading_secrets == set(), name
+        assert "DAGSTER_PG_PASSWORD" in services[name]["environment"]
+    for name in ("code", "celery-worker"):
+        env = services[name]["environment"]
+        assert {"OPENAI_API_KEY", "IBKR_PIPELINE_S3_SECRET_KEY", "IBKR_PIPELINE_DB_URL"} <= set(env), name
+        assert "MINIO_ROOT_PASSWORD" not in env and "MINIO_ROOT_USER" not in env, name
+    assert "IBKR_PIPELINE_S3_SECRET_KEY" not in services["minio"]["environment"]
+
+
+def test_the_app_uses_its_own_bucket_only_minio_user():
+    services = compose()["services"]
+    script = services["minio-init"]["command"][0]
+    assert services["minio"]["environment"] == {"MINIO_ROOT_USER": "${MINIO_ROOT_USER}",
+                                                "MINIO_ROOT_PASSWORD": "${MINIO_ROOT_PASSWORD}"}
+    assert 'mc admin user add local "$$APP_ACCESS_KEY" "$$APP_SECRET_KEY"' in script
+    assert "mc admin policy attach local ibkr-pipeline-app" in script
+    assert '"Resource":["arn:aws:s3:::%s/*"]' in script and "s3:*" not in script  # one bucket, listed actions
+    env = env_example(".env.example")
+    assert env["IBKR_PIPELINE_S3_ACCESS_KEY"] != env["MINIO_ROOT_USER"]
+
+
+def test_placeholder_secrets_stop_the_deployment_before_anything_starts():
+    services = compose()["services"]
+    assert services["dagster-init"]["command"] == ["sh", "-c", "ibkr-pipeline check-deployment && dagster instance migrate"]
+    tool = Path(sys.executable).parent / "ibkr-pipeline"
+    refused = subprocess.run([str(tool), "check-deployment", "--env-file", str(DEPLOY / ".env.example")],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1
+    assert refused.stdout.splitlines() == [
+        "✗ DAGSTER_PG_PASSWORD (Dagster's and the ledger's PostgreSQL) contains the placeholder 'change-me'",
+        "✗ MINIO_ROOT_PASSWORD (MinIO's administrator) contains the placeholder 'change-me'",
+        "✗ IBKR_PIPELINE_S3_SECRET_KEY (the app's own MinIO user) contains the placeholder 'change-me'",
+        "✗ IBKR_PIPELINE_DB_URL's password contains the placeholder 'change-me'",
+    ]
+    assert "change-me-root" not in refused.stdout  # names the variable, never the value
+
+
+def test_strong_secrets_pass_and_weak_ones_are_named():
+    from ibkr_pipeline.deployment import placeholder_problems
+
+    strong = "9f2c4e7a1b3d5f60a8c2e4b6d8f0a1c3"
+    env = {"DAGSTER_PG_PASSWORD": strong, "MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": strong + "x",
+           "IBKR_PIPELINE_S3_ACCESS_KEY": "app", "IBKR_PIPELINE_S3_SECRET_KEY": strong + "y",
+           "IBKR_PIPELINE_DB_URL": f"postgresql+psycopg2://dagster:{strong}@postgres:5432/dagster"}
+    assert placeholder_problems(env) == []
+    assert placeholder_problems({**env, "DAGSTER_PG_PASSWORD": "short1"}) == [
+        "DAGSTER_PG_PASSWORD (Dagster's and the ledger's PostgreSQL) is shorter than 16 characters"]
+    assert placeholder_problems({**env, "IBKR_PIPELINE_S3_ACCESS_KEY": "root"}) == [
+        "IBKR_PIPELINE_S3_ACCESS_KEY is MinIO's root user: the app needs its own, bucket-only user"]
 
 
 def test_every_setting_the_deployment_reads_is_in_env_example():

@@ -5,6 +5,9 @@ import logging
 from datetime import UTC, datetime
 
 import dagster as dg
+
+from ibkr_pipeline.store.database import engine_for
+from ibkr_pipeline.store.kill_switch import KillSwitch
 import pytest
 
 from ibkr_pipeline.resources.alerts import AlertWebhook
@@ -30,16 +33,18 @@ def evaluate(instance, resources: dict, cursor: str | None):
         return result, context.cursor
 
 
-def test_health_sees_a_silent_gateway_a_dead_one_and_recovery_and_alerts_on_each_change(tmp_path, webhook):
+def test_health_sees_a_silent_gateway_a_dead_one_and_recovery_and_alerts_on_each_change(tmp_path, webhook, monkeypatch):
+    monkeypatch.setenv("IBKR_PIPELINE_HOME", str(tmp_path / "home"))
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     with make_gateway(pacing=False) as gw, FakeOpenAI() as llm_server, dg.instance_for_test() as instance:
         resources = {
-            "ibkr": IBKRResource(port=gw.port, connect_timeout_s=2),
+            "ibkr": IBKRResource(port=gw.port, connect_timeout_s=2, database_url=db),
             "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
             "llm": LLMResource(base_url=llm_server.base_url, api_key="sk-test-not-logged"),
             "alerts": AlertWebhook(url=webhook.url),
         }
         result, cursor = evaluate(instance, resources, None)
-        assert result.skip_message == "gateway ok; object_store ok; llm ok"
+        assert result.skip_message == "gateway ok; object_store ok; llm ok; kill_switch ok"
         assert webhook.posts == []  # healthy on first sight: nothing to say
         [observation] = instance.fetch_observations(HEALTH_KEY, limit=1).records
         seen = observation.asset_observation.metadata
@@ -50,7 +55,7 @@ def test_health_sees_a_silent_gateway_a_dead_one_and_recovery_and_alerts_on_each
 
         gw.sim.faults.unresponsive = True  # connected, but answering nothing: IB's nightly restart
         result, cursor = evaluate(instance, resources, cursor)
-        assert result.skip_message == "UNHEALTHY: gateway unresponsive; object_store ok; llm ok"
+        assert result.skip_message == "UNHEALTHY: gateway unresponsive; object_store ok; llm ok; kill_switch ok"
         assert "gateway: unresponsive" in webhook.texts()[-1] and "did not answer within 2 s" in webhook.texts()[-1]
         evaluate(instance, resources, cursor)
         assert len(webhook.posts) == 1, "an unchanged state is not re-alerted every minute"
@@ -58,12 +63,20 @@ def test_health_sees_a_silent_gateway_a_dead_one_and_recovery_and_alerts_on_each
         gw.sim.faults.clear()
         llm_server.models_status = 503
         result, cursor = evaluate(instance, resources, cursor)
-        assert result.skip_message == "UNHEALTHY: gateway ok; object_store ok; llm down"
+        assert result.skip_message == "UNHEALTHY: gateway ok; object_store ok; llm down; kill_switch ok"
         text = webhook.texts()[-1]
         assert "gateway: ok" in text and "llm: down" in text and "HTTP 503" in text
         assert "sk-test-not-logged" not in json.dumps(webhook.posts)
+
+        llm_server.models_status = 200
+        KillSwitch(engine_for(db)).set(True, "earnings week", "alice")  # a trader's decision shows, and is not a fault
+        result, cursor = evaluate(instance, resources, cursor)
+        assert result.skip_message == "gateway ok; object_store ok; llm ok; kill_switch engaged"
+        assert "kill_switch: engaged (kill switch is on (set by alice at " in webhook.texts()[-1]
+        [observation] = instance.fetch_observations(HEALTH_KEY, limit=1).records
+        assert observation.asset_observation.metadata["kill_switch"].value.endswith(": earnings week)")
     # The gateway process is gone now: refused, not silent.
-    resources["ibkr"] = IBKRResource(port=free_port(), connect_timeout_s=2)
+    resources["ibkr"] = IBKRResource(port=free_port(), connect_timeout_s=2, database_url=db)
     with dg.instance_for_test() as instance:
         result, _ = evaluate(instance, resources, cursor)
     assert "gateway down" in result.skip_message and "gateway: down" in webhook.texts()[-1]
@@ -110,7 +123,7 @@ def test_an_order_rejected_at_placement_is_posted(tmp_path, webhook, monkeypatch
     spec = parse_strategy("""
 name: rejecter
 universe: [{symbol: AAPL}]
-schedule: {cron: "15 16 * * 1-5", timezone: America/New_York, start: 2026-01-01}
+schedule: {cron: "0 10 * * 1-5", timezone: America/New_York, start: 2026-01-01}
 timeframes: [{name: daily, bar_size: 1 day, lookback: 1 Y}]
 indicators: [{kind: atr, params: {length: 14}, name: atr_14}]
 chart: {bars: 40}
@@ -127,6 +140,6 @@ order: {entry: MKT, sizing: fixed_quantity, quantity: 10}
                      "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
                      "llm": LLMResource(database_url=db), "alerts": AlertWebhook(url=webhook.url)}
         dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups("rejecter"),
-                       partition_key="2026-11-17-16:15", resources=resources, instance=instance)
+                       partition_key="2026-11-18-10:00", resources=resources, instance=instance)
     [text] = webhook.texts()
-    assert "rejecter orders rejected at tick 2026-11-17-16:15" in text and "AAPL" in text
+    assert "rejecter orders need attention at tick 2026-11-18-10:00" in text and "AAPL" in text

@@ -14,7 +14,7 @@ def test_the_ledger_migrates_beside_dagsters_own_alembic_version(database_url):
     upgrade(engine)  # idempotent
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "29b539ebc72a"
-        assert conn.execute(text("SELECT version_num FROM ibkr_pipeline_alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM ibkr_pipeline_alembic_version")).scalar() == "0002"
     assert {"orders", "fills", "contract_cache"} <= set(inspect(engine).get_table_names())
     engine.dispose()
 

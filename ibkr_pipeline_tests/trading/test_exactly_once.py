@@ -10,7 +10,6 @@ from ibkr_pipeline.domain.orders import OrderIntent
 from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.executor import place_exactly_once
-from ibkr_pipeline.trading.guards import KILL_SWITCH_ENV, LIVE_SWITCH_ENV, sending_blocked
 from ibkr_pipeline_tests.conftest import make_gateway
 
 CLOCK = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # Thursday 10:00 New York
@@ -101,23 +100,6 @@ def test_connection_dropped_right_after_place_order(gw, tmp_path):
     assert len(released_at_broker(gw, intent.order_ref)) == 3
     assert gw.call(lambda: len([f for f in gw.sim.engine.fills if f.order.order_ref == intent.order_ref])) == 1
     client.disconnect()
-
-
-def test_kill_switch_and_live_guards(tmp_path, monkeypatch):
-    monkeypatch.delenv(KILL_SWITCH_ENV, raising=False)
-    monkeypatch.delenv(LIVE_SWITCH_ENV, raising=False)
-    assert sending_blocked("paper", "DU1234567", tmp_path) == ""
-    assert "not a paper account" in sending_blocked("paper", "U7654321", tmp_path)
-    assert f"{LIVE_SWITCH_ENV}=1 is not set" in sending_blocked("live", "U7654321", tmp_path)
-    monkeypatch.setenv(LIVE_SWITCH_ENV, "1")
-    assert "is a paper account" in sending_blocked("live", "DU1234567", tmp_path)
-    assert sending_blocked("live", "U7654321", tmp_path) == ""
-    assert "dry_run" in sending_blocked("dry_run", "DU1234567", tmp_path)
-    (tmp_path / "KILL_SWITCH").touch()
-    assert "kill switch is on (file" in sending_blocked("live", "U7654321", tmp_path)
-    (tmp_path / "KILL_SWITCH").unlink()
-    monkeypatch.setenv(KILL_SWITCH_ENV, "1")
-    assert f"kill switch is on ({KILL_SWITCH_ENV})" == sending_blocked("paper", "DU1234567", tmp_path)
 
 
 def test_blocked_intent_is_recorded_and_sent_once_allowed(gw, tmp_path):

@@ -1,6 +1,6 @@
 """A tick end to end: signal → sized bracket → fill → position → P&L equal to the simulator's account."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -13,17 +13,18 @@ from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
-from ibkr_pipeline.sensors.order_tracking import order_tracking, reconcile
+from ibkr_pipeline.sensors.order_tracking import order_tracking
+from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline_tests.conftest import make_gateway
 
 CLOCK = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # Thursday 10:00 New York: orders fill
-TICK = "2026-11-17-16:15"
+TICK = "2026-11-18-10:00"  # the tick that runs at CLOCK (a partition's window ends when its tick runs)
 STRATEGY = """
 name: trader
 universe: [{symbol: AAPL}, {symbol: MSFT}, {symbol: SPY}]
-schedule: {cron: "15 16 * * 1-5", timezone: America/New_York, start: 2026-01-01}
+schedule: {cron: "0 10 * * 1-5", timezone: America/New_York, start: 2026-01-01}
 timeframes: [{name: daily, bar_size: 1 day, lookback: 1 Y}]
 indicators: [{kind: atr, params: {length: 14}, name: atr_14}]
 chart: {bars: 40}
@@ -64,7 +65,7 @@ def test_tick_to_fills_positions_and_pnl(setup):
         assert {s: d.placement.outcome for s, d in orders.items()} == {"AAPL": "placed", "MSFT": "placed", "SPY": "placed"}
         for decision in orders.values():
             i = decision.intent
-            assert i.order_ref == f"trader:{decision.symbol}:2026-11-17-1615"
+            assert i.order_ref == f"trader:{decision.symbol}:2026-11-18-1000"
             assert i.quantity * gw.sim.market.price_at(gw.sim.universe.by_symbol(i.symbol), CLOCK) <= 20_000 * 1.01
             assert all(c.passed for c in decision.checks)
         # Re-executing the same tick sends nothing new.
@@ -76,10 +77,12 @@ def test_tick_to_fills_positions_and_pnl(setup):
         with dg.build_sensor_context(instance=instance, resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}) as context:
             evaluation = order_tracking(context)
         assert isinstance(evaluation, dg.RunRequest)  # new fills → a portfolio snapshot is requested
-        assert len(ledger.fills()) == 3 and ledger.fills()[0].order_ref.startswith("trader:")
+        assert {(f.order_ref, f.side, f.shares) for f in ledger.fills()} == {
+            (d.intent.order_ref, "BUY", d.intent.quantity) for d in orders.values()}
         assert all(f.commission >= 1.0 for f in ledger.fills())
-        observed = instance.fetch_observations(dg.AssetKey(["trader", "orders"]), limit=10).records
-        assert observed  # status changes show up on the orders asset
+        with dg.build_sensor_context(instance=instance, cursor=context.cursor,
+                                     resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}) as context:
+            assert isinstance(order_tracking(context), dg.SkipReason)  # nothing new since the last snapshot
         with resources["ibkr"].get_client() as client:
             assert reconcile(client, ledger)["fills"] == []  # idempotent
         snapshot = dg.materialize([portfolio], resources=resources, instance=instance)
@@ -124,7 +127,8 @@ def test_an_exit_cancels_the_positions_bracket_children_before_selling(setup):
         children = gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.parent_id and o.released])
         assert len(children) == 6 and all(o.status == "Submitted" for o in children)
         exit_strategy = STRATEGY.replace('buy: "close > 0"', 'buy: "close < 0", sell: "close > 0"')
-        result = tick(exit_strategy, resources, instance, partition="2026-11-18-16:15")
+        gw.advance(timedelta(days=1))  # Friday 10:00 New York: the next tick runs
+        result = tick(exit_strategy, resources, instance, partition="2026-11-19-10:00")
     exits = result.output_for_node("trader__orders").values
     assert {d.intent.action for d in exits.values()} == {"SELL"}
     assert {d.placement.status for d in exits.values()} == {"working"}
@@ -133,3 +137,16 @@ def test_an_exit_cancels_the_positions_bracket_children_before_selling(setup):
     assert all(status == "Cancelled" for (_, child, _), status in states.items() if child), states
     assert gw.call(lambda: {s.instrument.symbol: s.quantity for s in gw.sim.account.positions.values()}) == {
         "AAPL": 0, "MSFT": 0, "SPY": 0}
+    with dg.instance_for_test() as instance:
+        with dg.build_sensor_context(instance=instance, resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}) as context:
+            order_tracking(context)
+        observed = [r.event_log_entry.asset_observation.metadata
+                    for r in instance.fetch_observations(dg.AssetKey(["trader", "orders"]), limit=20).records]
+        changes = {m["order_ref"].value: (m["from"].value, m["to"].value) for m in observed if "from" in m}
+    entries = {f"trader:{s}:2026-11-18-1000" for s in ("AAPL", "MSFT", "SPY")}
+    exit_refs = {d.intent.order_ref for d in exits.values()}
+    # Each bracket ended (entry filled, stop and target cancelled) and each exit filled: the exit tick and the
+    # sensor reconcile the ledger; what the sensor changed shows on the orders asset.
+    assert {ref: ledger.get(ref).status for ref in entries | exit_refs} == {ref: "filled" for ref in entries | exit_refs}
+    assert changes and set(changes) <= entries | exit_refs and set(changes.values()) == {("working", "filled")}
+    assert {row.status for row in ledger.open_orders()} == set()

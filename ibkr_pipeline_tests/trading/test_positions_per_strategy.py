@@ -1,0 +1,250 @@
+"""Each strategy trades its own position: exits sell only its own fills, never another's, never short.
+
+Against the gateway simulator with real ib_async clients; ``trade_tick`` is driven directly so
+each test chooses the signals.
+"""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from ib_async import MarketOrder
+
+from ibkr_pipeline.broker.client import IBKRClient, IBKRSettings
+from ibkr_pipeline.domain.contracts import ContractSpec
+from ibkr_pipeline.domain.signals import Signal
+from ibkr_pipeline.domain.strategy import parse_strategy
+from ibkr_pipeline.store.database import engine_for
+from ibkr_pipeline.store.kill_switch import KillSwitch
+from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.trading.broker import GatewayBroker
+from ibkr_pipeline.trading.tick import trade_tick
+from ibkr_pipeline_tests.conftest import make_gateway
+
+CLOCK = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # Thursday 10:00 New York
+
+
+def spec(name: str, extra: str = "", universe: str = "[{symbol: AAPL}]"):
+    return parse_strategy(f"""
+name: {name}
+universe: {universe}
+schedule: {{cron: "0 10 * * 1-5", timezone: America/New_York, start: 2026-01-01}}
+timeframes: [{{name: daily, bar_size: 1 day, lookback: 1 Y}}]
+signal: {{buy: "close > 0", sell: "close < 0"}}
+risk: {{max_position_value: 50000, max_position_pct: 10, min_confidence: 0.5}}
+order: {{entry: MKT, sizing: fixed_quantity, quantity: 100, stop_pct: 5, target_pct: 10}}
+{extra}
+""", Path(f"{name}.yaml"))
+
+
+@pytest.fixture
+def world(tmp_path, database_url):
+    with make_gateway(clock_start=CLOCK, pacing=False) as gw:
+        client = IBKRClient(IBKRSettings(port=gw.port, connect_timeout_s=2, backoff_initial_s=0.05))
+        client.connect()
+        engine = engine_for(database_url)
+        yield gw, client, Ledger(engine), KillSwitch(engine), tmp_path
+        client.disconnect()
+
+
+def signal(symbol: str, action: str, price: float = 100.0) -> Signal:
+    return Signal(symbol=symbol, as_of=CLOCK, action=action, confidence=1.0, entry=price, stop_loss=None,
+                  take_profit=None, source="test", reasons=[], values={})
+
+
+def run(strategy, world, actions: dict[str, str], tick: str = "t1", broker=None):
+    gw, client, ledger, switch, tmp = world
+    contracts = {u.symbol: client.resolve(ContractSpec(symbol=u.symbol)) for u in strategy.universe}
+    broker = broker or GatewayBroker(client, tmp, switch)
+    signals = {s: signal(s, a) for s, a in actions.items()}
+    decisions = trade_tick(strategy, tick, signals, contracts, broker, ledger, tick_at=gw.sim.clock.now())
+    gw.step()
+    client.sleep(0.3)
+    return {d.symbol: d for d in decisions}
+
+
+def account_position(gw, symbol: str) -> float:
+    return gw.call(lambda: sum(p.quantity for p in gw.sim.account.positions.values() if p.instrument.symbol == symbol))
+
+
+def test_two_strategies_on_one_symbol_each_exit_only_their_own_shares(world):
+    gw, client, ledger, _, _ = world
+    a, b = spec("alpha"), spec("beta")
+    assert run(b, world, {"AAPL": "BUY"})["AAPL"].placement.status == "working"
+    assert account_position(gw, "AAPL") == 100
+    # alpha never bought AAPL: its SELL must not touch beta's shares.
+    refused = run(a, world, {"AAPL": "SELL"}, tick="t2")["AAPL"]
+    assert refused.intent is None
+    assert refused.skipped == "AAPL: this strategy holds no long position to close (its fills net to 0)"
+    assert account_position(gw, "AAPL") == 100
+    # alpha buys too; then beta exits: it sells its 100, its own stop and target are cancelled, alpha's stay.
+    run(a, world, {"AAPL": "BUY"}, tick="t3")
+    assert account_position(gw, "AAPL") == 200
+    exit_ = run(b, world, {"AAPL": "SELL"}, tick="t4")["AAPL"]
+    assert (exit_.intent.action, exit_.intent.quantity, exit_.placement.status) == ("SELL", 100, "working")
+    assert {c.name: c.passed for c in exit_.checks}["no_other_open_order"] is True
+    assert account_position(gw, "AAPL") == 100
+    legs = gw.call(lambda: {(o.order_ref.split(":")[0], o.order_type): o.status
+                            for o in gw.sim.engine.orders.values() if o.parent_id and o.released})
+    assert legs == {("beta", "LMT"): "Cancelled", ("beta", "STP"): "Cancelled",
+                    ("alpha", "LMT"): "Submitted", ("alpha", "STP"): "Submitted"}
+    GatewayBroker(client, world[4]).reconcile(ledger)  # what the next tick or the sensor does first
+    positions = {k: p.quantity for k, p in ledger.positions().items()}
+    assert positions == {("beta", "AAPL"): 0, ("alpha", "AAPL"): 100}
+
+
+def test_manual_holdings_stay_and_a_short_account_refuses_the_exit(world):
+    gw, client, ledger, _, _ = world
+    info = client.resolve(ContractSpec(symbol="AAPL"))
+    client.place_order(info, MarketOrder("BUY", 30))  # the trader's own shares, no orderRef of ours
+    gw.step()
+    b = spec("beta")
+    run(b, world, {"AAPL": "BUY"})
+    assert account_position(gw, "AAPL") == 130
+    exit_ = run(b, world, {"AAPL": "SELL"}, tick="t2")["AAPL"]
+    assert exit_.intent.quantity == 100 and account_position(gw, "AAPL") == 30  # the manual 30 stay
+    # The ledger says gamma holds 100, but someone sold them by hand: gamma's exit is refused, never a short.
+    g = spec("gamma")
+    run(g, world, {"AAPL": "BUY"}, tick="t3")
+    client.place_order(info, MarketOrder("SELL", 120))
+    gw.step()
+    client.sleep(0.3)
+    assert account_position(gw, "AAPL") == 10
+    refused = run(g, world, {"AAPL": "SELL"}, tick="t4")["AAPL"]
+    assert refused.intent is None
+    assert refused.skipped == ("AAPL: exit refused: the account holds 10, this strategy's fills 100 and other "
+                               "strategies' fills 0; selling 100 would take shares that are not this strategy's "
+                               "(reconcile the ledger with the account first)")
+    assert refused.notes == ["AAPL: ledger says strategies hold 100 (gamma 100) but the account holds 10"]
+    assert account_position(gw, "AAPL") == 10
+
+
+def test_exits_pass_every_exposure_limit_and_say_so(world):
+    gw, _, ledger, _, _ = world
+    strategy = spec("tight")
+    run(strategy, world, {"AAPL": "BUY"})
+    limits = strategy.risk.model_copy(update={"max_position_value": 1.0, "max_position_pct": 0.001,
+                                              "max_gross_exposure_pct": 0.001, "max_open_positions": 1,
+                                              "max_orders_per_day": 1, "daily_loss_limit": 0.01})
+    strict = strategy.model_copy(update={"risk": limits})
+    exit_ = run(strict, world, {"AAPL": "SELL"}, tick="t2")["AAPL"]
+    checks = {c.name: c for c in exit_.checks}
+    assert exit_.placement.status == "working" and account_position(gw, "AAPL") == 0
+    for name in ("position_value", "position_pct_of_net_liq", "gross_exposure_pct", "orders_today"):
+        assert checks[name].passed and checks[name].detail.startswith("waived for an exit, which reduces risk ("), name
+    assert checks["orders_today"].value == 1 and checks["orders_today"].limit == 1
+    # Limits that leave sizing alone block a new entry, each with its numbers.
+    entry_limits = strategy.risk.model_copy(update={"max_gross_exposure_pct": 0.001, "max_open_positions": 1,
+                                                    "max_orders_per_day": 2, "daily_loss_limit": 0.01})
+    entry = run(strategy.model_copy(update={"risk": entry_limits}), world, {"AAPL": "BUY"}, tick="t3")["AAPL"]
+    failed = {c.name: (c.value, c.limit) for c in entry.checks if not c.passed}
+    day_start_net_liq = ledger.snapshots()[0].net_liquidation
+    loss = round(gw.account_values()["NetLiquidation"] - day_start_net_liq, 2)
+    assert loss < 0  # two commissions and a spread paid
+    assert failed == {"orders_today": (2, 2), "daily_loss": (loss, -0.01),
+                      "gross_exposure_pct": (failed["gross_exposure_pct"][0], 0.001)}
+    assert failed["gross_exposure_pct"][0] > 0.001
+    assert entry.placement.status == "blocked"
+
+
+def test_open_positions_count_only_this_strategys_holdings(world):
+    gw, _, ledger, _, _ = world
+    two = spec("two", universe="[{symbol: AAPL}, {symbol: MSFT}, {symbol: SPY}]")
+    run(spec("other", universe="[{symbol: SPY}]"), world, {"SPY": "BUY"})  # another strategy's position
+    run(two, world, {"AAPL": "BUY"}, tick="t1")
+    limited = two.model_copy(update={"risk": two.risk.model_copy(update={"max_open_positions": 1})})
+    decisions = run(limited, world, {"MSFT": "BUY", "SPY": "BUY"}, tick="t2")
+    for symbol in ("MSFT", "SPY"):
+        check = {c.name: c for c in decisions[symbol].checks}["open_positions"]
+        assert (check.passed, check.value, check.limit) == (False, 1, 1), symbol
+
+
+def test_a_stale_tick_computes_everything_and_sends_nothing_unless_forced(world):
+    gw, client, ledger, switch, tmp = world
+    strategy = spec("fresh")
+    contracts = {"AAPL": client.resolve(ContractSpec(symbol="AAPL"))}
+    broker = GatewayBroker(client, tmp, switch)
+    old = CLOCK - timedelta(days=1)  # yesterday 10:00: the market has closed and opened since
+    [stale] = trade_tick(strategy, "old", {"AAPL": signal("AAPL", "BUY")}, contracts, broker, ledger, tick_at=old)
+    assert stale.intent is not None and stale.placement.status == "blocked"
+    assert ("signals are stale: the market closed at 2026-11-18 21:00 UTC, after the tick as of 2026-11-18 15:00 UTC"
+            in stale.placement.detail)
+    assert gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.released]) == []
+    [forced] = trade_tick(strategy, "old", {"AAPL": signal("AAPL", "BUY")}, contracts, broker, ledger, tick_at=old,
+                          allow_stale=True)
+    assert forced.placement.status == "working"
+
+
+def test_the_kill_switch_set_mid_tick_stops_the_next_send(world):
+    gw, client, ledger, switch, tmp = world
+    strategy = spec("many", universe="[{symbol: AAPL}, {symbol: MSFT}, {symbol: SPY}]")
+
+    class EngageAfterFirstSend(GatewayBroker):
+        """A trader reaches for the switch while the tick is placing its orders."""
+
+        def place(self, ledger, intent, contract, blocked_reason=""):
+            placement = super().place(ledger, intent, contract, blocked_reason)
+            switch.set(True, "trader pressed stop", "test")
+            return placement
+
+    decisions = run(strategy, world, {"AAPL": "BUY", "MSFT": "BUY", "SPY": "BUY"},
+                    broker=EngageAfterFirstSend(client, tmp, switch))
+    assert [decisions[s].placement.status for s in ("AAPL", "MSFT", "SPY")] == ["working", "blocked", "blocked"]
+    assert "kill switch is on (set by test" in decisions["MSFT"].placement.detail
+    released = gw.call(lambda: {o.order_ref for o in gw.sim.engine.orders.values() if o.released})
+    assert released == {decisions["AAPL"].intent.order_ref}
+
+
+def test_an_order_at_ib_under_our_ref_but_not_our_intent_is_a_conflict_never_adopted(world):
+    gw, client, ledger, switch, tmp = world
+    strategy = spec("victim")
+    info = client.resolve(ContractSpec(symbol="MSFT"))
+    impostor = MarketOrder("BUY", 50)
+    impostor.orderRef = "victim:AAPL:t1"  # what this tick's AAPL intent will be called
+    client.place_order(info, impostor)
+    gw.step()
+    [decision] = run(strategy, world, {"AAPL": "BUY"}).values()
+    assert decision.placement.outcome == "conflict"
+    assert ledger.get("victim:AAPL:t1").status == "conflict"
+    aapl = client.resolve(ContractSpec(symbol="AAPL"))
+    assert decision.placement.detail == ("IB already holds orders under victim:AAPL:t1 that are not this intent: "
+                                         f"order 0 is on conId {info.con_id}, the intent on {aapl.con_id} (AAPL)")
+    released = gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.order_ref == "victim:AAPL:t1"])
+    assert len(released) == 1  # nothing of ours was sent beside it
+    again = run(strategy, world, {"AAPL": "BUY"})["AAPL"]
+    assert again.placement.outcome == "already_done" and again.placement.status == "conflict"
+
+
+def test_the_login_decides_the_account(world, tmp_path):
+    gw, _, ledger, switch, _ = world
+    client = IBKRClient(IBKRSettings(port=gw.port, client_id=7, account="DU0000000", connect_timeout_s=2))
+    client.connect()
+    try:
+        broker = GatewayBroker(client, tmp_path, switch)
+        assert broker.blocked_reason("paper") == \
+            f"configured account DU0000000 is not one of this login's accounts {broker.managed}"
+    finally:
+        client.disconnect()
+
+
+@pytest.mark.parametrize(("stop", "target", "expected"), [
+    (0.5, 1.1, "stop {stop} is 50.0% from the entry {q}, beyond order.max_stop_pct 15%"),
+    (0.95, 100.0, "target {target} is 9900.0% from the entry {q}, beyond order.max_target_pct 30%"),
+    (0.95, 1e306, "beyond order.max_target_pct 30%"),
+    (0.95, float("inf"), "target inf is not a finite positive price"),
+    (1.05, 1.1, "BUY stop {stop} is not on the losing side of the entry {q}"),
+])
+def test_brackets_beyond_their_bound_are_never_sent(world, stop, target, expected):
+    gw, client, ledger, switch, tmp = world
+    strategy = spec("bounded", universe="[{symbol: AAPL}, {symbol: MSFT}]")
+    contracts = {s: client.resolve(ContractSpec(symbol=s)) for s in ("AAPL", "MSFT")}
+    q = client.snapshot(contracts["AAPL"]).reference_price  # a market entry is sized and bounded at the quote
+    stop, target = q * stop, q * target
+    wild = Signal(symbol="AAPL", as_of=CLOCK, action="BUY", confidence=1.0, entry=q, stop_loss=stop,
+                  take_profit=target, source="test", reasons=[], values={})
+    decisions = {d.symbol: d for d in trade_tick(strategy, "t1", {"AAPL": wild, "MSFT": signal("MSFT", "BUY")},
+                                                 contracts, GatewayBroker(client, tmp, switch), ledger,
+                                                 tick_at=gw.sim.clock.now())}
+    assert decisions["AAPL"].intent is None
+    assert expected.format(stop=stop, target=target, q=q) in decisions["AAPL"].skipped
+    assert decisions["MSFT"].placement.status == "working"  # the other symbol is not held up
