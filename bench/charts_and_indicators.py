@@ -16,8 +16,8 @@ from bench.common import strategy  # noqa: E402
 from bench.figures import figure  # noqa: E402
 from ibkr_pipeline.domain import indicators as ind  # noqa: E402
 from ibkr_pipeline.domain.charts import render_chart  # noqa: E402
-from ibkr_pipeline.gateway_sim.market import SyntheticMarket  # noqa: E402
-from ibkr_pipeline.gateway_sim.universe import Universe  # noqa: E402
+from ibkr_pipeline.exchange.market import SyntheticMarket  # noqa: E402
+from ibkr_pipeline.exchange.universe import Universe  # noqa: E402
 
 REPEAT = 5
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ibkr_pipeline.domain.strategy import StrategySpec, parse_strategy
-from ibkr_pipeline.gateway_sim.universe import Universe
+from ibkr_pipeline.exchange.universe import Universe
 
 CLOCK = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)
 TICK = "2026-11-16-16:15"

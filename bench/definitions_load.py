@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from bench.figures import figure
-from ibkr_pipeline.gateway_sim.universe import Universe
+from ibkr_pipeline.exchange.universe import Universe
 
 PROBE = """
 import time, sys

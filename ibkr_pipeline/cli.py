@@ -34,19 +34,54 @@ def gateway_sim(
     clock_speed: Annotated[float, typer.Option(help="Simulated seconds per real second")] = 1.0,
     pacing: Annotated[bool, typer.Option(help="Enforce IB's historical-data pacing rules")] = True,
     account: Annotated[str, typer.Option(help="Paper-style account id")] = "DU1234567",
-    cash: Annotated[float, typer.Option(help="Starting cash in USD")] = 1_000_000.0,
+    cash: Annotated[float, typer.Option(help="Starting cash in USD (a new account only)")] = 1_000_000.0,
+    state_file: Annotated[Path | None, typer.Option(
+        help="Where the paper account persists (default: IBKR_PIPELINE_HOME/gateway_sim/ACCOUNT.json)")] = None,
+    fresh: Annotated[bool, typer.Option(help="Start a new account: delete the saved one first")] = False,
+    memory: Annotated[bool, typer.Option(help="Keep the account in memory only (nothing saved)")] = False,
+    restart_at: Annotated[str | None, typer.Option(
+        help="Rehearse IB's nightly restart at this New York time HH:MM on the simulator's clock")] = None,
+    restart_downtime: Annotated[float, typer.Option(help="Seconds the restart refuses connections")] = 30.0,
+    silent_on_order: Annotated[bool, typer.Option(
+        help="Rehearse a gateway that swallows the first order and then answers nothing")] = False,
+    drop_on_order: Annotated[int | None, typer.Option(
+        help="Rehearse a drop: close the connection right after handling the Nth placeOrder")] = None,
+    reject: Annotated[list[str] | None, typer.Option(help="Reject orders for this symbol with 201 ('*' = all)")] = None,
+    response_delay: Annotated[float, typer.Option(help="Seconds before every answer (a slow gateway)")] = 0.0,
 ) -> None:
-    """Run the IB Gateway simulator (TWS socket protocol) until interrupted."""
+    """Run the IB Gateway simulator (TWS socket protocol) until interrupted.
+
+    Like a real paper account, its account (cash, positions, orders, executions) outlives restarts.
+    """
+    from ibkr_pipeline.gateway_sim.faults import FaultPlan
     from ibkr_pipeline.gateway_sim.server import SimulatorConfig, run_forever
+    from ibkr_pipeline.exchange.state import StateError, default_state_file
+    from ibkr_pipeline.store.database import data_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_forever(
-        SimulatorConfig(
-            host=host, port=port, seed=seed, universe_file=universe, data_dir=data,
-            clock_start=utc(clock_start) if clock_start else None, clock_speed=clock_speed,
-            pacing=pacing, account_id=account, starting_cash=cash,
+    path = None if memory else (state_file or default_state_file(data_dir(), account))
+    if path is not None and fresh and path.exists():
+        path.unlink()
+    faults = FaultPlan(silent_on_order=silent_on_order, reject_orders=set(reject or []),
+                       response_delay_s=response_delay)
+    if drop_on_order:
+        faults.drop_on_request, faults.drop_on_nth, faults.drop_after_handling = {3}, drop_on_order, True
+    try:
+        restart_time = time.fromisoformat(restart_at) if restart_at else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"{restart_at!r} is not a time like 23:45", param_hint="--restart-at") from exc
+    try:
+        run_forever(
+            SimulatorConfig(
+                host=host, port=port, seed=seed, universe_file=universe, data_dir=data,
+                clock_start=utc(clock_start) if clock_start else None, clock_speed=clock_speed,
+                pacing=pacing, account_id=account, starting_cash=cash, state_file=path,
+                restart_at=restart_time, restart_downtime_s=restart_downtime, faults=faults,
+            )
         )
-    )
+    except StateError as exc:
+        console.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
 
 
 def utc(value: str) -> datetime:

@@ -50,7 +50,13 @@ def main() -> int:
     next_open = nyse_calendar().next_open(after.replace(tzinfo=None)).to_pydatetime().replace(tzinfo=UTC)
     clock = next_open + timedelta(minutes=30)
     first = min(ends.values()) + timedelta(minutes=1)
-    with SimulatorThread(SimulatorConfig(port=0, clock_start=first, clock_speed=60)) as gateway:
+    from ibkr_pipeline.exchange.state import default_state_file
+    from ibkr_pipeline.store.database import data_dir
+
+    # The same persistent paper account `make ui`'s simulator uses: the ledger and the account stay in step.
+    account_file = default_state_file(data_dir(), "DU1234567")
+    with SimulatorThread(SimulatorConfig(port=0, clock_start=first, clock_speed=60,
+                                         state_file=account_file)) as gateway:
         os.environ["IBKR_PORT"] = str(gateway.port)
         defs = build_definitions()  # resources now point at this simulator
         print(f"gateway simulator on 127.0.0.1:{gateway.port} (x60, each tick at the minute it runs); "

@@ -16,11 +16,12 @@ CLI = str(Path(sys.executable).parent / "ibkr-pipeline")
 
 
 @pytest.fixture
-def gateway_process():
+def gateway_process(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
         [CLI, "gateway-sim", "--port", str(port), "--clock-start", "2026-11-24T15:00:00", "--clock-speed", "120"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "IBKR_PIPELINE_HOME": str(tmp_path / "sim_home")},  # its paper account is the test's
     )
     try:
         wait_for_port(port)
@@ -57,6 +58,20 @@ def test_plain_ib_async_walkthrough_against_the_cli_simulator(gateway_process):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "positions and account values agree with the fills" in done.stdout
+
+
+def test_ibkrs_own_python_client_runs_a_full_session_against_the_cli_simulator(gateway_process):
+    """An independent decoder: IBKR's official client (ibapi-stable) reads every answer the simulator writes."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "ibapi_session.py"), "--port", str(gateway_process)],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "1 hour bars, formatDate=1: " in out and " US/Eastern close " in out  # intraday, formatDate=1
+    assert "5 mins bars, formatDate=2: " in out and "entry filled; commission 1.0" in out
+    assert "open orders under ibapi-session:" in out and ": 2 (stop and target in one OCA group)" in out
+    assert out.rstrip().endswith("full session: every request answered, none failed")
 
 
 def test_demo_runs_a_tick_through_dagster_end_to_end(tmp_path):
@@ -108,3 +123,28 @@ def test_the_kill_switch_from_the_command_line_reaches_every_process(tmp_path):
     assert "kill switch off in the database; still on: kill switch is on (IBKR_PIPELINE_KILL_SWITCH='yes')" in off.stdout
     assert kill_switch_reason(tmp_path, KillSwitch(engine)) == ""
     engine.dispose()
+
+
+def test_a_bad_day_rehearsed_from_the_command_line(tmp_path):
+    """gateway-sim --silent-on-order: the first order vanishes and the gateway stays connected and silent."""
+    port = free_port()
+    proc = subprocess.Popen([CLI, "gateway-sim", "--port", str(port), "--clock-start", "2026-11-24T15:00:00",
+                             "--clock-speed", "0", "--memory", "--silent-on-order", "--restart-at", "23:45"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for_port(port)
+        from ib_async import IB, MarketOrder, Stock
+
+        ib = IB()
+        ib.connect("127.0.0.1", port, clientId=12, timeout=5)
+        [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+        trade = ib.placeOrder(aapl, MarketOrder("BUY", 1))
+        ib.sleep(0.5)
+        assert trade.orderStatus.status == "PendingSubmit" and ib.isConnected()  # never acknowledged
+        ib.disconnect()
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+    assert "account in memory only" in out and "fault: order swallowed, gateway silent" in out
+    bad = run_cli("gateway-sim", "--restart-at", "25:99", "--memory", env_extra={})
+    assert bad.returncode == 2 and "'25:99' is not a time like 23:45" in bad.stdout + bad.stderr

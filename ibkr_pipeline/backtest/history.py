@@ -17,7 +17,7 @@ from ibkr_pipeline.broker.client import BarsRequest, IBKRClient
 from ibkr_pipeline.broker.errors import IBKRError
 from ibkr_pipeline.domain.bars import BarDataError, normalize_bars
 from ibkr_pipeline.domain.contracts import ContractInfo
-from ibkr_pipeline.gateway_sim.market import read_bar_file
+from ibkr_pipeline.exchange.market import read_bar_file
 
 # Holidays and weekends at either end: a series starting within this of the wanted start covers it.
 SLACK = pd.Timedelta(days=6)

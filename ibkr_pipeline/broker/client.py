@@ -30,7 +30,7 @@ from ibkr_pipeline.broker.pacing import PacingScheduler
 from ibkr_pipeline.domain.bars import empty_bars, normalize_bars
 from ibkr_pipeline.domain.contracts import ContractInfo, ContractSpec
 from ibkr_pipeline.domain.orders import oca_group
-from ibkr_pipeline.domain.pacing import PacingRules
+from ibkr_pipeline.domain.pacing import PacingRules, hard_paced
 
 log = logging.getLogger("ibkr_pipeline.broker")
 T = TypeVar("T")
@@ -311,7 +311,7 @@ class IBKRClient:
         identical = (req.contract.con_id, str(end), req.duration, req.bar_size, req.what_to_show, req.use_rth)
         per_contract = (req.contract.con_id, req.contract.exchange, req.what_to_show)
         for attempt in range(1, self.settings.request_attempts + 2):
-            async with self.pacing.slot(identical, per_contract):
+            async with self.pacing.slot(identical, per_contract, hard=hard_paced(req.bar_size)):
                 try:
                     bars = await self._call(
                         f"historical bars for {req.contract.symbol}",

@@ -1,8 +1,9 @@
 """A request scheduler that keeps historical-data requests inside IB's pacing rules.
 
-Requests wait for a slot the ledger says is safe, so under normal use IB never
-answers 162; a 162 that still comes (another client sharing the account's
-limits) is retried after the wait the rules imply.
+Requests for bars of 30 seconds or less wait for a slot the ledger says is safe, so
+under normal use IB never answers 162; a 162 that still comes (another client sharing
+the account's limits) is retried after the wait the rules imply. Larger bars are not
+hard-paced at IB: they only share the cap of 50 requests open at once.
 """
 
 from __future__ import annotations
@@ -35,8 +36,12 @@ class PacingScheduler:
         self._concurrency = asyncio.Semaphore(max_concurrent)
 
     @asynccontextmanager
-    async def slot(self, identical_key: Hashable, contract_key: Hashable):
+    async def slot(self, identical_key: Hashable, contract_key: Hashable, hard: bool = True):
         async with self._concurrency:
+            if not hard:
+                self.stats.requests += 1
+                yield
+                return
             while True:
                 async with self._lock:
                     sent = time.monotonic()

@@ -1,9 +1,11 @@
-"""IB's historical-data pacing rules, shared by the simulator (to enforce) and the client (to obey).
+"""IB's historical-data pacing rules as the client obeys them (the simulator enforces its own copy,
+``gateway_sim/pacing.py``, so a wrong number here is caught there).
 
-IB's documented limits: no identical request within 15 seconds; no six or more
-requests for the same contract, exchange and tick type within 2 seconds; no
-more than 60 requests in any 10-minute window. ``time_scale`` shrinks every
-window proportionally so tests can exercise the rules in seconds.
+IB's documented hard limits, for bars of 30 seconds or less: no identical request within
+15 seconds; no six or more requests for the same contract, exchange and tick type within
+2 seconds; no more than 60 requests in any 10-minute window. Larger bars are only throttled
+softly, with at most 50 historical requests open at once. ``time_scale`` shrinks every window
+proportionally so tests can exercise the rules in seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,20 @@ from bisect import insort
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
+
+
+HARD_PACING_MAX_BAR_SECONDS = 30
+_UNIT_SECONDS = {"sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600, "day": 86_400,
+                 "week": 604_800, "month": 2_592_000}
+
+
+def hard_paced(bar_size: str) -> bool:
+    """Whether IB's hard limits apply to requests for this bar size (30 seconds or less)."""
+    count, _, unit = bar_size.partition(" ")
+    try:
+        return int(count) * _UNIT_SECONDS[unit] <= HARD_PACING_MAX_BAR_SECONDS
+    except (ValueError, KeyError):
+        return True  # unknown: the cautious side
 
 
 @dataclass(frozen=True)

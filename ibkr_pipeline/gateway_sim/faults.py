@@ -18,6 +18,7 @@ class FaultPlan:
     - ``response_delay_s``: delay before each response to a request.
     - ``reject_orders``: symbols whose orders are rejected with error 201 ("*" = all).
     - ``unresponsive``: keep the socket open but answer nothing (IB's nightly restart).
+    - ``silent_on_order``: the next placeOrder is swallowed and the gateway goes ``unresponsive``.
     """
 
     drop_after_messages: int | None = None
@@ -27,6 +28,7 @@ class FaultPlan:
     response_delay_s: float = 0.0
     reject_orders: set[str] = field(default_factory=set)
     unresponsive: bool = False
+    silent_on_order: bool = False
 
     def rejects(self, symbol: str) -> bool:
         return "*" in self.reject_orders or symbol in self.reject_orders
@@ -39,3 +41,4 @@ class FaultPlan:
         self.response_delay_s = 0.0
         self.reject_orders = set()
         self.unresponsive = False
+        self.silent_on_order = False

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from ibkr_pipeline.gateway_sim.market import EXCHANGE_TZ, OHLCV, MarketModel
-from ibkr_pipeline.gateway_sim.universe import Instrument
+from ibkr_pipeline.exchange.market import EXCHANGE_TZ, OHLCV, MarketModel
+from ibkr_pipeline.exchange.universe import Instrument
 
 BAR_SIZES_MINUTES: dict[str, int] = {
     "1 min": 1,
@@ -33,6 +33,7 @@ BAR_SIZES_MINUTES: dict[str, int] = {
     "4 hours": 240,
     "8 hours": 480,
 }
+BAR_SIZES_SECONDS: dict[str, int] = {"1 secs": 1, "5 secs": 5, "10 secs": 10, "15 secs": 15, "30 secs": 30}
 DAILY_BAR_SIZES = ("1 day", "1 week", "1 month")
 WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "ADJUSTED_LAST", "BID_ASK")
 _DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
@@ -145,7 +146,7 @@ class HistoricalService:
                 321, f"Error validating request:-'bS' : cause - whatToShow {req.what_to_show!r} invalid"
             )
         daily = req.bar_size in DAILY_BAR_SIZES
-        if not daily and req.bar_size not in BAR_SIZES_MINUTES:
+        if not daily and req.bar_size not in BAR_SIZES_MINUTES and req.bar_size not in BAR_SIZES_SECONDS:
             raise HistoryRequestError(
                 321, f"Error validating request:-'bO' : cause - bar size {req.bar_size!r} invalid"
             )
@@ -217,13 +218,15 @@ class HistoricalService:
     def _intraday(
         self, instrument: Instrument, req: BarRequest, first: int, last: int, start: datetime
     ) -> pd.DataFrame:
-        size = BAR_SIZES_MINUTES[req.bar_size]
         pieces = [self._minutes(instrument, i, req.use_rth, req.end) for i in range(first, last + 1)]
         pieces = [p for p in pieces if not p.empty]
         if not pieces:
             return pd.DataFrame(columns=OHLCV)
         minutes = pd.concat(pieces)
         minutes = minutes[minutes.index >= pd.Timestamp(start).floor("min")]
+        if req.bar_size in BAR_SIZES_SECONDS:
+            return _split_minutes(minutes, BAR_SIZES_SECONDS[req.bar_size])
+        size = BAR_SIZES_MINUTES[req.bar_size]
         if size == 1:
             return minutes
         local = minutes.index.tz_convert(EXCHANGE_TZ)
@@ -231,11 +234,33 @@ class HistoricalService:
         return _resample(minutes, buckets)
 
 
+def _split_minutes(minutes: pd.DataFrame, seconds: int) -> pd.DataFrame:
+    """Sub-minute bars from minute bars: a straight path from open to close through the minute's high (a third
+    of the way) and low (two thirds), volume shared equally. Deterministic; the minute's OHLCV is preserved."""
+    parts = 60 // seconds
+    stamps, rows = [], []
+    for stamp, (o, h, lo, c, v) in zip(minutes.index, minutes[OHLCV].to_numpy(dtype=float), strict=True):
+        path = np.linspace(o, c, parts + 1)
+        if parts >= 3:
+            path[parts // 3], path[(2 * parts) // 3] = h, lo
+        for k in range(parts):
+            a, b = path[k], path[k + 1]
+            high, low = max(a, b), min(a, b)
+            if parts < 3:
+                high, low = (max(high, h), min(low, lo)) if k == 0 else (high, low)
+            stamps.append(stamp + pd.Timedelta(seconds=k * seconds))
+            rows.append((round(a, 4), round(high, 4), round(low, 4), round(b, 4), float(v // parts)))
+    return pd.DataFrame(rows, columns=OHLCV, index=pd.DatetimeIndex(stamps))
+
+
 def _resample(frame: pd.DataFrame, keys) -> pd.DataFrame:
     """OHLCV per group, labelled by each group's first row (IB labels the 09:30 hourly bar 09:30)."""
     grouped = frame.groupby(keys, sort=True)
     out = grouped.agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
-    out.index = frame.index.to_series().groupby(keys, sort=True).min().values
+    labels = pd.DatetimeIndex(frame.index.to_series().groupby(keys, sort=True).min().to_numpy())
+    if frame.index.tz is not None and labels.tz is None:  # numpy may hand back naive UTC: keep the time zone
+        labels = labels.tz_localize("UTC").tz_convert(frame.index.tz)
+    out.index = labels
     return out.sort_index()
 
 

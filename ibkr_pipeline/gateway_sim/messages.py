@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ibkr_pipeline.gateway_sim.history import Bar
-from ibkr_pipeline.gateway_sim.market import EXCHANGE_TZ, SessionCalendar
-from ibkr_pipeline.gateway_sim.matching import Fill, SimOrder
+from ibkr_pipeline.exchange.market import EXCHANGE_TZ, SessionCalendar
+from ibkr_pipeline.exchange.matching import Fill, SimOrder
 from ibkr_pipeline.gateway_sim.protocol import Field
-from ibkr_pipeline.gateway_sim.universe import Instrument
+from ibkr_pipeline.exchange.universe import Instrument
 
 
 class OUT:

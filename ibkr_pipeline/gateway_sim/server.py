@@ -15,18 +15,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ibkr_pipeline.domain.pacing import PacingLedger, PacingRules
 from ibkr_pipeline.gateway_sim import messages as msg
-from ibkr_pipeline.gateway_sim.account import Account
-from ibkr_pipeline.gateway_sim.clock import SimClock
+from ibkr_pipeline.exchange.account import Account
+from ibkr_pipeline.exchange.clock import SimClock
 from ibkr_pipeline.gateway_sim.faults import FaultPlan
 from ibkr_pipeline.gateway_sim.history import BarRequest, HistoricalService, HistoryRequestError, duration_start, parse_end
-from ibkr_pipeline.gateway_sim.market import MarketModel, ReplayMarket, SyntheticMarket
-from ibkr_pipeline.gateway_sim.matching import MatchingEngine, MatchingConfig, OrderEvent, OrderRejected, SimOrder
+from ibkr_pipeline.exchange.market import EXCHANGE_TZ, MarketModel, ReplayMarket, SyntheticMarket
+from ibkr_pipeline.exchange.matching import MatchingEngine, MatchingConfig, OrderEvent, OrderRejected, SimOrder
 from ibkr_pipeline.gateway_sim.protocol import (
     MIN_CLIENT_VERSION,
     SERVER_VERSION,
@@ -37,7 +37,9 @@ from ibkr_pipeline.gateway_sim.protocol import (
     read_handshake,
     read_message,
 )
-from ibkr_pipeline.gateway_sim.universe import Instrument, Universe
+from ibkr_pipeline.exchange import state
+from ibkr_pipeline.gateway_sim.pacing import HistoricalPacing
+from ibkr_pipeline.exchange.universe import Instrument, Universe
 
 log = logging.getLogger("ibkr_pipeline.gateway_sim")
 T = TypeVar("T")
@@ -55,6 +57,15 @@ class SimulatorConfig:
     clock_speed: float = 1.0
     pacing: bool = True
     pacing_time_scale: float = 1.0
+    # "wall": pacing windows in real seconds, as IB; "sim": in the simulator clock's seconds (a frozen clock
+    # never lets a window pass until a test advances it, so a test of the rules counts instead of timing).
+    pacing_clock: str = "wall"
+    # Where the paper account lives between runs (None: in memory only, as tests want); see state.py.
+    state_file: Path | None = None
+    # IB Gateway restarts once a day: at this New York time on the simulator's clock (None: never), it drops
+    # every session and refuses connections for restart_downtime_s, keeping orders and the account.
+    restart_at: dt_time | None = None
+    restart_downtime_s: float = 30.0
     slippage_bps: float = 1.0
     match_interval_s: float = 0.05
     faults: FaultPlan = field(default_factory=FaultPlan)
@@ -93,12 +104,17 @@ class GatewaySimulator:
         self.engine = MatchingEngine(
             self.market, self.account, self._on_order_event, MatchingConfig(slippage_bps=cfg.slippage_bps)
         )
-        self.pacing = PacingLedger(PacingRules().scaled(cfg.pacing_time_scale))
+        pacing_clock = (lambda: self.clock.now().timestamp()) if cfg.pacing_clock == "sim" else time.monotonic
+        self.pacing = HistoricalPacing(cfg.pacing_time_scale, pacing_clock)
         self.faults = cfg.faults
         self.sessions: dict[int, ClientSession] = {}
         self.next_order_ids: dict[int, int] = {}
+        if cfg.state_file is not None and Path(cfg.state_file).exists():
+            self.next_order_ids = state.load(Path(cfg.state_file), self.account, self.engine, self.universe)
+            log.info("paper account %s restored from %s", cfg.account_id, cfg.state_file)
         self.pacing_violations = 0
         self.historical_requests = 0
+        self.restarts = 0
         self._server: asyncio.base_events.Server | None = None
         self._matcher: asyncio.Task[None] | None = None
 
@@ -124,9 +140,46 @@ class GatewaySimulator:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 
+    async def restart(self, downtime_s: float | None = None) -> None:
+        """What IB Gateway's daily restart does: every session dropped, connections refused for a while,
+        then the same port answers again with the same orders, executions and account."""
+        downtime = self.config.restart_downtime_s if downtime_s is None else downtime_s
+        log.info("gateway restarting: sessions dropped, connections refused for %.1f s", downtime)
+        self.restarts += 1
+        for session in list(self.sessions.values()):
+            session.close()
+        self.sessions.clear()
+        port = self.port
+        if self._server:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+        self.save_state()
+        await asyncio.sleep(downtime)
+        self.faults.unresponsive = False
+        self._server = await asyncio.start_server(self._accept, self.config.host, port)
+        log.info("gateway restarted on %s:%d", self.config.host, port)
+
+    def _restart_due(self, before: datetime, now: datetime) -> bool:
+        at = self.config.restart_at
+        if at is None or now <= before:
+            return False
+        local_now = now.astimezone(EXCHANGE_TZ)
+        moment = datetime.combine(local_now.date(), at, tzinfo=EXCHANGE_TZ)
+        if moment > local_now:
+            moment -= timedelta(days=1)
+        return before < moment.astimezone(UTC) <= now
+
     async def _match_forever(self) -> None:
+        last = self.clock.now()
         while True:
             await asyncio.sleep(self.config.match_interval_s)
+            now = self.clock.now()
+            if self._restart_due(last, now):
+                last = now
+                await self.restart()
+                continue
+            last = now
             try:
                 self.engine.step(self.clock.now())
             except Exception:  # keep matching alive; a bad order must not stop the gateway
@@ -165,7 +218,12 @@ class GatewaySimulator:
     def account_values(self) -> dict[str, float]:
         return self.account.values(self.marks())
 
+    def save_state(self) -> None:
+        if self.config.state_file is not None:
+            state.save(Path(self.config.state_file), self.account, self.engine, self.next_order_ids)
+
     def _on_order_event(self, event: OrderEvent) -> None:
+        self.save_state()
         order = event.order
         session = self.sessions.get(order.client_id)
         if event.fill is not None:
@@ -274,6 +332,11 @@ class ClientSession:
                     log.info("fault: dropping connection on request %d", msg_id)
                     self.close()
                     return
+            if msg_id == 3 and faults.silent_on_order:  # the order vanishes and the gateway goes quiet
+                faults.silent_on_order = False
+                faults.unresponsive = True
+                log.info("fault: order swallowed, gateway silent")
+                continue
             if faults.unresponsive:
                 continue
             if faults.response_delay_s:
@@ -296,11 +359,12 @@ class ClientSession:
         except ProtocolError as exc:
             log.warning("malformed message %s: %s", fields[:3], exc)
             self.send(msg.error(-1, 320, f"Error reading request: {exc}"))
-        except Exception as exc:  # a simulator bug must not look like a dropped gateway
+        except Exception as exc:  # a simulator bug must not look like a dropped gateway, nor a silent one
             log.exception("failed to handle message %s", fields[:3])
             pos = _REQ_ID_POSITION.get(msg_id)
             req_id = int(fields[pos]) if pos is not None and len(fields) > pos and fields[pos].lstrip("-").isdigit() else -1
-            self.send(msg.error(req_id, 321, f"Error validating request: simulator failed on message {msg_id}: {exc!r}"))
+            # 322 ("Error processing request") ends the request in every client; 321 is only a warning to ib_async.
+            self.send(msg.error(req_id, 322, f"Error processing request: simulator failed on message {msg_id}: {exc!r}"))
 
     # -- session set-up -------------------------------------------------
 
@@ -364,10 +428,8 @@ class ClientSession:
         sim = self.sim
         sim.historical_requests += 1
         if sim.config.pacing:
-            identical = (inst.con_id, end_text, duration, bar_size, what, use_rth)
-            per_contract = (inst.con_id, contract.exchange, what)
-            now = time.monotonic()
-            violation = sim.pacing.violation(identical, per_contract, now)
+            identical = (inst.con_id, end_text, duration, bar_size, what, use_rth, format_date)
+            violation = sim.pacing.admit(identical, (inst.con_id, contract.exchange, what), bar_size)
             if violation:
                 sim.pacing_violations += 1
                 log.info("pacing violation (%s) for %s", violation, inst.symbol)
@@ -375,7 +437,6 @@ class ClientSession:
                     msg.error(req_id, 162, "Historical Market Data Service error message:Historical data request pacing violation")
                 )
                 return
-            sim.pacing.record(identical, per_contract, now)
         try:
             end = parse_end(end_text, sim.clock.now())
             end = min(end, sim.clock.now())
@@ -388,7 +449,12 @@ class ClientSession:
             self.send(msg.error(req_id, 162, "Historical Market Data Service error message:HMDS query returned no data: "
                                 f"{inst.symbol}@SMART {what}"))
             return
-        self.send(msg.historical_data(req_id, duration_start(duration, end), end, bars))
+        answer = msg.historical_data(req_id, duration_start(duration, end), end, bars)
+        delay = sim.pacing.soft_delay() if sim.config.pacing else 0.0
+        if delay > 0:  # IB throttles large bars softly: answered, later
+            asyncio.get_running_loop().call_later(delay, self.send, answer)
+        else:
+            self.send(answer)
 
     def req_head_timestamp(self, r: FieldReader) -> None:
         req_id = r.int()
@@ -468,6 +534,9 @@ class ClientSession:
             order_ref=order_ref, transmit=transmit, parent_id=parent_id, outside_rth=outside_rth, placed_at=now,
         )
         existing = sim.engine.orders.get(order.key)
+        if existing is not None and existing.is_terminal:  # IB: an id is never reused, not even once done
+            self.send(msg.error(order_id, 103, "Duplicate order id"))
+            return
         try:
             if existing is not None:
                 sim.engine.modify(existing, order, now)
@@ -712,6 +781,10 @@ class SimulatorThread:
     def account_values(self) -> dict[str, float]:
         return self.call(self.sim.account_values)
 
+    def restart(self, downtime_s: float = 1.0) -> None:
+        """IB Gateway's restart, on demand: returns once the gateway answers again."""
+        asyncio.run_coroutine_threadsafe(self.sim.restart(downtime_s), self._loop).result(downtime_s + 30)
+
     def connectivity_blip(self) -> None:
         self.call(lambda: self.sim.broadcast_connectivity(lost=True))
         self.call(lambda: self.sim.broadcast_connectivity(lost=False))
@@ -726,7 +799,8 @@ def run_forever(config: SimulatorConfig) -> None:
         print(
             f"IB Gateway simulator on {config.host}:{sim.port} (server version {SERVER_VERSION}, "
             f"account {config.account_id}, {len(sim.universe)} instruments, "
-            f"clock {sim.clock.now():%Y-%m-%d %H:%M:%S} UTC x{sim.clock.speed:g})",
+            f"clock {sim.clock.now():%Y-%m-%d %H:%M:%S} UTC x{sim.clock.speed:g})"
+            + (f"; paper account kept in {config.state_file}" if config.state_file else "; account in memory only"),
             flush=True,
         )
         try:

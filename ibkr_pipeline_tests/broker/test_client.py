@@ -13,7 +13,7 @@ from ibkr_pipeline.broker.contract_cache import ContractCache
 from ibkr_pipeline.broker.errors import GatewayConnectionError, UnknownContractError
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.pacing import PacingRules
-from ibkr_pipeline.gateway_sim.universe import Universe
+from ibkr_pipeline.exchange.universe import Universe
 from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline_tests.conftest import MARKET_OPEN_INSTANT, make_gateway
 
@@ -50,8 +50,9 @@ def test_unknown_symbol_is_a_clear_error(gateway, tmp_path):
         assert results[0].symbol == "SPY" and isinstance(results[1], UnknownContractError)
 
 
-def test_two_hundred_requests_over_a_hundred_contracts_never_trip_pacing():
-    """IB's rules (scaled 1/100 in time) enforced by the simulator; the scheduler must stay inside them.
+def test_two_hundred_small_bar_requests_over_a_hundred_contracts_never_trip_pacing():
+    """IB's hard rules (bars of 30 s or less; scaled 1/100 in time) enforced by the simulator's own copy;
+    the client's scheduler must stay inside them.
 
     At 1/200 a request still in flight when its 3-second window closed (a GC pause, a loaded machine)
     could be counted early; at IB's real scale that window is 10 minutes.
@@ -61,8 +62,8 @@ def test_two_hundred_requests_over_a_hundred_contracts_never_trip_pacing():
     with make_gateway(pacing=True, pacing_time_scale=scale) as gw:
         with client_for(gw, pacing_time_scale=scale) as client:
             infos = client.run(client.resolve_many_async([ContractSpec(symbol=s) for s in symbols]))
-            reqs = [BarsRequest(info, None, "1 M", "1 day") for info in infos] + [
-                BarsRequest(info, None, "5 D", "1 hour") for info in infos
+            reqs = [BarsRequest(info, None, "1800 S", "30 secs") for info in infos] + [
+                BarsRequest(info, None, "600 S", "5 secs") for info in infos
             ]
             started = time.monotonic()
             frames = client.bars_many(reqs)
@@ -72,6 +73,20 @@ def test_two_hundred_requests_over_a_hundred_contracts_never_trip_pacing():
         assert all(not isinstance(f, Exception) and len(f) > 0 for f in frames)
         minimum = PacingRules().scaled(scale).minimum_duration(200)
         assert elapsed >= minimum * 0.95  # it really waited as IB requires
+
+
+def test_daily_and_weekly_bars_are_not_held_to_the_small_bar_limits():
+    """A 100-symbol daily+weekly fetch at IB's real time scale: no pacing wait at all, and no 162."""
+    symbols = Universe.default().symbols[:100]
+    with make_gateway(pacing=True) as gw:
+        with client_for(gw) as client:
+            infos = client.run(client.resolve_many_async([ContractSpec(symbol=s) for s in symbols]))
+            reqs = [BarsRequest(info, None, "1 Y", "1 day") for info in infos] + [
+                BarsRequest(info, None, "2 Y", "1 week") for info in infos]
+            frames = client.bars_many(reqs)
+        assert all(not isinstance(f, Exception) and len(f) > 0 for f in frames)
+        assert (client.pacing.stats.requests, client.pacing.stats.waited_s) == (200, 0.0)
+        assert gw.sim.pacing_violations == 0
 
 
 def test_bars_are_a_typed_utc_frame(gateway):
@@ -149,8 +164,8 @@ def test_a_162_caused_by_another_client_is_retried():
             with client_for(gw, pacing_time_scale=scale) as client:
                 info = client.resolve(ContractSpec(symbol="IBM"))
                 [contract] = other.qualifyContracts(Stock("IBM", "SMART", "USD"))
-                other.reqHistoricalData(contract, "", "1 M", "1 day", "TRADES", True, 2)
-                bars = client.bars(BarsRequest(info, None, "1 M", "1 day"))
+                other.reqHistoricalData(contract, "", "1800 S", "30 secs", "TRADES", True, 2)
+                bars = client.bars(BarsRequest(info, None, "1800 S", "30 secs"))
             assert len(bars) > 15
             assert client.pacing.stats.violations == 1 and gw.sim.pacing_violations == 1
         finally:

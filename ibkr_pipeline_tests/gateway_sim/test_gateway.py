@@ -9,7 +9,7 @@ import pytest
 from ib_async import IB, LimitOrder, MarketOrder, Stock, StopOrder
 from ib_async.wrapper import RequestError
 
-from ibkr_pipeline.gateway_sim.account import ibkr_fixed_commission
+from ibkr_pipeline.exchange.account import ibkr_fixed_commission
 from ibkr_pipeline_tests.conftest import MARKET_OPEN_INSTANT, make_gateway
 
 
@@ -184,27 +184,6 @@ def test_duplicate_client_id_is_refused_with_326(gateway, ib):
     assert ib.isConnected()
 
 
-def test_ib_pacing_rules_answer_162():
-    with make_gateway(pacing=True) as gw:
-        ib = IB()
-        ib.connect("127.0.0.1", gw.port, clientId=1, timeout=5)
-        ib.RaiseRequestErrors = True
-        try:
-            [aapl, msft] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"), Stock("MSFT", "SMART", "USD"))
-            ib.reqHistoricalData(aapl, "", "10 D", "1 day", "TRADES", True, 1)
-            with pytest.raises(RequestError) as identical:
-                ib.reqHistoricalData(aapl, "", "10 D", "1 day", "TRADES", True, 1)
-            assert identical.value.code == 162 and "pacing" in identical.value.message
-            for n in range(5):  # five distinct requests for one contract and tick type are fine...
-                ib.reqHistoricalData(msft, "", f"{n + 1} D", "1 day", "TRADES", True, 1)
-            with pytest.raises(RequestError) as burst:  # ...the sixth within 2 s is not
-                ib.reqHistoricalData(msft, "", "9 D", "1 day", "TRADES", True, 1)
-            assert burst.value.code == 162
-            assert gw.sim.pacing_violations == 2
-        finally:
-            ib.disconnect()
-
-
 def test_same_seed_same_bars_other_seed_other_bars():
     def closes(seed: int) -> list[float]:
         with make_gateway(seed=seed) as gw:
@@ -218,3 +197,23 @@ def test_same_seed_same_bars_other_seed_other_bars():
 
     assert closes(11) == closes(11)
     assert closes(11) != closes(12)
+
+
+def test_intraday_bars_with_format_date_1_as_both_clients_ask_by_default(ib):
+    [contract] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+    hourly = ib.reqHistoricalData(contract, "", "5 D", "1 hour", "TRADES", True, formatDate=1, timeout=10)
+    assert len(hourly) > 20
+    assert all(b.date.tzinfo is not None and b.date.utcoffset() == timedelta(hours=-5) for b in hourly)
+    assert hourly[0].date.time().minute in (0, 30)
+
+
+def test_a_request_the_simulator_fails_on_is_answered_with_an_error_not_silence(gateway, ib):
+    def broken(*_args, **_kwargs):
+        raise ValueError("a bug in the simulator")
+
+    gateway.sim.history.bars = broken  # the simulator's own code, not a client's
+    ib.RaiseRequestErrors = True
+    [contract] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+    with pytest.raises(RequestError) as raised:
+        ib.reqHistoricalData(contract, "", "5 D", "1 hour", "TRADES", True, formatDate=1, timeout=10)
+    assert raised.value.code == 322 and "a bug in the simulator" in raised.value.message

@@ -8,10 +8,10 @@ import pytest
 from ib_async.decoder import Decoder
 
 from ibkr_pipeline.gateway_sim import messages as msg
-from ibkr_pipeline.gateway_sim.market import SessionCalendar
-from ibkr_pipeline.gateway_sim.matching import Fill, SimOrder
+from ibkr_pipeline.exchange.market import SessionCalendar
+from ibkr_pipeline.exchange.matching import Fill, SimOrder
 from ibkr_pipeline.gateway_sim.protocol import SERVER_VERSION, encode_field, frame, split_fields
-from ibkr_pipeline.gateway_sim.universe import Universe
+from ibkr_pipeline.exchange.universe import Universe
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ibkr_pipeline.gateway_sim.account import Account, ibkr_fixed_commission
-from ibkr_pipeline.gateway_sim.market import MarketModel
-from ibkr_pipeline.gateway_sim.universe import Instrument
+from ibkr_pipeline.exchange.account import Account, ibkr_fixed_commission
+from ibkr_pipeline.exchange.market import MarketModel
+from ibkr_pipeline.exchange.universe import Instrument
 
 ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
 TERMINAL = ("Filled", "Cancelled", "ApiCancelled", "Inactive")
@@ -118,9 +118,28 @@ class MatchingEngine:
         self.fills: list[Fill] = []
         self._perm_ids = itertools.count(1_000_001)
         self._exec_seq = itertools.count(1)
+        self._peek = {"perm": 1_000_001, "exec": 1}
 
     def next_perm_id(self) -> int:
-        return next(self._perm_ids)
+        value = next(self._perm_ids)
+        self._peek["perm"] = value + 1
+        return value
+
+    def peek_perm_id(self) -> int:
+        return self._peek["perm"]
+
+    def peek_exec_seq(self) -> int:
+        return self._peek["exec"]
+
+    def restore_counters(self, next_perm_id: int, next_exec_seq: int) -> None:
+        """Continue a restored account's numbering: permIds and execIds are never reused."""
+        self._perm_ids, self._exec_seq = itertools.count(next_perm_id), itertools.count(next_exec_seq)
+        self._peek = {"perm": next_perm_id, "exec": next_exec_seq}
+
+    def _next_exec_seq(self) -> int:
+        value = next(self._exec_seq)
+        self._peek["exec"] = value + 1
+        return value
 
     def marks(self, now: datetime) -> dict[int, float]:
         return {
@@ -301,7 +320,7 @@ class MatchingEngine:
         order.completed_at = now
         order.completed_status = "Filled Size: %g" % order.filled
         fill = Fill(
-            exec_id=f"{order.instrument.con_id:08x}.{order.perm_id:08x}.{next(self._exec_seq):02d}.01",
+            exec_id=f"{order.instrument.con_id:08x}.{order.perm_id:08x}.{self._next_exec_seq():02d}.01",
             order=order,
             time=now,
             shares=shares,

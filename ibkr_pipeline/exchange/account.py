@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ibkr_pipeline.gateway_sim.universe import Instrument
+from ibkr_pipeline.exchange.universe import Instrument
 
 MARGIN_RATE = 0.25
 BUYING_POWER_MULTIPLIER = 4.0

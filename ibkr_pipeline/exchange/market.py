@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ibkr_pipeline.domain.calendar import nyse_calendar
-from ibkr_pipeline.gateway_sim.universe import Instrument, Universe
+from ibkr_pipeline.exchange.universe import Instrument, Universe
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
 PRICE_REFERENCE_DATE = date(2026, 1, 2)

@@ -1,0 +1,111 @@
+"""What a real IB Gateway does to its clients, observed through ib_async as a client sees it."""
+
+import asyncio
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
+from zoneinfo import ZoneInfo
+
+import pytest
+from ib_async import IB, LimitOrder, MarketOrder, Stock
+
+from ibkr_pipeline_tests.conftest import make_gateway
+
+CLOCK = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 New York
+
+
+def connect(port: int, client_id: int = 4) -> IB:
+    ib = IB()
+    ib.connect("127.0.0.1", port, clientId=client_id, timeout=5)
+    return ib
+
+
+def wait_until(condition, what: str, attempts: int = 200) -> None:
+    """Poll a bounded number of times (a count, not a deadline)."""
+    for _ in range(attempts):
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+def dropped(ib: IB) -> bool:
+    """Let ib_async's loop run a moment; a dropped socket surfaces there as ConnectionError."""
+    try:
+        ib.sleep(0.05)
+    except ConnectionError:
+        return True
+    return not ib.isConnected()
+
+
+def refused(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_restart_drops_sessions_refuses_connections_and_keeps_orders():
+    with make_gateway(clock_start=CLOCK, clock_speed=0, pacing=False) as gw:
+        port = gw.port
+        ib = connect(port)
+        [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+        resting = ib.placeOrder(aapl, LimitOrder("BUY", 10, 1.00, tif="GTC", orderRef="night:AAPL:1"))
+        filled = ib.placeOrder(aapl, MarketOrder("BUY", 5, orderRef="night:AAPL:2"))
+        ib.sleep(0.3)
+        gw.step()
+        restart = threading.Thread(target=gw.restart, kwargs={"downtime_s": 1.5})
+        restart.start()
+        wait_until(lambda: dropped(ib), "the client notices the dropped session")
+        wait_until(lambda: refused(port), "connections are refused while it restarts")
+        restart.join(30)
+        ib = connect(port)  # the same port answers again
+        assert {t.order.orderRef: t.orderStatus.status for t in ib.reqAllOpenOrders()} == {"night:AAPL:1": "Submitted"}
+        assert [f.execution.orderRef for f in ib.reqExecutions()] == ["night:AAPL:2"]
+        assert {p.contract.symbol: p.position for p in ib.reqPositions()} == {"AAPL": 5}
+        assert gw.sim.restarts == 1 and resting.order.permId and filled.orderStatus.status == "Filled"
+        ib.disconnect()
+
+
+def test_the_nightly_restart_happens_at_its_configured_time():
+    at = CLOCK.astimezone(ZoneInfo("America/New_York")) + timedelta(minutes=5)
+    with make_gateway(clock_start=CLOCK, clock_speed=0, pacing=False, restart_at=dt_time(at.hour, at.minute),
+                      restart_downtime_s=0.5) as gw:
+        ib = connect(gw.port)
+        gw.advance(timedelta(minutes=4))
+        assert not any(dropped(ib) for _ in range(6)) and gw.sim.restarts == 0
+        gw.advance(timedelta(minutes=2))
+        wait_until(lambda: dropped(ib), "the 10:05 restart drops the session")
+        assert gw.sim.restarts == 1
+        ib.disconnect()
+
+
+def test_reusing_the_id_of_a_completed_order_is_error_103(gateway):
+    ib = connect(gateway.port, client_id=6)
+    [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+    done = ib.placeOrder(aapl, MarketOrder("BUY", 1))
+    ib.sleep(0.3)
+    gateway.step()
+    assert done.orderStatus.status == "Filled"
+    ib.disconnect()
+    restarted = connect(gateway.port, client_id=6)  # a process that restarted and counts ids from scratch
+    again = MarketOrder("BUY", 1)
+    again.orderId = done.order.orderId
+    trade = restarted.placeOrder(aapl, again)
+    restarted.sleep(0.3)
+    assert [e.errorCode for e in trade.log if e.errorCode] == [103]
+    assert gateway.call(lambda: len(gateway.sim.engine.fills)) == 1
+    restarted.disconnect()
+
+
+def test_a_gateway_can_swallow_an_order_and_go_silent(gateway):
+    ib = connect(gateway.port)
+    [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+    gateway.faults.silent_on_order = True
+    ib.placeOrder(aapl, MarketOrder("BUY", 1, orderRef="lost:AAPL:1"))
+    ib.sleep(0.3)
+    assert gateway.call(lambda: [o.order_ref for o in gateway.sim.engine.orders.values()]) == []
+    with pytest.raises(TimeoutError):
+        ib.run(asyncio.wait_for(ib.reqCurrentTimeAsync(), 1.0))  # connected, and answering nothing
+    assert ib.isConnected()
+    ib.disconnect()
