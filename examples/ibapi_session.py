@@ -193,6 +193,7 @@ def main() -> int:
     app.wait(("filled", legs[0].orderId), "the entry's fill", args.timeout)
     app.wait("commission", "the commission report", args.timeout)
     print(f"entry filled; commission {app.data['commissions'][0].commissionAndFees}")
+    print(f"entry statuses: {', '.join(app.data[('status', legs[0].orderId)])}")
     app.reqExecutions(30, ExecutionFilter())
     executions = app.wait(("executions", 30), "executions")
     assert any(e.orderRef == ref for e in executions), "the fill is missing from reqExecutions"

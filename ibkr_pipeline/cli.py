@@ -47,7 +47,12 @@ def gateway_sim(
     drop_on_order: Annotated[int | None, typer.Option(
         help="Rehearse a drop: close the connection right after handling the Nth placeOrder")] = None,
     reject: Annotated[list[str] | None, typer.Option(help="Reject orders for this symbol with 201 ('*' = all)")] = None,
+    late_reject: Annotated[list[str] | None, typer.Option(
+        help="Accept orders for this symbol, then reject them (201, Inactive) half a second later")] = None,
     response_delay: Annotated[float, typer.Option(help="Seconds before every answer (a slow gateway)")] = 0.0,
+    market_data: Annotated[list[str] | None, typer.Option(
+        help="SYMBOL=live|delayed|none|competing ('*=' for the rest): market-data permissions")] = None,
+    snapshot_delay: Annotated[float, typer.Option(help="Seconds a snapshot quote takes to complete")] = 0.0,
 ) -> None:
     """Run the IB Gateway simulator (TWS socket protocol) until interrupted.
 
@@ -63,9 +68,14 @@ def gateway_sim(
     if path is not None and fresh and path.exists():
         path.unlink()
     faults = FaultPlan(silent_on_order=silent_on_order, reject_orders=set(reject or []),
-                       response_delay_s=response_delay)
+                       response_delay_s=response_delay, late_reject_orders=set(late_reject or []))
     if drop_on_order:
         faults.drop_on_request, faults.drop_on_nth, faults.drop_after_handling = {3}, drop_on_order, True
+    permissions = dict(item.split("=", 1) for item in market_data or [] if "=" in item)
+    bad = [f"{k}={v}" for k, v in permissions.items() if v not in ("live", "delayed", "none", "competing")]
+    if bad or len(permissions) != len(market_data or []):
+        raise typer.BadParameter(f"{bad or market_data} : use SYMBOL=live|delayed|none|competing",
+                                 param_hint="--market-data")
     try:
         restart_time = time.fromisoformat(restart_at) if restart_at else None
     except ValueError as exc:
@@ -77,6 +87,7 @@ def gateway_sim(
                 clock_start=utc(clock_start) if clock_start else None, clock_speed=clock_speed,
                 pacing=pacing, account_id=account, starting_cash=cash, state_file=path,
                 restart_at=restart_time, restart_downtime_s=restart_downtime, faults=faults,
+                market_data=permissions, snapshot_delay_s=snapshot_delay,
             )
         )
     except StateError as exc:

@@ -70,6 +70,9 @@ def test_ibkrs_own_python_client_runs_a_full_session_against_the_cli_simulator(g
     out = done.stdout
     assert "1 hour bars, formatDate=1: " in out and " US/Eastern close " in out  # intraday, formatDate=1
     assert "5 mins bars, formatDate=2: " in out and "entry filled; commission 1.0" in out
+    statuses = next(line for line in out.splitlines() if line.startswith("entry statuses: "))
+    assert statuses.removeprefix("entry statuses: ").split(", ")[:2] == ["PreSubmitted", "Submitted"]
+    assert statuses.endswith("Filled, Filled")  # IB repeats a status; every message reaches this client
     assert "open orders under ibapi-session:" in out and ": 2 (stop and target in one OCA group)" in out
     assert out.rstrip().endswith("full session: every request answered, none failed")
 

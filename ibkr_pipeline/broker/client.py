@@ -23,6 +23,7 @@ from ibkr_pipeline.broker.contract_cache import ContractCache
 from ibkr_pipeline.broker.errors import (
     GatewayConnectionError,
     IBKRError,
+    MarketDataRefusedError,
     PacingViolationError,
     UnknownContractError,
 )
@@ -117,6 +118,8 @@ def _clean(value: float | None) -> float | None:
     return float(value)
 
 
+DELAYED_WHERE_NOT_SUBSCRIBED = 3  # reqMarketDataType(3)
+MARKET_DATA_REFUSED = frozenset({354, 10089, 10090, 10197})
 ACCOUNT_SUMMARY_TAGS = "NetLiquidation,TotalCashValue,GrossPositionValue,BuyingPower,AvailableFunds,AccountType"
 
 
@@ -169,6 +172,9 @@ class IBKRClient:
                     readonly=s.readonly, account=s.account,
                 )
                 self.stats.connects += 1
+                # Live data where the account subscribes to it, IB's delayed data (15 min) where it does not:
+                # without this a paper account's quote for an unsubscribed symbol is error 10089 and no price.
+                self.ib.reqMarketDataType(DELAYED_WHERE_NOT_SUBSCRIBED)
                 log.info("connected to %s:%d as client %d", s.host, s.port, self.client_id)
                 return
             except (OSError, ConnectionError, TimeoutError, asyncio.TimeoutError) as exc:
@@ -376,7 +382,12 @@ class IBKRClient:
         contract = _to_contract(info)
 
         async def go() -> Quote:
-            tickers = await self._call(f"quote for {info.symbol}", lambda: self.ib.reqTickersAsync(contract))
+            try:
+                tickers = await self._call(f"quote for {info.symbol}", lambda: self.ib.reqTickersAsync(contract))
+            except RequestError as exc:
+                if exc.code in MARKET_DATA_REFUSED:
+                    raise MarketDataRefusedError(f"{info.symbol}: {exc.message}", exc.code) from exc
+                raise IBKRError(exc.message, exc.code) from exc
             t = tickers[0]
             return Quote(info.symbol, datetime.now(UTC), _clean(t.last), _clean(t.bid), _clean(t.ask), _clean(t.close))
 
@@ -424,6 +435,10 @@ class IBKRClient:
 
     def cancel(self, order: Order) -> None:
         self.ib.cancelOrder(order)
+
+    def session_trades(self) -> list[Trade]:
+        """Every order this connection has seen, with its log (IB's error messages, such as a 201's reason)."""
+        return list(self.ib.trades())
 
     def open_trades(self) -> list[Trade]:
         self.run(self._call("open orders", self.ib.reqAllOpenOrdersAsync))

@@ -32,5 +32,10 @@ class GatewayConnectionError(IBKRError):
     """The gateway could not be reached, or dropped and could not be reconnected."""
 
 
+class MarketDataRefusedError(IBKRError):
+    """IB refused market data for a contract: not subscribed (354, 10089/10090), or held by a competing live
+    session (10197). The symbol has no quote now; nothing else is wrong."""
+
+
 class OrderRejectedError(IBKRError):
     """IB rejected an order (error 201)."""

@@ -187,9 +187,13 @@ class MatchingEngine:
         for member in group:
             if not member.released:
                 member.released = True
-                member.status = "PreSubmitted" if self._waits_for_parent(member) else "Submitted"
                 member.checked_until = now
+                # IB's sequence: PreSubmitted first; Submitted once working (a child waits for its parent).
+                member.status = "PreSubmitted"
                 self.emit(OrderEvent(member))
+                if not self._waits_for_parent(member):
+                    member.status = "Submitted"
+                    self.emit(OrderEvent(member))
         self.step(now)
 
     def modify(self, order: SimOrder, changes: SimOrder, now: datetime) -> None:
@@ -237,7 +241,8 @@ class MatchingEngine:
         )
 
     def reject(self, order: SimOrder, now: datetime, reason: str) -> None:
-        order.status = "Cancelled"
+        """IB's rejection: error 201, and the order ends Inactive (also when it comes after acceptance)."""
+        order.status = "Inactive"
         order.completed_at = now
         order.completed_status = f"Rejected: {reason}"
         self.orders[order.key] = order

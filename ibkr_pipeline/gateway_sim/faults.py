@@ -19,6 +19,8 @@ class FaultPlan:
     - ``reject_orders``: symbols whose orders are rejected with error 201 ("*" = all).
     - ``unresponsive``: keep the socket open but answer nothing (IB's nightly restart).
     - ``silent_on_order``: the next placeOrder is swallowed and the gateway goes ``unresponsive``.
+    - ``late_reject_orders``: symbols whose orders are accepted, then rejected (201, Inactive) after
+      ``late_reject_after_s`` seconds, as IB does when a check fails downstream of the gateway.
     """
 
     drop_after_messages: int | None = None
@@ -29,6 +31,8 @@ class FaultPlan:
     reject_orders: set[str] = field(default_factory=set)
     unresponsive: bool = False
     silent_on_order: bool = False
+    late_reject_orders: set[str] = field(default_factory=set)
+    late_reject_after_s: float = 0.5
 
     def rejects(self, symbol: str) -> bool:
         return "*" in self.reject_orders or symbol in self.reject_orders
@@ -42,3 +46,4 @@ class FaultPlan:
         self.reject_orders = set()
         self.unresponsive = False
         self.silent_on_order = False
+        self.late_reject_orders = set()

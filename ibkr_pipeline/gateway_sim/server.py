@@ -66,6 +66,10 @@ class SimulatorConfig:
     # every session and refuses connections for restart_downtime_s, keeping orders and the account.
     restart_at: dt_time | None = None
     restart_downtime_s: float = 30.0
+    # Market-data permissions by symbol ("*" for the rest): live, delayed (only after reqMarketDataType(3)
+    # or 4; error 10089 otherwise), none (354), competing (10197: a live session elsewhere holds the data).
+    market_data: dict[str, str] = field(default_factory=dict)
+    snapshot_delay_s: float = 0.0  # IB's snapshots can take ~11 s to complete
     slippage_bps: float = 1.0
     match_interval_s: float = 0.05
     faults: FaultPlan = field(default_factory=FaultPlan)
@@ -231,6 +235,7 @@ class GatewaySimulator:
                 session.send(msg.exec_details(-1, event.fill))
                 session.send(msg.open_order(order))
                 session.send(msg.order_status(order))
+                session.send(msg.order_status(order))  # IB repeats a status: clients must be idempotent
                 session.send(msg.commission_report(event.fill))
             self.push_portfolio(order.instrument)
             return
@@ -285,6 +290,7 @@ class ClientSession:
         self.reader = reader
         self.writer = writer
         self.client_id: int | None = None
+        self.market_data_type = 1  # reqMarketDataType: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen
         self.wants_positions = False
         self.wants_account_updates = False
         self.messages_read = 0
@@ -467,6 +473,30 @@ class ClientSession:
             return
         self.send(msg.head_timestamp(req_id, self.sim.history.head_timestamp(inst, use_rth, format_date)))
 
+    def req_market_data_type(self, r: FieldReader) -> None:
+        r.skip()
+        self.market_data_type = r.int(1)
+
+    def _market_data_refusal(self, req_id: int, inst: Instrument) -> tuple[bool, bool]:
+        """(refused, delayed) for this session and instrument, sending IB's error when refused."""
+        permissions = self.sim.config.market_data
+        mode = permissions.get(inst.symbol, permissions.get("*", "live"))
+        if mode == "none":
+            self.send(msg.error(req_id, 354, "Requested market data is not subscribed."))
+            return True, False
+        if mode == "competing":
+            self.send(msg.error(req_id, 10197, "No market data during competing live session"))
+            return True, False
+        if mode == "delayed":
+            if self.market_data_type not in (3, 4):
+                self.send(msg.error(req_id, 10089, "Requested market data requires additional subscription for API. "
+                                    "See link in 'Market Data Connections' dialog for more details.Delayed market "
+                                    "data is available."))
+                return True, False
+            self.send(msg.error(req_id, 10167, "Requested market data is not subscribed. Displaying delayed market data."))
+            return False, True
+        return False, False
+
     def req_mkt_data(self, r: FieldReader) -> None:
         r.skip()
         req_id = r.int()
@@ -481,8 +511,11 @@ class ClientSession:
         if inst is None:
             self.send(msg.error(req_id, 200, "No security definition has been found for the request"))
             return
+        refused, delayed = self._market_data_refusal(req_id, inst)
+        if refused:
+            return
         sim = self.sim
-        now = sim.clock.now()
+        now = sim.clock.now() - (timedelta(minutes=15) if delayed else timedelta(0))
         tick = inst.min_tick
         last = round(round(sim.market.price_at(inst, now) / tick) * tick, 4)
         half = max(inst.min_tick, round(last * 0.0002, 2)) / 2
@@ -491,18 +524,24 @@ class ClientSession:
         prev_close = sim.market.daily_bars(inst, True, today - 10, today - 1)["close"].iloc[-1]
         minutes = sim.market.minute_frame(inst, today, rth=True)
         minutes = minutes[minutes.index <= now]
-        self.send(msg.market_data_type(req_id))
-        self.send(msg.tick_price(req_id, 1, round(last - half, 4), 300))
-        self.send(msg.tick_price(req_id, 2, round(last + half, 4), 200))
-        self.send(msg.tick_price(req_id, 4, last, 100))
+        # Delayed data arrives under its own tick types (66 bid, 67 ask, 68 last, 72 high, 73 low, 75 close, 76 open).
+        bid, ask, last_t, high_t, low_t, close_t, open_t = (66, 67, 68, 72, 73, 75, 76) if delayed else (1, 2, 4, 6, 7, 9, 14)
+        self.send(msg.market_data_type(req_id, 3 if delayed else 1))
+        self.send(msg.tick_price(req_id, bid, round(last - half, 4), 300))
+        self.send(msg.tick_price(req_id, ask, round(last + half, 4), 200))
+        self.send(msg.tick_price(req_id, last_t, last, 100))
         if not minutes.empty:
-            self.send(msg.tick_price(req_id, 6, float(minutes["high"].max()), 0))
-            self.send(msg.tick_price(req_id, 7, float(minutes["low"].min()), 0))
-            self.send(msg.tick_price(req_id, 14, float(minutes["open"].iloc[0]), 0))
+            self.send(msg.tick_price(req_id, high_t, float(minutes["high"].max()), 0))
+            self.send(msg.tick_price(req_id, low_t, float(minutes["low"].min()), 0))
+            self.send(msg.tick_price(req_id, open_t, float(minutes["open"].iloc[0]), 0))
             self.send(msg.tick_size(req_id, 8, float(minutes["volume"].sum()) / 100))
-        self.send(msg.tick_price(req_id, 9, float(prev_close), 0))
+        self.send(msg.tick_price(req_id, close_t, float(prev_close), 0))
         if snapshot:
-            self.send(msg.tick_snapshot_end(req_id))
+            end = msg.tick_snapshot_end(req_id)
+            if sim.config.snapshot_delay_s > 0:
+                asyncio.get_running_loop().call_later(sim.config.snapshot_delay_s, self.send, end)
+            else:
+                self.send(end)
 
     # -- orders --------------------------------------------------------
 
@@ -554,6 +593,12 @@ class ClientSession:
                 sim.engine.reject(order, now, exc.reason)
             return
         sim.engine.add(order, now)
+        if inst.symbol in sim.faults.late_reject_orders or "*" in sim.faults.late_reject_orders:
+            def reject_late() -> None:
+                if not order.is_terminal:
+                    sim.engine.reject(order, sim.clock.now(), "simulated late rejection (fault injection)")
+
+            asyncio.get_running_loop().call_later(sim.faults.late_reject_after_s, reject_late)
 
     def cancel_order(self, r: FieldReader) -> None:
         r.skip()
@@ -690,7 +735,7 @@ class ClientSession:
         25: ignore,  # cancelHistoricalData
         49: req_current_time,
         58: req_global_cancel,
-        59: ignore,  # reqMarketDataType
+        59: req_market_data_type,
         61: req_positions,
         62: req_account_summary,
         63: ignore,  # cancelAccountSummary

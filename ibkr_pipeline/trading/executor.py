@@ -44,17 +44,20 @@ class BrokerOrder:
     action: str = ""
     quantity: float = 0.0
     parent_id: int = 0
+    reason: str = ""  # IB's message when it rejected the order
 
 
 def broker_book(client: IBKRClient) -> dict[str, list[BrokerOrder]]:
     """Everything IB knows, by orderRef: open, completed, or only as executions (three requests in all)."""
     found: dict[str, dict[int, BrokerOrder]] = {}
-    for trade in client.open_trades() + client.completed_trades():
+    open_and_done = client.open_trades() + client.completed_trades()
+    reasons = {t.order.permId: e.message for t in client.session_trades() for e in t.log if e.errorCode == 201}
+    for trade in open_and_done:
         o = trade.order
         if o.orderRef:
             found.setdefault(o.orderRef, {})[o.permId] = BrokerOrder(
                 o.orderRef, o.orderId, o.permId, trade.orderStatus.status, trade.contract.conId, o.action,
-                float(o.totalQuantity), o.parentId)
+                float(o.totalQuantity), o.parentId, reasons.get(o.permId, ""))
     for fill in client.executions():
         e = fill.execution
         if e.orderRef and e.permId not in found.get(e.orderRef, {}):

@@ -20,7 +20,8 @@ def reconcile(client: IBKRClient, ledger: Ledger) -> dict[str, list]:
         if any(o.status == "Inactive" for o in known):
             status = "rejected"
         if status != row.status:
-            ledger.set_status(row.order_ref, status, "reconciled with the broker")
+            reason = "; ".join(o.reason for o in known if o.reason)
+            ledger.set_status(row.order_ref, status, f"reconciled with the broker{': ' + reason if reason else ''}")
             changes.append((row.order_ref, row.status, status))
             if status == "rejected":
                 rejects.append(row.order_ref)

@@ -165,7 +165,7 @@ def test_rejected_order_and_connectivity_notices(ib, gateway):
     gateway.faults.reject_orders = {"AAPL"}
     trade = ib.placeOrder(aapl, MarketOrder("BUY", 1))
     ib.sleep(0.3)
-    assert trade.orderStatus.status == "Cancelled"
+    assert trade.orderStatus.status == "Inactive"  # IB ends a rejected order Inactive
     assert any(e.errorCode == 201 for e in trade.log)
     codes = []
     ib.errorEvent += lambda req_id, code, message, contract: codes.append(code)

@@ -109,3 +109,18 @@ def test_a_gateway_can_swallow_an_order_and_go_silent(gateway):
         ib.run(asyncio.wait_for(ib.reqCurrentTimeAsync(), 1.0))  # connected, and answering nothing
     assert ib.isConnected()
     ib.disconnect()
+
+
+def test_a_market_order_goes_presubmitted_submitted_filled_with_repeats(gateway):
+    ib = connect(gateway.port, client_id=8)
+    [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+    seen: list[str] = []
+    trade = ib.placeOrder(aapl, MarketOrder("BUY", 3))
+    trade.statusEvent += lambda t: seen.append(t.orderStatus.status)
+    ib.sleep(0.2)
+    gateway.step()
+    ib.sleep(0.3)
+    # ib_async passes on changes only; IBKR's own client sees the repeated Filled (examples/ibapi_session.py).
+    assert seen == ["PreSubmitted", "Submitted", "Filled"]
+    assert len(ib.fills()) == 1
+    ib.disconnect()

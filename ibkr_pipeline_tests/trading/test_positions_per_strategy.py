@@ -18,6 +18,7 @@ from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline.store.kill_switch import KillSwitch
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.broker import GatewayBroker
+from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline.trading.tick import trade_tick
 from ibkr_pipeline_tests.conftest import make_gateway
 
@@ -248,3 +249,57 @@ def test_brackets_beyond_their_bound_are_never_sent(world, stop, target, expecte
     assert decisions["AAPL"].intent is None
     assert expected.format(stop=stop, target=target, q=q) in decisions["AAPL"].skipped
     assert decisions["MSFT"].placement.status == "working"  # the other symbol is not held up
+
+
+def test_a_refused_quote_costs_that_symbol_its_order_and_nothing_else(tmp_path):
+    """IB refuses MSFT's market data (354): MSFT is blocked with the reason, AAPL trades, the step goes on."""
+    with make_gateway(clock_start=CLOCK, pacing=False, market_data={"MSFT": "none"}) as gw:
+        client = IBKRClient(IBKRSettings(port=gw.port, connect_timeout_s=2))
+        client.connect()
+        try:
+            engine = engine_for(f"sqlite:///{tmp_path / 'l.db'}")
+            strategy = spec("quoted", universe="[{symbol: AAPL}, {symbol: MSFT}]")
+            contracts = {s: client.resolve(ContractSpec(symbol=s)) for s in ("AAPL", "MSFT")}
+            decisions = {d.symbol: d for d in trade_tick(
+                strategy, "t1", {"AAPL": signal("AAPL", "BUY"), "MSFT": signal("MSFT", "BUY")}, contracts,
+                GatewayBroker(client, tmp_path, KillSwitch(engine)), Ledger(engine), tick_at=gw.sim.clock.now())}
+        finally:
+            client.disconnect()
+    assert decisions["AAPL"].placement.status == "working"
+    msft = decisions["MSFT"]
+    assert msft.notes == ["no quote: MarketDataRefusedError: IB error 354: MSFT: Requested market data is not subscribed."]
+    assert msft.placement.status == "blocked" and msft.placement.detail == "price_sanity (no reference quote)"
+
+
+def test_a_late_reject_is_seen_by_reconciliation_with_ibs_reason(tmp_path):
+    """Accepted, then rejected (201, Inactive) after the placement step has moved on: the reconciliation
+    (the order-tracking sensor's, and every tick's) records it as rejected with IB's reason."""
+    with make_gateway(clock_start=CLOCK, pacing=False) as gw:
+        gw.faults.late_reject_orders = {"AAPL"}
+        client = IBKRClient(IBKRSettings(port=gw.port, connect_timeout_s=2))
+        client.connect()
+        try:
+            engine = engine_for(f"sqlite:///{tmp_path / 'l.db'}")
+            ledger = Ledger(engine)
+            strategy = spec("late")
+            strategy = strategy.model_copy(update={"order": strategy.order.model_copy(
+                update={"entry": "LMT", "bracket": False})})
+            contracts = {"AAPL": client.resolve(ContractSpec(symbol="AAPL"))}
+            quote = client.snapshot(contracts["AAPL"]).reference_price
+            buy = signal("AAPL", "BUY", price=round(quote * 0.99, 2))  # rests below the market
+            [decision] = trade_tick(strategy, "t1", {"AAPL": buy}, contracts,
+                                    GatewayBroker(client, tmp_path, KillSwitch(engine)), ledger,
+                                    tick_at=gw.sim.clock.now())
+            assert decision.placement.status == "working"
+            ref = decision.intent.order_ref
+            for _ in range(40):  # the reject comes half a second later
+                client.sleep(0.05)
+            result = reconcile(client, ledger)
+            assert gw.call(lambda: [o.status for o in gw.sim.engine.orders.values()]) == ["Inactive"]
+        finally:
+            client.disconnect()
+    assert result["rejects"] == [ref] and result["changes"] == [(ref, "working", "rejected")]
+    row = ledger.get(ref)
+    assert row.status == "rejected"
+    assert row.error.startswith("reconciled with the broker: Error 201, reqId ")
+    assert row.error.endswith(": Order rejected - reason:simulated late rejection (fault injection)")
