@@ -53,6 +53,10 @@ def gateway_sim(
     market_data: Annotated[list[str] | None, typer.Option(
         help="SYMBOL=live|delayed|none|competing ('*=' for the rest): market-data permissions")] = None,
     snapshot_delay: Annotated[float, typer.Option(help="Seconds a snapshot quote takes to complete")] = 0.0,
+    hmds_delay: Annotated[float, typer.Option(help="Seconds historical-data answers take (a slow HMDS)")] = 0.0,
+    master_client_id: Annotated[int | None, typer.Option(
+        help="This client id also receives every client's executions and commission reports")] = None,
+    commission_delay: Annotated[float, typer.Option(help="Seconds a commission report trails its execution")] = 0.0,
 ) -> None:
     """Run the IB Gateway simulator (TWS socket protocol) until interrupted.
 
@@ -87,7 +91,8 @@ def gateway_sim(
                 clock_start=utc(clock_start) if clock_start else None, clock_speed=clock_speed,
                 pacing=pacing, account_id=account, starting_cash=cash, state_file=path,
                 restart_at=restart_time, restart_downtime_s=restart_downtime, faults=faults,
-                market_data=permissions, snapshot_delay_s=snapshot_delay,
+                market_data=permissions, snapshot_delay_s=snapshot_delay, hmds_delay_s=hmds_delay,
+                master_client_id=master_client_id, commission_delay_s=commission_delay,
             )
         )
     except StateError as exc:

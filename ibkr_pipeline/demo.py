@@ -1,8 +1,10 @@
 """``make demo``: a tick of each example strategy through Dagster on the embedded default.
 
-No network, account or key: the gateway simulator on a free port (its clock set to
-the minute each tick runs, so signals are fresh when their orders are sent, then moved
-to half an hour after the next open and run 60x so queued paper orders fill), a SQLite Dagster instance under .ibkr_pipeline/dagster_home, charts in
+No network, account or key: the gateway simulator on a free port (its clock stopped at
+the minute each tick runs, so signals are fresh when their orders are sent, then moved on
+in steps so orders fill: to the session's close after each tick, and to half an hour after
+the next open at the end; what filled is recorded each time, as the order-tracking sensor
+would, since IB reports only the current day's executions), a SQLite Dagster instance under .ibkr_pipeline/dagster_home, charts in
 .ibkr_pipeline/objects, the offline analyst. It prints symbol → signal with the
 chart files, then the paper orders, fills and resulting portfolio.
 """
@@ -12,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import time
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -55,18 +56,28 @@ def main() -> int:
 
     # The same persistent paper account `make ui`'s simulator uses: the ledger and the account stay in step.
     account_file = default_state_file(data_dir(), "DU1234567")
-    with SimulatorThread(SimulatorConfig(port=0, clock_start=first, clock_speed=60,
+    from ibkr_pipeline.resources.defaults import ibkr_from_env
+    from ibkr_pipeline.store.database import default_url, engine_for
+    from ibkr_pipeline.store.ledger import Ledger
+    from ibkr_pipeline.trading.reconcile import reconcile
+
+    def record_fills() -> None:
+        ibkr = ibkr_from_env()
+        with ibkr.get_client() as client:
+            reconcile(client, Ledger(engine_for(ibkr.database_url or default_url())))
+
+    with SimulatorThread(SimulatorConfig(port=0, clock_start=first, clock_speed=0,
                                          state_file=account_file)) as gateway:
         os.environ["IBKR_PORT"] = str(gateway.port)
         defs = build_definitions()  # resources now point at this simulator
-        print(f"gateway simulator on 127.0.0.1:{gateway.port} (x60, each tick at the minute it runs); "
+        print(f"gateway simulator on 127.0.0.1:{gateway.port} (each tick at the minute it runs); "
               f"Dagster instance in {home}\n")
         with dg.DagsterInstance.get() as instance:
             for job_def in jobs:
                 job = defs.resolve_job_def(job_def.name)
                 runs_at = ends[job.name] + timedelta(minutes=1)
                 if runs_at > gateway.sim.clock.now():
-                    gateway.sim.clock.set(runs_at, speed=60)
+                    gateway.sim.clock.set(runs_at, speed=0)
                     gateway.step()
                 print(f"== {job.name} for tick {ticks[job.name]} (sent at {runs_at:%Y-%m-%d %H:%M} UTC)", flush=True)
                 result = job.execute_in_process(partition_key=ticks[job.name], instance=instance,
@@ -92,22 +103,20 @@ def main() -> int:
                 for symbol, error in signals.errors.items():
                     print(f"{symbol:7} ERROR  {error}")
                 print()
-            # Time passes: queued orders meet the next open, then three simulated minutes of trading.
-            gateway.sim.clock.set(max(clock, gateway.sim.clock.now()), speed=60)
-            gateway.step()
-            print(f"clock moved to {clock:%Y-%m-%d %H:%M} UTC: queued orders meet the open\n")
-            time.sleep(3)
+                close = nyse_calendar().session_close(nyse_calendar().minute_to_session(
+                    runs_at.replace(tzinfo=None), direction="previous")).to_pydatetime()
+                if close > runs_at:  # the rest of the session trades before the next tick
+                    gateway.advance(close - runs_at)
+                record_fills()
+            # Time passes: queued orders meet the next open, and half an hour of trading.
+            gateway.sim.clock.set(max(next_open, gateway.sim.clock.now()), speed=0)
+            gateway.advance(clock - next_open)
+            print(f"clock moved to {clock:%Y-%m-%d %H:%M} UTC: queued orders met the open\n")
             from ibkr_pipeline.assets.portfolio import portfolio
-            from ibkr_pipeline.trading.reconcile import reconcile
-            from ibkr_pipeline.store.database import default_url, engine_for
-            from ibkr_pipeline.store.ledger import Ledger
 
-            from ibkr_pipeline.resources.defaults import ibkr_from_env
-
+            record_fills()
             ibkr = ibkr_from_env()
             ledger = Ledger(engine_for(ibkr.database_url or default_url()))
-            with ibkr.get_client() as client:
-                reconcile(client, ledger)
             snapshot = dg.materialize([portfolio], resources=defs.resources, instance=instance, run_config=QUIET)
     fills = ledger.fills()
     print(f"fills ({len(fills)}):")

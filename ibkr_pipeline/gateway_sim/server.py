@@ -69,6 +69,11 @@ class SimulatorConfig:
     # Market-data permissions by symbol ("*" for the rest): live, delayed (only after reqMarketDataType(3)
     # or 4; error 10089 otherwise), none (354), competing (10197: a live session elsewhere holds the data).
     market_data: dict[str, str] = field(default_factory=dict)
+    # Executions and commission reports of every client's orders also reach this client id (IB's "master
+    # client id"); commission reports can trail their execution by commission_delay_s.
+    master_client_id: int | None = None
+    commission_delay_s: float = 0.0
+    hmds_delay_s: float = 0.0  # IB's historical data service can take tens of seconds to answer
     snapshot_delay_s: float = 0.0  # IB's snapshots can take ~11 s to complete
     slippage_bps: float = 1.0
     match_interval_s: float = 0.05
@@ -119,6 +124,8 @@ class GatewaySimulator:
         self.pacing_violations = 0
         self.historical_requests = 0
         self.restarts = 0
+        self.outage = False
+        self.commission_known_at: dict[str, float] = {}  # execId -> when its commission report exists
         self._server: asyncio.base_events.Server | None = None
         self._matcher: asyncio.Task[None] | None = None
 
@@ -231,12 +238,22 @@ class GatewaySimulator:
         order = event.order
         session = self.sessions.get(order.client_id)
         if event.fill is not None:
+            self.commission_known_at[event.fill.exec_id] = time.monotonic() + self.config.commission_delay_s
+            master_id = self.config.master_client_id
+            master = self.sessions.get(master_id) if master_id is not None and master_id != order.client_id else None
             if session:
                 session.send(msg.exec_details(-1, event.fill))
                 session.send(msg.open_order(order))
                 session.send(msg.order_status(order))
                 session.send(msg.order_status(order))  # IB repeats a status: clients must be idempotent
-                session.send(msg.commission_report(event.fill))
+            if master:
+                master.send(msg.exec_details(-1, event.fill))
+            for receiver in (s for s in (session, master) if s is not None):
+                report = msg.commission_report(event.fill)
+                if self.config.commission_delay_s > 0:  # the report trails its execution
+                    asyncio.get_running_loop().call_later(self.config.commission_delay_s, receiver.send, report)
+                else:
+                    receiver.send(report)
             self.push_portfolio(order.instrument)
             return
         if session:
@@ -267,6 +284,31 @@ class GatewaySimulator:
                 session.send_account_values(values)
                 session.send(msg.account_update_time(now))
 
+    def trading_day_start(self) -> datetime:
+        """Midnight New York of the simulator's clock: where IB's executions and completed orders begin."""
+        local = self.clock.now().astimezone(EXCHANGE_TZ)
+        return datetime.combine(local.date(), dt_time(0), tzinfo=EXCHANGE_TZ).astimezone(UTC)
+
+    def lose_connectivity(self) -> None:
+        """1100: IB's servers are out of reach. Sessions stay open; every request waits for the outcome."""
+        self.outage = True
+        self.broadcast_connectivity(lost=True)
+
+    def restore_connectivity(self, data_kept: bool = True) -> None:
+        """1102 (data kept: waiting requests are answered now) or 1101 (data lost: they never are; a client
+        must request again, market data subscriptions included)."""
+        self.outage = False
+        for session in list(self.sessions.values()):
+            waiting, session.stalled = session.stalled, []
+            if data_kept:
+                session.send(msg.error(-1, 1102, "Connectivity between IB and Trader Workstation has been "
+                                                  "restored - data maintained."))
+                for msg_id, fields in waiting:
+                    session.replay(msg_id, fields)
+            else:
+                session.send(msg.error(-1, 1101, "Connectivity between IB and Trader Workstation has been "
+                                                  "restored - data lost."))
+
     def broadcast_connectivity(self, lost: bool) -> None:
         """Send 1100 (lost) or 1102 (restored) to every client; sockets stay open."""
         for session in self.sessions.values():
@@ -291,6 +333,7 @@ class ClientSession:
         self.writer = writer
         self.client_id: int | None = None
         self.market_data_type = 1  # reqMarketDataType: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen
+        self.stalled: list[tuple[int, list[str]]] = []  # requests waiting out a 1100 outage
         self.wants_positions = False
         self.wants_account_updates = False
         self.messages_read = 0
@@ -345,6 +388,9 @@ class ClientSession:
                 continue
             if faults.unresponsive:
                 continue
+            if self.sim.outage and self.client_id is not None:  # 1100: requests wait for 1102 or 1101
+                self.stalled.append((msg_id, fields))
+                continue
             if faults.response_delay_s:
                 await asyncio.sleep(faults.response_delay_s)
             await self.dispatch(msg_id, fields)
@@ -354,6 +400,10 @@ class ClientSession:
                 self.close()
                 return
             await self.writer.drain()
+
+    def replay(self, msg_id: int, fields: list[str]) -> None:
+        """Answer a request that waited out an outage."""
+        asyncio.get_running_loop().create_task(self.dispatch(msg_id, fields))
 
     async def dispatch(self, msg_id: int, fields: list[str]) -> None:
         handler = self.HANDLERS.get(msg_id)
@@ -456,8 +506,8 @@ class ClientSession:
                                 f"{inst.symbol}@SMART {what}"))
             return
         answer = msg.historical_data(req_id, duration_start(duration, end), end, bars)
-        delay = sim.pacing.soft_delay() if sim.config.pacing else 0.0
-        if delay > 0:  # IB throttles large bars softly: answered, later
+        delay = (sim.pacing.soft_delay() if sim.config.pacing else 0.0) + sim.config.hmds_delay_s
+        if delay > 0:  # a slow HMDS, or IB throttling large bars softly: answered, later
             asyncio.get_running_loop().call_later(delay, self.send, answer)
         else:
             self.send(answer)
@@ -630,8 +680,9 @@ class ClientSession:
         self._send_open_orders(everyone=True)
 
     def req_completed_orders(self, r: FieldReader) -> None:
-        for order in self.sim.engine.orders.values():
-            if order.is_terminal:
+        today = self.sim.trading_day_start()
+        for order in self.sim.engine.orders.values():  # IB: today's completed orders only
+            if order.is_terminal and (order.completed_at is None or order.completed_at >= today):
                 self.send(msg.completed_order(order))
         self.send(msg.completed_orders_end())
 
@@ -644,8 +695,11 @@ class ClientSession:
         if since:
             with contextlib.suppress(ValueError, HistoryRequestError):
                 since_dt = parse_end(since.replace("-", " ") if " " not in since else since, self.sim.clock.now())
+        today = self.sim.trading_day_start()
         for fill in self.sim.engine.fills:
             o = fill.order
+            if fill.time < today:  # IB: executions of the current day only; yesterday's are gone from here
+                continue
             if client_filter and o.client_id != client_filter:
                 continue
             if account and o.account != account:
@@ -657,7 +711,8 @@ class ClientSession:
             if since_dt and fill.time < since_dt:
                 continue
             self.send(msg.exec_details(req_id, fill))
-            self.send(msg.commission_report(fill))
+            if time.monotonic() >= self.sim.commission_known_at.get(fill.exec_id, 0.0):
+                self.send(msg.commission_report(fill))  # a report that trails its execution is not known yet
         self.send(msg.exec_details_end(req_id))
 
     # -- account -------------------------------------------------------
@@ -829,6 +884,12 @@ class SimulatorThread:
     def restart(self, downtime_s: float = 1.0) -> None:
         """IB Gateway's restart, on demand: returns once the gateway answers again."""
         asyncio.run_coroutine_threadsafe(self.sim.restart(downtime_s), self._loop).result(downtime_s + 30)
+
+    def outage(self) -> None:
+        self.call(self.sim.lose_connectivity)
+
+    def restore(self, data_kept: bool = True) -> None:
+        self.call(lambda: self.sim.restore_connectivity(data_kept))
 
     def connectivity_blip(self) -> None:
         self.call(lambda: self.sim.broadcast_connectivity(lost=True))

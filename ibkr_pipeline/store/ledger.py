@@ -112,11 +112,13 @@ class Ledger:
                                 price=price, commission=commission, realized_pnl=realized_pnl, time=time))
             return True
 
-    def fills(self, order_ref_prefix: str = "") -> list[FillRow]:
+    def fills(self, order_ref_prefix: str = "", exact_ref: str = "") -> list[FillRow]:
         with Session(self.engine) as session:
             query = select(FillRow).order_by(FillRow.time, FillRow.exec_id)
             if order_ref_prefix:
                 query = query.where(FillRow.order_ref.startswith(order_ref_prefix))
+            if exact_ref:
+                query = query.where(FillRow.order_ref == exact_ref)
             rows = list(session.scalars(query))
             for row in rows:
                 session.expunge(row)

@@ -17,6 +17,8 @@ def reconcile(client: IBKRClient, ledger: Ledger) -> dict[str, list]:
         if not known:
             continue
         status = status_of(known)
+        if status == "cancelled" and ledger.fills(exact_ref=row.order_ref):
+            status = "filled"  # its entry filled on an earlier day, which IB no longer reports
         if any(o.status == "Inactive" for o in known):
             status = "rejected"
         if status != row.status:

@@ -124,3 +124,71 @@ def test_a_market_order_goes_presubmitted_submitted_filled_with_repeats(gateway)
     assert seen == ["PreSubmitted", "Submitted", "Filled"]
     assert len(ib.fills()) == 1
     ib.disconnect()
+
+
+def test_during_1100_requests_wait_and_1102_answers_them(gateway):
+    ib = connect(gateway.port, client_id=9)
+    codes: list[int] = []
+    ib.errorEvent += lambda req_id, code, message, contract: codes.append(code)
+    gateway.outage()
+    pending = asyncio.ensure_future(ib.reqCurrentTimeAsync())
+    ib.sleep(0.5)
+    assert codes == [1100] and not pending.done()  # connected, and waiting
+    gateway.restore(data_kept=True)
+    for _ in range(40):
+        if pending.done():
+            break
+        ib.sleep(0.05)
+    assert pending.done() and pending.result().year == 2026 and codes == [1100, 1102]
+    ib.disconnect()
+
+
+def test_1101_restores_the_connection_but_loses_what_was_waiting(gateway):
+    ib = connect(gateway.port, client_id=10)
+    codes: list[int] = []
+    ib.errorEvent += lambda req_id, code, message, contract: codes.append(code)
+    gateway.outage()
+    pending = asyncio.ensure_future(ib.reqCurrentTimeAsync())
+    ib.sleep(0.3)
+    gateway.restore(data_kept=False)
+    ib.sleep(0.5)
+    assert codes == [1100, 1101] and not pending.done()  # the client must ask again
+    pending.cancel()
+    assert ib.reqCurrentTime().year == 2026
+    ib.disconnect()
+
+
+def test_executions_reach_the_master_client_and_commission_reports_trail_them():
+    with make_gateway(clock_start=CLOCK, pacing=False, master_client_id=0, commission_delay_s=0.5) as gw:
+        trader, master, other = connect(gw.port, 31), connect(gw.port, 0), connect(gw.port, 32)
+        [aapl] = trader.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+        trader.placeOrder(aapl, MarketOrder("BUY", 2, orderRef="m:AAPL:1"))
+        trader.sleep(0.2)
+        gw.step()
+        trader.sleep(0.2)
+        [fill] = trader.fills()
+        assert fill.commissionReport.commission == 0.0  # the execution is here, its commission not yet
+        for _ in range(30):
+            trader.sleep(0.05)
+            master.sleep(0.01)
+        assert trader.fills()[0].commissionReport.commission == 1.0
+        assert [f.execution.orderRef for f in master.fills()] == ["m:AAPL:1"]
+        assert master.fills()[0].commissionReport.commission == 1.0
+        other.sleep(0.1)
+        assert other.fills() == []  # not the master: nothing unless it asks (reqExecutions)
+        for ib in (trader, master, other):
+            ib.disconnect()
+
+
+def test_executions_and_completed_orders_are_the_current_days_only(gateway):
+    ib = connect(gateway.port, client_id=11)
+    [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+    ib.placeOrder(aapl, MarketOrder("BUY", 1, orderRef="day:AAPL:1"))
+    ib.sleep(0.2)
+    gateway.step()
+    assert [f.execution.orderRef for f in ib.reqExecutions()] == ["day:AAPL:1"]
+    assert [t.order.orderRef for t in ib.reqCompletedOrders(apiOnly=False)] == ["day:AAPL:1"]
+    gateway.advance(timedelta(days=1))  # past New York midnight: yesterday is gone from both
+    assert ib.reqExecutions() == [] and ib.reqCompletedOrders(apiOnly=False) == []
+    assert {p.contract.symbol: p.position for p in ib.reqPositions()} == {"AAPL": 1}  # the position is not
+    ib.disconnect()

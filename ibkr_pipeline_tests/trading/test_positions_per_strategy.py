@@ -303,3 +303,26 @@ def test_a_late_reject_is_seen_by_reconciliation_with_ibs_reason(tmp_path):
     assert row.status == "rejected"
     assert row.error.startswith("reconciled with the broker: Error 201, reqId ")
     assert row.error.endswith(": Order rejected - reason:simulated late rejection (fault injection)")
+
+
+def test_a_commission_report_that_trails_its_execution_updates_the_recorded_fill(tmp_path):
+    with make_gateway(clock_start=CLOCK, pacing=False, commission_delay_s=0.5) as gw:
+        client = IBKRClient(IBKRSettings(port=gw.port, connect_timeout_s=2))
+        client.connect()
+        try:
+            engine = engine_for(f"sqlite:///{tmp_path / 'l.db'}")
+            ledger = Ledger(engine)
+            [decision] = trade_tick(spec("fees"), "t1", {"AAPL": signal("AAPL", "BUY")},
+                                    {"AAPL": client.resolve(ContractSpec(symbol="AAPL"))},
+                                    GatewayBroker(client, tmp_path, KillSwitch(engine)), ledger,
+                                    tick_at=gw.sim.clock.now())
+            [fill] = ledger.fills()  # the tick records what filled at once, before its commission is known
+            assert fill.order_ref == decision.intent.order_ref and fill.commission == 0.0
+            for _ in range(20):
+                client.sleep(0.05)
+            again = reconcile(client, ledger)
+        finally:
+            client.disconnect()
+    assert again["fills"] == []  # the same execution, not a new fill
+    [fill] = ledger.fills()
+    assert fill.commission == 1.0
