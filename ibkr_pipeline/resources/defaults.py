@@ -11,6 +11,7 @@ from the launchpad. They are configured by the deployment's environment alone, r
 
 from __future__ import annotations
 
+import functools
 import os
 
 import dagster as dg
@@ -72,9 +73,11 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
 
 def locked(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
     """The resource as the deployment configured it, with an empty run-config schema: a launchpad that tries
-    to set any of its fields is refused. ``dg.EnvVar`` fields are read when each run starts."""
+    to set any of its fields is refused. ``dg.EnvVar`` fields are read when the first run in a process starts,
+    once: initialising per run left SQLite connections behind that failed noisily at exit."""
+    initialized = functools.cache(resource.process_config_and_initialize)
     return dg.ResourceDefinition(
-        resource_fn=lambda _context: resource.process_config_and_initialize(),
+        resource_fn=lambda _context: initialized(),
         config_schema={},
         description=f"{type(resource).__name__}, configured by the deployment's environment (not per run)",
     )
