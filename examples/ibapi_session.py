@@ -132,6 +132,15 @@ class Session(EWrapper, EClient):
     def accountSummaryEnd(self, reqId) -> None:
         self.done[reqId].set()
 
+    def updateAccountValue(self, key, val, currency, accountName) -> None:
+        self.data["account values"].append((key, val))
+
+    def updatePortfolio(self, contract, position, *rest) -> None:
+        self.data["portfolio"].append((contract.symbol, Decimal(position)))
+
+    def accountDownloadEnd(self, accountName) -> None:
+        self.done["account download"].set()
+
 
 def bracket(first_id: int, quantity: int, target: float, stop: float, ref: str) -> list[Order]:
     parent, take, loss = Order(), Order(), Order()
@@ -203,6 +212,14 @@ def main() -> int:
     assert sorted(o[0] for o in working) == [legs[1].orderId, legs[2].orderId], working  # the entry has filled
     assert {o[2] for o in working} == {f"{ref}:oca"}, working
     print(f"open orders under {ref}: {len(working)} (stop and target in one OCA group)")
+    target = legs[1]
+    target.lmtPrice = round(last * 1.12, 2)  # modify: same id, new price
+    app.data["open"].clear()
+    app.placeOrder(target.orderId, stock("AAPL"), target)
+    time.sleep(0.5)
+    modified = [o for o in app.data["open"] if o[0] == target.orderId]
+    assert modified, "the modified target was not reported back"
+    print(f"target modified to {target.lmtPrice}")
     app.cancelOrder(legs[1].orderId, OrderCancel())
     time.sleep(1.0)
     app.reqCompletedOrders(False)
@@ -213,6 +230,12 @@ def main() -> int:
     assert any(symbol == "AAPL" and qty >= 10 for symbol, qty, _ in positions), positions
     app.reqAccountSummary(40, "All", "NetLiquidation,TotalCashValue")
     summary = dict(app.wait(40, "the account summary"))
+    app.reqAccountUpdates(True, app.account)
+    app.wait("account download", "account updates")
+    values = dict(app.data["account values"])
+    assert "NetLiquidation" in values and ("AAPL", Decimal(10)) in app.data["portfolio"], app.data["portfolio"]
+    print(f"account updates: {len(values)} values, portfolio {app.data['portfolio']}")
+    app.reqAccountUpdates(False, app.account)
     print(f"account summary: NetLiquidation {summary.get('NetLiquidation')}, cash {summary.get('TotalCashValue')}")
     app.disconnect()
     if app.errors:

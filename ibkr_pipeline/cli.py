@@ -44,6 +44,8 @@ def gateway_sim(
     restart_downtime: Annotated[float, typer.Option(help="Seconds the restart refuses connections")] = 30.0,
     silent_on_order: Annotated[bool, typer.Option(
         help="Rehearse a gateway that swallows the first order and then answers nothing")] = False,
+    silent_after: Annotated[int | None, typer.Option(
+        help="Rehearse a gateway that stays connected but answers nothing after N more requests")] = None,
     drop_on_order: Annotated[int | None, typer.Option(
         help="Rehearse a drop: close the connection right after handling the Nth placeOrder")] = None,
     reject: Annotated[list[str] | None, typer.Option(help="Reject orders for this symbol with 201 ('*' = all)")] = None,
@@ -72,7 +74,8 @@ def gateway_sim(
     if path is not None and fresh and path.exists():
         path.unlink()
     faults = FaultPlan(silent_on_order=silent_on_order, reject_orders=set(reject or []),
-                       response_delay_s=response_delay, late_reject_orders=set(late_reject or []))
+                       response_delay_s=response_delay, late_reject_orders=set(late_reject or []),
+                       silent_after_requests=silent_after)
     if drop_on_order:
         faults.drop_on_request, faults.drop_on_nth, faults.drop_after_handling = {3}, drop_on_order, True
     permissions = dict(item.split("=", 1) for item in market_data or [] if "=" in item)

@@ -74,6 +74,7 @@ def test_ibkrs_own_python_client_runs_a_full_session_against_the_cli_simulator(g
     assert statuses.removeprefix("entry statuses: ").split(", ")[:2] == ["PreSubmitted", "Submitted"]
     assert statuses.endswith("Filled, Filled")  # IB repeats a status; every message reaches this client
     assert "open orders under ibapi-session:" in out and ": 2 (stop and target in one OCA group)" in out
+    assert "target modified to " in out and "account updates: " in out
     assert out.rstrip().endswith("full session: every request answered, none failed")
 
 

@@ -248,6 +248,13 @@ class MatchingEngine:
         self.orders[order.key] = order
         self.emit(OrderEvent(order, error_code=201, error_message=f"Order rejected - reason:{reason}"))
 
+    def discard_untransmitted(self, client_id: int) -> list[SimOrder]:
+        """Legs sent with transmit=False were never orders at the exchange: when their client goes, so do they."""
+        held = [o for o in self.orders.values() if o.client_id == client_id and not o.released and not o.is_terminal]
+        for order in held:
+            del self.orders[order.key]
+        return held
+
     def working(self) -> list[SimOrder]:
         return [o for o in self.orders.values() if o.released and not o.is_terminal]
 

@@ -19,6 +19,7 @@ class FaultPlan:
     - ``reject_orders``: symbols whose orders are rejected with error 201 ("*" = all).
     - ``unresponsive``: keep the socket open but answer nothing (IB's nightly restart).
     - ``silent_on_order``: the next placeOrder is swallowed and the gateway goes ``unresponsive``.
+    - ``silent_after_requests``: after this many more client messages the gateway goes ``unresponsive``.
     - ``late_reject_orders``: symbols whose orders are accepted, then rejected (201, Inactive) after
       ``late_reject_after_s`` seconds, as IB does when a check fails downstream of the gateway.
     """
@@ -31,6 +32,7 @@ class FaultPlan:
     reject_orders: set[str] = field(default_factory=set)
     unresponsive: bool = False
     silent_on_order: bool = False
+    silent_after_requests: int | None = None
     late_reject_orders: set[str] = field(default_factory=set)
     late_reject_after_s: float = 0.5
 
@@ -46,4 +48,5 @@ class FaultPlan:
         self.reject_orders = set()
         self.unresponsive = False
         self.silent_on_order = False
+        self.silent_after_requests = None
         self.late_reject_orders = set()

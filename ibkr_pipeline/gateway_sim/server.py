@@ -350,6 +350,9 @@ class ClientSession:
         self.closed = True
         if self.client_id is not None and self.sim.sessions.get(self.client_id) is self:
             del self.sim.sessions[self.client_id]
+            held = self.sim.engine.discard_untransmitted(self.client_id)
+            if held:
+                log.info("client %d gone: %d untransmitted leg(s) discarded", self.client_id, len(held))
         with contextlib.suppress(Exception):
             self.writer.close()
 
@@ -381,6 +384,12 @@ class ClientSession:
                     log.info("fault: dropping connection on request %d", msg_id)
                     self.close()
                     return
+            if faults.silent_after_requests is not None:
+                faults.silent_after_requests -= 1
+                if faults.silent_after_requests < 0:
+                    faults.silent_after_requests = None
+                    faults.unresponsive = True
+                    log.info("fault: gateway silent from here on")
             if msg_id == 3 and faults.silent_on_order:  # the order vanishes and the gateway goes quiet
                 faults.silent_on_order = False
                 faults.unresponsive = True

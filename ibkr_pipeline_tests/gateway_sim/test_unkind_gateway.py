@@ -192,3 +192,46 @@ def test_executions_and_completed_orders_are_the_current_days_only(gateway):
     assert ib.reqExecutions() == [] and ib.reqCompletedOrders(apiOnly=False) == []
     assert {p.contract.symbol: p.position for p in ib.reqPositions()} == {"AAPL": 1}  # the position is not
     ib.disconnect()
+
+
+def test_untransmitted_legs_are_not_orders_and_go_with_their_client(gateway):
+    """A bracket cut off before its transmitting leg: nothing works, nobody else sees it, and it is gone
+    once its client is (a crash between the legs never leaves a live half-bracket)."""
+    placing, observer = connect(gateway.port, client_id=13), connect(gateway.port, client_id=14)
+    [aapl] = placing.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+    parent = MarketOrder("BUY", 5, orderRef="half:AAPL:1", transmit=False)
+    placing.placeOrder(aapl, parent)
+    placing.sleep(0.2)
+    gateway.step()
+    assert [t.order.orderRef for t in observer.reqAllOpenOrders()] == []
+    assert gateway.call(lambda: [(o.order_ref, o.released) for o in gateway.sim.engine.orders.values()]) == [
+        ("half:AAPL:1", False)]
+    placing.disconnect()
+    wait_until(lambda: gateway.call(lambda: len(gateway.sim.engine.orders)) == 0, "the held leg is discarded")
+    assert observer.reqExecutions() == [] and observer.reqPositions() == []
+    observer.disconnect()
+
+
+def test_a_slow_historical_data_service_answers_later_not_never():
+    with make_gateway(clock_start=CLOCK, pacing=False, hmds_delay_s=1.0) as gw:
+        ib = connect(gw.port, client_id=15)
+        [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+        pending = asyncio.ensure_future(ib.reqHistoricalDataAsync(aapl, "", "1 M", "1 day", "TRADES", True, 2))
+        ib.sleep(0.2)
+        assert not pending.done()  # still waiting on HMDS
+        for _ in range(60):
+            if pending.done():
+                break
+            ib.sleep(0.05)
+        assert pending.done() and len(pending.result()) > 15
+        ib.disconnect()
+
+
+def test_a_gateway_can_go_silent_after_n_requests(gateway):
+    ib = connect(gateway.port, client_id=16)
+    gateway.faults.silent_after_requests = 2
+    assert ib.reqCurrentTime().year == 2026 and ib.reqCurrentTime().year == 2026
+    with pytest.raises(TimeoutError):
+        ib.run(asyncio.wait_for(ib.reqCurrentTimeAsync(), 1.0))
+    assert ib.isConnected()
+    ib.disconnect()
