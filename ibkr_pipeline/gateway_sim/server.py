@@ -1,7 +1,9 @@
 """The simulated IB Gateway: an asyncio TCP server speaking the TWS API at version 178.
 
-``GatewaySimulator`` owns the shared state (market, clock, account, matching
-engine, pacing); ``ClientSession`` handles one API connection. ``SimulatorThread``
+``GatewaySimulator`` owns the shared state (the exchange: market, clock, account,
+matching engine; and the gateway's pacing, faults, restarts and outages);
+``ClientSession`` reads and dispatches one API connection, answered by the request
+modules in ``requests/`` (setup, contracts, market data, orders, account). ``SimulatorThread``
 runs the whole thing on its own event loop so blocking ``ib_async.IB`` clients,
 pytest fixtures and the CLI can all use it.
 """
@@ -24,9 +26,9 @@ from ibkr_pipeline.gateway_sim import messages as msg
 from ibkr_pipeline.exchange.account import Account
 from ibkr_pipeline.exchange.clock import SimClock
 from ibkr_pipeline.gateway_sim.faults import FaultPlan
-from ibkr_pipeline.gateway_sim.history import BarRequest, HistoricalService, HistoryRequestError, duration_start, parse_end
+from ibkr_pipeline.gateway_sim.history import HistoricalService
 from ibkr_pipeline.exchange.market import EXCHANGE_TZ, MarketModel, ReplayMarket, SyntheticMarket
-from ibkr_pipeline.exchange.matching import MatchingEngine, MatchingConfig, OrderEvent, OrderRejected, SimOrder
+from ibkr_pipeline.exchange.matching import MatchingEngine, MatchingConfig, OrderEvent
 from ibkr_pipeline.gateway_sim.protocol import (
     MIN_CLIENT_VERSION,
     SERVER_VERSION,
@@ -40,6 +42,12 @@ from ibkr_pipeline.gateway_sim.protocol import (
 from ibkr_pipeline.exchange import state
 from ibkr_pipeline.gateway_sim.pacing import HistoricalPacing
 from ibkr_pipeline.exchange.universe import Instrument, Universe
+from ibkr_pipeline.gateway_sim.requests.account import AccountRequests
+from ibkr_pipeline.gateway_sim.requests.contracts import ContractRequests
+from ibkr_pipeline.gateway_sim.requests.market_data import MarketDataRequests
+from ibkr_pipeline.gateway_sim.requests.orders import OrderRequests
+from ibkr_pipeline.gateway_sim.requests.setup import SetupRequests
+from ibkr_pipeline.gateway_sim.wire_contract import WireContract
 
 log = logging.getLogger("ibkr_pipeline.gateway_sim")
 T = TypeVar("T")
@@ -78,25 +86,6 @@ class SimulatorConfig:
     slippage_bps: float = 1.0
     match_interval_s: float = 0.05
     faults: FaultPlan = field(default_factory=FaultPlan)
-
-
-@dataclass
-class _Contract:
-    con_id: int
-    symbol: str
-    sec_type: str
-    exchange: str
-    primary_exchange: str
-    currency: str
-
-    @classmethod
-    def read(cls, r: FieldReader) -> _Contract:
-        con_id = r.int()
-        symbol, sec_type = r.str(), r.str()
-        r.skip(4)  # lastTradeDate, strike, right, multiplier
-        exchange, primary, currency = r.str(), r.str(), r.str()
-        r.skip(2)  # localSymbol, tradingClass
-        return cls(con_id, symbol, sec_type, exchange, primary, currency)
 
 
 class GatewaySimulator:
@@ -207,7 +196,7 @@ class GatewaySimulator:
         finally:
             session.close()
 
-    def instrument_for(self, c: _Contract) -> Instrument | None:
+    def instrument_for(self, c: WireContract) -> Instrument | None:
         if c.sec_type not in ("", "STK"):
             return None
         if c.currency not in ("", "USD"):
@@ -324,8 +313,8 @@ class GatewaySimulator:
 _REQ_ID_POSITION = {1: 2, 3: 1, 7: 2, 9: 2, 20: 1, 62: 2, 81: 1, 87: 1}
 
 
-class ClientSession:
-    """One API client connection."""
+class ClientSession(SetupRequests, ContractRequests, MarketDataRequests, OrderRequests, AccountRequests):
+    """One API client connection: reading, dispatch and the session's state; the answers live in requests/."""
 
     def __init__(self, sim: GatewaySimulator, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.sim = sim
@@ -431,387 +420,42 @@ class ClientSession:
             # 322 ("Error processing request") ends the request in every client; 321 is only a warning to ib_async.
             self.send(msg.error(req_id, 322, f"Error processing request: simulator failed on message {msg_id}: {exc!r}"))
 
-    # -- session set-up -------------------------------------------------
-
-    def start_api(self, r: FieldReader) -> None:
-        r.skip()  # version
-        client_id = r.int()
-        if client_id in self.sim.sessions:
-            self.send(msg.error(-1, 326, "Unable to connect as the client id is already in use. Retry with a unique client id."))
-            self.close()
-            return
-        self.client_id = client_id
-        self.sim.sessions[client_id] = self
-        self.send(msg.managed_accounts(self.sim.account.account_id))
-        self.send(msg.next_valid_id(self.sim.take_order_id(client_id)))
-        for code, text in (
-            (2104, "Market data farm connection is OK:usfarm"),
-            (2106, "HMDS data farm connection is OK:ushmds"),
-            (2158, "Sec-def data farm connection is OK:secdefnj"),
-        ):
-            self.send(msg.error(-1, code, text))
-
-    def req_current_time(self, r: FieldReader) -> None:
-        self.send(msg.current_time(self.sim.clock.now()))
-
-    def req_ids(self, r: FieldReader) -> None:
-        self.send(msg.next_valid_id(self.sim.take_order_id(self.client_id or 0)))
-
-    def req_managed_accounts(self, r: FieldReader) -> None:
-        self.send(msg.managed_accounts(self.sim.account.account_id))
-
-    # -- contracts -----------------------------------------------------
-
-    def req_contract_details(self, r: FieldReader) -> None:
-        r.skip()
-        req_id = r.int()
-        contract = _Contract.read(r)
-        inst = self.sim.instrument_for(contract)
-        if inst is None:
-            self.send(msg.error(req_id, 200, "No security definition has been found for the request"))
-            return
-        self.send(msg.contract_details(req_id, inst, self.sim.market.calendar, self.sim.clock.now()))
-        self.send(msg.contract_details_end(req_id))
-
-    def req_matching_symbols(self, r: FieldReader) -> None:
-        req_id = r.int()
-        pattern = r.str()
-        self.send(msg.symbol_samples(req_id, self.sim.universe.search(pattern)))
-
-    # -- market data ---------------------------------------------------
-
-    def req_historical_data(self, r: FieldReader) -> None:
-        req_id = r.int()
-        contract = _Contract.read(r)
-        r.skip()  # includeExpired
-        end_text, bar_size, duration = r.str(), r.str(), r.str()
-        use_rth, what, format_date = r.bool(), r.str(), r.int(1)
-        inst = self.sim.instrument_for(contract)
-        if inst is None:
-            self.send(msg.error(req_id, 200, "No security definition has been found for the request"))
-            return
-        sim = self.sim
-        sim.historical_requests += 1
-        if sim.config.pacing:
-            identical = (inst.con_id, end_text, duration, bar_size, what, use_rth, format_date)
-            violation = sim.pacing.admit(identical, (inst.con_id, contract.exchange, what), bar_size)
-            if violation:
-                sim.pacing_violations += 1
-                log.info("pacing violation (%s) for %s", violation, inst.symbol)
-                self.send(
-                    msg.error(req_id, 162, "Historical Market Data Service error message:Historical data request pacing violation")
-                )
-                return
-        try:
-            end = parse_end(end_text, sim.clock.now())
-            end = min(end, sim.clock.now())
-            request = BarRequest(end, duration, bar_size, what, use_rth, format_date)
-            bars = sim.history.bars(inst, request)
-        except HistoryRequestError as exc:
-            self.send(msg.error(req_id, exc.code, str(exc)))
-            return
-        if not bars:
-            self.send(msg.error(req_id, 162, "Historical Market Data Service error message:HMDS query returned no data: "
-                                f"{inst.symbol}@SMART {what}"))
-            return
-        answer = msg.historical_data(req_id, duration_start(duration, end), end, bars)
-        delay = (sim.pacing.soft_delay() if sim.config.pacing else 0.0) + sim.config.hmds_delay_s
-        if delay > 0:  # a slow HMDS, or IB throttling large bars softly: answered, later
-            asyncio.get_running_loop().call_later(delay, self.send, answer)
-        else:
-            self.send(answer)
-
-    def req_head_timestamp(self, r: FieldReader) -> None:
-        req_id = r.int()
-        contract = _Contract.read(r)
-        r.skip()
-        use_rth, _what, format_date = r.bool(), r.str(), r.int(1)
-        inst = self.sim.instrument_for(contract)
-        if inst is None:
-            self.send(msg.error(req_id, 200, "No security definition has been found for the request"))
-            return
-        self.send(msg.head_timestamp(req_id, self.sim.history.head_timestamp(inst, use_rth, format_date)))
-
-    def req_market_data_type(self, r: FieldReader) -> None:
-        r.skip()
-        self.market_data_type = r.int(1)
-
-    def _market_data_refusal(self, req_id: int, inst: Instrument) -> tuple[bool, bool]:
-        """(refused, delayed) for this session and instrument, sending IB's error when refused."""
-        permissions = self.sim.config.market_data
-        mode = permissions.get(inst.symbol, permissions.get("*", "live"))
-        if mode == "none":
-            self.send(msg.error(req_id, 354, "Requested market data is not subscribed."))
-            return True, False
-        if mode == "competing":
-            self.send(msg.error(req_id, 10197, "No market data during competing live session"))
-            return True, False
-        if mode == "delayed":
-            if self.market_data_type not in (3, 4):
-                self.send(msg.error(req_id, 10089, "Requested market data requires additional subscription for API. "
-                                    "See link in 'Market Data Connections' dialog for more details.Delayed market "
-                                    "data is available."))
-                return True, False
-            self.send(msg.error(req_id, 10167, "Requested market data is not subscribed. Displaying delayed market data."))
-            return False, True
-        return False, False
-
-    def req_mkt_data(self, r: FieldReader) -> None:
-        r.skip()
-        req_id = r.int()
-        contract = _Contract.read(r)
-        if contract.sec_type == "BAG":
-            self.send(msg.error(req_id, 200, "No security definition has been found for the request"))
-            return
-        if r.bool():  # delta-neutral contract present
-            r.skip(3)
-        _ticks, snapshot = r.str(), r.bool()
-        inst = self.sim.instrument_for(contract)
-        if inst is None:
-            self.send(msg.error(req_id, 200, "No security definition has been found for the request"))
-            return
-        refused, delayed = self._market_data_refusal(req_id, inst)
-        if refused:
-            return
-        sim = self.sim
-        now = sim.clock.now() - (timedelta(minutes=15) if delayed else timedelta(0))
-        tick = inst.min_tick
-        last = round(round(sim.market.price_at(inst, now) / tick) * tick, 4)
-        half = max(inst.min_tick, round(last * 0.0002, 2)) / 2
-        cal = sim.market.calendar
-        today = cal.last_index_started_by(now)
-        prev_close = sim.market.daily_bars(inst, True, today - 10, today - 1)["close"].iloc[-1]
-        minutes = sim.market.minute_frame(inst, today, rth=True)
-        minutes = minutes[minutes.index <= now]
-        # Delayed data arrives under its own tick types (66 bid, 67 ask, 68 last, 72 high, 73 low, 75 close, 76 open).
-        bid, ask, last_t, high_t, low_t, close_t, open_t = (66, 67, 68, 72, 73, 75, 76) if delayed else (1, 2, 4, 6, 7, 9, 14)
-        self.send(msg.market_data_type(req_id, 3 if delayed else 1))
-        self.send(msg.tick_price(req_id, bid, round(last - half, 4), 300))
-        self.send(msg.tick_price(req_id, ask, round(last + half, 4), 200))
-        self.send(msg.tick_price(req_id, last_t, last, 100))
-        if not minutes.empty:
-            self.send(msg.tick_price(req_id, high_t, float(minutes["high"].max()), 0))
-            self.send(msg.tick_price(req_id, low_t, float(minutes["low"].min()), 0))
-            self.send(msg.tick_price(req_id, open_t, float(minutes["open"].iloc[0]), 0))
-            self.send(msg.tick_size(req_id, 8, float(minutes["volume"].sum()) / 100))
-        self.send(msg.tick_price(req_id, close_t, float(prev_close), 0))
-        if snapshot:
-            end = msg.tick_snapshot_end(req_id)
-            if sim.config.snapshot_delay_s > 0:
-                asyncio.get_running_loop().call_later(sim.config.snapshot_delay_s, self.send, end)
-            else:
-                self.send(end)
-
-    # -- orders --------------------------------------------------------
-
-    def place_order(self, r: FieldReader) -> None:
-        order_id = r.int()
-        contract = _Contract.read(r)
-        r.skip(2)  # secIdType, secId
-        action, qty, order_type = r.str(), r.float(), r.str()
-        lmt, aux = r.float(0.0) or None, r.float(0.0) or None
-        tif, oca_group, account = r.str() or "DAY", r.str(), r.str()
-        r.skip(2)  # openClose, origin
-        order_ref, transmit, parent_id = r.str(), r.bool(), r.int()
-        r.skip(4)  # blockOrder, sweepToFill, displaySize, triggerMethod
-        outside_rth = r.bool()
-        r.skip(12)  # hidden, "", discretionaryAmt .. exemptCode (no faProfile at v178)
-        oca_type = r.int(0)
-        sim = self.sim
-        client_id = self.client_id or 0
-        now = sim.clock.now()
-        inst = sim.instrument_for(contract)
-        sim.note_order_id(client_id, order_id)
-        if inst is None:
-            self.send(msg.error(order_id, 200, "No security definition has been found for the request"))
-            return
-        order = SimOrder(
-            client_id=client_id, order_id=order_id, perm_id=0, instrument=inst, action=action.upper(),
-            quantity=qty, order_type=order_type.upper(), lmt_price=lmt, aux_price=aux, tif=tif.upper(),
-            oca_group=oca_group, oca_type=oca_type, account=account or sim.account.account_id,
-            order_ref=order_ref, transmit=transmit, parent_id=parent_id, outside_rth=outside_rth, placed_at=now,
-        )
-        existing = sim.engine.orders.get(order.key)
-        if existing is not None and existing.is_terminal:  # IB: an id is never reused, not even once done
-            self.send(msg.error(order_id, 103, "Duplicate order id"))
-            return
-        try:
-            if existing is not None:
-                sim.engine.modify(existing, order, now)
-                return
-            order.perm_id = sim.engine.next_perm_id()
-            if order.account != sim.account.account_id:
-                raise OrderRejected(f"account {order.account} is not managed by this login")
-            if sim.faults.rejects(inst.symbol):
-                raise OrderRejected("simulated rejection (fault injection)")
-            sim.engine.validate(order, now)
-        except OrderRejected as exc:
-            if existing is not None:
-                self.send(msg.error(order_id, 201, f"Order rejected - reason:{exc.reason}"))
-            else:
-                sim.engine.reject(order, now, exc.reason)
-            return
-        sim.engine.add(order, now)
-        if inst.symbol in sim.faults.late_reject_orders or "*" in sim.faults.late_reject_orders:
-            def reject_late() -> None:
-                if not order.is_terminal:
-                    sim.engine.reject(order, sim.clock.now(), "simulated late rejection (fault injection)")
-
-            asyncio.get_running_loop().call_later(sim.faults.late_reject_after_s, reject_late)
-
-    def cancel_order(self, r: FieldReader) -> None:
-        r.skip()
-        order_id = r.int()
-        order = self.sim.engine.orders.get((self.client_id or 0, order_id))
-        if order is None:
-            self.send(msg.error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."))
-            return
-        if order.is_terminal:
-            self.send(msg.error(order_id, 10148, f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: {order.status}."))
-            return
-        self.sim.engine.cancel(order, self.sim.clock.now())
-
-    def req_global_cancel(self, r: FieldReader) -> None:
-        for order in self.sim.engine.working():
-            self.sim.engine.cancel(order, self.sim.clock.now())
-
-    def _send_open_orders(self, everyone: bool) -> None:
-        for order in self.sim.engine.working():
-            if everyone or order.client_id == self.client_id:
-                self.send(msg.open_order(order))
-                self.send(msg.order_status(order))
-        self.send(msg.open_order_end())
-
-    def req_open_orders(self, r: FieldReader) -> None:
-        self._send_open_orders(everyone=False)
-
-    def req_all_open_orders(self, r: FieldReader) -> None:
-        self._send_open_orders(everyone=True)
-
-    def req_completed_orders(self, r: FieldReader) -> None:
-        today = self.sim.trading_day_start()
-        for order in self.sim.engine.orders.values():  # IB: today's completed orders only
-            if order.is_terminal and (order.completed_at is None or order.completed_at >= today):
-                self.send(msg.completed_order(order))
-        self.send(msg.completed_orders_end())
-
-    def req_executions(self, r: FieldReader) -> None:
-        r.skip()
-        req_id = r.int()
-        client_filter, account, since = r.int(), r.str(), r.str()
-        symbol, _sec_type, _exchange, side = r.str(), r.str(), r.str(), r.str()
-        since_dt = None
-        if since:
-            with contextlib.suppress(ValueError, HistoryRequestError):
-                since_dt = parse_end(since.replace("-", " ") if " " not in since else since, self.sim.clock.now())
-        today = self.sim.trading_day_start()
-        for fill in self.sim.engine.fills:
-            o = fill.order
-            if fill.time < today:  # IB: executions of the current day only; yesterday's are gone from here
-                continue
-            if client_filter and o.client_id != client_filter:
-                continue
-            if account and o.account != account:
-                continue
-            if symbol and o.instrument.symbol != symbol:
-                continue
-            if side and side[0] != ("B" if o.is_buy else "S"):
-                continue
-            if since_dt and fill.time < since_dt:
-                continue
-            self.send(msg.exec_details(req_id, fill))
-            if time.monotonic() >= self.sim.commission_known_at.get(fill.exec_id, 0.0):
-                self.send(msg.commission_report(fill))  # a report that trails its execution is not known yet
-        self.send(msg.exec_details_end(req_id))
-
-    # -- account -------------------------------------------------------
-
-    def req_positions(self, r: FieldReader) -> None:
-        self.wants_positions = True
-        for pos in self.sim.account.positions.values():
-            self.send(msg.position(self.sim.account.account_id, pos.instrument, pos.quantity, pos.average_cost))
-        self.send(msg.position_end())
-
-    def cancel_positions(self, r: FieldReader) -> None:
-        self.wants_positions = False
-
-    def send_account_values(self, values: dict[str, float]) -> None:
-        acct = self.sim.account.account_id
-        self.send(msg.account_value("AccountType", "INDIVIDUAL", "", acct))
-        self.send(msg.account_value("AccountCode", acct, "", acct))
-        self.send(msg.account_value("Currency", "USD", "USD", acct))
-        for key, value in values.items():
-            self.send(msg.account_value(key, f"{value:.2f}", "USD", acct))
-
-    def req_account_updates(self, r: FieldReader) -> None:
-        r.skip()
-        subscribe = r.bool()
-        self.wants_account_updates = subscribe
-        if not subscribe:
-            return
-        sim = self.sim
-        now = sim.clock.now()
-        self.send_account_values(sim.account_values())
-        for pos in sim.account.positions.values():
-            mark = sim.market.price_at(pos.instrument, now)
-            self.send(msg.portfolio_value(sim.account.account_id, pos.instrument, pos.quantity, mark,
-                                          pos.average_cost, pos.realized_pnl))
-        self.send(msg.account_update_time(now))
-        self.send(msg.account_download_end(sim.account.account_id))
-
-    def req_account_summary(self, r: FieldReader) -> None:
-        r.skip()
-        req_id, _group, tags = r.int(), r.str(), r.str()
-        wanted = {t.strip() for t in tags.split(",") if t.strip()}
-        acct = self.sim.account.account_id
-        if "AccountType" in wanted:
-            self.send(msg.account_summary(req_id, acct, "AccountType", "INDIVIDUAL", ""))
-        for key, value in self.sim.account_values().items():
-            if key in wanted or "All" in wanted:
-                self.send(msg.account_summary(req_id, acct, key, f"{value:.2f}", "USD"))
-        self.send(msg.account_summary_end(req_id))
-
-    def req_account_updates_multi(self, r: FieldReader) -> None:
-        r.skip()
-        req_id = r.int()
-        acct = self.sim.account.account_id
-        for key, value in self.sim.account_values().items():
-            self.send(msg.account_update_multi(req_id, acct, key, f"{value:.2f}", "USD"))
-        self.send(msg.account_update_multi_end(req_id))
-
     def ignore(self, r: FieldReader) -> None:
         pass
 
-    HANDLERS: dict[int, Callable[[ClientSession, FieldReader], None]] = {
-        1: req_mkt_data,
-        2: ignore,  # cancelMktData
-        3: place_order,
-        4: cancel_order,
-        5: req_open_orders,
-        6: req_account_updates,
-        7: req_executions,
-        8: req_ids,
-        9: req_contract_details,
-        15: ignore,  # reqAutoOpenOrders
-        16: req_all_open_orders,
-        17: req_managed_accounts,
-        20: req_historical_data,
-        25: ignore,  # cancelHistoricalData
-        49: req_current_time,
-        58: req_global_cancel,
-        59: req_market_data_type,
-        61: req_positions,
-        62: req_account_summary,
-        63: ignore,  # cancelAccountSummary
-        64: cancel_positions,
-        71: start_api,
-        76: req_account_updates_multi,
-        77: ignore,  # cancelAccountUpdatesMulti
-        81: req_matching_symbols,
-        87: req_head_timestamp,
-        90: ignore,  # cancelHeadTimeStamp
-        99: req_completed_orders,
-    }
+
+
+# The message ids a client sends, and who answers each.
+ClientSession.HANDLERS = {
+    1: MarketDataRequests.req_mkt_data,
+    2: ClientSession.ignore,  # cancelMktData
+    3: OrderRequests.place_order,
+    4: OrderRequests.cancel_order,
+    5: OrderRequests.req_open_orders,
+    6: AccountRequests.req_account_updates,
+    7: OrderRequests.req_executions,
+    8: SetupRequests.req_ids,
+    9: ContractRequests.req_contract_details,
+    15: ClientSession.ignore,  # reqAutoOpenOrders
+    16: OrderRequests.req_all_open_orders,
+    17: SetupRequests.req_managed_accounts,
+    20: MarketDataRequests.req_historical_data,
+    25: ClientSession.ignore,  # cancelHistoricalData
+    49: SetupRequests.req_current_time,
+    58: OrderRequests.req_global_cancel,
+    59: MarketDataRequests.req_market_data_type,
+    61: AccountRequests.req_positions,
+    62: AccountRequests.req_account_summary,
+    63: ClientSession.ignore,  # cancelAccountSummary
+    64: AccountRequests.cancel_positions,
+    71: SetupRequests.start_api,
+    76: AccountRequests.req_account_updates_multi,
+    77: ClientSession.ignore,  # cancelAccountUpdatesMulti
+    81: ContractRequests.req_matching_symbols,
+    87: MarketDataRequests.req_head_timestamp,
+    90: ClientSession.ignore,  # cancelHeadTimeStamp
+    99: OrderRequests.req_completed_orders,
+}
 
 
 class SimulatorThread:

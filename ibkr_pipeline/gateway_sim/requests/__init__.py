@@ -1,0 +1,1 @@
+"""What the simulated gateway answers, one module per area of the TWS API; ``ClientSession`` mixes them in."""
