@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 
 from ibkr_pipeline.domain.charts import plotting
+from ibkr_pipeline.domain.orders import strategy_of
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.store.database import default_url, engine_for
@@ -52,7 +53,7 @@ def portfolio(context: dg.AssetExecutionContext, ibkr: IBKRResource, chart_store
                     summary.get("UnrealizedPnL", 0.0), summary.get("RealizedPnL", 0.0), positions)
     attribution: dict[str, dict[str, float]] = defaultdict(lambda: {"realized_pnl": 0.0, "commission": 0.0, "fills": 0})
     for fill in ledger.fills():
-        strategy = fill.order_ref.split(":", 1)[0]
+        strategy = strategy_of(fill.order_ref)
         attribution[strategy]["realized_pnl"] += fill.realized_pnl
         attribution[strategy]["commission"] += fill.commission
         attribution[strategy]["fills"] += 1

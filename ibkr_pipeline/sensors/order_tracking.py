@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from ibkr_pipeline.assets.portfolio import portfolio_job
+from ibkr_pipeline.domain.orders import strategy_of
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.store.database import default_url, engine_for
@@ -24,12 +25,12 @@ def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource, aler
     with ibkr.get_client() as client:
         result = reconcile(client, ledger)
     for ref, old, new in result["changes"]:
-        strategy = ref.split(":", 1)[0]
+        strategy = strategy_of(ref)
         context.instance.report_runless_asset_event(dg.AssetObservation(
             asset_key=dg.AssetKey([strategy, "orders"]), metadata={"order_ref": ref, "from": old, "to": new}))
     for ref, exec_id, side, shares, price in result["fills"]:
         context.instance.report_runless_asset_event(dg.AssetObservation(
-            asset_key=dg.AssetKey([ref.split(":", 1)[0], "orders"]),
+            asset_key=dg.AssetKey([strategy_of(ref), "orders"]),
             metadata={"order_ref": ref, "fill": exec_id, "side": side, "shares": shares, "price": price}))
     if result["rejects"]:
         alerts.send("ibkr_pipeline: orders rejected by IB", result["rejects"])

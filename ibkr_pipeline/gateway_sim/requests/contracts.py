@@ -16,11 +16,8 @@ class ContractRequests:
         r.skip()
         req_id = r.int()
         contract = WireContract.read(r)
-        inst = self.sim.instrument_for(contract)
+        inst = self.instrument_or_200(req_id, contract)
         if inst is None:
-            self.send(
-                msg.error(req_id, 200, "No security definition has been found for the request")
-            )
             return
         self.send(
             msg.contract_details(req_id, inst, self.sim.market.calendar, self.sim.clock.now())

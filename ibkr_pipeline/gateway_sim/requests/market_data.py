@@ -31,11 +31,8 @@ class MarketDataRequests:
         r.skip()  # includeExpired
         end_text, bar_size, duration = r.str(), r.str(), r.str()
         use_rth, what, format_date = r.bool(), r.str(), r.int(1)
-        inst = self.sim.instrument_for(contract)
+        inst = self.instrument_or_200(req_id, contract)
         if inst is None:
-            self.send(
-                msg.error(req_id, 200, "No security definition has been found for the request")
-            )
             return
         sim = self.sim
         sim.historical_requests += 1
@@ -85,11 +82,8 @@ class MarketDataRequests:
         contract = WireContract.read(r)
         r.skip()
         use_rth, _what, format_date = r.bool(), r.str(), r.int(1)
-        inst = self.sim.instrument_for(contract)
+        inst = self.instrument_or_200(req_id, contract)
         if inst is None:
-            self.send(
-                msg.error(req_id, 200, "No security definition has been found for the request")
-            )
             return
         self.send(
             msg.head_timestamp(req_id, self.sim.history.head_timestamp(inst, use_rth, format_date))
@@ -143,11 +137,8 @@ class MarketDataRequests:
         if r.bool():  # delta-neutral contract present
             r.skip(3)
         _ticks, snapshot = r.str(), r.bool()
-        inst = self.sim.instrument_for(contract)
+        inst = self.instrument_or_200(req_id, contract)
         if inst is None:
-            self.send(
-                msg.error(req_id, 200, "No security definition has been found for the request")
-            )
             return
         refused, delayed = self._market_data_refusal(req_id, inst)
         if refused:

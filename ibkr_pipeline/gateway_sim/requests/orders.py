@@ -34,12 +34,9 @@ class OrderRequests:
         sim = self.sim
         client_id = self.client_id or 0
         now = sim.clock.now()
-        inst = sim.instrument_for(contract)
+        inst = self.instrument_or_200(order_id, contract)
         sim.note_order_id(client_id, order_id)
         if inst is None:
-            self.send(
-                msg.error(order_id, 200, "No security definition has been found for the request")
-            )
             return
         order = SimOrder(
             client_id=client_id,
