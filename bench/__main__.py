@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import backtest, charts_and_indicators, definitions_load, llm_overlap, pacing, tick_overhead
+from bench import backtest, charts_and_indicators, definitions_load, faults, llm_overlap, pacing, tick_overhead
 
 SECTIONS = [
     ("chart and indicator floors", charts_and_indicators.run),
@@ -16,6 +16,7 @@ SECTIONS = [
     ("definitions load", definitions_load.run),
     ("tick overhead and peak memory", tick_overhead.run),
     ("backtest", backtest.run),
+    ("orders under faults", faults.run),
 ]
 
 

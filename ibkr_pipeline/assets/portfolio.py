@@ -42,7 +42,7 @@ def portfolio(context: dg.AssetExecutionContext, ibkr: IBKRResource, chart_store
     with ibkr.get_client() as client:
         summary = client.account_summary()
         items = list(client.ib.portfolio())
-        now = client.ib.reqCurrentTime()
+        now = client.current_time()
         account = client.settings.account or client.ib.managedAccounts()[0]
     positions = {
         i.contract.symbol: {"position": i.position, "avg_cost": round(i.averageCost, 4), "market_price": i.marketPrice,

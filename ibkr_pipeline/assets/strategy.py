@@ -11,6 +11,7 @@ all symbols; a symbol that fails is recorded and flagged by each step's
 import base64
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
+from ibkr_pipeline.store.claims import ClaimHeld, Claims
 from ibkr_pipeline.store.database import data_dir, default_url, engine_for
 from ibkr_pipeline.store.kill_switch import KillSwitch
 from ibkr_pipeline.store.ledger import Ledger
@@ -106,6 +108,9 @@ class StrategyAssets:
     def _asset(self, step: str, deps: list[str], description: str, resources: set[str]) -> Callable:
         ins = {dep: dg.AssetIn(key=self.key(dep)) for dep in deps}
         return dg.asset(
+            # Steps that talk to the gateway are retried with a delay: IB Gateway's nightly restart, a silent
+            # gateway and a dropped session fail a step with a retryable error; a retry is safe (exactly-once).
+            retry_policy=GATEWAY_RETRY if "ibkr" in resources else None,
             key=self.key(step),
             ins=ins,
             partitions_def=self.partitions,
@@ -137,7 +142,8 @@ class StrategyAssets:
             selection=dg.AssetSelection.assets(*assets),
             partitions_def=self.partitions,
             description=f"One tick of {spec.name}: every symbol, every step.",
-            tags={"strategy": spec.name},
+            # A hung tick is stopped by run monitoring (on in both dagster.yaml files) and marked failed.
+            tags={"strategy": spec.name, "dagster/max_runtime": str(TICK_MAX_RUNTIME_S)},
         )
         schedule = dg.build_schedule_from_partitioned_job(
             job, name=f"{spec.name}_schedule", default_status=dg.DefaultScheduleStatus.STOPPED
@@ -210,7 +216,8 @@ class StrategyAssets:
                 merged = bar_history.merge(stored, result)
                 if not result.empty:
                     store.put(_bar_key(spec.name, symbol, tf_name), to_parquet(merged), "application/vnd.apache.parquet")
-                frame = bar_history.window(merged, end, tf.lookback)
+                # The tick decides on complete bars only, as its backtest does: never the bar still forming.
+                frame = bar_history.window(bar_history.as_of_tick(merged, end, tf.bar_size), end, tf.lookback)
                 if frame.empty:
                     new_errors[symbol] = f"bars/{tf_name}: no bars up to {end:%Y-%m-%d %H:%M} UTC"
                     continue
@@ -417,14 +424,22 @@ class StrategyAssets:
             if replay:
                 context.log.warning(replay)
             allow_stale = context.run.tags.get(STALE_OVERRIDE_TAG, "").strip().lower() in ("1", "true", "yes")
-            with ibkr.get_client() as client:
-                broker = GatewayBroker(client, data_dir(), KillSwitch(engine), extra_block=replay)
-                decisions = trade_tick(spec, context.partition_key, signals.values, contracts.values, broker, ledger,
-                                       tick_at=tick_end(context), allow_stale=allow_stale)
+            try:
+                with Claims(engine).held(f"strategy:{spec.name}", f"run {context.run_id}", STRATEGY_LEASE_S) as lease, \
+                        ibkr.get_client() as client:
+                    broker = GatewayBroker(client, data_dir(), KillSwitch(engine), extra_block=replay, lease=lease)
+                    decisions = trade_tick(spec, context.partition_key, signals.values, contracts.values, broker,
+                                           ledger, tick_at=tick_end(context), allow_stale=allow_stale)
+            except ClaimHeld as exc:  # runs launched outside the queue (CLI, execute_in_process) overlap too
+                raise dg.Failure(
+                    description=f"{spec.name}: another run is trading this strategy ({exc.holder.owner}, lease "
+                                f"{exc.holder.seconds_left:.0f} s left); this tick refuses to trade beside it. "
+                                "Re-execute it once that run has ended.", allow_retries=False) from exc
             values = {d.symbol: d for d in decisions}
             new_errors = {d.symbol: f"orders: {d.error}" for d in decisions if d.error}
             new_errors.update({d.symbol: f"orders: {d.placement.status}: {d.placement.detail}" for d in decisions
-                               if d.placement is not None and d.placement.status in ("rejected", "conflict")})
+                               if d.placement is not None and (d.placement.status in ATTENTION
+                                                               or d.placement.outcome == "claimed_elsewhere")})
             results = SymbolResults(values, {**signals.carry_errors(), **new_errors})
             notes = [n for d in decisions for n in d.notes]
             if new_errors or notes:
@@ -457,6 +472,10 @@ class StrategyAssets:
 
 
 BACKTEST_TAG = "ibkr_pipeline/backtest"
+TICK_MAX_RUNTIME_S = int(os.environ.get("IBKR_PIPELINE_TICK_MAX_RUNTIME_S", "1800"))
+GATEWAY_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL)
+STRATEGY_LEASE_S = 300.0  # renewed before each send: a killed run holds the strategy this long at most
+ATTENTION = {"rejected", "conflict", "unconfirmed"}  # placement states a person must hear about
 
 
 def backfill_block(tags: dict[str, str]) -> str:

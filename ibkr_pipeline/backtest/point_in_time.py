@@ -10,8 +10,7 @@ clock is an error, not an empty frame.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -19,22 +18,11 @@ import pandas as pd
 from ibkr_pipeline.domain import bar_history
 from ibkr_pipeline.domain.bars import normalize_bars
 
-NEW_YORK = ZoneInfo("America/New_York")
-SESSION_CLOSE = time(16, 0)
 SUPPORTED_BAR_SIZES = ("1 day", "1 week", "1 month")
 
 
 class LookAheadError(RuntimeError):
     """Something asked for data from after the backtest's current instant."""
-
-
-def known_at(frame: pd.DataFrame) -> pd.Series:
-    """When each daily bar became known: its session's close in New York, as UTC."""
-    days = frame["timestamp"].dt.tz_convert("UTC").dt.date
-    return pd.Series(
-        [pd.Timestamp(datetime.combine(d, SESSION_CLOSE, NEW_YORK)).tz_convert("UTC") for d in days],
-        index=frame.index,
-    )
 
 
 def _resample(daily: pd.DataFrame, bar_size: str) -> pd.DataFrame:
@@ -67,7 +55,7 @@ class PointInTimeBars:
         for symbol, frame in daily.items():
             bars = normalize_bars(frame)
             self._daily[symbol] = bars
-            self._known_at[symbol] = known_at(bars).reset_index(drop=True)
+            self._known_at[symbol] = bar_history.daily_known_at(bars["timestamp"]).reset_index(drop=True)
         self.clock: datetime | None = None
         self.latest_served: pd.Timestamp | None = None
 

@@ -22,12 +22,14 @@ from ib_async.wrapper import RequestError
 from ibkr_pipeline.broker.contract_cache import ContractCache
 from ibkr_pipeline.broker.errors import (
     GatewayConnectionError,
+    GatewayOutageError,
+    GatewayTimeoutError,
     IBKRError,
     MarketDataRefusedError,
     PacingViolationError,
     UnknownContractError,
 )
-from ibkr_pipeline.broker.pacing import PacingScheduler
+from ibkr_pipeline.broker.pacing import PacingBudget, PacingScheduler
 from ibkr_pipeline.domain.bars import empty_bars, normalize_bars
 from ibkr_pipeline.domain.contracts import ContractInfo, ContractSpec
 from ibkr_pipeline.domain.orders import oca_group
@@ -37,6 +39,7 @@ log = logging.getLogger("ibkr_pipeline.broker")
 T = TypeVar("T")
 
 CLIENT_ID_IN_USE = 326
+CONNECTIVITY_LOST, CONNECTIVITY_RESTORED_DATA_LOST, CONNECTIVITY_RESTORED = 1100, 1101, 1102
 PACING_VIOLATION = 162
 NO_SECURITY_DEFINITION = 200
 
@@ -48,7 +51,8 @@ class IBKRSettings:
     client_id: int = 1
     account: str = ""
     connect_timeout_s: float = 10.0
-    request_timeout_s: float = 60.0
+    request_timeout_s: float = 30.0  # every request's deadline; no answer is treated like a drop
+    call_budget_s: float = 90.0  # a request with its reconnects and retries, in all
     connect_attempts: int = 5
     client_id_attempts: int = 5
     backoff_initial_s: float = 0.5
@@ -97,6 +101,7 @@ class ConnectionStats:
     connects: int = 0
     reconnects: int = 0
     client_id_bumps: int = 0
+    timeouts: int = 0
 
 
 def _to_contract(info: ContractInfo) -> Contract:
@@ -128,6 +133,7 @@ class IBKRClient:
         self,
         settings: IBKRSettings,
         cache: ContractCache | None = None,
+        pacing_budget: PacingBudget | None = None,
     ):
         self.settings = settings
         self.cache = cache
@@ -136,14 +142,24 @@ class IBKRClient:
         self.ib.RequestTimeout = settings.request_timeout_s
         self.client_id = settings.client_id
         self.stats = ConnectionStats()
-        self.pacing = PacingScheduler(PacingRules().scaled(settings.pacing_time_scale))
+        # Shared with every process on this gateway when given (IB counts per session), else this client's own.
+        self.pacing = PacingScheduler(PacingRules().scaled(settings.pacing_time_scale), pacing_budget)
         self._last_errors: list[tuple[int, int, str]] = []
+        self._connectivity = asyncio.Event()  # cleared by 1100, set again by 1101/1102
+        self._connectivity.set()
+        self._data_lost = asyncio.Event()  # set by 1101: requests in flight are never answered
         self.ib.errorEvent += self._on_error
         self.on_reconnect: list[Callable[[IBKRClient], None]] = []
 
     def _on_error(self, req_id: int, code: int, message: str, _contract: Any = None) -> None:
         self._last_errors.append((req_id, code, message))
         del self._last_errors[:-50]
+        if code == CONNECTIVITY_LOST:
+            self._connectivity.clear()
+        elif code in (CONNECTIVITY_RESTORED_DATA_LOST, CONNECTIVITY_RESTORED):
+            self._connectivity.set()
+            if code == CONNECTIVITY_RESTORED_DATA_LOST:
+                self._data_lost.set()
 
     # -- connection ----------------------------------------------------
 
@@ -193,9 +209,11 @@ class IBKRClient:
                 if attempt < s.connect_attempts:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, s.backoff_max_s)
+        refused = isinstance(last_error, ConnectionRefusedError)
         raise GatewayConnectionError(
             f"cannot connect to IB gateway at {s.host}:{s.port} (client id {self.client_id}) "
             f"after {attempt} attempts: {last_error!r}"
+            + ("; it refuses connections: it is down or restarting (IB Gateway restarts daily)" if refused else "")
         )
 
     def disconnect(self) -> None:
@@ -214,19 +232,71 @@ class IBKRClient:
             callback(self)
 
     async def _call(self, what: str, factory: Callable[[], Awaitable[T]]) -> T:
-        """Run a request; after a dropped connection reconnect and run it again."""
-        attempts = self.settings.request_attempts
-        for attempt in range(1, attempts + 1):
+        """Run a request under a deadline. A drop, or no answer within ``request_timeout_s`` (a gateway that is
+        connected but silent), means disconnect, reconnect and run it again; all of it within ``call_budget_s``."""
+        s = self.settings
+        try:
+            return await asyncio.wait_for(self._attempts(what, factory), s.call_budget_s)
+        except TimeoutError as exc:
+            self.ib.disconnect()
+            raise GatewayTimeoutError(
+                f"{what}: no answer from the gateway at {s.host}:{s.port} within {s.call_budget_s:g} s "
+                f"(requests time out after {s.request_timeout_s:g} s, then reconnect and retry): "
+                "it is silent, restarting (IB Gateway restarts daily) or cut off from IB") from exc
+
+    async def _attempts(self, what: str, factory: Callable[[], Awaitable[T]]) -> T:
+        s = self.settings
+        for attempt in range(1, s.request_attempts + 1):
             if not self.ib.isConnected():
-                await self._reconnect()
+                try:
+                    await self._reconnect()
+                except GatewayConnectionError as exc:
+                    raise GatewayConnectionError(f"{what}: {exc.ib_message}") from exc
+            await self._through_outage(what)
+            self._data_lost.clear()
+            request = asyncio.ensure_future(factory())
+            data_lost = asyncio.ensure_future(self._data_lost.wait())
             try:
-                return await factory()
-            except ConnectionError as exc:
-                log.warning("%s: connection lost (%r), attempt %d/%d", what, exc, attempt, attempts)
-                if attempt == attempts:
-                    raise GatewayConnectionError(f"{what}: gateway connection lost: {exc}") from exc
-                await asyncio.sleep(min(self.settings.backoff_initial_s * attempt, self.settings.backoff_max_s))
+                done, _ = await asyncio.wait({request, data_lost}, timeout=s.request_timeout_s,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            except BaseException:
+                request.cancel()
+                raise
+            finally:
+                data_lost.cancel()
+            if request in done:
+                try:
+                    return request.result()
+                except ConnectionError as exc:
+                    log.warning("%s: connection lost (%r), attempt %d/%d", what, exc, attempt, s.request_attempts)
+                    if attempt == s.request_attempts:
+                        raise GatewayConnectionError(f"{what}: gateway connection lost: {exc}") from exc
+                    await asyncio.sleep(min(s.backoff_initial_s * attempt, s.backoff_max_s))
+                    continue
+            request.cancel()
+            if self._data_lost.is_set():  # 1101: IB dropped what was in flight; ask again
+                log.warning("%s: IB restored connectivity with data lost (1101); requesting again", what)
+                continue
+            self.stats.timeouts += 1
+            log.warning("%s: no answer within %.0f s (attempt %d/%d); treating it as a drop", what,
+                        s.request_timeout_s, attempt, s.request_attempts)
+            self.ib.disconnect()
+            if attempt == s.request_attempts:
+                raise GatewayTimeoutError(f"{what}: no answer from the gateway within {s.request_timeout_s:g} s, "
+                                          f"{attempt} times (connected but silent, or restarting)")
         raise AssertionError("unreachable")
+
+    async def _through_outage(self, what: str) -> None:
+        """After 1100 a request waits for 1101/1102 (up to the request deadline), never runs into the outage."""
+        if self._connectivity.is_set():
+            return
+        log.warning("%s: IB reports its connection to IB's servers lost (1100); waiting", what)
+        try:
+            await asyncio.wait_for(self._connectivity.wait(), self.settings.request_timeout_s)
+        except TimeoutError as exc:
+            raise GatewayOutageError(
+                f"{what}: the gateway has been cut off from IB's servers (error 1100) for more than "
+                f"{self.settings.request_timeout_s:g} s; nothing can be requested until it reports 1101/1102") from exc
 
     def run(self, coro: Awaitable[T]) -> T:
         """Run one of the async methods from synchronous code (Dagster steps, the CLI).
@@ -323,7 +393,7 @@ class IBKRClient:
                         f"historical bars for {req.contract.symbol}",
                         lambda: self.ib.reqHistoricalDataAsync(
                             contract, end, req.duration, req.bar_size, req.what_to_show,
-                            req.use_rth, formatDate=2, timeout=self.settings.request_timeout_s,
+                            req.use_rth, formatDate=2, timeout=0,  # our deadline: ib_async's returns no bars
                         ),
                     )
                 except RequestError as exc:
@@ -482,6 +552,9 @@ class IBKRClient:
             self.ib.client.cancelAccountSummary(req_id)
         rows = list(self.ib.wrapper.acctSummary.values())
         return [r for r in rows if not self.settings.account or r.account == self.settings.account]
+
+    def current_time(self) -> datetime:
+        return self.run(self._call("current time", self.ib.reqCurrentTimeAsync))
 
     def sleep(self, seconds: float) -> None:
         self.ib.sleep(seconds)

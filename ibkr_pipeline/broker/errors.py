@@ -29,7 +29,18 @@ class PacingViolationError(IBKRError):
 
 
 class GatewayConnectionError(IBKRError):
-    """The gateway could not be reached, or dropped and could not be reconnected."""
+    """The gateway could not be reached, or dropped and could not be reconnected. Retryable: a later attempt
+    (after IB's nightly restart, say) may well succeed."""
+
+    retryable = True
+
+
+class GatewayTimeoutError(GatewayConnectionError):
+    """The gateway stayed connected but did not answer within the deadline, through reconnects and retries."""
+
+
+class GatewayOutageError(GatewayConnectionError):
+    """IB said the gateway lost its connection to IB's servers (1100) and it did not come back in time."""
 
 
 class MarketDataRefusedError(IBKRError):

@@ -1,9 +1,12 @@
 """A request scheduler that keeps historical-data requests inside IB's pacing rules.
 
-Requests for bars of 30 seconds or less wait for a slot the ledger says is safe, so
+Requests for bars of 30 seconds or less wait for a slot the budget says is safe, so
 under normal use IB never answers 162; a 162 that still comes (another client sharing
 the account's limits) is retried after the wait the rules imply. Larger bars are not
 hard-paced at IB: they only share the cap of 50 requests open at once.
+
+The budget is this process's own (``LocalPacingBudget``) or, when processes share a gateway,
+the project database's (``store.pacing_budget.DatabasePacingBudget``): IB counts per session.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 from collections.abc import Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ibkr_pipeline.domain.pacing import PacingLedger, PacingRules
 
@@ -26,13 +30,49 @@ class PacingStats:
     violations: int = 0
 
 
+class PacingBudget(Protocol):
+    rules: PacingRules
+
+    def try_reserve(self, identical: str, contract: str) -> tuple[float, Any]:
+        """(0, token) when the request may go now, else (seconds to wait, None)."""
+        ...
+
+    def release(self, token: Any) -> None:
+        """The answer came back."""
+        ...
+
+
+class LocalPacingBudget:
+    """One process's own view of IB's windows."""
+
+    def __init__(self, rules: PacingRules):
+        self.rules = rules
+        self.ledger = PacingLedger(rules)
+
+    def try_reserve(self, identical: str, contract: str) -> tuple[float, Any]:
+        now = time.monotonic()
+        wait = self.ledger.wait_time(identical, contract, now)
+        if wait > 0:
+            return wait, None
+        self.ledger.record(identical, contract, now)
+        return 0.0, (identical, contract, now)
+
+    def release(self, token: Any) -> None:
+        identical, contract, sent = token
+        self.ledger.restamp(identical, contract, sent, time.monotonic())
+
+
+def with_margin(rules: PacingRules, margin: float = 0.05) -> PacingRules:
+    """A small safety margin on every window absorbs clock skew between us and IB."""
+    return rules.scaled(1 + margin)
+
+
 class PacingScheduler:
-    def __init__(self, rules: PacingRules, margin: float = 0.05, max_concurrent: int = IB_MAX_CONCURRENT_HISTORICAL):
-        # A small safety margin on every window absorbs clock skew between us and IB.
-        self.rules = rules.scaled(1 + margin)
-        self.ledger = PacingLedger(self.rules)
+    def __init__(self, rules: PacingRules, budget: PacingBudget | None = None,
+                 max_concurrent: int = IB_MAX_CONCURRENT_HISTORICAL):
+        self.rules = with_margin(rules)
+        self.budget = budget or LocalPacingBudget(self.rules)
         self.stats = PacingStats()
-        self._lock = asyncio.Lock()
         self._concurrency = asyncio.Semaphore(max_concurrent)
 
     @asynccontextmanager
@@ -43,20 +83,16 @@ class PacingScheduler:
                 yield
                 return
             while True:
-                async with self._lock:
-                    sent = time.monotonic()
-                    wait = self.ledger.wait_time(identical_key, contract_key, sent)
-                    if wait <= 0:
-                        self.ledger.record(identical_key, contract_key, sent)
-                        self.stats.requests += 1
-                        break
+                wait, token = self.budget.try_reserve(repr(identical_key), repr(contract_key))
+                if token is not None:
+                    self.stats.requests += 1
+                    break
                 self.stats.waited_s += wait
                 await asyncio.sleep(wait)
             try:
                 yield
             finally:
-                async with self._lock:
-                    self.ledger.restamp(identical_key, contract_key, sent, time.monotonic())
+                self.budget.release(token)
 
     def retry_wait(self) -> float:
         """How long to back off after a 162: long enough for the identical-request window."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -14,6 +15,8 @@ _BAR_LENGTH = {
     "1 week": timedelta(days=7),
     "1 month": timedelta(days=31),
 }
+NEW_YORK = ZoneInfo("America/New_York")
+SESSION_CLOSE = time(16, 0)
 _UNIT_OFFSET = {"S": "seconds", "D": "days", "W": "weeks", "M": "months", "Y": "years"}
 
 
@@ -24,12 +27,34 @@ def bar_length(bar_size: str) -> timedelta:
     return timedelta(minutes=int(count) * (60 if unit.startswith("hour") else 1))
 
 
+def daily_known_at(timestamps: pd.Series) -> pd.Series:
+    """When each daily bar is complete: its session's close in New York, as UTC (an early close only makes
+    this conservative). The one rule the live tick and the backtest's point-in-time view share."""
+    days = timestamps.dt.tz_convert("UTC").dt.date
+    return pd.Series([pd.Timestamp(datetime.combine(d, SESSION_CLOSE, NEW_YORK)).tz_convert("UTC") for d in days],
+                     index=timestamps.index, dtype="datetime64[ns, UTC]")
+
+
 def completed_as_of(frame: pd.DataFrame, end: datetime, bar_size: str) -> pd.DataFrame:
-    """Only bars that had finished by ``end``: a stored bar never carries data from after a tick."""
+    """Only bars that had finished by ``end``: a daily bar at its session's close, any other at its own end."""
     if frame.empty:
         return frame
-    finished = frame["timestamp"] + bar_length(bar_size) <= pd.Timestamp(end)
+    length = pd.Timedelta(bar_length(bar_size))
+    if bar_size == "1 day":
+        finished = daily_known_at(frame["timestamp"]) <= pd.Timestamp(end)
+    elif bar_size in _BAR_LENGTH:
+        finished = frame["timestamp"] + length <= pd.Timestamp(end)
+    else:  # intraday bars end on IB's clock grid: the 09:30 hourly bar of a regular session ends at 10:00
+        finished = frame["timestamp"].dt.floor(length) + length <= pd.Timestamp(end)
     return frame[finished].reset_index(drop=True)
+
+
+def as_of_tick(frame: pd.DataFrame, end: datetime, bar_size: str) -> pd.DataFrame:
+    """The bars a tick at ``end`` decides on: intraday and daily bars only once complete, as the backtest sees
+    them. A weekly or monthly bar is IB's period so far (the backtest rebuilds it from the days known)."""
+    if bar_size in ("1 week", "1 month"):
+        return frame
+    return completed_as_of(frame, end, bar_size)
 
 
 def lookback_start(end: datetime, lookback: str) -> pd.Timestamp:

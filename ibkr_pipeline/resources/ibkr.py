@@ -17,7 +17,10 @@ from ibkr_pipeline.broker.client import IBKRClient, IBKRSettings
 from ibkr_pipeline.broker.contract_cache import ContractCache
 from ibkr_pipeline.broker.errors import GatewayConnectionError
 from ibkr_pipeline.domain.health import ComponentHealth
+from ibkr_pipeline.broker.pacing import with_margin
+from ibkr_pipeline.domain.pacing import PacingRules
 from ibkr_pipeline.store.database import default_url, engine_for
+from ibkr_pipeline.store.pacing_budget import DatabasePacingBudget
 
 
 PROBE_CLIENT_ID_OFFSET = 900  # the health probe never takes a trading client's id
@@ -35,7 +38,8 @@ class IBKRResource(dg.ConfigurableResource):
     client_id: int = Field(default=1, description="First client id to try; 326 moves to the next")
     account: str = Field(default="", description="Account id; empty = the login's only account")
     connect_timeout_s: float = 10.0
-    request_timeout_s: float = 60.0
+    request_timeout_s: float = Field(default=30.0, description="Every request's deadline; no answer is a drop")
+    call_budget_s: float = Field(default=90.0, description="A request with its reconnects and retries, in all")
     connect_attempts: int = 5
     readonly: bool = False
     contract_cache_ttl_days: float = Field(default=7.0, description="How long resolved contracts stay cached")
@@ -78,10 +82,15 @@ class IBKRResource(dg.ConfigurableResource):
         latency = round((time.perf_counter() - started) * 1000, 1)
         return ComponentHealth("gateway", "ok", f"{where} answered; its clock {now:%Y-%m-%d %H:%M:%S} UTC", latency)
 
+    def pacing_budget(self) -> DatabasePacingBudget:
+        """IB's pacing windows, counted in the project database by every process using this gateway."""
+        rules = with_margin(PacingRules().scaled(self.pacing_time_scale))
+        return DatabasePacingBudget(engine_for(self.database_url or default_url()), f"{self.host}:{self.port}", rules)
+
     @contextmanager
     def get_client(self) -> Iterator[IBKRClient]:
         """A connected client for the duration of a step; always disconnected afterwards."""
-        client = IBKRClient(self.settings(), self.contract_cache())
+        client = IBKRClient(self.settings(), self.contract_cache(), self.pacing_budget())
         client.connect()
         try:
             yield client

@@ -16,29 +16,35 @@ INTERVAL_S = int(os.environ.get("IBKR_PIPELINE_ORDER_TRACKING_S", "30"))
 
 
 @dg.sensor(name="order_tracking", minimum_interval_seconds=INTERVAL_S, job=portfolio_job,
-           default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Reconciles live orders with IB, records fills, snapshots the portfolio after fills.")
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Reconciles live orders with IB, records fills, marks orders IB does not know as lost, "
+                       "snapshots the portfolio after fills.")
 def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource, alerts: AlertWebhook):
     ledger = Ledger(engine_for(ibkr.database_url or default_url()))
     if not ledger.open_orders():
         return dg.SkipReason("no live orders to track")
     with ibkr.get_client() as client:
         result = reconcile(client, ledger)
-    for ref, old, new in result["changes"]:
+    for ref, old, new in result.changes:
         strategy = strategy_of(ref)
         context.instance.report_runless_asset_event(dg.AssetObservation(
             asset_key=dg.AssetKey([strategy, "orders"]), metadata={"order_ref": ref, "from": old, "to": new}))
-    for ref, exec_id, side, shares, price in result["fills"]:
+    for ref, exec_id, side, shares, price in result.fills:
         context.instance.report_runless_asset_event(dg.AssetObservation(
             asset_key=dg.AssetKey([strategy_of(ref), "orders"]),
             metadata={"order_ref": ref, "fill": exec_id, "side": side, "shares": shares, "price": price}))
-    if result["rejects"]:
-        alerts.send("ibkr_pipeline: orders rejected by IB", result["rejects"])
-        raise dg.Failure(description=f"orders rejected by IB: {', '.join(result['rejects'])}")
+    if result.lost:
+        alerts.send("ibkr_pipeline: orders lost: IB does not know them", [
+            f"{ref}: {ledger.get(ref).error}" for ref in result.lost])
+    if result.rejects or result.lost:
+        raise dg.Failure(description="; ".join(
+            part for part in (f"orders rejected by IB: {', '.join(result.rejects)}" if result.rejects else "",
+                              f"orders lost (IB does not know them): {', '.join(result.lost)}" if result.lost else "")
+            if part))
     # Ticks record their own fills too: a snapshot follows whatever fill is newest since the last one.
     fills = ledger.fills()
     latest = fills[-1].exec_id if fills else ""
     if latest and latest != context.cursor:
         context.update_cursor(latest)
         return dg.RunRequest(run_key=f"fills-{latest}")
-    return dg.SkipReason(f"{len(result['changes'])} status changes, no new fills")
+    return dg.SkipReason(f"{len(result.changes)} status changes, no new fills")

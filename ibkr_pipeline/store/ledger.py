@@ -7,17 +7,25 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ibkr_pipeline.domain.orders import OrderIntent
 from ibkr_pipeline.domain.positions import StrategyPosition, positions_from_fills
 from ibkr_pipeline.store.models import FillRow, OrderEventRow, OrderRow, PortfolioSnapshotRow
 
+# Sent, not yet acknowledged by IB: it may or may not be there; only a search of the broker decides.
+UNCONFIRMED = "unconfirmed"
+# IB did not know it after the grace period: alerted, no longer blocking its symbol, never re-sent.
+LOST = "lost"
 # Blocked and dry-run intents are not terminal: re-executing once trading is allowed may send them.
-TERMINAL = {"filled", "cancelled", "rejected"}
+TERMINAL = {"filled", "cancelled", "rejected", LOST}
 # IB holds something else under the orderRef: a person decides; it is never sent, adopted or tracked as ours.
 CONFLICT = "conflict"
 NOT_TO_SEND = TERMINAL | {"working", CONFLICT}
+NEVER_SENT = {"intent", "blocked", "dry_run"}
+# May be at IB right now: these block their symbol and are what reconciliation follows.
+LIVE = {"working", UNCONFIRMED}
 
 
 class Ledger:
@@ -35,6 +43,12 @@ class Ledger:
     def record_intent(self, intent: OrderIntent, status: str = "intent", error: str = "") -> bool:
         """Write the intent before anything is sent. False if the reference was already there."""
         now = self.clock()
+        try:
+            return self._insert_intent(intent, status, error, now)
+        except IntegrityError:  # another process wrote it between our read and our insert
+            return False
+
+    def _insert_intent(self, intent: OrderIntent, status: str, error: str, now: datetime) -> bool:
         with Session(self.engine) as session, session.begin():
             if session.get(OrderRow, intent.order_ref) is not None:
                 return False
@@ -52,7 +66,7 @@ class Ledger:
         """An intent never sent (blocked, dry-run, interrupted) takes the re-computed order's numbers before it goes."""
         with Session(self.engine) as session, session.begin():
             row = session.get(OrderRow, intent.order_ref)
-            if row is None or row.status not in ("intent", "blocked", "dry_run"):
+            if row is None or row.status not in NEVER_SENT:
                 return
             for name in ("quantity", "entry_type", "limit_price", "stop_loss", "take_profit", "action", "con_id"):
                 setattr(row, name, getattr(intent, name))
@@ -71,8 +85,10 @@ class Ledger:
                 row.broker_order_ids = ",".join(map(str, broker_ids))
             if perm_ids:
                 row.perm_ids = ",".join(map(str, perm_ids))
-            if detail and status in ("rejected", "error", "blocked", CONFLICT):
+            if detail and status in ("rejected", "error", "blocked", CONFLICT, LOST, UNCONFIRMED):
                 row.error = detail
+            elif status in ("working", "filled"):
+                row.error = ""  # what was wrong on the way (unconfirmed, blocked) is in the events
             if changed or detail:
                 session.add(OrderEventRow(order_ref=order_ref, status=status, detail=detail, at=now))
 
@@ -82,8 +98,9 @@ class Ledger:
             return [(r.status, r.detail) for r in rows]
 
     def open_orders(self, strategy: str | None = None) -> list[OrderRow]:
+        """Orders that may be at IB now (working or unconfirmed)."""
         with Session(self.engine) as session:
-            query = select(OrderRow).where(OrderRow.status.not_in(TERMINAL | {"blocked", "dry_run", CONFLICT}))
+            query = select(OrderRow).where(OrderRow.status.in_(LIVE))
             if strategy:
                 query = query.where(OrderRow.strategy == strategy)
             rows = list(session.scalars(query))
@@ -102,6 +119,13 @@ class Ledger:
     def record_fill(self, exec_id: str, order_ref: str, symbol: str, side: str, shares: float, price: float,
                     commission: float, realized_pnl: float, time: datetime) -> bool:
         """Insert a fill keyed by execId (True when new); a commission report that arrives later updates it."""
+        try:
+            return self._upsert_fill(exec_id, order_ref, symbol, side, shares, price, commission, realized_pnl, time)
+        except IntegrityError:  # the sensor and a tick recorded the same execution at once: it is there
+            return False
+
+    def _upsert_fill(self, exec_id: str, order_ref: str, symbol: str, side: str, shares: float, price: float,
+                     commission: float, realized_pnl: float, time: datetime) -> bool:
         with Session(self.engine) as session, session.begin():
             existing = session.get(FillRow, exec_id)
             if existing is not None:

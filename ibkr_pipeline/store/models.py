@@ -114,3 +114,35 @@ class KillSwitchEventRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     changed_by: Mapped[str] = mapped_column(String(128), default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ClaimRow(Base):
+    """A lease: while it runs, only ``owner`` may act under ``key`` (an orderRef, or a strategy's trading)."""
+
+    __tablename__ = "claims"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(160))
+    expires_at: Mapped[float] = mapped_column(Float)  # epoch seconds: compared in SQL the same on every database
+
+
+class PacingGatewayRow(Base):
+    """One row per gateway: updating it is the lock every process takes before reserving a request."""
+
+    __tablename__ = "pacing_gateways"
+
+    gateway: Mapped[str] = mapped_column(String(160), primary_key=True)
+    reservations: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PacingRequestRow(Base):
+    """A historical request counted against IB's pacing windows, by every process sharing the gateway."""
+
+    __tablename__ = "pacing_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gateway: Mapped[str] = mapped_column(String(160), index=True)
+    identical: Mapped[str] = mapped_column(String(400))
+    contract: Mapped[str] = mapped_column(String(200))
+    at: Mapped[float] = mapped_column(Float, index=True)  # epoch seconds: sent, then answered
+    in_flight: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -17,7 +17,14 @@ from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.orders import OrderIntent
 from ibkr_pipeline.store.kill_switch import KillSwitch
 from ibkr_pipeline.store.ledger import Ledger
-from ibkr_pipeline.trading.executor import Placement, place_exactly_once, record_executions
+from ibkr_pipeline.store.claims import Lease
+from ibkr_pipeline.trading.executor import (
+    DEFAULT_POLICY,
+    Placement,
+    PlacementPolicy,
+    place_exactly_once,
+    record_executions,
+)
 from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline.trading.guards import kill_switch_reason, sending_blocked
 
@@ -56,7 +63,8 @@ class Broker(Protocol):
 class GatewayBroker:
     """IB Gateway/TWS through ``IBKRClient``; every order goes through ``place_exactly_once``."""
 
-    def __init__(self, client: IBKRClient, data_dir: Path, switch: KillSwitch | None = None, extra_block: str = ""):
+    def __init__(self, client: IBKRClient, data_dir: Path, switch: KillSwitch | None = None, extra_block: str = "",
+                 lease: Lease | None = None, policy: PlacementPolicy = DEFAULT_POLICY):
         self.client = client
         self.managed = [a for a in client.ib.managedAccounts() if a]
         configured = client.settings.account
@@ -64,17 +72,19 @@ class GatewayBroker:
         self.data_dir = Path(data_dir)
         self.switch = switch
         self.extra_block = extra_block
+        self.lease = lease  # the strategy's trading claim: renewed before each send, lost means stop sending
+        self.policy = policy
 
     def now(self) -> datetime:
-        return self.client.ib.reqCurrentTime()
+        return self.client.current_time()
 
     def blocked_reason(self, mode: str) -> str:
         return self.extra_block or sending_blocked(mode, self.account, self.data_dir, self.switch, self.managed,
                                                    configured=self.client.settings.account)
 
     def send_blocked(self) -> str:
-        """The kill switch, read again immediately before each send."""
-        return kill_switch_reason(self.data_dir, self.switch)
+        """The kill switch, read again immediately before each send; then the strategy's claim, renewed."""
+        return kill_switch_reason(self.data_dir, self.switch) or (self.lease.renew() if self.lease else "")
 
     def reconcile(self, ledger: Ledger) -> None:
         reconcile(self.client, ledger)
@@ -95,7 +105,7 @@ class GatewayBroker:
         exit_ = intent.action == "SELL" and not intent.is_bracket
         return place_exactly_once(self.client, ledger, intent, contract, blocked_reason=blocked_reason,
                                   before_send=(lambda: self.prepare_exit(ledger, intent, contract)) if exit_ else None,
-                                  guard=self.send_blocked)
+                                  guard=self.send_blocked, policy=self.policy)
 
     def prepare_exit(self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo) -> str:
         """Cancel the strategy's legs on the contract, then check it still owns what the exit sells."""

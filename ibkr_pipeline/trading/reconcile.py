@@ -1,30 +1,63 @@
-"""Ledger against broker: record new fills, move each live order to the state IB reports."""
+"""Ledger against broker: record new fills, move each live order to the state IB reports.
+
+An order IB does not know (no open order, completed order or execution under its orderRef) once
+the grace period has passed is ``lost``: alerted, and no longer blocking its symbol. Waiting first
+matters: an order just sent, or sent into a gateway that restarted, can take a moment to show.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import UTC
+
 from ibkr_pipeline.broker.client import IBKRClient
-from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.store.ledger import LOST, UNCONFIRMED, Ledger
 from ibkr_pipeline.trading.executor import broker_book, record_executions, status_of
 
+LOST_AFTER_S = 300.0
 
-def reconcile(client: IBKRClient, ledger: Ledger) -> dict[str, list]:
-    """Bring every non-terminal ledger order up to date; returns changes, new fills and rejects."""
-    changes, rejects = [], []
-    new_fills = record_executions(client, ledger)
+
+@dataclass
+class Reconciliation:
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (orderRef, from, to)
+    fills: list[tuple[str, str, str, float, float]] = field(default_factory=list)
+    rejects: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+
+
+def reconcile(client: IBKRClient, ledger: Ledger, lost_after_s: float = LOST_AFTER_S) -> Reconciliation:
+    """Bring every live ledger order up to date with what IB reports."""
+    result = Reconciliation(fills=record_executions(client, ledger))
     book = broker_book(client)
+    now = ledger.clock()
     for row in ledger.open_orders():
         known = book.get(row.order_ref, [])
-        if not known:
-            continue
-        status = status_of(known)
-        if status == "cancelled" and ledger.fills(exact_ref=row.order_ref):
-            status = "filled"  # its entry filled on an earlier day, which IB no longer reports
-        if any(o.status == "Inactive" for o in known):
-            status = "rejected"
-        if status != row.status:
+        if known:
+            status = status_of(known)
+            if status == "cancelled" and ledger.fills(exact_ref=row.order_ref):
+                status = "filled"  # its entry filled on an earlier day, which IB no longer reports
+            if any(o.status == "Inactive" for o in known):
+                status = "rejected"
             reason = "; ".join(o.reason for o in known if o.reason)
-            ledger.set_status(row.order_ref, status, f"reconciled with the broker{': ' + reason if reason else ''}")
-            changes.append((row.order_ref, row.status, status))
+            detail = f"reconciled with the broker{': ' + reason if reason else ''}"
+        else:
+            updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
+            silent_for = (now - updated).total_seconds()
+            if silent_for < lost_after_s:
+                continue
+            if ledger.fills(exact_ref=row.order_ref):
+                status, detail = "filled", "IB no longer reports it (executions are day-scoped); its fills are recorded"
+            else:
+                status = LOST
+                was = "sent and never acknowledged" if row.status == UNCONFIRMED else "last seen working"
+                detail = (f"IB has no open order, completed order or execution under {row.order_ref} "
+                          f"{silent_for:.0f} s after it was {was}; it no longer blocks {row.symbol}: check the "
+                          "account in TWS before trading it again")
+        if status != row.status:
+            ledger.set_status(row.order_ref, status, detail)
+            result.changes.append((row.order_ref, row.status, status))
             if status == "rejected":
-                rejects.append(row.order_ref)
-    return {"changes": changes, "fills": new_fills, "rejects": rejects}
+                result.rejects.append(row.order_ref)
+            if status == LOST:
+                result.lost.append(row.order_ref)
+    return result

@@ -144,7 +144,7 @@ def trade_tick(
         if decision.placement is not None and decision.placement.outcome == "placed":
             orders_today += 1
             working.setdefault(symbol, []).append(decision.placement.order_ref)
-    if any(d.placement is not None and d.placement.outcome == "placed" for d in decisions):
+    if any(d.placement is not None and d.placement.outcome in ("placed", "adopted", "unconfirmed") for d in decisions):
         # IB reports executions of the current day only: what filled at once is recorded while it can be.
         broker.reconcile(ledger)
     return decisions

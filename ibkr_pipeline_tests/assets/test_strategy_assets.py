@@ -1,5 +1,7 @@
 """A strategy's tick through Dagster against the simulator, with local and S3 chart stores."""
 
+import re
+
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +13,12 @@ from minio import Minio
 from PIL import Image
 
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
+from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
+from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.strategy import parse_strategy
+from ibkr_pipeline.store.claims import Claims
+from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
@@ -175,3 +182,69 @@ def test_tick_with_charts_and_bars_in_s3(gateway, tmp_path, s3_endpoint):
     names = {o.object_name for o in client.list_objects("charts-test", prefix="test_megacaps/bars/", recursive=True)}
     assert "test_megacaps/bars/AAPL/daily.parquet" in names
     assert metadata(result, "bars")["store"] == "s3"
+
+
+@pytest.mark.parametrize(("cron", "partition", "tick_end", "bar_size", "last_bar"), [
+    # Fridays 15:45: Friday's daily bar is still forming (IB returns it partial); the backtest sees it at 16:00.
+    ("45 15 * * 5", "2026-11-06-15:45", datetime(2026, 11, 13, 20, 45, tzinfo=UTC), "1 day", "2026-11-12 00:00"),
+    # Weekdays 10:15: the 10:00 hourly bar is still forming; the tick decides on the 09:30 one.
+    ("15 10 * * 1-5", "2026-11-17-10:15", datetime(2026, 11, 18, 15, 15, tzinfo=UTC), "1 hour", "2026-11-18 14:30"),
+])
+def test_the_live_tick_decides_on_the_bars_its_backtest_sees(gateway, tmp_path, cron, partition, tick_end, bar_size,
+                                                            last_bar):
+    lookback = "1 Y" if bar_size == "1 day" else "5 D"
+    spec = strategy(STRATEGY.replace('"15 16 * * 1-5"', f'"{cron}"').replace(
+        "  - {name: daily, bar_size: 1 day, lookback: 1 Y}\n  - {name: weekly, bar_size: 1 week, lookback: 2 Y}",
+        f"  - {{name: main, bar_size: {bar_size}, lookback: {lookback}}}").replace(
+        "signal: {", "signal: {timeframe: main, "))
+    client = IBKRClient(IBKRSettings(port=gateway.port))
+    with client:  # what IB answers at the tick: the forming bar included
+        contract = client.resolve(ContractSpec(symbol="AAPL"))
+        answered = client.bars(BarsRequest(contract, tick_end, "2 D" if bar_size != "1 day" else "1 M", bar_size))
+        history = client.bars(BarsRequest(contract, CLOCK, "1 Y", "1 day"))
+    assert answered["timestamp"].iloc[-1] > pd.Timestamp(last_bar, tz="UTC")
+    with dg.instance_for_test() as instance:
+        result = run_tick(spec, resources(gateway, tmp_path), partition, instance)
+    live = out(result, "bars").values["AAPL"]["main"]
+    assert live["timestamp"].iloc[-1] == pd.Timestamp(last_bar, tz="UTC")
+    if bar_size == "1 day":
+        view = PointInTimeBars({"AAPL": history})
+        view.advance_to(tick_end)
+        replayed = view.bars("AAPL", "1 day", tick_end, lookback)
+        assert replayed["timestamp"].iloc[-1] == live["timestamp"].iloc[-1]
+        assert replayed["close"].iloc[-1] == pytest.approx(live["close"].iloc[-1])
+
+
+def test_a_tick_refuses_to_trade_while_another_run_trades_the_strategy(gateway, tmp_path):
+    spec = strategy()
+    res = resources(gateway, tmp_path)
+    Claims(engine_for(res["ibkr"].database_url)).acquire("strategy:test_megacaps", "run elsewhere", lease_s=300)
+    defs = build_strategy_definitions(spec)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name),
+                                partition_key=TUESDAY_TICK, resources=res, instance=instance, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert failure.step_key == "test_megacaps__orders"
+    assert re.search(r"another run is trading this strategy \(run elsewhere, lease \d+ s left\); this tick refuses",
+                     failure.step_failure_data.user_failure_data.description)
+    assert gateway.call(lambda: list(gateway.sim.engine.orders.values())) == []
+
+
+def test_tick_runs_are_bounded_and_gateway_steps_retry():
+    defs = build_strategy_definitions(strategy())
+    [job] = defs.jobs
+    assert job.tags["dagster/max_runtime"] == "1800"
+    assets = {a.key.path[-1]: a for a in defs.assets}
+    for step in ("contracts", "bars", "orders"):
+        policy = assets[step].op.retry_policy
+        assert (policy.max_retries, policy.delay, policy.backoff) == (3, 30, dg.Backoff.EXPONENTIAL), step
+    assert assets["indicators"].op.retry_policy is None  # nothing there a retry would mend
+
+
+@pytest.mark.parametrize("path", ["dagster.yaml", "deploy/dagster.yaml"])
+def test_run_monitoring_is_on_in_both_instances(path):
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / path).read_text())
+    assert config["run_monitoring"]["enabled"] is True

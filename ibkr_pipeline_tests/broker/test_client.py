@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -10,12 +11,17 @@ from ib_async import IB, Stock
 
 from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
 from ibkr_pipeline.broker.contract_cache import ContractCache
-from ibkr_pipeline.broker.errors import GatewayConnectionError, UnknownContractError
+from ibkr_pipeline.broker.errors import (
+    GatewayConnectionError,
+    GatewayOutageError,
+    GatewayTimeoutError,
+    UnknownContractError,
+)
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.pacing import PacingRules
 from ibkr_pipeline.exchange.universe import Universe
 from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline_tests.conftest import MARKET_OPEN_INSTANT, make_gateway
+from ibkr_pipeline_tests.conftest import MARKET_OPEN_INSTANT, free_port, make_gateway
 
 
 def client_for(gateway, cache=None, **kw) -> IBKRClient:
@@ -170,3 +176,74 @@ def test_a_162_caused_by_another_client_is_retried():
             assert client.pacing.stats.violations == 1 and gw.sim.pacing_violations == 1
         finally:
             other.disconnect()
+
+
+def fast_client(gw, **overrides) -> IBKRClient:
+    settings = dict(port=gw.port, connect_timeout_s=1, backoff_initial_s=0.05, request_timeout_s=1,
+                    call_budget_s=4, connect_attempts=2)
+    client = IBKRClient(IBKRSettings(**{**settings, **overrides}))
+    client.connect()
+    return client
+
+
+def test_a_silent_gateway_is_a_timeout_error_for_the_symbol_never_no_bars(gateway):
+    client = fast_client(gateway)
+    info = client.resolve(ContractSpec(symbol="AAPL"))
+    gateway.faults.unresponsive = True
+    try:
+        [result] = client.bars_many([BarsRequest(info, None, "5 D", "1 day")])
+    finally:
+        gateway.faults.unresponsive = False
+    # No answer within the deadline is a drop: the reconnect into the silence fails too, and the symbol gets the error.
+    assert isinstance(result, GatewayConnectionError) and result.retryable
+    assert str(result).startswith("historical bars for AAPL: ")
+    assert isinstance(result, GatewayTimeoutError) or "cannot connect" in str(result)
+    assert client.stats.timeouts >= 1
+    client.disconnect()
+
+
+def test_requests_wait_out_a_1100_outage_and_go_on_after_1102(gateway):
+    client = fast_client(gateway, request_timeout_s=3, call_budget_s=10)
+    info = client.resolve(ContractSpec(symbol="AAPL"))
+    gateway.outage()
+    client.sleep(0.2)  # the 1100 arrives
+
+    restored = threading.Timer(1.0, gateway.restore)
+    restored.start()
+    frame = client.bars(BarsRequest(info, None, "5 D", "1 day"))
+    restored.join()
+    assert not frame.empty and client.stats.timeouts == 0
+    client.disconnect()
+
+
+def test_an_outage_past_the_deadline_is_an_outage_error(gateway):
+    client = fast_client(gateway)
+    info = client.resolve(ContractSpec(symbol="AAPL"))
+    gateway.outage()
+    client.sleep(0.2)
+    try:
+        [result] = client.bars_many([BarsRequest(info, None, "5 D", "1 day")])
+    finally:
+        gateway.restore()
+    assert isinstance(result, GatewayOutageError) and "error 1100" in str(result)
+    client.disconnect()
+
+
+def test_1101_data_lost_asks_again(gateway):
+    client = fast_client(gateway, request_timeout_s=3, call_budget_s=10)
+    info = client.resolve(ContractSpec(symbol="AAPL"))
+    gateway.outage()  # the request is sent before the client hears of the outage, and stalls at the gateway
+    lost = threading.Timer(0.5, lambda: gateway.restore(data_kept=False))
+    lost.start()
+    frame = client.bars(BarsRequest(info, None, "5 D", "1 day"))
+    lost.join()
+    assert not frame.empty and client.stats.timeouts == 0
+    client.disconnect()
+
+
+def test_a_refused_connection_says_the_gateway_may_be_restarting():
+    port = free_port()
+    client = IBKRClient(IBKRSettings(port=port, connect_timeout_s=0.5, connect_attempts=1))
+    with pytest.raises(GatewayConnectionError, match="refuses connections: it is down or restarting") as refused:
+        client.connect()
+    assert refused.value.retryable

@@ -43,9 +43,16 @@ def daily(days: list[str]) -> pd.DataFrame:
 
 def test_completed_bars_and_missing_duration():
     frame = daily(["2026-11-13", "2026-11-16", "2026-11-17", "2026-11-18"])
+    # A daily bar is complete at its session's close (16:00 New York), as the backtest's point-in-time view has it:
+    # at 16:15 on the 17th the 17th is known, at 15:45 it is still forming; the 18th is in the future.
+    before_close = NOW - pd.Timedelta(minutes=30)
+    forming = bar_history.completed_as_of(frame, before_close, "1 day")
+    assert list(forming["timestamp"].dt.strftime("%m-%d")) == ["11-13", "11-16"]
+    assert list(bar_history.as_of_tick(frame, before_close, "1 day")["timestamp"].dt.strftime("%m-%d")) == \
+        ["11-13", "11-16"]
     known = bar_history.completed_as_of(frame, NOW, "1 day")
-    # The bar of the 17th is still open at 16:15 New York on the 17th; the 18th is in the future.
-    assert list(known["timestamp"].dt.strftime("%m-%d")) == ["11-13", "11-16"]
+    assert list(known["timestamp"].dt.strftime("%m-%d")) == ["11-13", "11-16", "11-17"]
+    known = known.iloc[:2]
     assert bar_history.missing_duration(known.iloc[:0], NOW, "1 Y", "1 day") == "1 Y"
     long_enough = daily([d.strftime("%Y-%m-%d") for d in pd.bdate_range("2025-11-10", "2026-11-16")])
     assert bar_history.missing_duration(long_enough, NOW, "1 Y", "1 day") == "3 D"

@@ -2,7 +2,16 @@
 
 from sqlalchemy import create_engine, inspect, text
 
-from ibkr_pipeline.store.database import upgrade
+from ibkr_pipeline.store.database import MIGRATIONS, upgrade
+
+
+def head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def test_the_ledger_migrates_beside_dagsters_own_alembic_version(database_url):
@@ -14,7 +23,7 @@ def test_the_ledger_migrates_beside_dagsters_own_alembic_version(database_url):
     upgrade(engine)  # idempotent
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "29b539ebc72a"
-        assert conn.execute(text("SELECT version_num FROM ibkr_pipeline_alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM ibkr_pipeline_alembic_version")).scalar() == head_revision()
     assert {"orders", "fills", "contract_cache"} <= set(inspect(engine).get_table_names())
     engine.dispose()
 

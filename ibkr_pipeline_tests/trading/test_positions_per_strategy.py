@@ -298,7 +298,7 @@ def test_a_late_reject_is_seen_by_reconciliation_with_ibs_reason(tmp_path):
             assert gw.call(lambda: [o.status for o in gw.sim.engine.orders.values()]) == ["Inactive"]
         finally:
             client.disconnect()
-    assert result["rejects"] == [ref] and result["changes"] == [(ref, "working", "rejected")]
+    assert result.rejects == [ref] and result.changes == [(ref, "working", "rejected")]
     row = ledger.get(ref)
     assert row.status == "rejected"
     assert row.error.startswith("reconciled with the broker: Error 201, reqId ")
@@ -323,6 +323,6 @@ def test_a_commission_report_that_trails_its_execution_updates_the_recorded_fill
             again = reconcile(client, ledger)
         finally:
             client.disconnect()
-    assert again["fills"] == []  # the same execution, not a new fill
+    assert again.fills == []  # the same execution, not a new fill
     [fill] = ledger.fills()
     assert fill.commission == 1.0

@@ -84,7 +84,7 @@ def test_tick_to_fills_positions_and_pnl(setup):
                                      resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}) as context:
             assert isinstance(order_tracking(context), dg.SkipReason)  # nothing new since the last snapshot
         with resources["ibkr"].get_client() as client:
-            assert reconcile(client, ledger)["fills"] == []  # idempotent
+            assert reconcile(client, ledger).fills == []  # idempotent
         snapshot = dg.materialize([portfolio], resources=resources, instance=instance)
     meta = {k: v.value for k, v in snapshot.asset_materializations_for_node("portfolio")[0].metadata.items()}
     sim = gw.account_values()

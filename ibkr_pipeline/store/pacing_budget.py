@@ -1,0 +1,73 @@
+"""IB's historical-data pacing budget, shared by every process that talks to one gateway.
+
+IB counts requests per account session, not per process: two strategies fetching at once, each with
+its own scheduler, together exceed limits neither breaks alone (error 162). Every reservation is
+therefore a row in the project database, read and written while holding the gateway's lock row (an
+UPDATE, which serialises writers on SQLite and PostgreSQL alike). A request still in flight counts as
+"now" in every window, so an identical request waits for the answer and then the full window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ibkr_pipeline.domain.pacing import PacingRules
+from ibkr_pipeline.store.models import PacingGatewayRow, PacingRequestRow
+
+IN_FLIGHT_STALE_S = 120.0  # a request in flight longer than this belongs to a process that died
+
+
+class DatabasePacingBudget:
+    def __init__(self, engine: Engine, gateway: str, rules: PacingRules, clock: Callable[[], float] = time.time):
+        self.engine = engine
+        self.gateway = gateway
+        self.rules = rules
+        self.clock = clock
+        try:
+            with engine.begin() as conn:
+                conn.execute(insert(PacingGatewayRow).values(gateway=gateway, reservations=0))
+        except IntegrityError:
+            pass  # another process made the lock row first
+
+    def try_reserve(self, identical: str, contract: str) -> tuple[float, int | None]:
+        """(0, token) when the request may go now, else (seconds to wait, None)."""
+        r = self.rules
+        with self.engine.begin() as conn:
+            conn.execute(update(PacingGatewayRow).where(PacingGatewayRow.gateway == self.gateway)
+                         .values(reservations=PacingGatewayRow.reservations + 1))  # the lock
+            now = self.clock()
+            rows = conn.execute(
+                select(PacingRequestRow.identical, PacingRequestRow.contract, PacingRequestRow.at,
+                       PacingRequestRow.in_flight)
+                .where(PacingRequestRow.gateway == self.gateway,
+                       PacingRequestRow.at > now - max(r.global_window_s, IN_FLIGHT_STALE_S))).all()
+            times = [(row.identical, row.contract, now if row.in_flight and row.at > now - IN_FLIGHT_STALE_S
+                      else row.at) for row in rows]
+            waits = [0.0]
+            waits += [t + r.identical_window_s - now for key, _c, t in times if key == identical]
+            same = sorted(t for _i, c, t in times if c == contract and t > now - r.same_contract_window_s)
+            if len(same) >= r.same_contract_max:
+                waits.append(same[len(same) - r.same_contract_max] + r.same_contract_window_s - now)
+            recent = sorted(t for _i, _c, t in times if t > now - r.global_window_s)
+            if len(recent) >= r.global_max:
+                waits.append(recent[len(recent) - r.global_max] + r.global_window_s - now)
+            wait = max(waits)
+            if wait > 0:
+                return wait, None
+            token = conn.execute(insert(PacingRequestRow).values(
+                gateway=self.gateway, identical=identical, contract=contract, at=now, in_flight=True)
+            ).inserted_primary_key[0]
+            conn.execute(delete(PacingRequestRow).where(
+                PacingRequestRow.gateway == self.gateway, PacingRequestRow.at < now - 2 * r.global_window_s,
+                PacingRequestRow.at < now - IN_FLIGHT_STALE_S))
+            return 0.0, int(token)
+
+    def release(self, token: int) -> None:
+        """The answer came back: the request counts from now (IB counted it on arrival, never later)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(PacingRequestRow).where(PacingRequestRow.id == token)
+                         .values(at=self.clock(), in_flight=False))
