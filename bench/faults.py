@@ -15,7 +15,7 @@ from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
 from ibkr_pipeline_tests.trading.fault_campaign import FAST, Campaign
 from ibkr_pipeline_tests.trading.placement_worker import KILL_POINTS
 
-SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN"]
+SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM"]
 
 
 @contextmanager
@@ -27,13 +27,14 @@ def gateway():
 def campaign(folder: Path) -> Campaign:
     verdicts, longest = [], 0.0
     scenarios = [
-        lambda c: c.kills(list(KILL_POINTS), SYMBOLS[:2]),
-        lambda c: c.overlapping(3, SYMBOLS, str(folder / "go")),
+        lambda c: c.kills(list(KILL_POINTS), SYMBOLS[:4]),
+        lambda c: c.overlapping(2, SYMBOLS[:4], str(folder / "go2")),
+        lambda c: c.overlapping(3, SYMBOLS[:4], str(folder / "go3")),
         *[lambda c, n=n, a=a: [c.drop_on_place_order(s, n, a) for s in SYMBOLS] for n in (1, 2, 3) for a in (False, True)],
-        lambda c: [c.silent_at_order(s) for s in SYMBOLS[:2]],
-        lambda c: [c.restart_after_placing(s) for s in SYMBOLS],
-        lambda c: [c.late_reject(s) for s in SYMBOLS],
-        lambda c: [c.next_day_re_execution(s) for s in SYMBOLS],
+        lambda c: [c.silent_at_order(s) for s in SYMBOLS[:3]],
+        lambda c: c.silent_at_order(SYMBOLS[3], re_execute=False),
+        *[lambda c, name=name: [getattr(c, name)(s) for s in SYMBOLS[:4]]
+          for name in ("restart_after_placing", "late_reject", "late_commission", "next_day_re_execution")],
     ]
     for i, scenario in enumerate(scenarios):
         with gateway() as gw:  # a fresh account per scenario, as in the tests
@@ -51,7 +52,7 @@ def baseline_without_claims(folder: Path) -> int:
     """Duplicates when three executions of one tick overlap and nothing claims the orderRef."""
     with gateway() as gw:
         c = Campaign(gw, f"sqlite:///{folder / 'baseline.db'}")
-        c.overlapping(3, SYMBOLS, str(folder / "go-baseline"), claims=False)
+        c.overlapping(3, SYMBOLS[:4], str(folder / "go-baseline"), claims=False)
         return sum(v.duplicate for v in c.verdicts)
 
 
@@ -65,7 +66,7 @@ def run() -> list[dict]:
         figure("fault campaign: faults injected", sum(v.faults for v in verdicts), 100, ">=",
                f"over {len(verdicts)} orderRefs"),
         figure("fault campaign: duplicate brackets", sum(v.duplicate for v in verdicts), 0, "<=",
-               f"baseline, {len(SYMBOLS)} refs x 3 overlapping executions with no orderRef claim: {baseline}"),
+               f"baseline, 4 refs x 3 overlapping executions with no orderRef claim: {baseline}"),
         figure("fault campaign: orders lost without explanation", sum(v.unexplained_loss for v in verdicts), 0),
         figure("fault campaign: ledger disagrees with IB after one reconciliation",
                sum(not v.agrees for v in verdicts), 0),

@@ -397,7 +397,8 @@ class IBKRClient:
                         ),
                     )
                 except RequestError as exc:
-                    if exc.code == PACING_VIOLATION and "pacing" in exc.message.lower():
+                    no_data = exc.code == PACING_VIOLATION and "returned no data" in exc.message
+                    if exc.code == PACING_VIOLATION and not no_data:  # pacing, or the 50-open cap
                         self.pacing.stats.violations += 1
                         if attempt > self.settings.request_attempts:
                             raise PacingViolationError(exc.message, exc.code) from exc
@@ -405,7 +406,7 @@ class IBKRClient:
                         log.warning("pacing violation for %s; retrying in %.1fs", req.contract.symbol, wait)
                         await asyncio.sleep(wait)
                         continue
-                    if exc.code == PACING_VIOLATION:  # "HMDS query returned no data"
+                    if no_data:  # "HMDS query returned no data"
                         return empty_bars()
                     if exc.code == NO_SECURITY_DEFINITION:
                         raise UnknownContractError(req.contract.symbol) from exc

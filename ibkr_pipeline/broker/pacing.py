@@ -33,8 +33,8 @@ class PacingStats:
 class PacingBudget(Protocol):
     rules: PacingRules
 
-    def try_reserve(self, identical: str, contract: str) -> tuple[float, Any]:
-        """(0, token) when the request may go now, else (seconds to wait, None)."""
+    def try_reserve(self, identical: str, contract: str, hard: bool = True) -> tuple[float, Any]:
+        """(0, token) when the request may go now, else (seconds to wait, None); ``hard``: IB's windows apply."""
         ...
 
     def release(self, token: Any) -> None:
@@ -49,7 +49,9 @@ class LocalPacingBudget:
         self.rules = rules
         self.ledger = PacingLedger(rules)
 
-    def try_reserve(self, identical: str, contract: str) -> tuple[float, Any]:
+    def try_reserve(self, identical: str, contract: str, hard: bool = True) -> tuple[float, Any]:
+        if not hard:  # only the cap of open requests, which the scheduler's semaphore keeps in this process
+            return 0.0, ()
         now = time.monotonic()
         wait = self.ledger.wait_time(identical, contract, now)
         if wait > 0:
@@ -58,6 +60,8 @@ class LocalPacingBudget:
         return 0.0, (identical, contract, now)
 
     def release(self, token: Any) -> None:
+        if not token:
+            return
         identical, contract, sent = token
         self.ledger.restamp(identical, contract, sent, time.monotonic())
 
@@ -78,12 +82,8 @@ class PacingScheduler:
     @asynccontextmanager
     async def slot(self, identical_key: Hashable, contract_key: Hashable, hard: bool = True):
         async with self._concurrency:
-            if not hard:
-                self.stats.requests += 1
-                yield
-                return
             while True:
-                wait, token = self.budget.try_reserve(repr(identical_key), repr(contract_key))
+                wait, token = self.budget.try_reserve(repr(identical_key), repr(contract_key), hard)
                 if token is not None:
                     self.stats.requests += 1
                     break

@@ -191,7 +191,7 @@ class MatchingEngine:
                 # IB's sequence: PreSubmitted first; Submitted once working (a child waits for its parent).
                 member.status = "PreSubmitted"
                 self.emit(OrderEvent(member))
-                if not self._waits_for_parent(member):
+                if not self._waits_for_parent(member) and not _held_until_triggered(member):
                     member.status = "Submitted"
                     self.emit(OrderEvent(member))
         self.step(now)
@@ -305,6 +305,8 @@ class MatchingEngine:
             if not hit:
                 return None
             order.triggered = True
+            order.status = "Submitted"  # IB works a stop once triggered; until then it stays PreSubmitted
+            self.emit(OrderEvent(order))
             if order.order_type == "STP":
                 gapped = (w.first >= stop) if buy else (w.first <= stop)
                 base = w.first if gapped else stop
@@ -348,9 +350,10 @@ class MatchingEngine:
         # Bracket: children go live; a filled child cancels its siblings (implicit OCA).
         for child in self.children_of(order):
             if child.released and not child.is_terminal:
-                child.status = "Submitted"
                 child.checked_until = now
-                self.emit(OrderEvent(child))
+                if not _held_until_triggered(child):
+                    child.status = "Submitted"
+                    self.emit(OrderEvent(child))
         if order.parent_id:
             parent = self.orders.get((order.client_id, order.parent_id))
             if parent is not None:
@@ -363,6 +366,11 @@ class MatchingEngine:
                     self._cancel_one(other, now, "")
         # A child that became live can trade in the same instant (e.g. a target already through).
         self.step(now)
+
+
+def _held_until_triggered(order: SimOrder) -> bool:
+    """A stop that has not triggered is PreSubmitted at IB (held), not Submitted (working at the exchange)."""
+    return order.order_type in ("STP", "STP LMT") and not order.triggered
 
 
 def _round_tick(price: float, tick: float) -> float:

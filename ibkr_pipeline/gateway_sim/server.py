@@ -114,6 +114,7 @@ class GatewaySimulator:
         self.historical_requests = 0
         self.restarts = 0
         self.outage = False
+        self.open_historical = 0  # historical requests accepted and not yet answered (IB caps them at 50)
         self.commission_known_at: dict[str, float] = {}  # execId -> when its commission report exists
         self._server: asyncio.base_events.Server | None = None
         self._matcher: asyncio.Task[None] | None = None

@@ -146,3 +146,4 @@ class PacingRequestRow(Base):
     contract: Mapped[str] = mapped_column(String(200))
     at: Mapped[float] = mapped_column(Float, index=True)  # epoch seconds: sent, then answered
     in_flight: Mapped[bool] = mapped_column(Boolean, default=True)
+    hard: Mapped[bool] = mapped_column(Boolean, default=True)  # bars of 30 s or less: counted in IB's windows

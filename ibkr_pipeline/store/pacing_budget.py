@@ -4,7 +4,8 @@ IB counts requests per account session, not per process: two strategies fetching
 its own scheduler, together exceed limits neither breaks alone (error 162). Every reservation is
 therefore a row in the project database, read and written while holding the gateway's lock row (an
 UPDATE, which serialises writers on SQLite and PostgreSQL alike). A request still in flight counts as
-"now" in every window, so an identical request waits for the answer and then the full window.
+"now" in every window, so an identical request waits for the answer and then the full window. The cap of 50 open historical
+requests is counted across the processes too.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ from collections.abc import Callable
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ibkr_pipeline.broker.pacing import IB_MAX_CONCURRENT_HISTORICAL
 from ibkr_pipeline.domain.pacing import PacingRules
 from ibkr_pipeline.store.models import PacingGatewayRow, PacingRequestRow
 
 IN_FLIGHT_STALE_S = 120.0  # a request in flight longer than this belongs to a process that died
+OPEN_CAP_POLL_S = 0.1  # how soon to look again when 50 requests are open across the processes
 
 
 class DatabasePacingBudget:
-    def __init__(self, engine: Engine, gateway: str, rules: PacingRules, clock: Callable[[], float] = time.time):
+    def __init__(self, engine: Engine, gateway: str, rules: PacingRules, clock: Callable[[], float] = time.time,
+                 max_open: int = IB_MAX_CONCURRENT_HISTORICAL):
         self.engine = engine
+        self.max_open = max_open
         self.gateway = gateway
         self.rules = rules
         self.clock = clock
@@ -33,8 +38,9 @@ class DatabasePacingBudget:
         except IntegrityError:
             pass  # another process made the lock row first
 
-    def try_reserve(self, identical: str, contract: str) -> tuple[float, int | None]:
-        """(0, token) when the request may go now, else (seconds to wait, None)."""
+    def try_reserve(self, identical: str, contract: str, hard: bool = True) -> tuple[float, int | None]:
+        """(0, token) when the request may go now, else (seconds to wait, None). Every request counts against the
+        cap of open requests; only ``hard`` ones (bars of 30 s or less) against IB's windows."""
         r = self.rules
         with self.engine.begin() as conn:
             conn.execute(update(PacingGatewayRow).where(PacingGatewayRow.gateway == self.gateway)
@@ -42,11 +48,14 @@ class DatabasePacingBudget:
             now = self.clock()
             rows = conn.execute(
                 select(PacingRequestRow.identical, PacingRequestRow.contract, PacingRequestRow.at,
-                       PacingRequestRow.in_flight)
+                       PacingRequestRow.in_flight, PacingRequestRow.hard)
                 .where(PacingRequestRow.gateway == self.gateway,
                        PacingRequestRow.at > now - max(r.global_window_s, IN_FLIGHT_STALE_S))).all()
+            open_now = sum(1 for row in rows if row.in_flight and row.at > now - IN_FLIGHT_STALE_S)
+            if open_now >= self.max_open:
+                return OPEN_CAP_POLL_S, None
             times = [(row.identical, row.contract, now if row.in_flight and row.at > now - IN_FLIGHT_STALE_S
-                      else row.at) for row in rows]
+                      else row.at) for row in rows if row.hard]
             waits = [0.0]
             waits += [t + r.identical_window_s - now for key, _c, t in times if key == identical]
             same = sorted(t for _i, c, t in times if c == contract and t > now - r.same_contract_window_s)
@@ -55,11 +64,11 @@ class DatabasePacingBudget:
             recent = sorted(t for _i, _c, t in times if t > now - r.global_window_s)
             if len(recent) >= r.global_max:
                 waits.append(recent[len(recent) - r.global_max] + r.global_window_s - now)
-            wait = max(waits)
+            wait = max(waits) if hard else 0.0
             if wait > 0:
                 return wait, None
             token = conn.execute(insert(PacingRequestRow).values(
-                gateway=self.gateway, identical=identical, contract=contract, at=now, in_flight=True)
+                gateway=self.gateway, identical=identical, contract=contract, at=now, in_flight=True, hard=hard)
             ).inserted_primary_key[0]
             conn.execute(delete(PacingRequestRow).where(
                 PacingRequestRow.gateway == self.gateway, PacingRequestRow.at < now - 2 * r.global_window_s,

@@ -115,7 +115,8 @@ def test_bracket_parent_fills_target_fills_stop_cancelled(ib, gateway):
     parent, take_profit, stop_loss = trades
     assert parent.orderStatus.status == "Filled"
     assert parent.orderStatus.avgFillPrice == pytest.approx(entry_fill)
-    assert take_profit.orderStatus.status == "Submitted" and stop_loss.orderStatus.status == "Submitted"
+    # The target works at the exchange; IB holds the stop (PreSubmitted) until it triggers.
+    assert take_profit.orderStatus.status == "Submitted" and stop_loss.orderStatus.status == "PreSubmitted"
     assert [p.position for p in ib.positions()] == [100.0]
 
     gateway.advance(hit_at - MARKET_OPEN_INSTANT + timedelta(minutes=2))
@@ -151,13 +152,13 @@ def test_limit_and_stop_orders_wait_then_cancel(ib, gateway):
     low_limit = ib.placeOrder(msft, LimitOrder("BUY", 10, round(price * 0.5, 2)))
     far_stop = ib.placeOrder(msft, StopOrder("BUY", 10, round(price * 1.5, 2)))
     ib.sleep(0.2)
-    assert low_limit.orderStatus.status == "Submitted" and far_stop.orderStatus.status == "Submitted"
+    assert low_limit.orderStatus.status == "Submitted" and far_stop.orderStatus.status == "PreSubmitted"
     assert {t.order.orderId for t in ib.reqAllOpenOrders()} == {low_limit.order.orderId, far_stop.order.orderId}
     ib.cancelOrder(low_limit.order)
     ib.sleep(0.2)
     assert low_limit.orderStatus.status == "Cancelled"
     assert (low_limit.order.orderId, 202) in codes
-    assert far_stop.orderStatus.status == "Submitted"
+    assert far_stop.orderStatus.status == "PreSubmitted"  # still held, untriggered
 
 
 def test_rejected_order_and_connectivity_notices(ib, gateway):

@@ -9,7 +9,7 @@ from datetime import time as dt_time
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_async import IB, LimitOrder, MarketOrder, Stock
+from ib_async import IB, LimitOrder, MarketOrder, Stock, StopOrder
 
 from ibkr_pipeline_tests.conftest import make_gateway
 
@@ -235,3 +235,44 @@ def test_a_gateway_can_go_silent_after_n_requests(gateway):
         ib.run(asyncio.wait_for(ib.reqCurrentTimeAsync(), 1.0))
     assert ib.isConnected()
     ib.disconnect()
+
+
+def test_a_resting_limit_is_submitted_and_a_stop_is_held_presubmitted_until_it_triggers(gateway):
+    ib = connect(gateway.port, client_id=12)
+    [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+    price = gateway.sim.market.price_at(gateway.sim.universe.by_symbol("AAPL"), gateway.sim.clock.now())
+    seen: dict[str, list[str]] = {"limit": [], "stop": []}
+    limit = ib.placeOrder(aapl, LimitOrder("BUY", 1, round(price * 0.5, 2)))
+    stop = ib.placeOrder(aapl, StopOrder("BUY", 1, round(price * 0.999, 2)))  # just below: it triggers at once
+    limit.statusEvent += lambda t: seen["limit"].append(t.orderStatus.status)
+    stop.statusEvent += lambda t: seen["stop"].append(t.orderStatus.status)
+    ib.sleep(0.2)
+    gateway.step()
+    ib.sleep(0.3)
+    assert seen["limit"] == ["PreSubmitted", "Submitted"]  # resting far below the market
+    assert seen["stop"] == ["PreSubmitted", "Submitted", "Filled"]  # held, triggered, filled
+    far = ib.placeOrder(aapl, StopOrder("BUY", 1, round(price * 2, 2)))
+    ib.sleep(0.2)
+    gateway.step()
+    ib.sleep(0.2)
+    assert far.orderStatus.status == "PreSubmitted"  # not triggered: still held
+    ib.disconnect()
+
+
+def test_more_than_50_open_historical_requests_is_error_162():
+    with make_gateway(pacing=True, hmds_delay_s=5.0) as gw:  # long enough for all 51 to arrive while 50 are open
+        ib = connect(gw.port, client_id=13)
+        contracts = ib.qualifyContracts(*[Stock(s, "SMART", "USD") for s in gw.sim.universe.symbols[:51]])
+        errors: list[tuple[int, str]] = []
+        ib.errorEvent += lambda req_id, code, message, contract: errors.append((code, message))
+
+        async def all_at_once():
+            return await asyncio.gather(*(ib.reqHistoricalDataAsync(c, "", "5 D", "1 day", "TRADES", True, 2,
+                                                                     timeout=10) for c in contracts))
+
+        answers = ib.run(all_at_once())
+        assert sum(1 for a in answers if a) == 50  # the 51st, sent while 50 were open, was refused
+        assert [e for e in errors if e[0] == 162] == [
+            (162, "Historical Market Data Service error message:more than 50 simultaneous historical data requests")]
+        assert gw.sim.open_historical == 0
+        ib.disconnect()

@@ -52,3 +52,24 @@ def test_the_baseline_two_private_budgets_trip_ibs_limits():
         fetch_together(gw, [None, None])
         # 80 requests over one gateway, each client keeping to 60 per window on its own: IB refuses some.
         assert gw.sim.pacing_violations > 0
+
+
+def test_the_cap_of_open_requests_counts_every_process_and_only_small_bars_count_in_the_windows(database_url):
+    now = [1_000_000.0]
+    engine = engine_for(database_url)
+    rules = PacingRules()  # IB's own numbers: 15 s identical, 60 per 10 minutes
+    one, two = (DatabasePacingBudget(engine, "gw:4002", rules, clock=lambda: now[0], max_open=3) for _ in range(2))
+    tokens = [one.try_reserve("daily-AAPL", "AAPL", hard=False)[1], two.try_reserve("daily-MSFT", "MSFT", hard=False)[1],
+              one.try_reserve("5s-AAPL", "AAPL", hard=True)[1]]
+    assert all(t is not None for t in tokens)
+    wait, token = two.try_reserve("daily-NVDA", "NVDA", hard=False)
+    assert token is None and wait > 0  # three open across the two processes
+    one.release(tokens[0])
+    assert two.try_reserve("daily-NVDA", "NVDA", hard=False)[1] is not None
+    # The daily requests are not in IB's windows; the small-bar one is, and in flight it counts as now.
+    wait, token = two.try_reserve("5s-AAPL", "AAPL", hard=True)
+    assert token is None
+    one.release(tokens[2])
+    now[0] += 10
+    wait, token = two.try_reserve("5s-AAPL", "AAPL", hard=True)
+    assert token is None and wait == pytest.approx(5.0)  # 15 s from the answer, not from the send

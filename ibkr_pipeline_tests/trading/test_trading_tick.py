@@ -125,7 +125,7 @@ def test_an_exit_cancels_the_positions_bracket_children_before_selling(setup):
     with dg.instance_for_test() as instance:
         tick(STRATEGY, resources, instance)  # brackets: entries fill, stops and targets left working
         children = gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.parent_id and o.released])
-        assert len(children) == 6 and all(o.status == "Submitted" for o in children)
+        assert len(children) == 6 and all(o.status == ("PreSubmitted" if o.order_type == "STP" else "Submitted") for o in children)
         exit_strategy = STRATEGY.replace('buy: "close > 0"', 'buy: "close < 0", sell: "close > 0"')
         gw.advance(timedelta(days=1))  # Friday 10:00 New York: the next tick runs
         result = tick(exit_strategy, resources, instance, partition="2026-11-19-10:00")

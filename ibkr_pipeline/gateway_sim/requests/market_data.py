@@ -20,6 +20,9 @@ from ibkr_pipeline.gateway_sim.protocol import (
 from ibkr_pipeline.gateway_sim.wire_contract import WireContract
 
 log = logging.getLogger("ibkr_pipeline.gateway_sim")
+# IB: "The maximum number of simultaneous open historical data requests from the API is 50." The error IB
+# sends for the 51st is not documented; modelled as a 162 that names the cap.
+MAX_OPEN_HISTORICAL = 50
 
 
 class MarketDataRequests:
@@ -72,10 +75,22 @@ class MarketDataRequests:
             return
         answer = msg.historical_data(req_id, duration_start(duration, end), end, bars)
         delay = (sim.pacing.soft_delay() if sim.config.pacing else 0.0) + sim.config.hmds_delay_s
-        if delay > 0:  # a slow HMDS, or IB throttling large bars softly: answered, later
-            asyncio.get_running_loop().call_later(delay, self.send, answer)
-        else:
+        if delay <= 0:
             self.send(answer)
+            return
+        # A slow HMDS, or IB throttling large bars softly: answered later, and open until then.
+        if sim.config.pacing and sim.open_historical >= MAX_OPEN_HISTORICAL:
+            sim.pacing_violations += 1
+            self.send(msg.error(req_id, 162, "Historical Market Data Service error message:"
+                                f"more than {MAX_OPEN_HISTORICAL} simultaneous historical data requests"))
+            return
+        sim.open_historical += 1
+
+        def answered() -> None:
+            sim.open_historical -= 1
+            self.send(answer)
+
+        asyncio.get_running_loop().call_later(delay, answered)
 
     def req_head_timestamp(self, r: FieldReader) -> None:
         req_id = r.int()
