@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(help="LLM-assisted technical-analysis trading on IBKR, orchestrated by Dagster.", no_args_is_help=True)
 symbols_app = typer.Typer(help="Look up contracts through the IBKR resource (cache first).", no_args_is_help=True)
@@ -325,6 +326,78 @@ def kill_switch_status() -> None:
     for state in switch.history(5):
         console.print(f"  {state.at:%Y-%m-%d %H:%M:%S} UTC {'ON ' if state.engaged else 'off'} "
                       f"{state.changed_by} {state.reason}", markup=False, soft_wrap=True)
+
+
+def _print_view(view) -> None:
+    table = Table(*(name for name, _kind in view.columns), title=view.title)
+    for row in view.rows:
+        # Text, not markup: an orderRef such as "alpha:ZZZ:1" is not an emoji code, nor "[x]" a style.
+        table.add_row(*(Text("" if v is None else f"{v:,.2f}" if isinstance(v, float) else str(v)) for v in row))
+    console.print(table)
+    if not view.rows:
+        console.print(f"no {view.title} in the ledger")
+
+
+def _ledger():
+    from ibkr_pipeline.store.database import default_url, engine_for
+    from ibkr_pipeline.store.ledger import Ledger
+
+    return Ledger(engine_for(default_url()))
+
+
+StrategyOpt = Annotated[str, typer.Option(help="Only this strategy's")]
+
+
+@app.command("orders")
+def orders(strategy: StrategyOpt = "",
+           open_only: Annotated[bool, typer.Option("--open", help="Only orders that may be at IB now")] = False) -> None:
+    """The ledger's orders, newest first, with their status and why."""
+    from ibkr_pipeline.trading.views import orders_view
+
+    _print_view(orders_view(_ledger(), strategy, live_only=open_only))
+
+
+@app.command("fills")
+def fills(strategy: StrategyOpt = "") -> None:
+    """The ledger's fills (executions by execId), oldest first."""
+    from ibkr_pipeline.trading.views import fills_view
+
+    _print_view(fills_view(_ledger(), strategy))
+
+
+@app.command("portfolio")
+def portfolio() -> None:
+    """P&L by strategy, open orders and the equity over time, from the ledger (no gateway needed)."""
+    from ibkr_pipeline.trading.views import equity_points, orders_view, pnl_view
+
+    ledger = _ledger()
+    _print_view(pnl_view(ledger))
+    _print_view(orders_view(ledger, live_only=True))
+    points = equity_points(ledger)
+    if points:
+        first, last = points[0], points[-1]
+        console.print(f"net liquidation: ${last[1]:,.2f} at {last[0]:%Y-%m-%d %H:%M} UTC "
+                      f"({last[1] - first[1]:+,.2f} since {first[0]:%Y-%m-%d %H:%M} UTC, {len(points)} snapshots)")
+
+
+@app.command("audit")
+def audit(order_ref: str) -> None:
+    """Everything behind one order: the ledger's record, its status history and fills, and what each step of its
+    tick recorded in the Dagster instance ($DAGSTER_HOME): signal, prompt and answer, risk checks, data, strategy."""
+    import dagster as dg
+
+    from ibkr_pipeline.audit import audit_record
+
+    with dg.DagsterInstance.get() as instance:
+        try:
+            sections = audit_record(instance, _ledger(), order_ref)
+        except KeyError as exc:
+            console.print(f"error: {exc.args[0]}", style="red", markup=False, emoji=False)
+            raise typer.Exit(2) from exc
+    for section in sections:  # orderRefs look like emoji codes (":ZZZ:") to rich: print them as they are
+        console.rule(section.title)
+        for line in section.lines:
+            console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 @app.command("check-deployment")

@@ -1,33 +1,45 @@
 """The portfolio: positions, cash, net liquidation, P&L and attribution per strategy, with an equity curve."""
 
 import io
-import json
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 
 from ibkr_pipeline.domain.charts import plotting
-from ibkr_pipeline.domain.orders import strategy_of
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.store.database import default_url, engine_for
 from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.trading.views import View, equity_points, fills_view, orders_view, pnl_view
 
 
 def equity_curve_png(points: list[tuple[datetime, float]]) -> bytes:
+    """Net liquidation in time order, in dollars on the axis (no scientific offset)."""
     plt, _ = plotting()
+    from matplotlib.ticker import FuncFormatter
+
+    points = sorted(points)
     fig, ax = plt.subplots(figsize=(10, 4))
     if points:
         ax.plot([p[0] for p in points], [p[1] for p in points], color="#1f77b4", marker="o" if len(points) < 30 else None)
-    ax.set_title("Net liquidation")
+    ax.set_title("Net liquidation (USD)")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"${value:,.0f}"))
     ax.grid(True, alpha=0.3)
     fig.autofmt_xdate()
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     return out.getvalue()
+
+
+def table_metadata(view: View) -> dg.TableMetadataValue:
+    """A ledger view as Dagster table metadata, with its schema."""
+    kinds = {"text": "string", "int": "int", "float": "float"}
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, kinds[kind]) for name, kind in view.columns])
+    records = [dg.TableRecord({name: value for (name, _k), value in zip(view.columns, row, strict=True)
+                               if value is not None}) for row in view.rows]
+    return dg.MetadataValue.table(records, schema)
 
 
 @dg.asset(
@@ -51,13 +63,10 @@ def portfolio(context: dg.AssetExecutionContext, ibkr: IBKRResource, chart_store
     }
     ledger.snapshot(now, account, summary.get("NetLiquidation", 0.0), summary.get("TotalCashValue", 0.0),
                     summary.get("UnrealizedPnL", 0.0), summary.get("RealizedPnL", 0.0), positions)
-    attribution: dict[str, dict[str, float]] = defaultdict(lambda: {"realized_pnl": 0.0, "commission": 0.0, "fills": 0})
-    for fill in ledger.fills():
-        strategy = strategy_of(fill.order_ref)
-        attribution[strategy]["realized_pnl"] += fill.realized_pnl
-        attribution[strategy]["commission"] += fill.commission
-        attribution[strategy]["fills"] += 1
-    curve = [(s.at, s.net_liquidation) for s in ledger.snapshots()]
+    pnl = pnl_view(ledger)
+    attribution = {strategy: {"fills": n, "realized_pnl": realized, "commission": fees}
+                   for strategy, n, realized, fees in pnl.rows}
+    curve = equity_points(ledger)
     stored = chart_store.put(f"portfolio/equity_{now:%Y%m%dT%H%M%S}.png", equity_curve_png(curve), "image/png")
     import base64
 
@@ -73,10 +82,21 @@ def portfolio(context: dg.AssetExecutionContext, ibkr: IBKRResource, chart_store
         "realized_pnl": summary.get("RealizedPnL", 0.0),
         "open_positions": len(positions),
         "positions": dg.MetadataValue.md("| symbol | qty | avg cost | price | value | unrealized |\n|---|---|---|---|---|---|\n" + rows),
-        "attribution": dg.MetadataValue.json(json.loads(json.dumps(attribution))),
+        "attribution": dg.MetadataValue.json(attribution),
+        # Plotted over time by the UI, one series per strategy.
+        **{f"realized_pnl/{strategy}": values["realized_pnl"] for strategy, values in attribution.items()},
+        "pnl_by_strategy": table_metadata(pnl),
+        "open_orders": table_metadata(orders_view(ledger, live_only=True)),
+        "orders": table_metadata(_latest(orders_view(ledger))),
+        "fills": table_metadata(_latest(fills_view(ledger))),
         "equity_curve": dg.MetadataValue.md(f"![equity](data:image/png;base64,{image})\n\n`{stored.path or stored.uri}`"),
     }
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _latest(view: View, rows: int = 200) -> View:
+    """The newest rows: the full history is ``ibkr-pipeline orders`` / ``fills``."""
+    return View(view.title, view.columns, view.rows[-rows:] if view.title == "fills" else view.rows[:rows])
 
 
 portfolio_job = dg.define_asset_job("portfolio_snapshot", selection=[portfolio])

@@ -20,6 +20,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+import yaml
 
 from ibkr_pipeline import __version__
 from ibkr_pipeline.broker.client import BarsRequest
@@ -33,7 +34,7 @@ from ibkr_pipeline.assets.backtest import build_backtest_assets
 from ibkr_pipeline.assets.markdown import code_block, escape, table
 from ibkr_pipeline.domain.analysis import AnalysisRecord
 from ibkr_pipeline.domain.signals import Signal, combined_signal
-from ibkr_pipeline.domain.strategy import StrategySpec, file_hash
+from ibkr_pipeline.domain.strategy import StrategySpec, file_hash, read_strategy_text
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
@@ -74,12 +75,21 @@ def _check(key: dg.AssetKey, step: str, results: SymbolResults[Any], new_errors:
         check_name=CHECK_NAME,
         passed=not results.errors,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"every symbol got through {step}",
+        description=check_description(step, len(results.values) + len(results.errors), results.errors),
         metadata={
             "failed_symbols": dg.MetadataValue.json(results.errors),
             "failed_here": dg.MetadataValue.json(new_errors),
         },
     )
+
+
+def check_description(step: str, total: int, errors: dict[str, str]) -> str:
+    """What the check says at a glance: how many symbols failed, which, and why (the first reasons)."""
+    if not errors:
+        return f"all {total} symbols got through {step}"
+    shown = "; ".join(f"{symbol} — {reason}" for symbol, reason in list(errors.items())[:3])
+    more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
+    return f"{len(errors)} of {total} symbols did not get through {step}: {shown}{more}"
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -95,6 +105,8 @@ class StrategyAssets:
         self.spec = spec
         self.source = source
         self.file_hash = file_hash(source) if source else _digest(spec.model_dump())
+        # The strategy as it was at the tick, kept on every orders materialization: the audit shows it.
+        self.source_text = read_strategy_text(source) if source else yaml.safe_dump(spec.model_dump(mode="json"))
         self.code_version = f"{__version__}+{self.file_hash}"
         self.partitions = partitions_for(spec)
         self.key = lambda step: dg.AssetKey([spec.name, step])
@@ -464,6 +476,7 @@ class StrategyAssets:
                     "placed": len(placed),
                     "notes": dg.MetadataValue.json(notes),
                     "order_refs": dg.MetadataValue.json([d.intent.order_ref for d in decisions if d.intent]),
+                    "strategy_file_text": dg.MetadataValue.md(code_block(self.source_text, "yaml")),
                 },
                 {d.symbol: [d.summary, d.intent.order_ref if d.intent else None] for d in decisions},
             )

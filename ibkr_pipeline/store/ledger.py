@@ -108,6 +108,19 @@ class Ledger:
                 session.expunge(row)
             return rows
 
+    def orders(self, strategy: str = "", live_only: bool = False) -> list[OrderRow]:
+        """Every order (or only those that may be at IB), newest first."""
+        with Session(self.engine) as session:
+            query = select(OrderRow).order_by(OrderRow.created_at.desc(), OrderRow.order_ref)
+            if strategy:
+                query = query.where(OrderRow.strategy == strategy)
+            if live_only:
+                query = query.where(OrderRow.status.in_(LIVE))
+            rows = list(session.scalars(query))
+            for row in rows:
+                session.expunge(row)
+            return rows
+
     def orders_since(self, since: datetime, strategy: str | None = None) -> int:
         with Session(self.engine) as session:
             query = select(func.count()).select_from(OrderRow).where(

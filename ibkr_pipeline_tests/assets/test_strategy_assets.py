@@ -165,6 +165,10 @@ def test_unknown_symbol_and_symbol_without_bars_do_not_stop_the_others(gateway, 
     checks = {c.asset_key.path[-1]: c for c in result.get_asset_check_evaluations()}
     assert not checks["contracts"].passed and not checks["bars"].passed and not checks["signals"].passed
     assert "ZZZQ" in checks["contracts"].metadata["failed_here"].value
+    # What failed, counted and named, is the check's description: readable at a glance in the UI.
+    assert checks["contracts"].description.startswith(
+        "1 of 5 symbols did not get through contracts: ZZZQ — contracts: IB error 200: unknown contract 'ZZZQ'")
+    assert checks["signals"].description.startswith("2 of 5 symbols did not get through signals: ZZZQ — ")
 
 
 def test_tick_with_charts_and_bars_in_s3(gateway, tmp_path, s3_endpoint):

@@ -14,6 +14,7 @@ from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.sensors.order_tracking import order_tracking
+from ibkr_pipeline.audit import audit_record
 from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline.store.ledger import Ledger
@@ -68,6 +69,18 @@ def test_tick_to_fills_positions_and_pnl(setup):
             assert i.order_ref == f"trader:{decision.symbol}:2026-11-18-1000"
             assert i.quantity * gw.sim.market.price_at(gw.sim.universe.by_symbol(i.symbol), CLOCK) <= 20_000 * 1.01
             assert all(c.passed for c in decision.checks)
+        # From the order back to every reason, in one record.
+        ref = orders["AAPL"].intent.order_ref
+        sections = {a.title: "\n".join(a.lines) for a in audit_record(instance, ledger, ref)}
+        assert f"{ref}: BUY {orders['AAPL'].intent.quantity} AAPL MKT" in sections["order"]
+        assert "sent and acknowledged by IB" in sections["status history"]
+        assert sections["signal"].startswith("BUY confidence") and "rule values: {" in sections["signal"]
+        assert "system prompt:" in sections["analysis"] and "answer:" in sections["analysis"]
+        assert "pass  position_value: " in sections["risk checks"]
+        assert sections["data"].startswith("| AAPL | daily |") and "chart daily: " in sections["data"]
+        assert "file as it was at the tick:" in sections["strategy and code"] and "name: trader" in \
+            sections["strategy and code"]
+        assert sections["runs"].count("run ") == 7
         # Re-executing the same tick sends nothing new.
         again = tick(STRATEGY, resources, instance).output_for_node("trader__orders").values
         assert {d.placement.outcome for d in again.values()} == {"already_done"}
@@ -94,6 +107,13 @@ def test_tick_to_fills_positions_and_pnl(setup):
     assert meta["open_positions"] == 3
     assert meta["attribution"]["trader"]["fills"] == 3
     assert "data:image/png;base64," in meta["equity_curve"]
+    # The trader's tables, from the ledger, as Dagster table metadata with a schema.
+    assert {r.data["orderRef"] for r in meta["open_orders"].records} == {d.intent.order_ref for d in orders.values()}
+    assert {c.name for c in meta["fills"].schema.columns} >= {"execId", "orderRef", "price", "commission"}
+    assert {r.data["orderRef"] for r in meta["fills"].records} == {d.intent.order_ref for d in orders.values()}
+    [pnl] = meta["pnl_by_strategy"].records
+    assert pnl.data["strategy"] == "trader" and pnl.data["fills"] == 3
+    assert meta["realized_pnl/trader"] == pytest.approx(pnl.data["realized P&L"])
 
 
 def test_dry_run_and_kill_switch_send_nothing(setup, monkeypatch):

@@ -1,0 +1,68 @@
+"""The trader's tables, read from the ledger: orders, fills, open orders and the equity over time.
+
+One source for what the ``portfolio`` asset shows as Dagster table metadata and what
+``ibkr-pipeline orders`` / ``fills`` / ``portfolio`` print, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ibkr_pipeline.domain.orders import strategy_of
+from ibkr_pipeline.store.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class View:
+    """A table: column names with their kind (``text``, ``int``, ``float``), and rows in that order."""
+
+    title: str
+    columns: tuple[tuple[str, str], ...]
+    rows: list[tuple]
+
+
+def _utc(value: datetime) -> str:
+    stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return f"{stamp.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+def orders_view(ledger: Ledger, strategy: str = "", live_only: bool = False) -> View:
+    rows = []
+    for row in ledger.orders(strategy=strategy, live_only=live_only):
+        rows.append((row.order_ref, row.strategy, row.symbol, row.action, int(row.quantity), row.entry_type,
+                     row.limit_price, row.stop_loss, row.take_profit, row.status, _utc(row.created_at),
+                     _utc(row.updated_at), row.error))
+    columns = (("orderRef", "text"), ("strategy", "text"), ("symbol", "text"), ("side", "text"), ("qty", "int"),
+               ("type", "text"), ("limit", "float"), ("stop", "float"), ("target", "float"), ("status", "text"),
+               ("created (UTC)", "text"), ("updated (UTC)", "text"), ("why", "text"))
+    return View("open orders" if live_only else "orders", columns, rows)
+
+
+def fills_view(ledger: Ledger, strategy: str = "") -> View:
+    rows = [(f.exec_id, strategy_of(f.order_ref), f.order_ref, f.symbol, f.side, f.shares, f.price, f.commission,
+             f.realized_pnl, _utc(f.time))
+            for f in ledger.fills(order_ref_prefix=f"{strategy}:" if strategy else "")]
+    columns = (("execId", "text"), ("strategy", "text"), ("orderRef", "text"), ("symbol", "text"), ("side", "text"),
+               ("shares", "float"), ("price", "float"), ("commission", "float"), ("realized P&L", "float"),
+               ("time (UTC)", "text"))
+    return View("fills", columns, rows)
+
+
+def pnl_view(ledger: Ledger) -> View:
+    """Per strategy: fills, realised P&L and commissions from its own fills."""
+    totals: dict[str, list[float]] = {}
+    for fill in ledger.fills():
+        t = totals.setdefault(strategy_of(fill.order_ref), [0, 0.0, 0.0])
+        t[0] += 1
+        t[1] += fill.realized_pnl
+        t[2] += fill.commission
+    rows = [(s, int(n), round(pnl, 2), round(fees, 2)) for s, (n, pnl, fees) in sorted(totals.items())]
+    return View("P&L by strategy", (("strategy", "text"), ("fills", "int"), ("realized P&L", "float"),
+                                    ("commission", "float")), rows)
+
+
+def equity_points(ledger: Ledger) -> list[tuple[datetime, float]]:
+    """Net liquidation over time, in time order (snapshots are written by ticks and the portfolio asset alike)."""
+    points = [(s.at if s.at.tzinfo else s.at.replace(tzinfo=UTC), s.net_liquidation) for s in ledger.snapshots()]
+    return sorted(points)

@@ -1,0 +1,81 @@
+"""The trader's tables from the ledger, and the CLI that prints them."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ibkr_pipeline.domain.orders import OrderIntent
+from ibkr_pipeline.store.database import engine_for
+from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.trading.views import equity_points, fills_view, orders_view, pnl_view
+
+CLI = str(Path(sys.executable).parent / "ibkr-pipeline")
+T0 = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)
+
+
+def intent(strategy: str, symbol: str) -> OrderIntent:
+    return OrderIntent(order_ref=f"{strategy}:{symbol}:2026-11-19-1000", strategy=strategy, symbol=symbol, con_id=1,
+                       tick="t", mode="paper", action="BUY", quantity=10, entry_type="MKT", stop_loss=90.0,
+                       take_profit=120.0)
+
+
+def filled_ledger(database_url: str) -> Ledger:
+    ledger = Ledger(engine_for(database_url))
+    for strategy, symbol in (("alpha", "AAPL"), ("beta", "MSFT")):
+        ledger.record_intent(intent(strategy, symbol))
+    ledger.set_status("alpha:AAPL:2026-11-19-1000", "working", "sent and acknowledged by IB", [1, 2, 3])
+    ledger.set_status("beta:MSFT:2026-11-19-1000", "lost", "IB has no order under it")
+    ledger.record_fill("e1", "alpha:AAPL:2026-11-19-1000", "AAPL", "BUY", 10, 100.0, 1.0, 0.0, T0)
+    ledger.record_fill("e2", "alpha:AAPL:2026-11-19-1000", "AAPL", "SELL", 10, 110.0, 1.0, 98.0, T0 + timedelta(hours=1))
+    # Snapshots written out of time order (a tick on the simulator's clock, the portfolio asset on another).
+    for at, value in ((T0 + timedelta(hours=2), 1_000_098.0), (T0, 1_000_000.0), (T0 + timedelta(hours=1), 999_990.0)):
+        ledger.snapshot(at, "DU1", value, value, 0.0, 0.0, {})
+    return ledger
+
+
+def test_views_read_the_ledger(database_url):
+    ledger = filled_ledger(database_url)
+    assert [r[0] for r in orders_view(ledger, live_only=True).rows] == ["alpha:AAPL:2026-11-19-1000"]
+    every = {r[0]: r for r in orders_view(ledger).rows}
+    lost = every["beta:MSFT:2026-11-19-1000"]
+    assert (lost[9], lost[-1]) == ("lost", "IB has no order under it")  # status, and why
+    assert [r[0] for r in fills_view(ledger, "alpha").rows] == ["e1", "e2"] and fills_view(ledger, "beta").rows == []
+    assert pnl_view(ledger).rows == [("alpha", 2, 98.0, 2.0)]
+    assert [v for _t, v in equity_points(ledger)] == [1_000_000.0, 999_990.0, 1_000_098.0]  # in time order
+
+
+def test_the_cli_prints_the_same_tables(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    filled_ledger(url)
+    env = {**os.environ, "IBKR_PIPELINE_DB_URL": url, "COLUMNS": "250"}
+    run = lambda *args: subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=60)  # noqa: E731
+    orders = run("orders")
+    assert orders.returncode == 0 and "alpha:AAPL:2026-11-19-1000" in orders.stdout and "lost" in orders.stdout
+    live = run("orders", "--open")
+    assert "alpha:AAPL" in live.stdout and "beta:MSFT" not in live.stdout
+    fills = run("fills", "--strategy", "alpha")
+    assert fills.returncode == 0 and "e1" in fills.stdout and "110.00" in fills.stdout
+    portfolio = run("portfolio")
+    assert portfolio.returncode == 0 and "alpha" in portfolio.stdout
+    assert "net liquidation: $1,000,098.00" in portfolio.stdout and "+98.00 since" in portfolio.stdout
+
+
+def test_audit_prints_the_record_or_one_clean_line(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    filled_ledger(url)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry: {enabled: false}\n")
+    env = {**os.environ, "IBKR_PIPELINE_DB_URL": url, "DAGSTER_HOME": str(home), "COLUMNS": "200"}
+    found = subprocess.run([CLI, "audit", "alpha:AAPL:2026-11-19-1000"], capture_output=True, text=True, env=env,
+                           timeout=60)
+    assert found.returncode == 0, found.stderr
+    assert "alpha:AAPL:2026-11-19-1000: BUY 10 AAPL MKT, stop 90.0, target 120.0" in found.stdout
+    assert "working: sent and acknowledged by IB" in found.stdout and "SELL 10 @ 110.00" in found.stdout
+    assert "no run of this tick in this Dagster instance" in found.stdout
+    missing = subprocess.run([CLI, "audit", "alpha:ZZZ:1"], capture_output=True, text=True, env=env, timeout=60)
+    assert missing.returncode == 2
+    assert (missing.stdout + missing.stderr).strip() == \
+        "error: no order 'alpha:ZZZ:1' in the ledger (ibkr-pipeline orders lists them)"
