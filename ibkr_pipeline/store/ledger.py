@@ -33,6 +33,14 @@ class Ledger:
         self.engine = engine
         self.clock = clock or (lambda: datetime.now(UTC))  # a backtest's ledger runs on the backtest's clock
 
+    def _detached(self, query) -> list:
+        """The rows of ``query``, usable after their session is gone."""
+        with Session(self.engine) as session:
+            rows = list(session.scalars(query))
+            for row in rows:
+                session.expunge(row)
+            return rows
+
     def get(self, order_ref: str) -> OrderRow | None:
         with Session(self.engine) as session:
             row = session.get(OrderRow, order_ref)
@@ -99,27 +107,19 @@ class Ledger:
 
     def open_orders(self, strategy: str | None = None) -> list[OrderRow]:
         """Orders that may be at IB now (working or unconfirmed)."""
-        with Session(self.engine) as session:
-            query = select(OrderRow).where(OrderRow.status.in_(LIVE))
-            if strategy:
-                query = query.where(OrderRow.strategy == strategy)
-            rows = list(session.scalars(query))
-            for row in rows:
-                session.expunge(row)
-            return rows
+        query = select(OrderRow).where(OrderRow.status.in_(LIVE))
+        if strategy:
+            query = query.where(OrderRow.strategy == strategy)
+        return self._detached(query)
 
     def orders(self, strategy: str = "", live_only: bool = False) -> list[OrderRow]:
         """Every order (or only those that may be at IB), newest first."""
-        with Session(self.engine) as session:
-            query = select(OrderRow).order_by(OrderRow.created_at.desc(), OrderRow.order_ref)
-            if strategy:
-                query = query.where(OrderRow.strategy == strategy)
-            if live_only:
-                query = query.where(OrderRow.status.in_(LIVE))
-            rows = list(session.scalars(query))
-            for row in rows:
-                session.expunge(row)
-            return rows
+        query = select(OrderRow).order_by(OrderRow.created_at.desc(), OrderRow.order_ref)
+        if strategy:
+            query = query.where(OrderRow.strategy == strategy)
+        if live_only:
+            query = query.where(OrderRow.status.in_(LIVE))
+        return self._detached(query)
 
     def orders_since(self, since: datetime, strategy: str | None = None) -> int:
         with Session(self.engine) as session:
@@ -150,16 +150,12 @@ class Ledger:
             return True
 
     def fills(self, order_ref_prefix: str = "", exact_ref: str = "") -> list[FillRow]:
-        with Session(self.engine) as session:
-            query = select(FillRow).order_by(FillRow.time, FillRow.exec_id)
-            if order_ref_prefix:
-                query = query.where(FillRow.order_ref.startswith(order_ref_prefix))
-            if exact_ref:
-                query = query.where(FillRow.order_ref == exact_ref)
-            rows = list(session.scalars(query))
-            for row in rows:
-                session.expunge(row)
-            return rows
+        query = select(FillRow).order_by(FillRow.time, FillRow.exec_id)
+        if order_ref_prefix:
+            query = query.where(FillRow.order_ref.startswith(order_ref_prefix))
+        if exact_ref:
+            query = query.where(FillRow.order_ref == exact_ref)
+        return self._detached(query)
 
     def positions(self) -> dict[tuple[str, str], StrategyPosition]:
         """(strategy, symbol) → each strategy's own position, from its own fills."""
@@ -173,8 +169,4 @@ class Ledger:
                                              positions_json=json.dumps(positions, default=str)))
 
     def snapshots(self) -> list[PortfolioSnapshotRow]:
-        with Session(self.engine) as session:
-            rows = list(session.scalars(select(PortfolioSnapshotRow).order_by(PortfolioSnapshotRow.at)))
-            for row in rows:
-                session.expunge(row)
-            return rows
+        return self._detached(select(PortfolioSnapshotRow).order_by(PortfolioSnapshotRow.at))
