@@ -461,7 +461,8 @@ class StrategyAssets:
             rows = []
             for d in decisions:
                 i = d.intent
-                rows.append([d.symbol, d.signal, i.quantity if i else "", i.entry_type if i else "", _fmt(i.limit_price) if i else "",
+                rows.append([d.symbol, d.signal, _quantity_shown(ledger, d), i.entry_type if i else "",
+                             _fmt(i.limit_price) if i else "",
                              _fmt(i.stop_loss) if i else "", _fmt(i.take_profit) if i else "", d.summary,
                              i.order_ref if i else ""])
             placed = [d for d in decisions if d.placement and d.placement.outcome == "placed" and d.placement.status == "working"]
@@ -527,6 +528,19 @@ def _analysis_markdown(records: dict[str, AnalysisRecord]) -> str:
 
 def _bar_key(strategy: str, symbol: str, timeframe: str) -> str:
     return f"{strategy}/bars/{symbol.replace(' ', '_')}/{timeframe}.parquet"
+
+
+def _quantity_shown(ledger: Ledger, decision: Any) -> str:
+    """What was sent: an order placed or adopted earlier keeps its quantity, whatever this run would size now."""
+    intent, placement = decision.intent, decision.placement
+    if intent is None:
+        return ""
+    if placement is None or placement.outcome not in ("already_done", "adopted", "claimed_elsewhere"):
+        return str(intent.quantity)
+    row = ledger.get(intent.order_ref)
+    if row is None or row.quantity == intent.quantity:
+        return str(intent.quantity)
+    return f"{row.quantity} (sent; sized {intent.quantity} now)"
 
 
 def _fmt(value: float | None) -> str:

@@ -189,11 +189,11 @@ def _place(client: IBKRClient, ledger: Ledger, intent: OrderIntent, contract: Co
         return _block(ledger, intent, existing, blocked_reason)
     if existing is None:
         ledger.record_intent(intent)
-    else:
-        ledger.refresh_intent(intent)
     known = broker_orders(client, intent.order_ref)
     if known:
         return _adopt(client, ledger, intent, known)
+    if existing is not None:
+        ledger.refresh_intent(intent)  # never sent: it goes with this run's numbers
     if existing is not None and existing.status == UNCONFIRMED:
         waited = (ledger.clock() - _utc(existing.updated_at)).total_seconds()
         if waited < policy.resend_grace_s:

@@ -81,9 +81,17 @@ def test_tick_to_fills_positions_and_pnl(setup):
         assert "file as it was at the tick:" in sections["strategy and code"] and "name: trader" in \
             sections["strategy and code"]
         assert sections["runs"].count("run ") == 7
-        # Re-executing the same tick sends nothing new.
-        again = tick(STRATEGY, resources, instance).output_for_node("trader__orders").values
+        # Re-executing the same tick sends nothing new, even when it would size the orders differently now,
+        # and the orders table shows what was sent.
+        rerun = tick(STRATEGY.replace("max_position_value: 20000", "max_position_value: 10000"), resources, instance)
+        again = rerun.output_for_node("trader__orders").values
         assert {d.placement.outcome for d in again.values()} == {"already_done"}
+        [event] = [e for e in rerun.get_asset_materialization_events()
+                   if e.materialization.asset_key == dg.AssetKey(["trader", "orders"])]
+        table = event.materialization.metadata["orders"].value
+        sent, now = orders["AAPL"].intent.quantity, again["AAPL"].intent.quantity
+        assert now < sent and f"| AAPL | BUY | {sent} (sent; sized {now} now) |" in table
+        assert ledger.get(ref).quantity == sent
         parents = gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.parent_id == 0 and o.released])
         assert len(parents) == 3 and all(o.status == "Filled" for o in parents)
 
