@@ -453,6 +453,10 @@ class StrategyAssets:
                                if d.placement is not None and (d.placement.status in ATTENTION
                                                                or d.placement.outcome == "claimed_elsewhere")})
             results = SymbolResults(values, {**signals.carry_errors(), **new_errors})
+            failed = set(results.errors)
+            if failed:  # a green run that lost symbols on the way says so in the runs list
+                total = len(failed | set(values))
+                context.instance.add_run_tags(context.run_id, {FAILED_SYMBOLS_TAG: f"{len(failed)} of {total}"})
             notes = [n for d in decisions for n in d.notes]
             if new_errors or notes:
                 context.resources.alerts.send(
@@ -489,7 +493,8 @@ BACKTEST_TAG = "ibkr_pipeline/backtest"
 TICK_MAX_RUNTIME_S = int(os.environ.get("IBKR_PIPELINE_TICK_MAX_RUNTIME_S", "1800"))
 GATEWAY_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL)
 STRATEGY_LEASE_S = 300.0  # renewed before each send: a killed run holds the strategy this long at most
-ATTENTION = {"rejected", "conflict", "unconfirmed"}  # placement states a person must hear about
+ATTENTION = {"rejected", "conflict", "unconfirmed"}
+FAILED_SYMBOLS_TAG = "ibkr_pipeline/failed_symbols"  # placement states a person must hear about
 
 
 def backfill_block(tags: dict[str, str]) -> str:

@@ -96,6 +96,7 @@ def test_a_tick_runs_every_step_for_every_symbol(gateway, tmp_path):
     spec = strategy()
     with dg.instance_for_test() as instance:
         result = run_tick(spec, resources(gateway, tmp_path), TUESDAY_TICK, instance)
+        assert "ibkr_pipeline/failed_symbols" not in instance.get_run_by_id(result.run_id).tags
     signals = out(result, "signals")
     assert set(signals.values) == {"AAPL", "MSFT", "SPY"} and signals.errors == {}
     for signal in signals.values.values():
@@ -158,6 +159,9 @@ def test_unknown_symbol_and_symbol_without_bars_do_not_stop_the_others(gateway, 
     spec = strategy(STRATEGY.replace("{symbol: SPY}]", "{symbol: SPY}, {symbol: ZZZQ}, {symbol: NEWCO}]"))
     with dg.instance_for_test() as instance:
         result = run_tick(spec, resources(gateway, tmp_path), TUESDAY_TICK, instance)
+        # The run succeeded, and its tag says that 2 of its 5 symbols did not get through.
+        # The run succeeded, and its tag says that 2 of its 5 symbols did not get through.
+        assert instance.get_run_by_id(result.run_id).tags["ibkr_pipeline/failed_symbols"] == "2 of 5"
     signals = out(result, "signals")
     assert set(signals.values) == {"AAPL", "MSFT", "SPY"}
     assert "unknown contract 'ZZZQ'" in signals.errors["ZZZQ"] and signals.errors["ZZZQ"].startswith("contracts:")
