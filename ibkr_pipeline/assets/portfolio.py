@@ -87,16 +87,16 @@ def portfolio(context: dg.AssetExecutionContext, ibkr: IBKRResource, chart_store
         **{f"realized_pnl/{strategy}": values["realized_pnl"] for strategy, values in attribution.items()},
         "pnl_by_strategy": table_metadata(pnl),
         "open_orders": table_metadata(orders_view(ledger, live_only=True)),
-        "orders": table_metadata(_latest(orders_view(ledger))),
-        "fills": table_metadata(_latest(fills_view(ledger))),
+        "orders": table_metadata(_latest(orders_view(ledger), newest_first=True)),
+        "fills": table_metadata(_latest(fills_view(ledger), newest_first=False)),
         "equity_curve": dg.MetadataValue.md(f"![equity](data:image/png;base64,{image})\n\n`{stored.path or stored.uri}`"),
     }
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _latest(view: View, rows: int = 200) -> View:
+def _latest(view: View, newest_first: bool, rows: int = 200) -> View:
     """The newest rows: the full history is ``ibkr-pipeline orders`` / ``fills``."""
-    return View(view.title, view.columns, view.rows[-rows:] if view.title == "fills" else view.rows[:rows])
+    return View(view.title, view.columns, view.rows[:rows] if newest_first else view.rows[-rows:])
 
 
 portfolio_job = dg.define_asset_job("portfolio_snapshot", selection=[portfolio])

@@ -22,7 +22,7 @@ class CacheStats:
 
 
 def _info(row: ContractCacheRow) -> ContractInfo:
-    fetched = row.fetched_at if row.fetched_at.tzinfo else row.fetched_at.replace(tzinfo=UTC)
+    fetched = row.fetched_at
     values = {c: getattr(row, c) for c in ContractInfo.model_fields}
     return ContractInfo(**{**values, "fetched_at": fetched})
 
@@ -44,7 +44,7 @@ class ContractCache:
             if row is None:
                 self.stats.misses += 1
                 return None
-            fetched = row.fetched_at if row.fetched_at.tzinfo else row.fetched_at.replace(tzinfo=UTC)
+            fetched = row.fetched_at
             if now - fetched >= self.ttl:
                 self.stats.expired += 1
                 self.stats.misses += 1

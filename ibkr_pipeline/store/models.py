@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ibkr_pipeline.store.database import Base
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that reads back UTC-aware on every database (SQLite returns naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
 
 
 class ContractCacheRow(Base):
@@ -28,7 +41,7 @@ class ContractCacheRow(Base):
     time_zone: Mapped[str] = mapped_column(String(32))
     trading_hours: Mapped[str] = mapped_column(Text)
     liquid_hours: Mapped[str] = mapped_column(Text)
-    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class LLMCacheRow(Base):
@@ -39,7 +52,7 @@ class LLMCacheRow(Base):
     response_text: Mapped[str] = mapped_column(Text)
     prompt_tokens: Mapped[int] = mapped_column(Integer)
     completion_tokens: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OrderRow(Base):
@@ -63,8 +76,8 @@ class OrderRow(Base):
     broker_order_ids: Mapped[str] = mapped_column(String(64), default="")
     perm_ids: Mapped[str] = mapped_column(String(64), default="")
     error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OrderEventRow(Base):
@@ -74,7 +87,7 @@ class OrderEventRow(Base):
     order_ref: Mapped[str] = mapped_column(String(96), index=True)
     status: Mapped[str] = mapped_column(String(24))
     detail: Mapped[str] = mapped_column(Text, default="")
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class FillRow(Base):
@@ -88,14 +101,14 @@ class FillRow(Base):
     price: Mapped[float] = mapped_column(Float)
     commission: Mapped[float] = mapped_column(Float, default=0.0)
     realized_pnl: Mapped[float] = mapped_column(Float, default=0.0)
-    time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class PortfolioSnapshotRow(Base):
     __tablename__ = "portfolio_snapshots"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     account: Mapped[str] = mapped_column(String(32))
     net_liquidation: Mapped[float] = mapped_column(Float)
     cash: Mapped[float] = mapped_column(Float)
@@ -113,7 +126,7 @@ class KillSwitchEventRow(Base):
     engaged: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text, default="")
     changed_by: Mapped[str] = mapped_column(String(128), default="")
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ClaimRow(Base):

@@ -19,7 +19,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from ib_async import Trade
 
@@ -118,7 +117,9 @@ def adoption_mismatch(intent: OrderIntent, known: list[BrokerOrder]) -> str:
 def status_of(orders: list[BrokerOrder]) -> str:
     """The ledger status of an order group (a bracket is done when every leg is)."""
     statuses = {o.status for o in orders}
-    if statuses <= {"Filled", "Cancelled", "ApiCancelled", "Inactive"}:
+    if "Inactive" in statuses:  # IB ends a rejected order Inactive, also when the reject came late
+        return "rejected"
+    if statuses <= {"Filled", "Cancelled", "ApiCancelled"}:
         return "filled" if "Filled" in statuses else "cancelled"
     return "working"
 
@@ -134,6 +135,11 @@ class PlacementPolicy:
 
 
 DEFAULT_POLICY = PlacementPolicy()
+
+
+def reasons_of(orders: list[BrokerOrder]) -> str:
+    """IB's own words for what it did to an order group (a reject's reason), '' when it said nothing."""
+    return "; ".join(o.reason for o in orders if o.reason)
 
 
 def place_exactly_once(
@@ -195,7 +201,7 @@ def _place(client: IBKRClient, ledger: Ledger, intent: OrderIntent, contract: Co
     if existing is not None:
         ledger.refresh_intent(intent)  # never sent: it goes with this run's numbers
     if existing is not None and existing.status == UNCONFIRMED:
-        waited = (ledger.clock() - _utc(existing.updated_at)).total_seconds()
+        waited = (ledger.clock() - existing.updated_at).total_seconds()
         if waited < policy.resend_grace_s:
             detail = (f"sent {waited:.0f} s ago and not yet acknowledged by IB, which has nothing under the ref; "
                       f"it is sent again after {policy.resend_grace_s:g} s if IB still has nothing")
@@ -224,9 +230,7 @@ def _adopt(client: IBKRClient, ledger: Ledger, intent: OrderIntent, known: list[
         log.error("%s", detail)
         return Placement(intent.order_ref, "conflict", "conflict", tuple(ids), detail)
     status = status_of(known)
-    if any(o.status == "Inactive" for o in known):
-        status = "rejected"
-    reason = "; ".join(o.reason for o in known if o.reason)
+    reason = reasons_of(known)
     ledger.set_status(intent.order_ref, status, "adopted from the broker after an interrupted placement"
                       + (f": {reason}" if reason else ""), ids, perms)
     record_executions(client, ledger)  # an adopted order's fills are ours too
@@ -269,10 +273,6 @@ def _confirm(client: IBKRClient, ledger: Ledger, intent: OrderIntent, trades: li
         return Placement(intent.order_ref, "unconfirmed", UNCONFIRMED, tuple(ids), detail)
     ledger.set_status(intent.order_ref, "working", "sent and acknowledged by IB", ids, [t.order.permId for t in trades])
     return Placement(intent.order_ref, "placed", "working", tuple(ids))
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _block(ledger: Ledger, intent: OrderIntent, existing, reason: str) -> Placement:

@@ -8,11 +8,10 @@ matters: an order just sent, or sent into a gateway that restarted, can take a m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC
 
 from ibkr_pipeline.broker.client import IBKRClient
 from ibkr_pipeline.store.ledger import LOST, UNCONFIRMED, Ledger
-from ibkr_pipeline.trading.executor import broker_book, record_executions, status_of
+from ibkr_pipeline.trading.executor import broker_book, reasons_of, record_executions, status_of
 
 LOST_AFTER_S = 300.0
 
@@ -36,13 +35,10 @@ def reconcile(client: IBKRClient, ledger: Ledger, lost_after_s: float = LOST_AFT
             status = status_of(known)
             if status == "cancelled" and ledger.fills(exact_ref=row.order_ref):
                 status = "filled"  # its entry filled on an earlier day, which IB no longer reports
-            if any(o.status == "Inactive" for o in known):
-                status = "rejected"
-            reason = "; ".join(o.reason for o in known if o.reason)
+            reason = reasons_of(known)
             detail = f"reconciled with the broker{': ' + reason if reason else ''}"
         else:
-            updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
-            silent_for = (now - updated).total_seconds()
+            silent_for = (now - row.updated_at).total_seconds()
             if silent_for < lost_after_s:
                 continue
             if ledger.fills(exact_ref=row.order_ref):

@@ -23,8 +23,7 @@ class View:
 
 
 def _utc(value: datetime) -> str:
-    stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return f"{stamp.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
 
 
 def orders_view(ledger: Ledger, strategy: str = "", live_only: bool = False) -> View:
@@ -64,5 +63,4 @@ def pnl_view(ledger: Ledger) -> View:
 
 def equity_points(ledger: Ledger) -> list[tuple[datetime, float]]:
     """Net liquidation over time, in time order (snapshots are written by ticks and the portfolio asset alike)."""
-    points = [(s.at if s.at.tzinfo else s.at.replace(tzinfo=UTC), s.net_liquidation) for s in ledger.snapshots()]
-    return sorted(points)
+    return sorted((s.at, s.net_liquidation) for s in ledger.snapshots())

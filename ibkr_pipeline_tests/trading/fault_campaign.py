@@ -95,8 +95,6 @@ class Campaign:
         row = self.ledger.get(ref)
         status = row.status if row else "(none)"
         expected = status_of(known) if known else None
-        if known and any(o.status == "Inactive" for o in known):
-            expected = "rejected"
         agrees = status == expected if known else status in (LOST, "rejected", "(none)")
         verdict = Verdict(scenario, ref, faults, brackets, status, agrees, row.error if row else "")
         self.verdicts.append(verdict)
