@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.12 2>/dev/null || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 PG_VERSION_DIR := $(firstword $(wildcard /etc/postgresql/*))
 
 .PHONY: install test demo ui bench gateway-sim postgres clean
@@ -15,7 +16,12 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME_STAMP)
+
+# What running needs, without the test tools (make demo, make ui).
+$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
 
 install: $(STAMP)
 
@@ -35,17 +41,20 @@ test: install postgres
 bench: install
 	$(BIN)/python -m bench
 
-gateway-sim: install
+gateway-sim: $(RUNTIME_STAMP)
 	$(BIN)/ibkr-pipeline gateway-sim --port 4002
 
-demo: install
+demo: $(RUNTIME_STAMP)
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/python -m ibkr_pipeline.demo
 
 # The Dagster UI on http://127.0.0.1:3000 with the simulator on port 4002.
-ui: install
-	mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/ || true
+# Ticks run in one process here (IBKR_PIPELINE_EXECUTOR=in_process); production keeps multiprocess or Celery.
+# The instance settings are the project's dagster.yaml, copied afresh each time: edit that file, not the copy.
+ui: $(RUNTIME_STAMP)
+	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ibkr-pipeline gateway-sim --port 4002 & SIM=$$!; trap "kill $$SIM" EXIT INT TERM; \
-		DAGSTER_HOME=$(DAGSTER_HOME) IBKR_PORT=4002 $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+		DAGSTER_HOME=$(DAGSTER_HOME) IBKR_PORT=4002 IBKR_PIPELINE_EXECUTOR=$${IBKR_PIPELINE_EXECUTOR:-in_process} \
+		$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 clean:
 	rm -rf $(VENV) .ibkr_pipeline .pytest_cache

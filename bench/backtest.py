@@ -11,8 +11,8 @@ import dagster as dg
 from bench.common import CLOCK, strategy
 from bench.figures import figure
 from ibkr_pipeline.assets.backtest import BacktestConfig, _analyst, materialize_backtest
-from ibkr_pipeline.assets.ticks import tick_instants
-from ibkr_pipeline.assets.strategy import build_strategy_definitions, partitions_for
+from ibkr_pipeline.assets.ticks import partitions_for, tick_instants
+from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.replay_broker import Costs
 from ibkr_pipeline.backtest.runner import run_backtest

@@ -11,7 +11,7 @@ from ibkr_pipeline.domain.strategy import StrategySpec, parse_strategy
 from ibkr_pipeline.exchange.universe import Universe
 
 CLOCK = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)
-TICK = "2026-11-16-16:15"
+TICK = "2026-11-17-16:15"  # runs Tuesday 17 Nov 16:15 New York
 
 
 def strategy(name: str, symbols: int, mode: str = "rules") -> StrategySpec:

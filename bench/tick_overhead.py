@@ -19,7 +19,8 @@ import pandas as pd
 from bench.common import CLOCK, TICK, strategy
 from bench.figures import figure
 from ibkr_pipeline.assets.analysis import build_analysis_request, run_analyses
-from ibkr_pipeline.assets.strategy import build_strategy_definitions, partitions_for
+from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.assets.ticks import partitions_for, tick_instant
 from ibkr_pipeline.broker.client import BarsRequest
 from ibkr_pipeline.domain import bar_history, charts
 from ibkr_pipeline.domain import indicators as ind
@@ -49,7 +50,7 @@ def resources(port: int, tmp: Path) -> dict:
 
 def bare_tick(spec, res: dict, tmp: Path) -> int:
     """The same steps with the same functions, in one process, without Dagster."""
-    end = partitions_for(spec).time_window_for_partition_key(TICK).end.astimezone(UTC)
+    end = tick_instant(partitions_for(spec), TICK)
     store: ChartStore = res["chart_store"]
     with res["ibkr"].get_client() as client:
         infos = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))

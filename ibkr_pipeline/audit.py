@@ -25,41 +25,111 @@ class AuditSection:
     lines: list[str]
 
 
-def step_metadata(instance: dg.DagsterInstance, strategy: str, step: str, tick: str) -> tuple[dict[str, Any], str]:
-    """The newest materialization of ``[strategy, step]`` for the tick: its metadata values, and its run id."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey([strategy, step]), asset_partitions=[tick]), limit=1).records
-    if not records:
-        return {}, ""
-    record = records[0]
+STANDING_BY = {"already_done", "claimed_elsewhere"}  # outcomes of a run that sent nothing for the order
+
+
+def _materializations(instance: dg.DagsterInstance, strategy: str, step: str, tick: str) -> list[Any]:
+    """The tick's materializations of ``[strategy, step]``, newest first."""
+    return list(instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey([strategy, step]), asset_partitions=[tick]), limit=50).records)
+
+
+def _values(record: Any) -> dict[str, Any]:
     materialization = record.asset_materialization
-    values = {k: v.value for k, v in (materialization.metadata if materialization else {}).items()}
-    return values, record.run_id
+    return {k: v.value for k, v in (materialization.metadata if materialization else {}).items()}
 
 
-def audit_record(instance: dg.DagsterInstance, ledger: Ledger, order_ref: str) -> list[AuditSection]:
+def deciding_run(instance: dg.DagsterInstance, strategy: str, symbol: str, tick: str) -> str:
+    """The run whose orders step decided this order: a later re-execution that found it already done, and
+    re-sized or re-checked it for nothing, is not the reason it was sent."""
+    records = _materializations(instance, strategy, "orders", tick)
+    for record in records:
+        if (_values(record).get("outcomes") or {}).get(symbol) not in STANDING_BY:
+            return record.run_id
+    return records[0].run_id if records else ""
+
+
+def step_metadata(instance: dg.DagsterInstance, strategy: str, step: str, tick: str,
+                  run_id: str = "") -> tuple[dict[str, Any], str]:
+    """The step's materialization for the tick in ``run_id`` (else the newest): its metadata values and run id."""
+    records = _materializations(instance, strategy, step, tick)
+    chosen = next((r for r in records if r.run_id == run_id), records[0] if records else None)
+    return (_values(chosen), chosen.run_id) if chosen else ({}, "")
+
+
+@dataclass(frozen=True)
+class AuditFacts:
+    """Everything recorded about one order: its ledger row, and what each step of its tick recorded."""
+
+    row: Any
+    meta: dict[str, dict[str, Any]]
+    runs: dict[str, str]
+    events: list[tuple[str, str]]
+    fills: list[Any]
+
+    @property
+    def signal(self) -> dict[str, Any]:
+        return (self.meta["signals"].get("detail") or {}).get(self.row.symbol) or {}
+
+    @property
+    def analysis(self) -> dict[str, Any]:
+        return (self.meta["analysis"].get("records") or {}).get(self.row.symbol) or {}
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        return (self.meta["orders"].get("risk_checks") or {}).get(self.row.symbol, [])
+
+    @property
+    def chart_uris(self) -> dict[str, str]:
+        return (self.meta["charts"].get("chart_keys") or {}).get(self.row.symbol, {})
+
+    @property
+    def chart_store_keys(self) -> dict[str, str]:
+        return (self.meta["charts"].get("chart_store_keys") or {}).get(self.row.symbol, {})
+
+    def levels(self) -> dict[str, list[float]]:
+        """Entry, stop and target as sent (the signal's entry for a market order), and the analyst's levels."""
+        row, signal = self.row, self.signal
+        key_levels = ((self.analysis.get("analysis") or {}).get("key_levels") or {})
+        return {"entry": [row.limit_price or signal.get("entry") or 0.0], "stop": [row.stop_loss or 0.0],
+                "target": [row.take_profit or 0.0], "support": list(key_levels.get("support") or []),
+                "resistance": list(key_levels.get("resistance") or [])}
+
+
+def gather(instance: dg.DagsterInstance, ledger: Ledger, order_ref: str) -> AuditFacts:
     row = ledger.get(order_ref)
     if row is None:
         raise KeyError(f"no order {order_ref!r} in the ledger (ibkr-pipeline orders lists them)")
-    symbol, tick = row.symbol, row.tick
-    steps = {step: step_metadata(instance, row.strategy, step, tick) for step in STEPS}
-    meta = {step: values for step, (values, _run) in steps.items()}
+    run_id = deciding_run(instance, row.strategy, row.symbol, row.tick)
+    steps = {step: step_metadata(instance, row.strategy, step, row.tick, run_id) for step in STEPS}
+    return AuditFacts(row, {step: values for step, (values, _run) in steps.items()},
+                      {step: run for step, (_values, run) in steps.items() if run},
+                      ledger.events(order_ref), ledger.fills(exact_ref=order_ref))
+
+
+def audit_record(instance: dg.DagsterInstance, ledger: Ledger, order_ref: str) -> list[AuditSection]:
+    return sections(gather(instance, ledger, order_ref))
+
+
+def sections(facts: AuditFacts) -> list[AuditSection]:
+    row, meta, symbol = facts.row, facts.meta, facts.row.symbol
+    tick = meta["orders"].get("tick") or (f"as of {row.tick_as_of:%Y-%m-%d %H:%M} UTC" if row.tick_as_of
+                                          else "named by its window's start (before migration 0006)")
     sections = [
         AuditSection("order", [
             f"{row.order_ref}: {row.action} {row.quantity} {row.symbol} {row.entry_type}"
             + (f" limit {row.limit_price}" if row.limit_price else "")
             + (f", stop {row.stop_loss}, target {row.take_profit}" if row.stop_loss else ""),
-            f"strategy {row.strategy}, tick {tick}, mode {row.mode}; status {row.status}"
+            f"strategy {row.strategy}, tick {row.tick} ({tick}), mode {row.mode}; status {row.status}"
             + (f": {row.error}" if row.error else ""),
             f"IB order ids {row.broker_order_ids or '-'}, permIds {row.perm_ids or '-'}",
         ]),
-        AuditSection("status history", [f"{status}: {detail}" if detail else status
-                                         for status, detail in ledger.events(order_ref)]),
+        AuditSection("status history", [f"{status}: {detail}" if detail else status for status, detail in facts.events]),
         AuditSection("fills", [f"{f.time:%Y-%m-%d %H:%M:%S} {f.side} {f.shares:g} @ {f.price:.2f}, commission "
                                f"{f.commission:.2f}, realized {f.realized_pnl:.2f} ({f.exec_id})"
-                               for f in ledger.fills(exact_ref=order_ref)] or ["none recorded"]),
+                               for f in facts.fills] or ["none recorded"]),
     ]
-    signal = (meta["signals"].get("detail") or {}).get(symbol)
+    signal = facts.signal
     if signal:
         sections.append(AuditSection("signal", [
             f"{signal['action']} confidence {signal['confidence']}, entry {signal['entry']}, stop {signal['stop_loss']}, "
@@ -67,34 +137,32 @@ def audit_record(instance: dg.DagsterInstance, ledger: Ledger, order_ref: str) -
             *[f"because: {reason}" for reason in signal.get("reasons", [])],
             f"rule values: {json.dumps(signal.get('values', {}), default=str)}",
         ]))
-    analysis = (meta["analysis"].get("records") or {}).get(symbol)
+    analysis = facts.analysis
     if analysis:
         sections.append(AuditSection("analysis", [
-            f"{analysis['source']} analyst, model {analysis['model'] or '-'}, prompt {analysis['prompt_name']}; "
-            f"accepted {analysis['accepted']}" + (f"; problems: {'; '.join(analysis['problems'])}"
-                                                  if analysis["problems"] else ""),
+            f"{analysis['source']} analyst, model {analysis['model'] or '-'}, prompt {analysis['prompt_name']} "
+            f"(template {analysis.get('prompt_template_hash') or 'hash not recorded'}); accepted {analysis['accepted']}"
+            + (f"; problems: {'; '.join(analysis['problems'])}" if analysis["problems"] else ""),
             f"charts sent: {', '.join(analysis['charts_sent']) or 'none'}",
             "system prompt:", analysis["system_prompt"], "user prompt:", analysis["user_prompt"],
             "answer:", *(analysis["answers"] or ["(none)"]),
         ]))
-    checks = (meta["orders"].get("risk_checks") or {}).get(symbol, [])
-    if checks:
+    if facts.checks:
         sections.append(AuditSection("risk checks", [
             f"{'pass' if c['passed'] else 'FAIL'}  {c['name']}: {c.get('value')} vs {c.get('limit')}"
-            + (f" ({c['detail']})" if c.get("detail") else "") for c in checks]))
+            + (f" ({c['detail']})" if c.get("detail") else "") for c in facts.checks]))
     bars = [line for line in str(meta["bars"].get("bars", "")).splitlines() if line.startswith(f"| {symbol} |")]
-    charts = (meta["charts"].get("chart_keys") or {}).get(symbol, {})
     sections.append(AuditSection("data", [
         *(bars or ["bars: not recorded for this tick"]),
-        *[f"chart {timeframe}: {uri}" for timeframe, uri in charts.items()],
+        *[f"chart {timeframe}: {uri}" for timeframe, uri in facts.chart_uris.items()],
     ]))
     orders_meta = meta["orders"]
     sections.append(AuditSection("strategy and code", [
         f"file {orders_meta.get('strategy_file', '-')}, hash {orders_meta.get('strategy_file_hash', '-')}, "
-        f"code {orders_meta.get('code_version', '-')}",
+        f"code {orders_meta.get('code_version', '-')}, commit {orders_meta.get('git_sha', 'not recorded')}",
         *(["file as it was at the tick:", str(orders_meta["strategy_file_text"])]
           if orders_meta.get("strategy_file_text") else []),
     ]))
-    sections.append(AuditSection("runs", [f"{step}: run {run_id}" for step, (_v, run_id) in steps.items() if run_id]
+    sections.append(AuditSection("runs", [f"{step}: run {run_id}" for step, run_id in facts.runs.items()]
                                  or ["no run of this tick in this Dagster instance"]))
     return sections

@@ -228,8 +228,9 @@ def backtest(
     """Replay a strategy over past ticks (a single-run Dagster backfill) and print its report."""
     import dagster as dg
 
-    from ibkr_pipeline.assets.backtest import BacktestConfig, format_figure, materialize_backtest, ticks_between
-    from ibkr_pipeline.assets.strategy import build_strategy_definitions, partitions_for
+    from ibkr_pipeline.assets.backtest import BacktestConfig, format_figure, materialize_backtest
+    from ibkr_pipeline.assets.strategy import build_strategy_definitions
+    from ibkr_pipeline.assets.ticks import partitions_for, ticks_between
     from ibkr_pipeline.definitions import strategies_dir
     from ibkr_pipeline.demo import prepare_dagster_home
     from ibkr_pipeline.domain.strategy import load_directory

@@ -6,18 +6,22 @@ and in the code location's log.
 """
 
 
+import hashlib
 import logging
 import os
 from pathlib import Path
 
 import dagster as dg
 
-from ibkr_pipeline.assets.portfolio import portfolio, portfolio_job, portfolio_schedule
+from ibkr_pipeline.assets.order_audit import order_audit, order_audit_job
+from ibkr_pipeline.assets.portfolio import build_portfolio, portfolio_job, portfolio_schedule
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.sensors.health import all_parts_answer, health, system_health
+from ibkr_pipeline.sensors.order_audits import order_audits
 from ibkr_pipeline.sensors.order_tracking import order_tracking
 from ibkr_pipeline.sensors.run_failure import run_failure_alert
 from ibkr_pipeline.domain.strategy import StrategyFileError, load_directory
+from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.defaults import executor_from_env, locked_resources_from_env
 
 log = logging.getLogger("ibkr_pipeline")
@@ -52,6 +56,31 @@ def strategy_files_asset(directory: Path, loaded: list[str], broken: list[Strate
     return strategy_files
 
 
+def strategy_files_watch(directory: Path) -> dg.SensorDefinition:
+    """A broken strategy file turns something red: each change of the directory's problems is alerted once and
+    launches the ``strategy_files`` check, whose run fails (red in the runs list) while a file is broken."""
+    job = dg.define_asset_job("strategy_files_check", selection=dg.AssetSelection.assets("strategy_files"))
+
+    @dg.sensor(name="strategy_files_watch", job=job, minimum_interval_seconds=60,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description=f"Validates the strategy files in {directory} every minute; alerts and fails the "
+                           "strategy_files check when one is broken.")
+    def watch(context: dg.SensorEvaluationContext, alerts: AlertWebhook) -> dg.RunRequest | dg.SkipReason:
+        _, broken = load_directory(directory)
+        problems = sorted(str(e) for e in broken)
+        state = hashlib.sha256("\n".join(problems).encode()).hexdigest()[:16]
+        if state == (context.cursor or hashlib.sha256(b"").hexdigest()[:16]):
+            return dg.SkipReason(f"{len(problems)} broken strategy files, unchanged" if problems
+                                 else "every strategy file is valid")
+        context.update_cursor(state)
+        if problems:
+            alerts.send(f"ibkr_pipeline: {len(problems)} strategy file(s) broken in {directory}; their strategies "
+                        "do not run", [line for p in problems for line in p.splitlines()])
+        return dg.RunRequest(run_key=f"strategy-files-{state}")
+
+    return watch
+
+
 def build_definitions(directory: Path | None = None) -> dg.Definitions:
     directory = directory or strategies_dir()
     loaded, broken = load_directory(directory)
@@ -70,11 +99,12 @@ def build_definitions(directory: Path | None = None) -> dg.Definitions:
     return dg.Definitions.merge(
         *per_strategy,
         dg.Definitions(
-            assets=[files, portfolio, system_health],
+            assets=[files, build_portfolio([dg.AssetKey([name, "orders"]) for name in names]), system_health,
+                    order_audit],
             asset_checks=[all_parts_answer],
-            jobs=[portfolio_job],
+            jobs=[portfolio_job, order_audit_job],
             schedules=[portfolio_schedule],
-            sensors=[order_tracking, health, run_failure_alert],
+            sensors=[order_tracking, order_audits, health, run_failure_alert, strategy_files_watch(directory)],
             resources=locked_resources_from_env(),
             executor=executor_from_env(),
         ),

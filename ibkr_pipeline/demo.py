@@ -37,6 +37,7 @@ def _fmt(value: float | None) -> str:
 def main() -> int:
     import dagster as dg
 
+    from ibkr_pipeline.assets.ticks import tick_instant
     from ibkr_pipeline.definitions import build_definitions
     from ibkr_pipeline.domain.calendar import nyse_calendar
     from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
@@ -45,7 +46,7 @@ def main() -> int:
     defs = build_definitions()
     jobs = [j for j in defs.resolve_all_job_defs() if j.name.endswith("_tick")]
     ticks = {j.name: j.partitions_def.get_last_partition_key() for j in jobs}
-    ends = {j.name: j.partitions_def.time_window_for_partition_key(ticks[j.name]).end.astimezone(UTC) for j in jobs}
+    ends = {j.name: tick_instant(j.partitions_def, ticks[j.name]) for j in jobs}  # each tick runs at its key's instant
     jobs.sort(key=lambda j: ends[j.name])  # the clock only moves forward
     after = max(ends.values())
     next_open = nyse_calendar().next_open(after.replace(tzinfo=None)).to_pydatetime().replace(tzinfo=UTC)
@@ -73,6 +74,7 @@ def main() -> int:
         print(f"gateway simulator on 127.0.0.1:{gateway.port} (each tick at the minute it runs); "
               f"Dagster instance in {home}\n")
         with dg.DagsterInstance.get() as instance:
+            refs: list[str] = []
             for job_def in jobs:
                 job = defs.resolve_job_def(job_def.name)
                 runs_at = ends[job.name] + timedelta(minutes=1)
@@ -89,17 +91,20 @@ def main() -> int:
                 signals = result.output_for_node(f"{strategy}__signals")
                 charts = result.output_for_node(f"{strategy}__charts")
                 orders = result.output_for_node(f"{strategy}__orders").values
-                print(f"{'symbol':7} {'signal':6} {'entry':>9} {'stop':>9} {'target':>9}  order / charts")
+                print(f"{'symbol':7} {'signal':6} {'entry':>9} {'stop':>9} {'target':>9}  order")
                 for symbol, signal in sorted(signals.values.items()):
-                    paths = ", ".join(v["path"] or v["uri"] for v in charts.values.get(symbol, {}).values())
                     decision = orders.get(symbol)
                     order = ""
                     if decision is not None and decision.intent is not None:
-                        order = f"{decision.intent.action} {decision.intent.quantity} -> {decision.summary}; "
+                        order = f"{decision.intent.action} {decision.intent.quantity} -> {decision.summary}"
+                        refs.append(decision.intent.order_ref)
                     elif decision is not None and decision.skipped and decision.skipped != "HOLD":
-                        order = f"({decision.skipped}); "
+                        order = f"({_short(decision.skipped)})"
                     print(f"{symbol:7} {signal.action:6} {_fmt(signal.entry)} {_fmt(signal.stop_loss)} "
-                          f"{_fmt(signal.take_profit)}  {order}{paths}")
+                          f"{_fmt(signal.take_profit)}  {order}")
+                folders = {str(Path(v["path"]).parents[2]) for tfs in charts.values.values() for v in tfs.values()
+                           if v["path"]}
+                print(f"charts: {', '.join(sorted(folders)) or 'object store'}/<symbol>/{ticks[job.name]}/")
                 for symbol, error in signals.errors.items():
                     print(f"{symbol:7} ERROR  {error}")
                 print()
@@ -118,6 +123,7 @@ def main() -> int:
             ibkr = ibkr_from_env()
             ledger = Ledger(engine_for(ibkr.database_url or default_url()))
             snapshot = dg.materialize([portfolio], resources=defs.resources, instance=instance, run_config=QUIET)
+            write_audits(defs, instance, refs)
     fills = ledger.fills()
     print(f"fills ({len(fills)}):")
     for f in fills:
@@ -128,7 +134,29 @@ def main() -> int:
           f"unrealized {meta['unrealized_pnl']:,.2f}  realized {meta['realized_pnl']:,.2f}  "
           f"positions {meta['open_positions']}")
     print(meta["positions"])
+    print(f"\n{len(refs)} orders, each with its audit record (chart, prompt, answer, risk checks, strategy file).")
+    print("next:")
+    if refs:
+        print(f"  .venv/bin/ibkr-pipeline audit {refs[0]}   every reason for one order")
+    print("  .venv/bin/ibkr-pipeline orders | fills | portfolio   the ledger's tables")
+    from ibkr_pipeline.assets.order_audit import audit_page
+
+    print(f"  make ui, then open http://127.0.0.1:3000{audit_page(refs[0]) if refs else '/assets/order_audit'}")
     return 0
+
+
+def write_audits(defs, instance, refs: list[str]) -> None:
+    """What the order_audits sensor does under the daemon: each orderRef becomes a partition with its record."""
+    from ibkr_pipeline.assets.order_audit import register_orders
+
+    register_orders(instance, refs)
+    job = defs.resolve_job_def("order_audit_job")
+    for ref in refs:
+        job.execute_in_process(partition_key=ref, instance=instance, run_config=QUIET)
+
+
+def _short(text: str, width: int = 70) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 if __name__ == "__main__":

@@ -88,7 +88,11 @@ def test_demo_runs_a_tick_through_dagster_end_to_end(tmp_path):
     charts = sorted((tmp_path / "data" / "objects" / "us_megacaps_daily").glob("*/*/*.png"))
     assert len(charts) == 12
     assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in charts)
-    assert str(charts[0]) in done.stdout
+    tick = charts[0].parent.name
+    assert f"charts: {tmp_path / 'data' / 'objects' / 'us_megacaps_daily'}/<symbol>/{tick}/" in done.stdout
+    assert "Warning" not in done.stdout + done.stderr and max(len(line) for line in done.stdout.splitlines()) <= 200
+    # Every order has its audit record, and the demo ends with where to find it.
+    assert "open http://127.0.0.1:3000/assets/order_audit?view=partitions&partition=" in done.stdout
 
 
 def test_backtest_command_reports_an_example_strategy_on_the_simulators_data(tmp_path):

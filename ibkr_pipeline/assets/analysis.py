@@ -81,7 +81,7 @@ def _record(
         problems += sanity_problems(analysis, req.last_close, req.atr, req.range_low, req.range_high)
     return AnalysisRecord(
         symbol=req.symbol, source=source, model=model, prompt_name=req.prompt.name,
-        system_prompt=req.prompt.system, user_prompt=req.prompt.user,
+        prompt_template_hash=req.prompt.template_hash, system_prompt=req.prompt.system, user_prompt=req.prompt.user,
         charts_sent=[img.name for img in req.images] if source == "llm" else [],
         answers=[e.text for e in attempt.exchanges] if attempt else [],
         analysis=analysis, accepted=analysis is not None and not problems, problems=problems,

@@ -252,14 +252,6 @@ def format_figure(value: Any) -> str:
     return f"{value:,.4f}" if isinstance(value, float) else str(value)
 
 
-def ticks_between(partitions: dg.TimeWindowPartitionsDefinition, first: datetime, last: datetime,
-                  now: datetime | None = None) -> list[str]:
-    """Partition keys of the ticks between two instants whose as-of moment (window end) has passed."""
-    now = now or datetime.now(UTC)
-    keys = partitions.get_partition_keys_in_time_window(dg.TimeWindow(first, last))
-    return [k for k, as_of in tick_instants(partitions, keys) if as_of <= now]
-
-
 def materialize_backtest(defs: dg.Definitions, spec: StrategySpec, keys: list[str], config: BacktestConfig,
                          resources: dict[str, Any], instance: dg.DagsterInstance) -> dg.MaterializeResult:
     """One run for the whole range (as a single-run backfill would launch it), then the report."""

@@ -42,56 +42,65 @@ def table_metadata(view: View) -> dg.TableMetadataValue:
     return dg.MetadataValue.table(records, schema)
 
 
-@dg.asset(
-    key="portfolio",
-    group_name="portfolio",
-    description="Account snapshot from IB: positions, cash, net liquidation, realised/unrealised P&L, "
-                "attribution per strategy (by orderRef), equity curve.",
-    kinds={"python"},
-)
-def portfolio(context: dg.AssetExecutionContext, ibkr: IBKRResource, chart_store: ChartStore) -> dg.MaterializeResult:
-    ledger = Ledger(engine_for(ibkr.database_url or default_url()))
-    with ibkr.get_client() as client:
-        summary = client.account_summary()
-        items = list(client.ib.portfolio())
-        now = client.current_time()
-        account = client.settings.account or client.ib.managedAccounts()[0]
-    positions = {
-        i.contract.symbol: {"position": i.position, "avg_cost": round(i.averageCost, 4), "market_price": i.marketPrice,
-                            "market_value": i.marketValue, "unrealized_pnl": i.unrealizedPNL, "realized_pnl": i.realizedPNL}
-        for i in items if i.position
-    }
-    ledger.snapshot(now, account, summary.get("NetLiquidation", 0.0), summary.get("TotalCashValue", 0.0),
-                    summary.get("UnrealizedPnL", 0.0), summary.get("RealizedPnL", 0.0), positions)
-    pnl = pnl_view(ledger)
-    attribution = {strategy: {"fills": n, "realized_pnl": realized, "commission": fees}
-                   for strategy, n, realized, fees in pnl.rows}
-    curve = equity_points(ledger)
-    stored = chart_store.put(f"portfolio/equity_{now:%Y%m%dT%H%M%S}.png", equity_curve_png(curve), "image/png")
-    import base64
+def build_portfolio(orders: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """The portfolio asset, downstream of every strategy's ``orders`` in the lineage (what it snapshots)."""
 
-    image = base64.b64encode(equity_curve_png(curve[-200:])).decode()
-    rows = "\n".join(f"| {s} | {p['position']:g} | {p['avg_cost']:.2f} | {p['market_price']:.2f} | {p['market_value']:.2f} "
-                     f"| {p['unrealized_pnl']:.2f} |" for s, p in positions.items())
-    metadata: dict[str, Any] = {
-        "as_of": dg.MetadataValue.timestamp(now.astimezone(UTC)),
-        "net_liquidation": summary.get("NetLiquidation", 0.0),
-        "cash": summary.get("TotalCashValue", 0.0),
-        "gross_position_value": summary.get("GrossPositionValue", 0.0),
-        "unrealized_pnl": summary.get("UnrealizedPnL", 0.0),
-        "realized_pnl": summary.get("RealizedPnL", 0.0),
-        "open_positions": len(positions),
-        "positions": dg.MetadataValue.md("| symbol | qty | avg cost | price | value | unrealized |\n|---|---|---|---|---|---|\n" + rows),
-        "attribution": dg.MetadataValue.json(attribution),
-        # Plotted over time by the UI, one series per strategy.
-        **{f"realized_pnl/{strategy}": values["realized_pnl"] for strategy, values in attribution.items()},
-        "pnl_by_strategy": table_metadata(pnl),
-        "open_orders": table_metadata(orders_view(ledger, live_only=True)),
-        "orders": table_metadata(_latest(orders_view(ledger), newest_first=True)),
-        "fills": table_metadata(_latest(fills_view(ledger), newest_first=False)),
-        "equity_curve": dg.MetadataValue.md(f"![equity](data:image/png;base64,{image})\n\n`{stored.path or stored.uri}`"),
-    }
-    return dg.MaterializeResult(metadata=metadata)
+    @dg.asset(
+        key="portfolio",
+        deps=orders,
+        group_name="portfolio",
+        description="Account snapshot from IB: positions, cash, net liquidation, realised/unrealised P&L, "
+                    "attribution per strategy (by orderRef), equity curve.",
+        kinds={"python"},
+    )
+    def portfolio(context: dg.AssetExecutionContext, ibkr: IBKRResource, chart_store: ChartStore) -> dg.MaterializeResult:
+        ledger = Ledger(engine_for(ibkr.database_url or default_url()))
+        with ibkr.get_client() as client:
+            summary = client.account_summary()
+            items = list(client.ib.portfolio())
+            now = client.current_time()
+            account = client.settings.account or client.ib.managedAccounts()[0]
+        positions = {
+            i.contract.symbol: {"position": i.position, "avg_cost": round(i.averageCost, 4), "market_price": i.marketPrice,
+                                "market_value": i.marketValue, "unrealized_pnl": i.unrealizedPNL, "realized_pnl": i.realizedPNL}
+            for i in items if i.position
+        }
+        ledger.snapshot(now, account, summary.get("NetLiquidation", 0.0), summary.get("TotalCashValue", 0.0),
+                        summary.get("UnrealizedPnL", 0.0), summary.get("RealizedPnL", 0.0), positions)
+        pnl = pnl_view(ledger)
+        attribution = {strategy: {"fills": n, "realized_pnl": realized, "commission": fees}
+                       for strategy, n, realized, fees in pnl.rows}
+        curve = equity_points(ledger)
+        stored = chart_store.put(f"portfolio/equity_{now:%Y%m%dT%H%M%S}.png", equity_curve_png(curve), "image/png")
+        import base64
+
+        image = base64.b64encode(equity_curve_png(curve[-200:])).decode()
+        rows = "\n".join(f"| {s} | {p['position']:g} | {p['avg_cost']:.2f} | {p['market_price']:.2f} | {p['market_value']:.2f} "
+                         f"| {p['unrealized_pnl']:.2f} |" for s, p in positions.items())
+        metadata: dict[str, Any] = {
+            "as_of": dg.MetadataValue.timestamp(now.astimezone(UTC)),
+            "net_liquidation": summary.get("NetLiquidation", 0.0),
+            "cash": summary.get("TotalCashValue", 0.0),
+            "gross_position_value": summary.get("GrossPositionValue", 0.0),
+            "unrealized_pnl": summary.get("UnrealizedPnL", 0.0),
+            "realized_pnl": summary.get("RealizedPnL", 0.0),
+            "open_positions": len(positions),
+            "positions": dg.MetadataValue.md("| symbol | qty | avg cost | price | value | unrealized |\n|---|---|---|---|---|---|\n" + rows),
+            "attribution": dg.MetadataValue.json(attribution),
+            # Plotted over time by the UI, one series per strategy.
+            **{f"realized_pnl/{strategy}": values["realized_pnl"] for strategy, values in attribution.items()},
+            "pnl_by_strategy": table_metadata(pnl),
+            "open_orders": table_metadata(orders_view(ledger, live_only=True)),
+            "orders": table_metadata(_latest(orders_view(ledger), newest_first=True)),
+            "fills": table_metadata(_latest(fills_view(ledger), newest_first=False)),
+            "equity_curve": dg.MetadataValue.md(f"![equity](data:image/png;base64,{image})\n\n`{stored.path or stored.uri}`"),
+        }
+        return dg.MaterializeResult(metadata=metadata)
+
+    return portfolio
+
+
+portfolio = build_portfolio([])
 
 
 def _latest(view: View, newest_first: bool, rows: int = 200) -> View:
@@ -99,7 +108,7 @@ def _latest(view: View, newest_first: bool, rows: int = 200) -> View:
     return View(view.title, view.columns, view.rows[:rows] if newest_first else view.rows[-rows:])
 
 
-portfolio_job = dg.define_asset_job("portfolio_snapshot", selection=[portfolio])
+portfolio_job = dg.define_asset_job("portfolio_snapshot", selection=dg.AssetSelection.assets("portfolio"))
 portfolio_schedule = dg.ScheduleDefinition(
     name="portfolio_every_30_minutes", job=portfolio_job, cron_schedule="*/30 * * * 1-5",
     execution_timezone="America/New_York", default_status=dg.DefaultScheduleStatus.STOPPED,

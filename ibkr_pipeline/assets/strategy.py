@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ import pandas as pd
 import yaml
 
 from ibkr_pipeline import __version__
+from ibkr_pipeline.provenance import git_sha
 from ibkr_pipeline.broker.client import BarsRequest
 from ibkr_pipeline.broker.errors import IBKRError
 from ibkr_pipeline.domain import bar_history, charts
@@ -31,14 +33,16 @@ from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.results import SymbolResults
 from ibkr_pipeline.assets.analysis import build_analysis_request, run_analyses
 from ibkr_pipeline.assets.backtest import build_backtest_assets
-from ibkr_pipeline.assets.markdown import code_block, escape, table
+from ibkr_pipeline.assets.ticks import as_of_label, legacy_name, partitions_for, tick_at
+from ibkr_pipeline.assets.markdown import code_block, escape, link, table
+from ibkr_pipeline.assets.order_audit import audit_page
 from ibkr_pipeline.domain.analysis import AnalysisRecord
 from ibkr_pipeline.domain.signals import Signal, combined_signal
 from ibkr_pipeline.domain.strategy import StrategySpec, file_hash, read_strategy_text
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
-from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
+from ibkr_pipeline.storage.bar_files import bar_key, from_parquet, to_parquet
 from ibkr_pipeline.store.claims import ClaimHeld, Claims
 from ibkr_pipeline.store.database import data_dir, default_url, engine_for
 from ibkr_pipeline.store.kill_switch import KillSwitch
@@ -46,23 +50,7 @@ from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.broker import GatewayBroker
 from ibkr_pipeline.trading.tick import STALE_OVERRIDE_TAG, trade_tick
 
-PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 CHECK_NAME = "symbols_ok"
-
-
-def partitions_for(spec: StrategySpec) -> dg.TimeWindowPartitionsDefinition:
-    """One partition per tick; a partition's window ends at the instant its tick runs."""
-    return dg.TimeWindowPartitionsDefinition(
-        cron_schedule=spec.schedule.cron,
-        timezone=spec.schedule.timezone,
-        start=datetime.combine(spec.schedule.start, datetime.min.time()),
-        fmt=PARTITION_FORMAT,
-    )
-
-
-def tick_end(context: dg.AssetExecutionContext) -> datetime:
-    """The instant a tick is 'as of': its partition window's end, in UTC."""
-    return context.partition_time_window.end.astimezone(UTC)
 
 
 def _digest(payload: Any) -> str:
@@ -115,6 +103,7 @@ class StrategyAssets:
             "strategy_file": dg.MetadataValue.path(str(source)) if source else dg.MetadataValue.text("(inline)"),
             "strategy_file_hash": dg.MetadataValue.text(self.file_hash),
             "code_version": dg.MetadataValue.text(self.code_version),
+            "git_sha": dg.MetadataValue.text(git_sha()),
         }
 
     def _asset(self, step: str, deps: list[str], description: str, resources: set[str]) -> Callable:
@@ -136,13 +125,18 @@ class StrategyAssets:
         )
 
     def _emit(
-        self, step: str, results: SymbolResults[Any], new_errors: dict[str, str], metadata: dict[str, Any], version: Any
+        self, context: dg.AssetExecutionContext, step: str, results: SymbolResults[Any], new_errors: dict[str, str],
+        metadata: dict[str, Any], version: Any,
     ) -> Iterator[Any]:
-        yield dg.Output(
-            results,
-            metadata={**self.common, **metadata, "errors": dg.MetadataValue.json(results.errors)},
-            data_version=dg.DataVersion(_digest(version)),
-        )
+        tick = dg.MetadataValue.text(as_of_label(tick_at(context), self.spec.schedule.timezone))
+        with warnings.catch_warnings():  # data versions are beta in Dagster; the notice says nothing to a trader
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            output = dg.Output(
+                results,
+                metadata={"tick": tick, **self.common, **metadata, "errors": dg.MetadataValue.json(results.errors)},
+                data_version=dg.DataVersion(_digest(version)),
+            )
+        yield output
         yield _check(self.key(step), step, results, new_errors)
 
     def build(self) -> dg.Definitions:
@@ -183,7 +177,7 @@ class StrategyAssets:
                     values[entry.symbol] = result
             results = SymbolResults(values, errors)
             yield from self._emit(
-                "contracts", results, errors,
+                context, "contracts", results, errors,
                 {
                     "contracts": dg.MetadataValue.md(table(
                         ["symbol", "conId", "primary", "currency", "name", "min tick"],
@@ -206,11 +200,11 @@ class StrategyAssets:
         def bars(context: dg.AssetExecutionContext, contracts: SymbolResults) -> Iterator[Any]:
             ibkr: IBKRResource = context.resources.ibkr
             store: ChartStore = context.resources.chart_store
-            end = tick_end(context)
+            end = tick_at(context)
             plan: list[tuple[str, str, pd.DataFrame, BarsRequest]] = []
             for symbol, info in contracts.values.items():
                 for tf in spec.timeframes:
-                    stored = from_parquet(store.get(_bar_key(spec.name, symbol, tf.name)))
+                    stored = from_parquet(store.get(bar_key(spec.name, symbol, tf.name)))
                     known = bar_history.completed_as_of(stored[stored["timestamp"] <= pd.Timestamp(end)], end, tf.bar_size)
                     duration = bar_history.missing_duration(known, end, tf.lookback, tf.bar_size)
                     plan.append((symbol, tf.name, stored, BarsRequest(info, end, duration, tf.bar_size, "TRADES", tf.use_rth)))
@@ -227,7 +221,7 @@ class StrategyAssets:
                     continue
                 merged = bar_history.merge(stored, result)
                 if not result.empty:
-                    store.put(_bar_key(spec.name, symbol, tf_name), to_parquet(merged), "application/vnd.apache.parquet")
+                    store.put(bar_key(spec.name, symbol, tf_name), to_parquet(merged), "application/vnd.apache.parquet")
                 # The tick decides on complete bars only, as its backtest does: never the bar still forming.
                 frame = bar_history.window(bar_history.as_of_tick(merged, end, tf.bar_size), end, tf.lookback)
                 if frame.empty:
@@ -242,7 +236,7 @@ class StrategyAssets:
             errors.update(new_errors)
             results = SymbolResults(values, errors)
             yield from self._emit(
-                "bars", results, new_errors,
+                context, "bars", results, new_errors,
                 {
                     "as_of": dg.MetadataValue.timestamp(end),
                     "bars": dg.MetadataValue.md(table(
@@ -285,7 +279,7 @@ class StrategyAssets:
             columns = sorted(spec.columns_for(primary) - set(ind.PRICE_COLUMNS) - {"open", "high", "low"})
             rows = [[s, *[_fmt(latest[s][primary].get(c)) for c in ["close", *columns]]] for s in latest if primary in latest[s]]
             yield from self._emit(
-                "indicators", results, new_errors,
+                context, "indicators", results, new_errors,
                 {
                     f"latest_{primary}": dg.MetadataValue.md(table(["symbol", "close", *columns], rows)),
                     "latest_values": dg.MetadataValue.json(latest),
@@ -328,10 +322,12 @@ class StrategyAssets:
             errors.update(new_errors)
             results = SymbolResults(values, errors)
             yield from self._emit(
-                "charts", results, new_errors,
+                context, "charts", results, new_errors,
                 {
                     "charts": dg.MetadataValue.md("\n".join(gallery) or "(no charts)"),
                     "chart_keys": dg.MetadataValue.json({s: {t: v["uri"] for t, v in tfs.items()} for s, tfs in values.items()}),
+                    "chart_store_keys": dg.MetadataValue.json({s: {t: v["key"] for t, v in tfs.items()}
+                                                               for s, tfs in values.items()}),
                     "store": dg.MetadataValue.text(store.kind),
                 },
                 {s: {t: v["sha256"] for t, v in tfs.items()} for s, tfs in values.items()},
@@ -352,7 +348,7 @@ class StrategyAssets:
             store: ChartStore = context.resources.chart_store
             requests = {
                 symbol: build_analysis_request(spec, symbol, contracts.values[symbol], indicators.values[symbol],
-                                               charts.values[symbol], tick_end(context), store)
+                                               charts.values[symbol], tick_at(context), store)
                 for symbol in charts.values
             }
             started = time.perf_counter()
@@ -364,7 +360,7 @@ class StrategyAssets:
             for symbol, problem in new_errors.items():
                 context.log.warning("%s: %s (becomes HOLD)", symbol, problem)
             yield from self._emit(
-                "analysis", results, new_errors,
+                context, "analysis", results, new_errors,
                 {
                     "analyst": dg.MetadataValue.text(
                         "offline analyst (no LLM endpoint configured)" if llm.offline
@@ -395,7 +391,7 @@ class StrategyAssets:
             indicators: SymbolResults,
             analysis: SymbolResults,
         ) -> Iterator[Any]:
-            end = tick_end(context)
+            end = tick_at(context)
             values: dict[str, Signal] = {}
             errors = {**indicators.carry_errors(), **analysis.carry_errors()}
             for symbol, frames in indicators.values.items():
@@ -408,7 +404,7 @@ class StrategyAssets:
             rows = [[s.symbol, s.action, _fmt(s.entry), _fmt(s.stop_loss), _fmt(s.take_profit), "; ".join(s.reasons)]
                     for s in values.values()]
             yield from self._emit(
-                "signals", results, {},
+                context, "signals", results, {},
                 {
                     "signals": dg.MetadataValue.md(table(["symbol", "action", "entry", "stop", "target", "why"], rows)),
                     "buy": sum(s.action == "BUY" for s in values.values()),
@@ -441,7 +437,8 @@ class StrategyAssets:
                         ibkr.get_client() as client:
                     broker = GatewayBroker(client, data_dir(), KillSwitch(engine), extra_block=replay, lease=lease)
                     decisions = trade_tick(spec, context.partition_key, signals.values, contracts.values, broker,
-                                           ledger, tick_at=tick_end(context), allow_stale=allow_stale)
+                                           ledger, tick_at=tick_at(context), allow_stale=allow_stale,
+                                           legacy_tick=legacy_name(self.partitions, context.partition_key))
             except ClaimHeld as exc:  # runs launched outside the queue (CLI, execute_in_process) overlap too
                 raise dg.Failure(
                     description=f"{spec.name}: another run is trading this strategy ({exc.holder.owner}, lease "
@@ -468,10 +465,10 @@ class StrategyAssets:
                 rows.append([d.symbol, d.signal, _quantity_shown(ledger, d), i.entry_type if i else "",
                              _fmt(i.limit_price) if i else "",
                              _fmt(i.stop_loss) if i else "", _fmt(i.take_profit) if i else "", d.summary,
-                             i.order_ref if i else ""])
+                             link(i.order_ref, audit_page(i.order_ref)) if i else ""])
             placed = [d for d in decisions if d.placement and d.placement.outcome == "placed" and d.placement.status == "working"]
             yield from self._emit(
-                "orders", results, new_errors,
+                context, "orders", results, new_errors,
                 {
                     "mode": dg.MetadataValue.text(spec.mode),
                     "orders": dg.MetadataValue.md(table(
@@ -481,6 +478,8 @@ class StrategyAssets:
                     "placed": len(placed),
                     "notes": dg.MetadataValue.json(notes),
                     "order_refs": dg.MetadataValue.json([d.intent.order_ref for d in decisions if d.intent]),
+                    "outcomes": dg.MetadataValue.json({d.symbol: d.placement.outcome if d.placement else
+                                                       (d.skipped or d.error or "none") for d in decisions}),
                     "strategy_file_text": dg.MetadataValue.md(code_block(self.source_text, "yaml")),
                 },
                 {d.symbol: [d.summary, d.intent.order_ref if d.intent else None] for d in decisions},
@@ -531,10 +530,6 @@ def _analysis_markdown(records: dict[str, AnalysisRecord]) -> str:
     return "\n".join(parts) or "(nothing analysed)"
 
 
-def _bar_key(strategy: str, symbol: str, timeframe: str) -> str:
-    return f"{strategy}/bars/{symbol.replace(' ', '_')}/{timeframe}.parquet"
-
-
 def _quantity_shown(ledger: Ledger, decision: Any) -> str:
     """What was sent: an order placed or adopted earlier keeps its quantity, whatever this run would size now."""
     intent, placement = decision.intent, decision.placement
@@ -558,4 +553,4 @@ def build_strategy_definitions(spec: StrategySpec, source: Path | None = None) -
     return StrategyAssets(spec, source).build()
 
 
-__all__ = ["build_strategy_definitions", "partitions_for"]
+__all__ = ["build_strategy_definitions"]

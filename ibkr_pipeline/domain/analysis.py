@@ -151,6 +151,7 @@ class AnalysisRecord(BaseModel):
     source: Literal["llm", "offline"]
     model: str
     prompt_name: str
+    prompt_template_hash: str = ""
     system_prompt: str
     user_prompt: str
     charts_sent: list[str]

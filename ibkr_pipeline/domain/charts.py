@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from PIL import Image
@@ -20,9 +21,13 @@ class ChartImages:
 
 def plotting():
     """matplotlib (headless) and mplfinance, imported on first use: they are slow to import."""
+    import logging
+
     import matplotlib
 
     matplotlib.use("Agg")
+    # mplfinance's styles ask for a 'semibold' DejaVu weight the font lacks; matplotlib substitutes bold and logs it.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     import matplotlib.pyplot as plt
     import mplfinance as mpf
 
@@ -81,10 +86,10 @@ def render_chart(
     full = io.BytesIO()
     fig.savefig(full, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
-    return ChartImages(full.getvalue(), _thumbnail(full.getvalue(), thumbnail_width_px))
+    return ChartImages(full.getvalue(), thumbnail(full.getvalue(), thumbnail_width_px))
 
 
-def _thumbnail(png: bytes, width: int) -> bytes:
+def thumbnail(png: bytes, width: int) -> bytes:
     """A downscaled copy for inline display in the Dagster UI (resampled, not re-rendered)."""
     with Image.open(io.BytesIO(png)) as image:
         height = round(image.height * width / image.width)
@@ -98,3 +103,53 @@ def chart_title(symbol: str, timeframe: str, frame: pd.DataFrame) -> str:
     last = frame.iloc[-1]
     stamp = pd.Timestamp(last["timestamp"]).strftime("%Y-%m-%d")
     return f"{symbol}  {timeframe}  last close {last['close']:.2f}  ({stamp})"
+
+
+@dataclass(frozen=True)
+class FillMark:
+    at: datetime
+    side: str
+    price: float
+
+
+LEVEL_STYLES = {"entry": "#1f77b4", "stop": "#d62728", "target": "#2ca02c", "support": "#7f7f7f",
+                "resistance": "#bcbd22"}
+
+
+def render_trade_chart(frame: pd.DataFrame, title: str, levels: dict[str, list[float]], fills: list[FillMark],
+                       tick_at: datetime, bars: int = 80) -> ChartImages:
+    """An order on its chart: candles up to the tick and after, the tick as a vertical line, the entry,
+    stop, target, support and resistance as horizontal lines, and each fill as a marker at its bar."""
+    plt, mpf = plotting()
+    data = _frame_for_mpf(frame)
+    tick = pd.Timestamp(tick_at).tz_convert("UTC").tz_localize(None)
+    before, after = data[data.index <= tick].tail(bars), data[data.index > tick]
+    data = pd.concat([before, after])
+    if data.empty:
+        raise ValueError(f"{title}: no bars to draw")
+    addplots = []
+    for side, marker, color in (("BUY", "^", "#2ca02c"), ("SELL", "v", "#d62728")):
+        series = pd.Series(float("nan"), index=data.index)
+        for fill in (f for f in fills if f.side == side):
+            at = pd.Timestamp(fill.at).tz_convert("UTC").tz_localize(None)
+            position = max(int(data.index.searchsorted(at, side="right")) - 1, 0)
+            series.iloc[position] = fill.price
+        if series.notna().any():
+            addplots.append(mpf.make_addplot(series, type="scatter", marker=marker, markersize=120, color=color))
+    lines = [(name, price) for name, prices in levels.items() for price in prices if price]
+    extra: dict = {"addplot": addplots} if addplots else {}
+    if lines:
+        extra["hlines"] = {"hlines": [p for _, p in lines], "colors": [LEVEL_STYLES[n] for n, _ in lines],
+                           "linestyle": "--", "linewidths": 1.0}
+    if before.index.size and after.index.size:
+        extra["vlines"] = {"vlines": [before.index[-1]], "colors": ["#444444"], "linestyle": ":", "linewidths": 1.0}
+    fig, axes = mpf.plot(data[["Open", "High", "Low", "Close", "Volume"]], type="candle", style="yahoo", volume=True,
+                         figsize=(12, 6), title=title, returnfig=True, warn_too_much_data=10_000, **extra)
+    named = list(dict.fromkeys(n for n, _ in lines))
+    if named:
+        axes[0].legend([plt.Line2D([0], [0], color=LEVEL_STYLES[n], linestyle="--") for n in named], named,
+                       loc="upper left", fontsize=8)
+    full = io.BytesIO()
+    fig.savefig(full, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return ChartImages(full.getvalue(), thumbnail(full.getvalue(), 600))

@@ -6,7 +6,7 @@ import math
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 # No order of ours is ever larger than this, whatever a sizing rule or a strategy file says.
 MAX_ORDER_SHARES = 1_000_000
@@ -43,6 +43,7 @@ class OrderIntent(BaseModel):
     symbol: str
     con_id: int
     tick: str
+    tick_as_of: AwareDatetime | None = None  # the instant the tick ran; the name ``tick`` says the same in its timezone
     mode: Literal["paper", "live", "dry_run"]
     action: Literal["BUY", "SELL"]
     quantity: int = Field(gt=0, le=MAX_ORDER_SHARES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ class RenderedPrompt:
     name: str
     system: str
     user: str
+    template_hash: str = ""  # sha256 of the two templates' text: which version of the prompt asked
 
 
 class PromptError(ValueError):
@@ -39,7 +41,9 @@ def render_prompt(name: str, variables: dict[str, Any], directory: Path = DEFAUL
         user = env.get_template(f"{name}/user.j2").render(**variables)
     except TemplateNotFound as exc:
         raise PromptError(f"prompt {name!r} not found in {directory} (missing {exc.name})") from exc
-    return RenderedPrompt(name, system.strip(), user.strip())
+    sources = [env.loader.get_source(env, f"{name}/{part}.j2")[0] for part in ("system", "user")]  # type: ignore[union-attr]
+    digest = hashlib.sha256("\0".join(sources).encode()).hexdigest()[:16]
+    return RenderedPrompt(name, system.strip(), user.strip(), digest)
 
 
 def bars_table(rows: list[dict[str, Any]]) -> str:

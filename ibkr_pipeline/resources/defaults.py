@@ -89,8 +89,12 @@ def locked_resources_from_env() -> dict[str, dg.ResourceDefinition]:
 
 def executor_from_env() -> dg.ExecutorDefinition | None:
     """IBKR_PIPELINE_EXECUTOR=celery runs every step on Celery workers (broker and backend from the environment);
-    otherwise Dagster's default multiprocess executor."""
-    if os.environ.get("IBKR_PIPELINE_EXECUTOR", "multiprocess") != "celery":
+    =in_process runs a tick's steps in one process (``make ui``: a handful of symbols start in seconds, not a
+    process per step); otherwise Dagster's default multiprocess executor."""
+    choice = os.environ.get("IBKR_PIPELINE_EXECUTOR", "multiprocess")
+    if choice == "in_process":
+        return dg.in_process_executor
+    if choice != "celery":
         return None
     from dagster_celery import celery_executor
 

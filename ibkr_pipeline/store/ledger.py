@@ -62,7 +62,7 @@ class Ledger:
                 return False
             session.add(OrderRow(
                 order_ref=intent.order_ref, strategy=intent.strategy, symbol=intent.symbol, con_id=intent.con_id,
-                tick=intent.tick, mode=intent.mode, action=intent.action, quantity=intent.quantity,
+                tick=intent.tick, tick_as_of=intent.tick_as_of, mode=intent.mode, action=intent.action, quantity=intent.quantity,
                 entry_type=intent.entry_type, limit_price=intent.limit_price, stop_loss=intent.stop_loss,
                 take_profit=intent.take_profit, status=status, broker_order_ids="", perm_ids="", error=error,
                 created_at=now, updated_at=now,

@@ -65,6 +65,8 @@ class OrderRow(Base):
     symbol: Mapped[str] = mapped_column(String(32))
     con_id: Mapped[int] = mapped_column(Integer)
     tick: Mapped[str] = mapped_column(String(32))
+    # The instant the tick ran and was computed as of; NULL on rows named by the old scheme (migration 0006).
+    tick_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     mode: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(8))
     quantity: Mapped[int] = mapped_column(Integer)

@@ -88,9 +88,12 @@ def trade_tick(
     ledger: Ledger,
     tick_at: datetime | None = None,
     allow_stale: bool = False,
+    legacy_tick: str = "",
 ) -> list[SymbolDecision]:
     """Decide and place this tick's orders. ``tick_at`` is the instant the signals are as of: a tick older than
-    the strategy allows (or from before a session open or close) computes everything and sends nothing."""
+    the strategy allows (or from before a session open or close) computes everything and sends nothing.
+    ``legacy_tick`` is what this tick was called before ticks were named by the instant they run: a symbol
+    already traded under that name is not traded again under the new one."""
     account = broker.account
     now = broker.now()
     blocked = broker.blocked_reason(spec.mode)
@@ -120,6 +123,10 @@ def trade_tick(
     decisions = []
     for symbol, signal in signals.items():
         decision = SymbolDecision(symbol, signal.action)
+        if legacy_tick and (earlier := legacy_order(ledger, spec.name, symbol, legacy_tick)):
+            decision.skipped = f"already traded as {earlier} (this tick's name before migration 0006)"
+            decisions.append(decision)
+            continue
         decisions.append(decision)
         by_strategy = {s: p.quantity for (s, sym), p in held_by.items() if sym == symbol}
         account_qty = account_positions[symbol].quantity if symbol in account_positions else 0.0
@@ -135,7 +142,7 @@ def trade_tick(
                 signal_confidence=signal.confidence,
                 strategy_position=own[symbol].quantity if symbol in own else 0.0,
             )
-            _decide(spec, tick, signal, contracts.get(symbol), broker, ledger, context, by_strategy, account_qty,
+            _decide(spec, tick, tick_at, signal, contracts.get(symbol), broker, ledger, context, by_strategy, account_qty,
                     decision)
         except Exception as exc:  # one symbol's failure is recorded there; orders already sent stay recorded
             log.exception("%s: trading failed", symbol)
@@ -150,7 +157,13 @@ def trade_tick(
     return decisions
 
 
-def _decide(spec: StrategySpec, tick: str, signal: Signal, contract: ContractInfo | None, broker: Broker,
+def legacy_order(ledger: Ledger, strategy: str, symbol: str, legacy_tick: str) -> str:
+    """The orderRef this symbol was traded under when the tick bore its old name, if it was."""
+    row = ledger.get(order_ref(strategy, symbol, legacy_tick))
+    return row.order_ref if row is not None and row.tick_as_of is None else ""
+
+
+def _decide(spec: StrategySpec, tick: str, tick_at: datetime | None, signal: Signal, contract: ContractInfo | None, broker: Broker,
             ledger: Ledger, context: RiskContext, by_strategy: dict[str, float], account_qty: float,
             decision: SymbolDecision) -> None:
     symbol = signal.symbol
@@ -193,7 +206,7 @@ def _decide(spec: StrategySpec, tick: str, signal: Signal, contract: ContractInf
     limit = round_to_tick(reference, contract.min_tick) if spec.order.entry == "LMT" and reference else None
     intent = OrderIntent(
         order_ref=order_ref(spec.name, symbol, tick), strategy=spec.name, symbol=symbol, con_id=contract.con_id,
-        tick=tick, mode=spec.mode, action=signal.action, quantity=quantity,
+        tick=tick, tick_as_of=tick_at, mode=spec.mode, action=signal.action, quantity=quantity,
         entry_type="LMT" if limit else "MKT", limit_price=limit,
         stop_loss=stop if signal.action == "BUY" else None, take_profit=target if signal.action == "BUY" else None,
         tif=spec.order.tif, outside_rth=spec.order.outside_rth,

@@ -6,8 +6,9 @@ import dagster as dg
 import pytest
 from PIL import Image
 
-from ibkr_pipeline.assets.backtest import BacktestConfig, materialize_backtest, ticks_between
-from ibkr_pipeline.assets.strategy import build_strategy_definitions, partitions_for
+from ibkr_pipeline.assets.backtest import BacktestConfig, materialize_backtest
+from ibkr_pipeline.assets.ticks import partitions_for, tick_instant, ticks_between
+from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
@@ -39,7 +40,7 @@ def test_a_single_run_backfill_backtests_on_stored_history_and_reports(tmp_path)
         meta = {k: v.value for k, v in latest.asset_materialization.metadata.items()}
         assert meta["ticks"] == len(keys) and meta["history_requests_to_ibkr"] == 4
         assert meta["orders_to_replay_engine"] > 0 and meta["orders_to_gateway"] == 0
-        last_as_of = partitions_for(strategy).time_window_for_partition_key(keys[-1]).end
+        last_as_of = tick_instant(partitions_for(strategy), keys[-1])
         assert meta["latest_bar_read"][:10] == f"{last_as_of:%Y-%m-%d}"  # the last tick's own close, nothing later
         assert gw.call(lambda: dict(gw.sim.engine.orders)) == {}, "no order reached the gateway"
 
@@ -82,5 +83,5 @@ def test_only_ticks_whose_moment_has_passed_are_backtested():
     partitions = partitions_for(spec())
     now = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)  # Thursday after Thursday's 16:15 tick
     keys = ticks_between(partitions, datetime(2026, 11, 16, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC), now)
-    # The key's window ends at the next tick: Wednesday's key ends Thursday 16:15 (passed), Thursday's does not.
-    assert keys == ["2026-11-16-16:15", "2026-11-17-16:15", "2026-11-18-16:15"]
+    # A key names the instant its tick runs: Thursday 16:15 has passed at 17:00, Friday's has not.
+    assert keys == ["2026-11-16-16:15", "2026-11-17-16:15", "2026-11-18-16:15", "2026-11-19-16:15"]

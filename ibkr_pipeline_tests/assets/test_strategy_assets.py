@@ -25,11 +25,11 @@ from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline_tests.conftest import make_gateway
 
-# Clock: Thursday 2026-11-19 17:00 New York. Partition "2026-11-16-16:15" is Tuesday's tick
-# (window Mon 16:15 -> Tue 16:15); "2026-11-17-16:15" is Wednesday's.
+# Clock: Thursday 2026-11-19 17:00 New York. A tick is named by the instant it runs: "2026-11-17-16:15"
+# is Tuesday's tick, "2026-11-18-16:15" Wednesday's.
 CLOCK = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)
-TUESDAY_TICK = "2026-11-16-16:15"
-WEDNESDAY_TICK = "2026-11-17-16:15"
+TUESDAY_TICK = "2026-11-17-16:15"
+WEDNESDAY_TICK = "2026-11-18-16:15"
 TUESDAY_END = datetime(2026, 11, 17, 21, 15, tzinfo=UTC)
 
 STRATEGY = """
@@ -194,9 +194,9 @@ def test_tick_with_charts_and_bars_in_s3(gateway, tmp_path, s3_endpoint):
 
 @pytest.mark.parametrize(("cron", "partition", "tick_end", "bar_size", "last_bar"), [
     # Fridays 15:45: Friday's daily bar is still forming (IB returns it partial); the backtest sees it at 16:00.
-    ("45 15 * * 5", "2026-11-06-15:45", datetime(2026, 11, 13, 20, 45, tzinfo=UTC), "1 day", "2026-11-12 00:00"),
+    ("45 15 * * 5", "2026-11-13-15:45", datetime(2026, 11, 13, 20, 45, tzinfo=UTC), "1 day", "2026-11-12 00:00"),
     # Weekdays 10:15: the 10:00 hourly bar is still forming; the tick decides on the 09:30 one.
-    ("15 10 * * 1-5", "2026-11-17-10:15", datetime(2026, 11, 18, 15, 15, tzinfo=UTC), "1 hour", "2026-11-18 14:30"),
+    ("15 10 * * 1-5", "2026-11-18-10:15", datetime(2026, 11, 18, 15, 15, tzinfo=UTC), "1 hour", "2026-11-18 14:30"),
 ])
 def test_the_live_tick_decides_on_the_bars_its_backtest_sees(gateway, tmp_path, cron, partition, tick_end, bar_size,
                                                             last_bar):

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ibkr_pipeline.assets.backtest import _analyst, _offline_contract
 from ibkr_pipeline.assets.ticks import tick_instants
-from ibkr_pipeline.assets.strategy import partitions_for
+from ibkr_pipeline.assets.ticks import partitions_for
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.exchange.market import SyntheticMarket
 from ibkr_pipeline.exchange.universe import Universe

@@ -134,6 +134,7 @@ def test_every_setting_the_deployment_reads_is_in_env_example():
     code = "\n".join(p.read_text() for p in (DEPLOY.parent / "ibkr_pipeline").rglob("*.py"))
     read_by_code = set(re.findall(r"""(?:environ\.get|environ\[|EnvVar(?:\.int)?)\(?["'](\w+)["']""", code))
     missing = {v for v in read_by_code if v.startswith(("IBKR_", "OPENAI_"))} - set(env) - {
-        "IBKR_PIPELINE_HOME", "IBKR_PIPELINE_CHART_DIR"}  # set by the Dockerfile; local-store only
+        "IBKR_PIPELINE_HOME", "IBKR_PIPELINE_CHART_DIR",  # set by the Dockerfile; local-store only
+        "IBKR_PIPELINE_GIT_SHA"}  # the Dockerfile's GIT_SHA build argument
     assert missing == set(), f"read by the code but not in .env.example: {sorted(missing)}"
     assert set(env_example("ib-gateway.env.example")) == {"TWS_USERID", "TWS_PASSWORD"}

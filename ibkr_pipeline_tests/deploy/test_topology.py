@@ -21,7 +21,7 @@ from ibkr_pipeline_tests.conftest import free_port, postgres_params, wait_for_po
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-TICK = "2026-11-17-16:15"
+TICK = "2026-11-18-16:15"
 STRATEGY = """
 name: tiny
 mode: dry_run

@@ -140,6 +140,6 @@ order: {entry: MKT, sizing: fixed_quantity, quantity: 10}
                      "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
                      "llm": LLMResource(database_url=db), "alerts": AlertWebhook(url=webhook.url)}
         dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups("rejecter"),
-                       partition_key="2026-11-18-10:00", resources=resources, instance=instance)
+                       partition_key="2026-11-19-10:00", resources=resources, instance=instance)
     [text] = webhook.texts()
-    assert "rejecter orders need attention at tick 2026-11-18-10:00" in text and "AAPL" in text
+    assert "rejecter orders need attention at tick 2026-11-19-10:00" in text and "AAPL" in text

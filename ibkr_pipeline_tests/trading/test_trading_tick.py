@@ -6,13 +6,18 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from PIL import Image
+
+from ibkr_pipeline.assets.order_audit import order_audit
 from ibkr_pipeline.assets.portfolio import portfolio
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.domain.orders import OrderIntent
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.sensors.order_audits import order_audits
 from ibkr_pipeline.sensors.order_tracking import order_tracking
 from ibkr_pipeline.audit import audit_record
 from ibkr_pipeline.trading.reconcile import reconcile
@@ -21,7 +26,7 @@ from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline_tests.conftest import make_gateway
 
 CLOCK = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # Thursday 10:00 New York: orders fill
-TICK = "2026-11-18-10:00"  # the tick that runs at CLOCK (a partition's window ends when its tick runs)
+TICK = "2026-11-19-10:00"  # the tick that runs at CLOCK, named by that instant
 STRATEGY = """
 name: trader
 universe: [{symbol: AAPL}, {symbol: MSFT}, {symbol: SPY}]
@@ -66,7 +71,7 @@ def test_tick_to_fills_positions_and_pnl(setup):
         assert {s: d.placement.outcome for s, d in orders.items()} == {"AAPL": "placed", "MSFT": "placed", "SPY": "placed"}
         for decision in orders.values():
             i = decision.intent
-            assert i.order_ref == f"trader:{decision.symbol}:2026-11-18-1000"
+            assert i.order_ref == f"trader:{decision.symbol}:2026-11-19-1000"
             assert i.quantity * gw.sim.market.price_at(gw.sim.universe.by_symbol(i.symbol), CLOCK) <= 20_000 * 1.01
             assert all(c.passed for c in decision.checks)
         # From the order back to every reason, in one record.
@@ -91,6 +96,7 @@ def test_tick_to_fills_positions_and_pnl(setup):
         table = event.materialization.metadata["orders"].value
         sent, now = orders["AAPL"].intent.quantity, again["AAPL"].intent.quantity
         assert now < sent and f"| AAPL | BUY | {sent} (sent; sized {now} now) |" in table
+        assert f"[{ref}](/assets/order_audit?view=partitions&partition={ref.replace(':', '%3A')})" in table
         assert ledger.get(ref).quantity == sent
         parents = gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.parent_id == 0 and o.released])
         assert len(parents) == 3 and all(o.status == "Filled" for o in parents)
@@ -107,6 +113,7 @@ def test_tick_to_fills_positions_and_pnl(setup):
         with resources["ibkr"].get_client() as client:
             assert reconcile(client, ledger).fills == []  # idempotent
         snapshot = dg.materialize([portfolio], resources=resources, instance=instance)
+        audit_order_through_its_partition(instance, resources, ref, orders["AAPL"].intent)
     meta = {k: v.value for k, v in snapshot.asset_materializations_for_node("portfolio")[0].metadata.items()}
     sim = gw.account_values()
     for key, sim_key in [("net_liquidation", "NetLiquidation"), ("cash", "TotalCashValue"),
@@ -156,7 +163,7 @@ def test_an_exit_cancels_the_positions_bracket_children_before_selling(setup):
         assert len(children) == 6 and all(o.status == ("PreSubmitted" if o.order_type == "STP" else "Submitted") for o in children)
         exit_strategy = STRATEGY.replace('buy: "close > 0"', 'buy: "close < 0", sell: "close > 0"')
         gw.advance(timedelta(days=1))  # Friday 10:00 New York: the next tick runs
-        result = tick(exit_strategy, resources, instance, partition="2026-11-19-10:00")
+        result = tick(exit_strategy, resources, instance, partition="2026-11-20-10:00")
     exits = result.output_for_node("trader__orders").values
     assert {d.intent.action for d in exits.values()} == {"SELL"}
     assert {d.placement.status for d in exits.values()} == {"working"}
@@ -171,10 +178,52 @@ def test_an_exit_cancels_the_positions_bracket_children_before_selling(setup):
         observed = [r.event_log_entry.asset_observation.metadata
                     for r in instance.fetch_observations(dg.AssetKey(["trader", "orders"]), limit=20).records]
         changes = {m["order_ref"].value: (m["from"].value, m["to"].value) for m in observed if "from" in m}
-    entries = {f"trader:{s}:2026-11-18-1000" for s in ("AAPL", "MSFT", "SPY")}
+    entries = {f"trader:{s}:2026-11-19-1000" for s in ("AAPL", "MSFT", "SPY")}
     exit_refs = {d.intent.order_ref for d in exits.values()}
     # Each bracket ended (entry filled, stop and target cancelled) and each exit filled: the exit tick and the
     # sensor reconcile the ledger; what the sensor changed shows on the orders asset.
     assert {ref: ledger.get(ref).status for ref in entries | exit_refs} == {ref: "filled" for ref in entries | exit_refs}
     assert set(changes) <= entries | exit_refs and set(changes.values()) <= {("working", "filled")}
     assert {row.status for row in ledger.open_orders()} == set()
+
+
+def test_a_tick_traded_under_its_old_name_is_not_traded_again_under_its_new_one(setup):
+    """Before migration 0006 this tick was named by its window's start (Wednesday 10:00); a ledger written then
+    holds AAPL's order under that name and no as-of instant. Re-run under its new name, the tick leaves AAPL."""
+    gw, resources, ledger = setup
+    old_ref = "trader:AAPL:2026-11-18-1000"
+    ledger.record_intent(OrderIntent(order_ref=old_ref, strategy="trader", symbol="AAPL", con_id=265598,
+                                     tick="2026-11-18-10:00", mode="paper", action="BUY", quantity=10, entry_type="MKT"),
+                         status="cancelled")
+    with dg.instance_for_test() as instance:
+        orders = tick(STRATEGY, resources, instance).output_for_node("trader__orders").values
+    assert orders["AAPL"].intent is None and orders["AAPL"].skipped.startswith(f"already traded as {old_ref}")
+    assert {orders[s].placement.outcome for s in ("MSFT", "SPY")} == {"placed"}
+    assert ledger.get(orders["MSFT"].placement.order_ref).tick_as_of == CLOCK
+    assert gw.call(lambda: sorted(o.instrument.symbol for o in gw.sim.engine.orders.values() if not o.parent_id)) == \
+        ["MSFT", "SPY"]
+
+
+def audit_order_through_its_partition(instance, resources, ref, intent):
+    """The order_audits sensor adds the orderRef as a partition of order_audit and requests its record, once per
+    state; the record holds the chart with the order's levels and fill, the prompt, the answer, the risk checks
+    and the strategy file."""
+    with dg.build_sensor_context(instance=instance, resources={"ibkr": resources["ibkr"]}) as context:
+        result = order_audits(context)
+    [add] = result.dynamic_partitions_requests
+    assert add.partitions_def_name == "order_refs" and ref in add.partition_keys
+    request = next(r for r in result.run_requests if r.partition_key == ref)
+    assert request.run_key == f"{ref}|working|1"
+    instance.add_dynamic_partitions("order_refs", list(add.partition_keys))
+    run = dg.materialize([order_audit], partition_key=ref, resources=resources, instance=instance)
+    meta = {k: v.value for k, v in run.asset_materializations_for_node("order_audit")[0].metadata.items()}
+    record = meta["record"]
+    assert record.startswith(f"## {ref.replace(':', ':')}") and record.count("data:image/png;base64,") == 2
+    assert "### signal" in record and "### analysis" in record and "system prompt:" in record
+    assert "| position_value | pass |" in record and "name: trader" in meta["strategy_file"]
+    assert f"{intent.action} {intent.quantity} AAPL MKT" in meta["order"] and meta["fills"] == 1
+    assert len(meta["prompt_template_hash"]) == 16 and meta["git_sha"] != "not recorded"
+    assert {r.data["check"] for r in meta["risk_checks"].records} >= {"position_value", "trading_enabled"}
+    assert set(meta) >= {"run/orders", "run/analysis", "run/charts", "chart_file"}
+    with Image.open(meta["chart_file"]) as image:
+        assert image.format == "PNG" and image.width >= 800

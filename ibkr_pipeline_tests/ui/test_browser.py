@@ -18,7 +18,7 @@ from ibkr_pipeline_tests.conftest import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
-TICK = "2026-11-17-16:15"
+TICK = "2026-11-18-16:15"
 STRATEGY = """
 name: ui_demo
 mode: dry_run
@@ -70,6 +70,12 @@ def webserver(tmp_path, monkeypatch):
             result = defs.resolve_job_def("ui_demo_tick").execute_in_process(
                 partition_key=TICK, instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
             assert result.success
+            # What the order_audits sensor does when the daemon runs: the orderRef becomes a partition, then a record.
+            [ref] = result.output_for_node("ui_demo__orders").values["AAPL"].intent.order_ref.split(" ")
+            instance.add_dynamic_partitions("order_refs", [ref])
+            audit = defs.resolve_job_def("order_audit_job").execute_in_process(
+                partition_key=ref, instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+            assert audit.success
     port = free_port()
     log = open(tmp_path / "webserver.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
@@ -130,3 +136,51 @@ def test_the_charts_asset_shows_the_chart_and_the_signals_asset_its_decision(chr
         finally:
             browser.close()
     assert (ARTIFACTS / "charts.png").stat().st_size > 10_000
+
+
+def test_from_the_catalog_to_an_orders_audit_record_in_three_clicks(chromium, webserver):
+    """Catalog → order_audit → Partitions → the order (found by typing its orderRef): three navigations, and the
+    page shows the prompt, the answer, the risk checks and the strategy file in place, and the chart with the
+    order's levels one dialog away on the same page."""
+    from playwright.sync_api import sync_playwright
+
+    ref = f"ui_demo:AAPL:{TICK.replace(':', '')}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        urls: list[str] = []
+        page.on("framenavigated", lambda frame: frame == page.main_frame and urls.append(frame.url))
+        try:
+            skip = page.get_by_role("button", name="Skip")
+            page.add_locator_handler(skip, lambda: skip.click())
+            page.goto(f"{webserver}/assets", wait_until="networkidle")
+            start = len(urls)
+            page.locator("a", has_text="order_audit").first.click()
+            page.get_by_role("tab", name="Partitions").or_(page.get_by_text("Partitions", exact=True)).first.click()
+            page.get_by_placeholder("Filter by name").fill(ref)
+            page.get_by_text(ref, exact=True).filter(visible=True).first.click()
+            metadata = page.locator("tr", has=page.locator("td", has_text="strategy_file")).first
+            metadata.wait_for(timeout=60_000)
+            navigations = len(set(urls[start:]))
+            body = page.locator("body").inner_text()
+            for shown in ("senior discretionary technical analyst", "Symbol: AAPL",  # the prompt
+                          '"action"', '"key_levels"',  # the analyst's answer
+                          "position_value", "signal_confidence",  # the risk table
+                          "name: ui_demo", 'buy: "close > 0"',  # the strategy file as it was
+                          "as of 2026-11-18 16:15 America/New_York"):
+                assert shown in body, shown
+            page.screenshot(path=str(ARTIFACTS / "audit-record.png"), full_page=True)
+            dialog = open_markdown(page, "chart")
+            image = dialog.locator("img[src^='data:image/png;base64,']").first
+            image.wait_for(timeout=30_000)
+            width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
+            assert width >= 800, f"the order's chart did not render (natural width {width})"
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(ARTIFACTS / "audit-chart.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "audit-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert navigations <= 3, urls[start:]
