@@ -22,6 +22,35 @@ kill_app = typer.Typer(help="The kill switch: in the project database, so every 
                        no_args_is_help=True)
 app.add_typer(kill_app, name="kill-switch")
 console = Console()
+ANALYSTS = ("offline", "llm")
+CHART_CHOICES = ("auto", "always", "never")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """One plain line on stderr and a non-zero exit: what was wrong, and with what."""
+    Console(stderr=True).print(f"error: {message}", style="red", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from ibkr_pipeline.provenance import code_description
+
+        console.print(code_description(), markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and git commit, then exit")] = False) -> None:
+    """LLM-assisted technical-analysis trading on IBKR, orchestrated by Dagster."""
+
+
+def _day(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 @app.command("gateway-sim")
@@ -148,8 +177,9 @@ def symbols_search(query: str, host: HostOpt = None, port: PortOpt = None, clien
                               str(row["con_id"]), row["description"], "IB")
     except IBKRError as exc:
         if not seen:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from exc
+            raise fail(str(exc)) from exc
+    if not table.rows:
+        raise fail(f"no contract matches {query!r} (in the cache or at IB)", 1)
     console.print(table)
 
 
@@ -226,6 +256,16 @@ def backtest(
                                                   "(default: yes unless IBKR_PORT is set)")] = None,
 ) -> None:
     """Replay a strategy over past ticks (a single-run Dagster backfill) and print its report."""
+    first_day, last_day = _day("--start", start), _day("--end", end)
+    if first_day > last_day:
+        raise fail(f"--start {start} is after --end {end}")
+    if analyst not in ANALYSTS:
+        raise fail(f"--analyst {analyst!r} is not one of {', '.join(ANALYSTS)}")
+    if charts not in CHART_CHOICES:
+        raise fail(f"--charts {charts!r} is not one of {', '.join(CHART_CHOICES)}")
+    if analyst == "llm" and not os.environ.get("OPENAI_BASE_URL"):
+        raise fail("--analyst llm needs an LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY), or use "
+                   "--analyst offline")
     import dagster as dg
 
     from ibkr_pipeline.assets.backtest import BacktestConfig, format_figure, materialize_backtest
@@ -244,8 +284,8 @@ def backtest(
     path, spec = found[0]
     partitions = partitions_for(spec)
     tz = ZoneInfo(spec.schedule.timezone)
-    first = datetime.combine(date.fromisoformat(start), time.min, tz)
-    last = datetime.combine(date.fromisoformat(end), time.max, tz)
+    first = datetime.combine(first_day, time.min, tz)
+    last = datetime.combine(last_day, time.max, tz)
     keys = ticks_between(partitions, first, last)
     if not keys:
         console.print(f"[red]{spec.name} has no ticks between {start} and {end} (cron '{spec.schedule.cron}')[/red]")

@@ -49,6 +49,31 @@ def test_symbols_show_and_search(gateway_process, tmp_path):
     assert found.returncode == 0 and "XLK" in found.stdout and "XLE" in found.stdout
     missing = run_cli("symbols", "show", "ZZZQ", "--port", str(gateway_process), env_extra=env)
     assert missing.returncode == 2 and "unknown contract 'ZZZQ'" in missing.stdout
+    nothing = run_cli("symbols", "search", "QQQQZZ", "--port", str(gateway_process), env_extra=env)
+    assert nothing.returncode == 1 and nothing.stderr.strip() == \
+        "error: no contract matches 'QQQQZZ' (in the cache or at IB)"
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--start", "2026-13-01", "--end", "2026-11-01"], "error: --start '2026-13-01' is not a date (YYYY-MM-DD)"),
+    (["--start", "2026-11-02", "--end", "2026-11-01"], "error: --start 2026-11-02 is after --end 2026-11-01"),
+    (["--start", "2026-10-01", "--end", "2026-11-01", "--analyst", "gpt"],
+     "error: --analyst 'gpt' is not one of offline, llm"),
+    (["--start", "2026-10-01", "--end", "2026-11-01", "--charts", "sometimes"],
+     "error: --charts 'sometimes' is not one of auto, always, never"),
+    (["--start", "2026-10-01", "--end", "2026-11-01", "--analyst", "llm"],
+     "error: --analyst llm needs an LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY), or use --analyst offline"),
+])
+def test_a_bad_backtest_option_is_one_line_and_a_non_zero_exit_before_anything_runs(tmp_path, args, line):
+    env = {"OPENAI_BASE_URL": "", "DAGSTER_HOME": str(tmp_path / "home"), "COLUMNS": "300"}
+    done = run_cli("backtest", "us_megacaps_daily", *args, env_extra=env)
+    assert done.returncode == 2 and done.stderr.strip() == line and done.stdout == ""
+    assert not (tmp_path / "home").exists()  # refused before a Dagster instance was made
+
+
+def test_version_names_the_package_and_the_commit():
+    done = run_cli("--version", env_extra={})
+    assert done.returncode == 0 and done.stdout.startswith("ibkr_pipeline ") and ", commit " in done.stdout
 
 
 def test_plain_ib_async_walkthrough_against_the_cli_simulator(gateway_process):

@@ -99,6 +99,13 @@ def open_markdown(page, key: str):
     return dialog
 
 
+def rendered_width(dialog) -> int:
+    """The natural width of the dialog's first inline PNG once the browser has decoded it (0 if it could not)."""
+    image = dialog.locator("img[src^='data:image/png;base64,']").first
+    image.wait_for(timeout=30_000)
+    return image.evaluate("img => img.complete ? img.naturalWidth : 0")
+
+
 def test_the_charts_asset_shows_the_chart_and_the_signals_asset_its_decision(chromium, webserver):
     from playwright.sync_api import sync_playwright
 
@@ -115,9 +122,7 @@ def test_the_charts_asset_shows_the_chart_and_the_signals_asset_its_decision(chr
             page.goto(f"{webserver}/assets/ui_demo/charts", wait_until="networkidle")
             page.get_by_text("[Show Markdown]").first.wait_for(timeout=60_000)
             dialog = open_markdown(page, "charts")
-            image = dialog.locator("img[src^='data:image/png;base64,']").first
-            image.wait_for(timeout=30_000)
-            width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
+            width = rendered_width(dialog)
             assert width >= 300, f"the chart thumbnail did not render (natural width {width})"
             assert "AAPL daily" in dialog.inner_text()
             page.wait_for_timeout(800)  # let the dialog finish fading in
@@ -172,9 +177,7 @@ def test_from_the_catalog_to_an_orders_audit_record_in_three_clicks(chromium, we
                 assert shown in body, shown
             page.screenshot(path=str(ARTIFACTS / "audit-record.png"), full_page=True)
             dialog = open_markdown(page, "chart")
-            image = dialog.locator("img[src^='data:image/png;base64,']").first
-            image.wait_for(timeout=30_000)
-            width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
+            width = rendered_width(dialog)
             assert width >= 800, f"the order's chart did not render (natural width {width})"
             page.wait_for_timeout(800)
             page.screenshot(path=str(ARTIFACTS / "audit-chart.png"), full_page=True)
