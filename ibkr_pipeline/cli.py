@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated
@@ -254,6 +254,7 @@ def backtest(
     charts: Annotated[str, typer.Option(help="auto (only when a vision LLM reads them), always, never")] = "auto",
     sim: Annotated[bool | None, typer.Option(help="Fetch history from an in-process gateway simulator "
                                                   "(default: yes unless IBKR_PORT is set)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON (figures, counts, trades)")] = False,
 ) -> None:
     """Replay a strategy over past ticks (a single-run Dagster backfill) and print its report."""
     first_day, last_day = _day("--start", start), _day("--end", end)
@@ -279,8 +280,7 @@ def backtest(
     loaded, _ = load_directory(strategies_dir())
     found = [(path, spec) for path, spec in loaded if spec.name == strategy]
     if not found:
-        console.print(f"[red]no strategy named {strategy!r} in {strategies_dir()}; have {[s.name for _, s in loaded]}[/red]")
-        raise typer.Exit(2)
+        raise fail(f"no strategy named {strategy!r} in {strategies_dir()}; have {[s.name for _, s in loaded]}")
     path, spec = found[0]
     partitions = partitions_for(spec)
     tz = ZoneInfo(spec.schedule.timezone)
@@ -288,8 +288,7 @@ def backtest(
     last = datetime.combine(last_day, time.max, tz)
     keys = ticks_between(partitions, first, last)
     if not keys:
-        console.print(f"[red]{spec.name} has no ticks between {start} and {end} (cron '{spec.schedule.cron}')[/red]")
-        raise typer.Exit(2)
+        raise fail(f"{spec.name} has no ticks between {start} and {end} (cron '{spec.schedule.cron}')")
     config = BacktestConfig(analyst=analyst, history="files" if files else "store", files_dir=str(files or ""),
                             charts=charts)
     prepare_dagster_home()
@@ -302,22 +301,62 @@ def backtest(
             os.environ["IBKR_PORT"] = str(gateway.port)
         resources = resources_from_env()
         instance = stack.enter_context(dg.DagsterInstance.get())
-        console.print(f"backtest {spec.name}: {len(keys)} ticks {keys[0]} .. {keys[-1]} ({path})")
+        out = Console(stderr=True) if as_json else console
+        out.print(f"backtest {spec.name}: {len(keys)} ticks, as of {keys[0]} .. {keys[-1]} "
+                  f"{spec.schedule.timezone} ({path})", markup=False, highlight=False)
         try:
-            event = materialize_backtest(build_strategy_definitions(spec, path), spec, keys, config, resources,
-                                         instance)
+            with _progress_bar(out, len(keys)):
+                event = materialize_backtest(build_strategy_definitions(spec, path), spec, keys, config, resources,
+                                             instance)
         except (dg.Failure, dg.DagsterError) as exc:
-            console.print(f"backtest failed: {getattr(exc, 'description', None) or exc}", style="red",
-                          markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            raise fail(f"backtest failed: {getattr(exc, 'description', None) or exc}", 1) from None
     meta = {k: v.value for k, v in event.metadata.items()}
+    names = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate", "exposure",
+             "time_in_market", "trades", "final_equity")
+    if as_json:
+        import json
+
+        print(json.dumps({"strategy": spec.name, "ticks": meta["ticks"], "range": meta["range"],
+                          "figures": {n: {"strategy": meta.get(f"strategy_{n}"), "buy_and_hold": meta.get(f"buy_and_hold_{n}")}
+                                      for n in names},
+                          "signals": meta["signal_counts"], "outcomes": meta["outcomes"],
+                          "why_no_trades": meta["why_no_trades"], "trades": meta["trades_list"], "plot": meta["plot"]},
+                         indent=2, default=str))
+        return
     table = Table("figure", "strategy", "buy and hold")
-    for name in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate", "exposure",
-                 "time_in_market", "trades", "final_equity"):
+    for name in names:
         ours, theirs = meta.get(f"strategy_{name}"), meta.get(f"buy_and_hold_{name}")
-        table.add_row(name, format_figure(ours), format_figure(theirs) if name not in ("win_rate", "trades") else "")
+        table.add_row(name, format_figure(ours, name),
+                      format_figure(theirs, name) if name not in ("win_rate", "trades") else "")
     console.print(table)
+    trades = meta["trades_list"]
+    if trades:
+        shown = Table(title=f"trades (last {min(len(trades), 15)} of {meta['strategy_trades']})")
+        for column in ("symbol", "opened", "closed", "shares", "entry", "exit", "exit by", "P&L"):
+            shown.add_column(column, no_wrap=True)
+        for t in trades[-15:]:
+            shown.add_row(t["symbol"], t["opened"], t["closed"], f"{t['shares']:g}", f"{t['entry']:.2f}",
+                          f"{t['exit']:.2f}", t["exit_by"], f"{t['pnl']:,.2f}")
+        console.print(shown)
+    signals = ", ".join(f"{n} {action}" for action, n in meta["signal_counts"].items())
+    console.print(f"signals: {signals or 'none'}", markup=False, highlight=False)
+    if meta["why_no_trades"]:
+        console.print(f"no trades: {meta['why_no_trades']}", markup=False, highlight=False, soft_wrap=True)
     console.print(f"plot: {meta['plot']}\nDagster: asset {spec.name}/backtest_report (make ui)")
+
+
+@contextmanager
+def _progress_bar(out: Console, total: int):
+    """A bar that follows the replay tick by tick (the backtest runs in this process)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ibkr_pipeline.backtest import progress
+
+    with Progress(TextColumn("replaying ticks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=out, transient=True) as bar:
+        task = bar.add_task("ticks", total=total)
+        with progress.listening(lambda done, _total: bar.update(task, completed=done)):
+            yield
 
 
 def _kill_switch():

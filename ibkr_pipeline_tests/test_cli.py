@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -181,3 +182,29 @@ def test_a_bad_day_rehearsed_from_the_command_line(tmp_path):
     assert "account in memory only" in out and "fault: order swallowed, gateway silent" in out
     bad = run_cli("gateway-sim", "--restart-at", "25:99", "--memory", env_extra={})
     assert bad.returncode == 2 and "'25:99' is not a time like 23:45" in bad.stdout + bad.stderr
+
+
+def test_a_backtest_without_trades_says_why_and_json_carries_the_counts(tmp_path):
+    strategies = tmp_path / "strategies"
+    strategies.mkdir()
+    (strategies / "never.yaml").write_text("""
+name: never
+universe: [{symbol: XLK}, {symbol: XLE}]
+schedule: {cron: "45 15 * * 5", timezone: America/New_York, start: 2026-01-01}
+timeframes: [{name: daily, bar_size: 1 day, lookback: 1 Y}]
+indicators: [{kind: atr, params: {length: 14}, name: atr_14}]
+signal: {buy: "close < 0", atr: atr_14}
+""")
+    env = {"DAGSTER_HOME": str(tmp_path / "dagster_home"), "IBKR_PIPELINE_HOME": str(tmp_path / "data"),
+           "IBKR_PIPELINE_STRATEGIES": str(strategies), "IBKR_PORT": "", "COLUMNS": "200"}
+    env_run = {**os.environ, **env}
+    env_run.pop("IBKR_PORT")
+    args = [CLI, "backtest", "never", "--start", "2026-09-01", "--end", "2026-10-30"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env_run)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "no trades: no BUY or SELL signal in 18 signals (all HOLD)" in done.stdout
+    assert "signals: 18 HOLD" in done.stdout and "│ total_return   │ 0.00%" in done.stdout
+    as_json = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env_run)
+    report = json.loads(as_json.stdout)
+    assert report["signals"] == {"HOLD": 18} and report["trades"] == [] and report["figures"]["trades"]["strategy"] == 0
+    assert report["why_no_trades"].startswith("no BUY or SELL signal")

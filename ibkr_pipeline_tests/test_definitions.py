@@ -91,3 +91,23 @@ def test_a_broken_strategy_file_is_alerted_once_and_fails_its_check(tmp_path):
         assert evaluate(first.cursor).run_requests == [] and len(webhook.posts) == 1  # alerted once per change
         run = defs.resolve_job_def("strategy_files_check").execute_in_process(instance=instance, raise_on_error=False)
         assert not run.success  # red in the runs list while the file is broken
+
+
+def test_dagsters_dg_cli_lists_checks_and_launches_the_project(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {**os.environ, "DAGSTER_HOME": str(home), "IBKR_PIPELINE_HOME": str(tmp_path / "data")}
+    dg_cli = str(Path(sys.executable).parent / "dg")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([dg_cli, *args], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        return done
+
+    assert "All definitions loaded successfully." in run("check", "defs").stdout
+    listed = json.loads(run("list", "defs", "--json").stdout)
+    keys = {asset["asset_key"] for asset in listed["assets"]}
+    assert {"order_audit", "portfolio", "us_megacaps_daily/orders", "strategy_files"} <= keys
+    assert {"order_audits", "order_tracking", "strategy_files_watch"} <= {s["name"] for s in listed["sensors"]}
+    launched = run("launch", "--assets", "strategy_files")
+    assert "RUN_SUCCESS" in launched.stderr + launched.stdout

@@ -157,6 +157,7 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
             spec, ticks, PointInTimeBars(daily), contracts, _analyst(spec, llm, store, contracts),
             Costs(b.slippage_bps, b.commission_per_share, b.min_commission, b.max_commission_pct), b.starting_cash,
             render=_renderer(spec, store, folder) if draw else None,
+            on_tick=_progress(context, len(ticks)),
         )
         stored = store.put(f"{folder}/result.json", result.to_json(), "application/json")
         store.put(latest_key(spec.name), json.dumps({"result": f"{folder}/result.json", "first": keys[0],
@@ -221,11 +222,12 @@ def report_metadata(spec: StrategySpec, result: "BacktestResult", latest: dict, 
     plot_ref = store.put(f"{folder}/report.png", png, "image/png")
     names = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate", "exposure",
              "time_in_market", "trades", "final_equity"]
-    rows = [[n, format_figure(getattr(strategy, n)), format_figure(getattr(baseline, n)) if n not in ("win_rate", "trades") else ""]
-            for n in names]
+    rows = [[n, format_figure(getattr(strategy, n), n),
+             format_figure(getattr(baseline, n), n) if n not in ("win_rate", "trades") else ""] for n in names]
     per_symbol = report.per_symbol(trips)
     trades = [[t.symbol, f"{t.opened:%Y-%m-%d}", f"{t.closed:%Y-%m-%d}", f"{t.shares:g}", f"{t.entry_price:.2f}",
                f"{t.exit_price:.2f}", t.exit_leg, f"{t.pnl:.2f}"] for t in trips]
+    signals, outcomes = report.decision_counts(result.ticks)
     summary = {f"strategy_{k}": v for k, v in strategy.as_dict().items() if isinstance(v, int | float)}
     summary |= {f"buy_and_hold_{k}": v for k, v in baseline.as_dict().items() if isinstance(v, int | float)}
     return dg.MaterializeResult(metadata={
@@ -237,6 +239,13 @@ def report_metadata(spec: StrategySpec, result: "BacktestResult", latest: dict, 
         "per_symbol": dg.MetadataValue.md(table(list(per_symbol.columns), per_symbol.values.tolist())),
         "trades": dg.MetadataValue.md(table(["symbol", "opened", "closed", "shares", "entry", "exit", "exit by", "pnl"],
                                              trades[-200:])),
+        "trades_list": dg.MetadataValue.json([
+            {"symbol": t.symbol, "opened": f"{t.opened:%Y-%m-%d}", "closed": f"{t.closed:%Y-%m-%d}", "shares": t.shares,
+             "entry": round(t.entry_price, 4), "exit": round(t.exit_price, 4), "exit_by": t.exit_leg,
+             "pnl": round(t.pnl, 2)} for t in trips[-200:]]),
+        "signal_counts": dg.MetadataValue.json(signals),
+        "outcomes": dg.MetadataValue.json(outcomes),
+        "why_no_trades": dg.MetadataValue.text(report.why_no_trades(signals, outcomes) if not trips else ""),
         "plot": dg.MetadataValue.path(plot_ref.path or plot_ref.uri),
         "ticks": len(result.ticks),
         "range": f"{latest['first']} .. {latest['last']}",
@@ -245,11 +254,32 @@ def report_metadata(spec: StrategySpec, result: "BacktestResult", latest: dict, 
     })
 
 
-def format_figure(value: Any) -> str:
-    """A report figure as the report table and the CLI print it."""
+PERCENT_FIGURES = {"total_return", "cagr", "max_drawdown", "volatility", "win_rate", "exposure", "time_in_market"}
+
+
+def format_figure(value: Any, name: str = "") -> str:
+    """A report figure as the report table and the CLI print it: fractions as percentages."""
     if value is None:
         return "n/a"
+    if name in PERCENT_FIGURES and isinstance(value, int | float):
+        return f"{value:.2%}"
     return f"{value:,.4f}" if isinstance(value, float) else str(value)
+
+
+def _progress(context: dg.AssetExecutionContext, total: int):
+    """Each replayed tick is reported to in-process listeners (the CLI's bar) and every tenth logged."""
+    from ibkr_pipeline.backtest import progress
+
+    done = [0]
+    step = max(total // 10, 1)
+
+    def on_tick(_record: Any) -> None:
+        done[0] += 1
+        progress.report(done[0], total)
+        if done[0] % step == 0 or done[0] == total:
+            context.log.info(f"backtest: {done[0]} of {total} ticks ({done[0] / total:.0%})")
+
+    return on_tick
 
 
 def materialize_backtest(defs: dg.Definitions, spec: StrategySpec, keys: list[str], config: BacktestConfig,

@@ -1,5 +1,6 @@
 """The portfolio: positions, cash, net liquidation, P&L and attribution per strategy, with an equity curve."""
 
+import base64
 import io
 from datetime import UTC, datetime
 from typing import Any
@@ -11,19 +12,23 @@ from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.store.database import default_url, engine_for
 from ibkr_pipeline.store.ledger import Ledger
-from ibkr_pipeline.trading.views import View, equity_points, fills_view, orders_view, pnl_view
+from ibkr_pipeline.trading.views import View, equity_points, fills_view, orders_view, pnl_view, realized_by_strategy
 
 
-def equity_curve_png(points: list[tuple[datetime, float]]) -> bytes:
-    """Net liquidation in time order, in dollars on the axis (no scientific offset)."""
+def curves_png(title: str, series: dict[str, list[tuple[datetime, float]]]) -> bytes:
+    """Lines over time, each in time order, dollars on the axis (no scientific offset)."""
     plt, _ = plotting()
     from matplotlib.ticker import FuncFormatter
 
-    points = sorted(points)
     fig, ax = plt.subplots(figsize=(10, 4))
-    if points:
-        ax.plot([p[0] for p in points], [p[1] for p in points], color="#1f77b4", marker="o" if len(points) < 30 else None)
-    ax.set_title("Net liquidation (USD)")
+    for name, points in series.items():
+        points = sorted(points)
+        if points:
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=name, drawstyle="steps-post",
+                    marker="o" if len(points) < 30 else None)
+    if len(series) > 1:
+        ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"${value:,.0f}"))
     ax.grid(True, alpha=0.3)
     fig.autofmt_xdate()
@@ -31,6 +36,11 @@ def equity_curve_png(points: list[tuple[datetime, float]]) -> bytes:
     fig.savefig(out, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     return out.getvalue()
+
+
+def equity_curve_png(points: list[tuple[datetime, float]]) -> bytes:
+    """Net liquidation in time order, in dollars on the axis."""
+    return curves_png("Net liquidation (USD)", {"net liquidation": points})
 
 
 def table_metadata(view: View) -> dg.TableMetadataValue:
@@ -72,9 +82,8 @@ def build_portfolio(orders: list[dg.AssetKey]) -> dg.AssetsDefinition:
                        for strategy, n, realized, fees in pnl.rows}
         curve = equity_points(ledger)
         stored = chart_store.put(f"portfolio/equity_{now:%Y%m%dT%H%M%S}.png", equity_curve_png(curve), "image/png")
-        import base64
-
         image = base64.b64encode(equity_curve_png(curve[-200:])).decode()
+        pnl_image = base64.b64encode(curves_png("Realized P&L by strategy (USD)", realized_by_strategy(ledger))).decode()
         rows = "\n".join(f"| {s} | {p['position']:g} | {p['avg_cost']:.2f} | {p['market_price']:.2f} | {p['market_value']:.2f} "
                          f"| {p['unrealized_pnl']:.2f} |" for s, p in positions.items())
         metadata: dict[str, Any] = {
@@ -94,6 +103,8 @@ def build_portfolio(orders: list[dg.AssetKey]) -> dg.AssetsDefinition:
             "orders": table_metadata(_latest(orders_view(ledger), newest_first=True)),
             "fills": table_metadata(_latest(fills_view(ledger), newest_first=False)),
             "equity_curve": dg.MetadataValue.md(f"![equity](data:image/png;base64,{image})\n\n`{stored.path or stored.uri}`"),
+        "realized_pnl_by_strategy": dg.MetadataValue.md(
+            f"![realized P&L by strategy](data:image/png;base64,{pnl_image})"),
         }
         return dg.MaterializeResult(metadata=metadata)
 

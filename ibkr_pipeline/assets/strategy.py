@@ -523,8 +523,12 @@ def _analysis_markdown(records: dict[str, AnalysisRecord]) -> str:
             f"### {escape(symbol)} — {verdict}, {status}\n\n"
             f"source `{r.source}` model {escape(r.model)} · tokens {r.prompt_tokens}+{r.completion_tokens} · "
             f"cost ${r.cost_usd:.4f} · cache hits {r.cache_hits} · charts sent: {escape(', '.join(r.charts_sent) or 'none')}\n\n"
-            + (f"entry {a.entry} · stop {a.stop_loss} · target {a.take_profit} · horizon {escape(a.horizon)} · "
-               f"trend {escape(a.trend)}\n\n> {escape(a.rationale)}\n\n" if a else "")
+            + (f"entry {_fmt(a.entry) or '-'} · stop {_fmt(a.stop_loss) or '-'} · target {_fmt(a.take_profit) or '-'} · "
+               f"horizon {escape(a.horizon) or '-'} · trend "
+               f"{escape(', '.join(f'{tf} {t}' for tf, t in a.trend.items())) or '-'} · support "
+               f"{', '.join(_fmt(p) for p in a.key_levels.support) or '-'} · resistance "
+               f"{', '.join(_fmt(p) for p in a.key_levels.resistance) or '-'}\n\n> {escape(a.rationale)}\n\n"
+               if a else "")
             + code_block(r.user_prompt) + "\n"
         )
     return "\n".join(parts) or "(nothing analysed)"

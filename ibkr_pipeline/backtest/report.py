@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -161,3 +162,24 @@ def plot(equity: pd.Series, baseline: pd.Series, title: str) -> bytes:
         return buffer.getvalue()
     finally:
         plt.close(fig)
+
+
+def decision_counts(ticks: list) -> tuple[dict[str, int], dict[str, int]]:
+    """How many signals of each action the ticks produced, and what became of them (placed, or why not), with
+    each symbol's name taken out so that the same reason counts once."""
+    signals: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    for tick in ticks:
+        signals.update(tick.signals.values())
+        for symbol, summary in tick.decisions.items():
+            outcomes[summary.removeprefix(f"{symbol}: ").replace(f" {symbol} ", " ")] += 1
+    return dict(signals.most_common()), dict(outcomes.most_common())
+
+
+def why_no_trades(signals: dict[str, int], outcomes: dict[str, int]) -> str:
+    """The reason a backtest made no trade, from its counts."""
+    if not any(signals.get(a) for a in ("BUY", "SELL")):
+        return (f"no BUY or SELL signal in {sum(signals.values())} signals (all HOLD): the rules never fired, "
+                "or the analyst never agreed")
+    shown = "; ".join(f"{reason} ×{n}" for reason, n in list(outcomes.items())[:5])
+    return f"{signals.get('BUY', 0)} BUY and {signals.get('SELL', 0)} SELL signals, none traded: {shown}"

@@ -278,15 +278,17 @@ class StrategySpec(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StrategySpec:
+        """Every check across sections, all reported at once (one line each, located)."""
+        problems: list[str] = []
         names = [t.name for t in self.timeframes]
         if len(set(names)) != len(names):
-            raise ValueError(f"timeframe names must be unique: {names}")
+            problems.append(f"timeframes: timeframe names must be unique: {names}")
         for i, spec in enumerate(self.indicators):
             for tf in spec.timeframes or []:
                 if tf not in names:
-                    raise ValueError(f"indicators.{i}.timeframes: unknown timeframe {tf!r}; have {names}")
+                    problems.append(f"indicators.{i}.timeframes: unknown timeframe {tf!r}; have {names}")
         if self.signal.timeframe not in names:
-            raise ValueError(f"signal.timeframe: unknown timeframe {self.signal.timeframe!r}; have {names}")
+            problems.append(f"signal.timeframe: unknown timeframe {self.signal.timeframe!r}; have {names}")
         columns = self.columns_for(self.signal.timeframe)
         for field in ("buy", "sell", "atr"):
             expression = getattr(self.signal, field)
@@ -295,23 +297,23 @@ class StrategySpec(_Model):
             try:
                 rules.check(expression, columns)
             except rules.RuleError as exc:
-                raise ValueError(f"signal.{field}: {exc}") from exc
+                problems.append(f"signal.{field}: {exc}")
         drawable = set().union(*(self.columns_for(n) for n in names))
         for field in ("overlays", "panels"):
             for column in getattr(self.chart, field):
                 if column not in drawable:
-                    raise ValueError(f"chart.{field}: unknown column {column!r}; have {sorted(drawable)}")
-        if self.order.sizing == "fixed_quantity" and not self.order.quantity:
-            raise ValueError("order.quantity is required when order.sizing is fixed_quantity")
-        if self.order.sizing == "fixed_notional" and not self.order.notional:
-            raise ValueError("order.notional is required when order.sizing is fixed_notional")
-        if self.order.sizing == "pct_equity" and not self.order.pct_equity:
-            raise ValueError("order.pct_equity is required when order.sizing is pct_equity")
+                    problems.append(f"chart.{field}: unknown column {column!r}; have {sorted(drawable)}")
+        for sizing, needed in (("fixed_quantity", "quantity"), ("fixed_notional", "notional"),
+                               ("pct_equity", "pct_equity")):
+            if self.order.sizing == sizing and not getattr(self.order, needed):
+                problems.append(f"order.{needed} is required when order.sizing is {sizing}")
         if self.order.bracket and self.signal.buy and self.signal.mode != "llm" and not self.signal.atr and not (
                 self.order.stop_pct and self.order.target_pct):
-            raise ValueError("order.bracket: a bracket needs its distances: set signal.atr, or order.stop_pct and "
-                             "order.target_pct (an analysis in signal.mode llm gives its own, bounded by "
-                             "order.max_stop_pct and order.max_target_pct)")
+            problems.append("order.bracket: a bracket needs its distances: set signal.atr, or order.stop_pct and "
+                            "order.target_pct (an analysis in signal.mode llm gives its own, bounded by "
+                            "order.max_stop_pct and order.max_target_pct)")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def indicators_for(self, timeframe: str) -> list[IndicatorSpec]:
@@ -412,11 +414,60 @@ def parse_strategy(text: str, path: Path) -> StrategySpec:
     try:
         return StrategySpec.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            message = err["msg"].removeprefix("Value error, ")
-            problems.append((_location(err["loc"]), message))
+        problems = _problems(exc)
+        # The checks across sections run only on sections that are valid: run them once more with each broken
+        # section set aside, so one pass reports every problem (a rule naming a broken indicator's column too).
+        repaired = _set_aside(data, exc.errors())
+        try:
+            StrategySpec.model_validate(repaired)
+        except ValidationError as again:
+            # Without the broken indicators their columns are unknown: say so next to a name that may be theirs.
+            hint = " (perhaps because of the broken indicators above)" if repaired.get("indicators") != \
+                data.get("indicators") else ""
+            problems += [(loc, message + (hint if "unknown" in message else ""))
+                         for loc, message in _problems(again) if loc == "" and (loc, message) not in problems]
         raise StrategyFileError(path, problems) from exc
+
+
+_PLACEHOLDERS: dict[str, Any] = {  # valid stand-ins for required sections, for the second pass only
+    "name": "placeholder",
+    "universe": [{"symbol": "PLACEHOLDER"}],
+    "schedule": {"cron": "0 0 * * *", "timezone": "UTC", "start": "2026-01-01"},
+}
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """Each error as (field path, message); a cross-section error is one line per problem, located in its text."""
+    found: list[tuple[str, str]] = []
+    for err in exc.errors():
+        message = err["msg"].removeprefix("Value error, ")
+        found += [(_location(err["loc"]), line) for line in message.splitlines()]
+    return found
+
+
+def _set_aside(data: dict[str, Any], errors: list[Any]) -> dict[str, Any]:
+    """The file with each broken part replaced: a broken list item dropped, a broken section back to its default
+    (or a valid placeholder when it has none), an unknown key removed."""
+    repaired = dict(data)
+    drop: dict[str, set[int]] = {}
+    for err in errors:
+        loc = err["loc"]
+        if not loc or loc[0] not in repaired:
+            continue
+        key = str(loc[0])
+        if len(loc) > 1 and isinstance(loc[1], int) and isinstance(repaired[key], list):
+            drop.setdefault(key, set()).add(loc[1])
+        else:
+            drop[key] = set()
+    for key, items in drop.items():
+        kept = [v for i, v in enumerate(repaired[key]) if i not in items] if items else []
+        if kept:
+            repaired[key] = kept
+        elif key in _PLACEHOLDERS:
+            repaired[key] = _PLACEHOLDERS[key]
+        else:
+            repaired.pop(key)
+    return repaired
 
 
 def read_strategy_text(path: Path) -> str:

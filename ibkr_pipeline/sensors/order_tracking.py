@@ -1,5 +1,6 @@
 """Order tracking: reconcile the ledger's live orders with the broker, record fills, surface rejects."""
 
+import hashlib
 import os
 
 import dagster as dg
@@ -41,10 +42,14 @@ def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource, aler
             part for part in (f"orders rejected by IB: {', '.join(result.rejects)}" if result.rejects else "",
                               f"orders lost (IB does not know them): {', '.join(result.lost)}" if result.lost else "")
             if part))
-    # Ticks record their own fills too: a snapshot follows whatever fill is newest since the last one.
+    # Ticks record their own fills too: a snapshot (and with it the orders, fills and P&L tables) follows
+    # whatever fill is newest since the last one, and any status change seen here.
     fills = ledger.fills()
     latest = fills[-1].exec_id if fills else ""
     if latest and latest != context.cursor:
         context.update_cursor(latest)
         return dg.RunRequest(run_key=f"fills-{latest}")
-    return dg.SkipReason(f"{len(result.changes)} status changes, no new fills")
+    if result.changes:
+        changed = hashlib.sha256(repr(sorted(result.changes)).encode()).hexdigest()[:16]
+        return dg.RunRequest(run_key=f"status-{changed}")
+    return dg.SkipReason("no status change, no new fills")

@@ -64,3 +64,15 @@ def pnl_view(ledger: Ledger) -> View:
 def equity_points(ledger: Ledger) -> list[tuple[datetime, float]]:
     """Net liquidation over time, in time order (snapshots are written by ticks and the portfolio asset alike)."""
     return sorted((s.at, s.net_liquidation) for s in ledger.snapshots())
+
+
+def realized_by_strategy(ledger: Ledger) -> dict[str, list[tuple[datetime, float]]]:
+    """Each strategy's realized P&L as IB reports it (the same figure as ``pnl_view``), accumulated fill by fill
+    in time order."""
+    curves: dict[str, list[tuple[datetime, float]]] = {}
+    totals: dict[str, float] = {}
+    for fill in sorted(ledger.fills(), key=lambda f: f.time):
+        strategy = strategy_of(fill.order_ref)
+        totals[strategy] = totals.get(strategy, 0.0) + fill.realized_pnl
+        curves.setdefault(strategy, []).append((fill.time, round(totals[strategy], 2)))
+    return curves

@@ -78,6 +78,7 @@ def test_llm_tick_sends_prompts_and_charts_validates_caches_and_hides_the_key(ga
     assert meta2["llm_calls"] == 0 and meta2["cache_hits"] == 3
     assert "gpt-4o-mini via 127.0.0.1" == meta1["analyst"]
     assert "### AAPL — BUY (0.80), accepted" in meta1["analysis"]
+    assert "{'" not in meta1["analysis"] and "· trend daily " in meta1["analysis"]  # read as text, not a Python repr
     everything = logs + json.dumps({k: str(v) for k, v in meta1.items()}) + json.dumps({k: str(v) for k, v in meta2.items()})
     assert SECRET not in everything
     assert server.headers[0]["authorization"] == f"Bearer {SECRET}"  # it was used, just never shown

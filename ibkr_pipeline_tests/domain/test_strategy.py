@@ -55,7 +55,8 @@ BAR_SIZES = ("'1 min', '2 mins', '3 mins', '5 mins', '10 mins', '15 mins', '20 m
         (GOOD.replace("15 16 * * 1-5", "15 16 * *"),
          "schedule.cron: '15 16 * *' has 4 fields; a cron has 5 (minute hour day-of-month month day-of-week)"),
         (GOOD.replace("America/New_York", "Mars/Olympus"), "schedule.timezone: 'Mars/Olympus' is not an IANA time zone"),
-        (GOOD.replace("kind: rsi", "kind: nosuch"), "indicators.0: pandas-ta has no indicator 'nosuch'"),
+        (GOOD.replace("kind: rsi", "kind: nosuch").replace("rsi_14 < 30 and ", "").replace("[rsi_14, ", "["),
+         "indicators.0: pandas-ta has no indicator 'nosuch'"),
         (GOOD.replace("{kind: macd}", "{kind: macd, name: m}"),
          "indicators.1: macd has 3 columns (['macd_12_26_9', 'macdh_12_26_9', 'macds_12_26_9']); 'name' needs one"),
         (GOOD.replace("rsi_14 < 30", "rsi_99 < 30"),
@@ -86,7 +87,27 @@ def test_broken_files_name_file_field_and_problem(tmp_path, broken, line):
     path.write_text(broken)
     with pytest.raises(StrategyFileError) as raised:
         load_strategy(path)
-    assert str(raised.value) == f"{path}: {line}"
+    # The first problem is the one named; what follows from it (a rule naming a broken indicator's column) may follow.
+    assert str(raised.value).splitlines()[0] == f"{path}: {line}"
+
+
+def test_every_problem_of_a_file_is_reported_in_one_pass(tmp_path):
+    """Field problems and the checks across sections (rules, chart columns) together: one run of validate
+    is enough to fix the file."""
+    path = tmp_path / "many.yaml"
+    path.write_text(GOOD.replace("15 16 * * 1-5", "0 25 * * 1-5").replace("kind: rsi", "kind: nosuch")
+                    .replace("close > open", "close >> open") + "risk: {max_position_pct: 150}\n")
+    with pytest.raises(StrategyFileError) as raised:
+        load_strategy(path)
+    lines = [line.removeprefix(f"{path}: ") for line in str(raised.value).splitlines()]
+    assert lines[:3] == [
+        "schedule.cron: '0 25 * * 1-5': hour field '25' is not valid (values 0-23, lists a,b, ranges a-b, steps */n)",
+        "indicators.0: pandas-ta has no indicator 'nosuch'",
+        "risk.max_position_pct: Input should be less than or equal to 100"]
+    assert lines[3].startswith("signal.buy: 'rsi_14 < 30 and close >> open' uses RShift, which rules do not allow")
+    assert lines[4].startswith("chart.panels: unknown column 'rsi_14'") and \
+        lines[4].endswith("(perhaps because of the broken indicators above)")
+    assert len(lines) == 5
 
 
 def test_a_broken_file_does_not_hide_the_others(tmp_path):

@@ -227,3 +227,33 @@ def audit_order_through_its_partition(instance, resources, ref, intent):
     assert set(meta) >= {"run/orders", "run/analysis", "run/charts", "chart_file"}
     with Image.open(meta["chart_file"]) as image:
         assert image.format == "PNG" and image.width >= 800
+
+
+def test_a_status_change_without_a_fill_refreshes_the_portfolio(setup):
+    """The trader cancels a bracket's stop and target by hand: the sensor sees the order change, though nothing
+    filled, and asks for a portfolio snapshot so the orders tables show it."""
+    gw, resources, ledger = setup
+    with dg.instance_for_test() as instance:
+        tick(STRATEGY, resources, instance)
+        sensor_resources = {"ibkr": resources["ibkr"], "alerts": AlertWebhook()}
+        with dg.build_sensor_context(instance=instance, resources=sensor_resources) as context:
+            assert order_tracking(context).run_key.startswith("fills-")
+            cursor = context.cursor
+        with resources["ibkr"].get_client() as client:  # the trader cancels AAPL's stop and target by hand
+            children = [t for t in client.ib.reqAllOpenOrders()
+                        if t.contract.symbol == "AAPL" and t.order.parentId and t.orderStatus.status != "Cancelled"]
+            assert len(children) == 2
+            for trade in children:
+                client.ib.cancelOrder(trade.order)
+            for _ in range(100):  # until IB has confirmed both cancels
+                if all(t.orderStatus.status == "Cancelled" for t in children):
+                    break
+                client.ib.waitOnUpdate(timeout=0.5)
+            assert {t.orderStatus.status for t in children} == {"Cancelled"}
+        before = {r.order_ref: r.status for r in ledger.orders()}
+        with dg.build_sensor_context(instance=instance, resources=sensor_resources, cursor=cursor) as context:
+            tracked = order_tracking(context)
+        after = {r.order_ref: r.status for r in ledger.orders()}
+    assert before != after, (before, after)
+    assert isinstance(tracked, dg.RunRequest) and tracked.run_key.startswith("status-")
+    assert len(ledger.fills()) == 3  # nothing new filled

@@ -9,7 +9,7 @@ from pathlib import Path
 from ibkr_pipeline.domain.orders import OrderIntent
 from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline.store.ledger import Ledger
-from ibkr_pipeline.trading.views import equity_points, fills_view, orders_view, pnl_view
+from ibkr_pipeline.trading.views import equity_points, fills_view, orders_view, pnl_view, realized_by_strategy
 
 CLI = str(Path(sys.executable).parent / "ibkr-pipeline")
 T0 = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)
@@ -44,6 +44,7 @@ def test_views_read_the_ledger(database_url):
     assert [r[0] for r in fills_view(ledger, "alpha").rows] == ["e1", "e2"] and fills_view(ledger, "beta").rows == []
     assert pnl_view(ledger).rows == [("alpha", 2, 98.0, 2.0)]
     assert [v for _t, v in equity_points(ledger)] == [1_000_000.0, 999_990.0, 1_000_098.0]  # in time order
+    assert realized_by_strategy(ledger) == {"alpha": [(T0, 0.0), (T0 + timedelta(hours=1), 98.0)]}
 
 
 def test_the_cli_prints_the_same_tables(tmp_path):
