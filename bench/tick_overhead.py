@@ -79,7 +79,8 @@ def bare_tick(spec, res: dict, tmp: Path) -> int:
             key = f"{spec.name}/{symbol}/{TICK}/{name}.png"
             stored = store.put(key, images.full, "image/png")
             chart_refs.setdefault(symbol, {})[name] = {"key": key, "uri": stored.uri, "path": stored.path}
-    requests = {s: build_analysis_request(spec, s, contracts[s], with_ind[s], chart_refs[s], end, store) for s in with_ind}
+    requests = {s: build_analysis_request(spec, s, contracts[s], with_ind[s], chart_refs[s], end, store,
+                                          "flat: this strategy holds no shares; no working orders") for s in with_ind}
     records = run_analyses(spec, res["llm"], requests)
     signals = {s: combined_signal(s, end, ind.latest_values(f["daily"].drop(columns="timestamp")), spec.signal,
                                   records.get(s)) for s, f in with_ind.items()}

@@ -34,9 +34,16 @@ def _materializations(instance: dg.DagsterInstance, strategy: str, step: str, ti
         dg.AssetRecordsFilter(asset_key=dg.AssetKey([strategy, step]), asset_partitions=[tick]), limit=50).records)
 
 
+DATA_VERSION = "data version"  # kept beside the metadata: each step's output digest, from its tags
+
+
 def _values(record: Any) -> dict[str, Any]:
     materialization = record.asset_materialization
-    return {k: v.value for k, v in (materialization.metadata if materialization else {}).items()}
+    if materialization is None:
+        return {}
+    values = {k: v.value for k, v in materialization.metadata.items()}
+    version = (materialization.tags or {}).get("dagster/data_version")
+    return {**values, DATA_VERSION: version} if version else values
 
 
 def deciding_run(instance: dg.DagsterInstance, strategy: str, symbol: str, tick: str) -> str:
@@ -152,9 +159,11 @@ def sections(facts: AuditFacts) -> list[AuditSection]:
             f"{'pass' if c['passed'] else 'FAIL'}  {c['name']}: {c.get('value')} vs {c.get('limit')}"
             + (f" ({c['detail']})" if c.get("detail") else "") for c in facts.checks]))
     bars = [line for line in str(meta["bars"].get("bars", "")).splitlines() if line.startswith(f"| {symbol} |")]
+    versions = ", ".join(f"{step} {meta[step][DATA_VERSION]}" for step in STEPS if meta[step].get(DATA_VERSION))
     sections.append(AuditSection("data", [
         *(bars or ["bars: not recorded for this tick"]),
         *[f"chart {timeframe}: {uri}" for timeframe, uri in facts.chart_uris.items()],
+        f"data versions: {versions or 'not recorded'}",
     ]))
     orders_meta = meta["orders"]
     sections.append(AuditSection("strategy and code", [

@@ -127,7 +127,7 @@ def main() -> int:
     fills = ledger.fills()
     print(f"fills ({len(fills)}):")
     for f in fills:
-        print(f"  {f.time:%Y-%m-%d %H:%M} {f.side} {f.shares:g} {f.order_ref.split(':')[1]} @ {f.price:.2f} "
+        print(f"  {f.time:%Y-%m-%d %H:%M} {f.side} {f.shares:g} {f.symbol} @ {f.price:.2f} "
               f"commission {f.commission:.2f}  [{f.order_ref}]")
     meta = {k: v.value for k, v in snapshot.asset_materializations_for_node("portfolio")[0].metadata.items()}
     print(f"\nportfolio: net liquidation {meta['net_liquidation']:,.2f}  cash {meta['cash']:,.2f}  "

@@ -42,7 +42,9 @@ def build_analysis_request(
     charts: dict[str, dict[str, str]],
     as_of: datetime,
     store: ChartStore,
+    position: str,
 ) -> AnalysisRequest:
+    """``position`` is what the strategy holds in the symbol, in words (``domain.positions.position_summary``)."""
     primary = spec.signal.timeframe
     frame = frames[primary]
     latest = ind.latest_values(frame.drop(columns="timestamp"))
@@ -58,7 +60,7 @@ def build_analysis_request(
             "symbol": symbol, "contract": contract, "as_of": f"{as_of:%Y-%m-%d %H:%M} UTC",
             "timeframes": list(charts), "primary": primary, "bars": bars_table(recent),
             "indicators": {k: v for k, v in latest.items() if k not in ind.PRICE_COLUMNS},
-            "range_low": low, "range_high": high, "position": "unknown (not tracked by this step)",
+            "range_low": low, "range_high": high, "position": position,
             "notes": spec.llm.notes, "schema": json.dumps(json_schema()),
         },
     )

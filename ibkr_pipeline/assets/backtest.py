@@ -93,9 +93,10 @@ def _daily_history(spec: StrategySpec, config: BacktestConfig, ibkr: IBKRResourc
 
 
 def _analyst(spec: StrategySpec, llm: LLMResource, store: ChartStore, contracts: dict[str, ContractInfo]):
-    def analyse(tick: str, end: datetime, frames: dict, chart_refs: dict[str, dict[str, dict]]) -> dict:
-        requests = {s: build_analysis_request(spec, s, contracts[s], f, chart_refs.get(s, {}), end, store)
-                    for s, f in frames.items()}
+    def analyse(tick: str, end: datetime, frames: dict, chart_refs: dict[str, dict[str, dict]],
+                positions: dict[str, str]) -> dict:
+        requests = {s: build_analysis_request(spec, s, contracts[s], f, chart_refs.get(s, {}), end, store,
+                                              positions[s]) for s, f in frames.items()}
         return run_analyses(spec, llm, requests)
 
     return analyse

@@ -49,6 +49,7 @@ from ibkr_pipeline.store.kill_switch import KillSwitch
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.broker import GatewayBroker
 from ibkr_pipeline.trading.tick import STALE_OVERRIDE_TAG, trade_tick
+from ibkr_pipeline.trading.views import held_in_words
 
 CHECK_NAME = "symbols_ok"
 
@@ -346,9 +347,12 @@ class StrategyAssets:
         ) -> Iterator[Any]:
             llm: LLMResource = context.resources.llm
             store: ChartStore = context.resources.chart_store
+            ledger = Ledger(engine_for(llm.database_url or default_url()))
+            held = held_in_words(spec.name, ledger, {s: indicators.values[s] for s in charts.values},
+                                 spec.signal.timeframe)
             requests = {
                 symbol: build_analysis_request(spec, symbol, contracts.values[symbol], indicators.values[symbol],
-                                               charts.values[symbol], tick_at(context), store)
+                                               charts.values[symbol], tick_at(context), store, held[symbol])
                 for symbol in charts.values
             }
             started = time.perf_counter()

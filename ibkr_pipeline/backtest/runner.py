@@ -28,10 +28,11 @@ from ibkr_pipeline.domain.strategy import StrategySpec
 from ibkr_pipeline.store.database import upgrade
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.tick import trade_tick
+from ibkr_pipeline.trading.views import held_in_words
 
 Frames = dict[str, dict[str, pd.DataFrame]]
-# (tick, as_of, frames with indicators, chart refs) -> analysis per symbol
-Analyst = Callable[[str, datetime, Frames, dict[str, dict[str, dict]]], dict[str, AnalysisRecord]]
+# (tick, as_of, frames with indicators, chart refs, the strategy's position per symbol in words) -> analyses
+Analyst = Callable[[str, datetime, Frames, dict[str, dict[str, dict]], dict[str, str]], dict[str, AnalysisRecord]]
 # (tick, symbol, timeframe, frame with indicators) -> chart ref {"key", "uri", ...}
 ChartRenderer = Callable[[str, str, str, pd.DataFrame], dict]
 
@@ -133,8 +134,8 @@ def _tick(spec: StrategySpec, key: str, end: datetime, history: PointInTimeBars,
         else:
             frames[symbol] = per_tf
     charts = {s: {tf: render(key, s, tf, f) for tf, f in tfs.items()} for s, tfs in frames.items()} if render else {}
-    analyses = analyst(key, end, frames, charts)
     primary = spec.signal.timeframe
+    analyses = analyst(key, end, frames, charts, held_in_words(spec.name, ledger, frames, primary))
     signals = {
         s: combined_signal(s, end, ind.latest_values(f[primary].drop(columns="timestamp")), spec.signal, analyses.get(s))
         for s, f in frames.items()
@@ -150,3 +151,4 @@ def _tick(spec: StrategySpec, key: str, end: datetime, history: PointInTimeBars,
         decisions={d.symbol: d.summary for d in decisions if d.summary != "HOLD"},
         errors=errors,
     )
+

@@ -78,3 +78,19 @@ def reconciliation(symbol: str, by_strategy: dict[str, float], account: float) -
         parts = ", ".join(f"{s} {q:g}" for s, q in sorted(by_strategy.items()) if q)
         return f"{symbol}: ledger says strategies hold {total:g} ({parts or 'none'}) but the account holds {account:g}"
     return ""
+
+
+def position_summary(position: StrategyPosition | None, last_close: float, working: list[str]) -> str:
+    """What the analyst is told the strategy holds in the symbol: its own shares, their cost and open P&L at the
+    last close, and its working orders (an analyst that does not know the position cannot judge an exit)."""
+    quantity = position.quantity if position else 0.0
+    if not quantity:
+        held = "flat: this strategy holds no shares"
+    else:
+        side = "long" if quantity > 0 else "short"
+        cost = position.average_cost  # type: ignore[union-attr]
+        pnl = (last_close - cost) * quantity
+        held = (f"{side} {abs(quantity):g} shares at an average cost of {cost:.2f}; unrealized P&L {pnl:+,.2f} "
+                f"({(last_close / cost - 1) * (1 if quantity > 0 else -1):+.1%}) at the last close {last_close:.2f}")
+    orders = f"working orders: {', '.join(working)}" if working else "no working orders"
+    return f"{held}; {orders}"

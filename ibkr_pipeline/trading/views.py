@@ -1,4 +1,5 @@
-"""The trader's tables, read from the ledger: orders, fills, open orders and the equity over time.
+"""The trader's tables, read from the ledger: orders, fills, open orders, the equity over time, and the
+strategy's position in words for the analyst's prompt.
 
 One source for what the ``portfolio`` asset shows as Dagster table metadata and what
 ``ibkr-pipeline orders`` / ``fills`` / ``portfolio`` print, so the two never disagree.
@@ -9,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pandas as pd
+
 from ibkr_pipeline.domain.orders import strategy_of
+from ibkr_pipeline.domain.positions import position_summary
 from ibkr_pipeline.store.ledger import Ledger
 
 
@@ -76,3 +80,14 @@ def realized_by_strategy(ledger: Ledger) -> dict[str, list[tuple[datetime, float
         totals[strategy] = totals.get(strategy, 0.0) + fill.realized_pnl
         curves.setdefault(strategy, []).append((fill.time, round(totals[strategy], 2)))
     return curves
+
+
+def held_in_words(strategy: str, ledger: Ledger, frames: dict[str, dict[str, pd.DataFrame]],
+                  timeframe: str) -> dict[str, str]:
+    """Per symbol: what the strategy holds and has working, as the analyst's prompt says it (live and replay alike)."""
+    held = ledger.positions()
+    working: dict[str, list[str]] = {}
+    for row in ledger.open_orders(strategy=strategy):
+        working.setdefault(row.symbol, []).append(f"{row.action} {row.quantity} {row.entry_type} ({row.order_ref})")
+    return {s: position_summary(held.get((strategy, s)), float(f[timeframe]["close"].iloc[-1]), working.get(s, []))
+            for s, f in frames.items()}

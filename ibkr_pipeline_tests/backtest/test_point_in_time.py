@@ -65,3 +65,21 @@ def test_a_planted_future_bar_is_never_read_and_changes_nothing(tmp_path):
     assert with_plant.equity().equals(base.equity())
     assert [f.price for f in with_plant.fills] == [f.price for f in base.fills]
     assert base.orders_sent > 0, "the strategy must trade for the comparison to mean something"
+
+
+def test_the_analyst_is_told_what_the_strategy_holds_at_each_tick(tmp_path):
+    strategy = spec()
+    period = ticks(strategy, "2026-03-02-16:15", "2026-04-30-16:15")
+    history = synthetic_daily([u.symbol for u in strategy.universe], period[-1][1])
+    analyst = offline_analyst(strategy, tmp_path)
+    told: list[dict[str, str]] = []
+
+    def listening(tick, end, frames, charts, positions):
+        told.append(positions)
+        return analyst(tick, end, frames, charts, positions)
+
+    result = run_backtest(strategy, period, PointInTimeBars(history), contracts(strategy), listening, Costs(), 100_000)
+    assert result.fills, "the strategy must trade for the prompt to have something to say"
+    assert set(told[0].values()) == {"flat: this strategy holds no shares; no working orders"}
+    longs = [text for positions in told for text in positions.values() if text.startswith("long ")]
+    assert longs and all("at an average cost of " in t and "unrealized P&L " in t for t in longs)

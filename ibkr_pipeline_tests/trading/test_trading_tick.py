@@ -83,6 +83,7 @@ def test_tick_to_fills_positions_and_pnl(setup):
         assert "system prompt:" in sections["analysis"] and "answer:" in sections["analysis"]
         assert "pass  position_value: " in sections["risk checks"]
         assert sections["data"].startswith("| AAPL | daily |") and "chart daily: " in sections["data"]
+        assert "data versions: contracts " in sections["data"] and ", signals " in sections["data"]
         assert "file as it was at the tick:" in sections["strategy and code"] and "name: trader" in \
             sections["strategy and code"]
         assert sections["runs"].count("run ") == 7
@@ -166,6 +167,8 @@ def test_an_exit_cancels_the_positions_bracket_children_before_selling(setup):
         result = tick(exit_strategy, resources, instance, partition="2026-11-20-10:00")
     exits = result.output_for_node("trader__orders").values
     assert {d.intent.action for d in exits.values()} == {"SELL"}
+    told = result.output_for_node("trader__analysis").values["AAPL"].user_prompt
+    assert "Current position in AAPL: long " in told and "at an average cost of " in told, told  # the analyst knew
     assert {d.placement.status for d in exits.values()} == {"working"}
     states = gw.call(lambda: {(o.instrument.symbol, o.parent_id != 0, o.action): o.status
                               for o in gw.sim.engine.orders.values() if o.released})
