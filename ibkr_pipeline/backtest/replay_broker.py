@@ -18,7 +18,7 @@ import pandas as pd
 
 from ibkr_pipeline.backtest.point_in_time import LookAheadError, PointInTimeBars
 from ibkr_pipeline.domain.contracts import ContractInfo
-from ibkr_pipeline.domain.orders import OrderIntent, oca_group
+from ibkr_pipeline.domain.orders import OrderIntent, group_status, oca_group
 from ibkr_pipeline.exchange.account import Account
 from ibkr_pipeline.exchange.market import PriceWindow, ReplayMarket, SessionCalendar
 from ibkr_pipeline.exchange.matching import MatchingConfig, MatchingEngine, OrderEvent, OrderRejected, SimOrder
@@ -186,9 +186,9 @@ class ReplayBroker:
         group = [o for o in self.engine.orders.values() if o.order_ref == order_ref]
         if not group or ledger.get(order_ref) is None:
             return
-        statuses = {o.status for o in group}
-        if statuses <= {"Filled", "Cancelled", "ApiCancelled", "Inactive"}:
-            ledger.set_status(order_ref, "filled" if "Filled" in statuses else "cancelled")
+        status = group_status({o.status for o in group})
+        if status != "working":
+            ledger.set_status(order_ref, status)
 
     def _cancel_symbol(self, symbol: str, keep_ref: str) -> None:
         """Cancel every working order on ``symbol`` but ``keep_ref``'s (an exit replaces the position's bracket)."""

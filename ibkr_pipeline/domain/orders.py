@@ -23,6 +23,19 @@ def oca_group(ref: str) -> str:
     return f"{ref}:oca"
 
 
+IB_DONE_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})  # IB sends no more after these
+
+
+def group_status(statuses: set[str]) -> str:
+    """The ledger status of an order group from its legs' IB statuses: a bracket is done when every leg is;
+    IB ends a rejected order Inactive, also when the reject comes late."""
+    if "Inactive" in statuses:
+        return "rejected"
+    if statuses and statuses <= IB_DONE_STATUSES:
+        return "filled" if "Filled" in statuses else "cancelled"
+    return "working"
+
+
 def strategy_of(ref: str) -> str:
     """The strategy an orderRef belongs to ('' for an order that is not ours)."""
     strategy, sep, _ = ref.partition(":")

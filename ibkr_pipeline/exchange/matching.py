@@ -14,10 +14,11 @@ from datetime import datetime
 
 from ibkr_pipeline.exchange.account import Account, ibkr_fixed_commission
 from ibkr_pipeline.exchange.market import MarketModel
+from ibkr_pipeline.domain.orders import IB_DONE_STATUSES
 from ibkr_pipeline.exchange.universe import Instrument
 
 ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
-TERMINAL = ("Filled", "Cancelled", "ApiCancelled", "Inactive")
+TERMINAL = IB_DONE_STATUSES
 
 
 @dataclass

@@ -24,7 +24,7 @@ from ib_async import Trade
 
 from ibkr_pipeline.broker.client import IBKRClient
 from ibkr_pipeline.domain.contracts import ContractInfo
-from ibkr_pipeline.domain.orders import OrderIntent
+from ibkr_pipeline.domain.orders import OrderIntent, group_status
 from ibkr_pipeline.store.claims import PROCESS_OWNER, Claims, Holder, Lease
 from ibkr_pipeline.store.ledger import NEVER_SENT, NOT_TO_SEND, UNCONFIRMED, Ledger
 
@@ -116,12 +116,7 @@ def adoption_mismatch(intent: OrderIntent, known: list[BrokerOrder]) -> str:
 
 def status_of(orders: list[BrokerOrder]) -> str:
     """The ledger status of an order group (a bracket is done when every leg is)."""
-    statuses = {o.status for o in orders}
-    if "Inactive" in statuses:  # IB ends a rejected order Inactive, also when the reject came late
-        return "rejected"
-    if statuses <= {"Filled", "Cancelled", "ApiCancelled"}:
-        return "filled" if "Filled" in statuses else "cancelled"
-    return "working"
+    return group_status({o.status for o in orders})
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""What the analyst's prompt says the strategy holds."""
+"""What the analyst's prompt says the strategy holds, and what an order group's IB statuses add up to."""
 
 from ibkr_pipeline.domain.positions import StrategyPosition, position_summary
 
@@ -12,3 +12,12 @@ def test_flat_long_and_short_positions_in_words():
     short = StrategyPosition("s", "AAPL", -5, 100.0)
     assert position_summary(short, 110.0, []).startswith(
         "short 5 shares at an average cost of 100.00; unrealized P&L -50.00 (-10.0%)")
+
+
+def test_an_order_groups_status_from_its_legs():
+    from ibkr_pipeline.domain.orders import group_status
+
+    assert group_status({"Filled", "Cancelled"}) == "filled"  # entry filled, the other leg cancelled by OCA
+    assert group_status({"Cancelled", "ApiCancelled"}) == "cancelled"
+    assert group_status({"Filled", "Submitted"}) == "working"  # a stop or target still live
+    assert group_status({"Filled", "Inactive"}) == "rejected"  # a late reject is still a reject
