@@ -46,22 +46,18 @@ def _values(record: Any) -> dict[str, Any]:
     return {**values, DATA_VERSION: version} if version else values
 
 
-def deciding_run(instance: dg.DagsterInstance, strategy: str, symbol: str, tick: str) -> str:
-    """The run whose orders step decided this order: a later re-execution that found it already done, and
-    re-sized or re-checked it for nothing, is not the reason it was sent."""
-    records = _materializations(instance, strategy, "orders", tick)
-    for record in records:
+def deciding_run(orders_records: list[Any], symbol: str) -> str:
+    """The run whose orders step decided this order (records newest first): a later re-execution that found it
+    already done, and re-sized or re-checked it for nothing, is not the reason it was sent."""
+    for record in orders_records:
         if (_values(record).get("outcomes") or {}).get(symbol) not in STANDING_BY:
             return record.run_id
-    return records[0].run_id if records else ""
+    return orders_records[0].run_id if orders_records else ""
 
 
-def step_metadata(instance: dg.DagsterInstance, strategy: str, step: str, tick: str,
-                  run_id: str = "") -> tuple[dict[str, Any], str]:
-    """The step's materialization for the tick in ``run_id`` (else the newest): its metadata values and run id."""
-    records = _materializations(instance, strategy, step, tick)
-    chosen = next((r for r in records if r.run_id == run_id), records[0] if records else None)
-    return (_values(chosen), chosen.run_id) if chosen else ({}, "")
+def _chosen(records: list[Any], run_id: str) -> Any:
+    """The step's materialization in ``run_id``, else its newest."""
+    return next((r for r in records if r.run_id == run_id), records[0] if records else None)
 
 
 @dataclass(frozen=True)
@@ -107,10 +103,11 @@ def gather(instance: dg.DagsterInstance, ledger: Ledger, order_ref: str) -> Audi
     row = ledger.get(order_ref)
     if row is None:
         raise KeyError(f"no order {order_ref!r} in the ledger (ibkr-pipeline orders lists them)")
-    run_id = deciding_run(instance, row.strategy, row.symbol, row.tick)
-    steps = {step: step_metadata(instance, row.strategy, step, row.tick, run_id) for step in STEPS}
-    return AuditFacts(row, {step: values for step, (values, _run) in steps.items()},
-                      {step: run for step, (_values, run) in steps.items() if run},
+    records = {step: _materializations(instance, row.strategy, step, row.tick) for step in STEPS}  # read once
+    run_id = deciding_run(records["orders"], row.symbol)
+    chosen = {step: _chosen(found, run_id) for step, found in records.items()}
+    return AuditFacts(row, {step: _values(c) if c else {} for step, c in chosen.items()},
+                      {step: c.run_id for step, c in chosen.items() if c},
                       ledger.events(order_ref), ledger.fills(exact_ref=order_ref))
 
 

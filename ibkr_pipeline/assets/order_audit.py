@@ -61,10 +61,8 @@ def record_markdown(facts: AuditFacts, chart_png: bytes | None, analysed_png: by
                      f"![chart the analyst saw](data:image/png;base64,{base64.b64encode(analysed_png).decode()})")
     for section in sections(facts):
         if section.title == "risk checks":
-            parts.append("### risk checks\n\n" + table(
-                ["check", "passed", "value", "limit", "detail"],
-                [[c["name"], "pass" if c["passed"] else "FAIL", c.get("value"), c.get("limit"), c.get("detail") or ""]
-                 for c in facts.checks]))
+            risk = risk_view(facts)
+            parts.append("### risk checks\n\n" + table([name for name, _kind in risk.columns], risk.rows))
         else:
             parts.append(f"### {escape(section.title)}\n\n" + code_block("\n".join(section.lines)))
     return "\n\n".join(parts)
