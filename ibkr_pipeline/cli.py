@@ -320,7 +320,8 @@ def backtest(
                           "figures": {n: {"strategy": meta.get(f"strategy_{n}"), "buy_and_hold": meta.get(f"buy_and_hold_{n}")}
                                       for n in names},
                           "signals": meta["signal_counts"], "outcomes": meta["outcomes"],
-                          "why_no_trades": meta["why_no_trades"], "trades": meta["trades_list"], "plot": meta["plot"]},
+                          "why_no_trades": meta["why_no_trades"], "trades": meta["trades_list"], "plot": meta["plot"],
+                          "path": meta["path"], "recomputed_per_tick": meta["recomputed_per_tick"]},
                          indent=2, default=str))
         return
     table = Table("figure", "strategy", "buy and hold")
@@ -342,6 +343,9 @@ def backtest(
     console.print(f"signals: {signals or 'none'}", markup=False, highlight=False)
     if meta["why_no_trades"]:
         console.print(f"no trades: {meta['why_no_trades']}", markup=False, highlight=False, soft_wrap=True)
+    recomputed = "; ".join(f"{name} ({why})" for name, why in meta["recomputed_per_tick"].items())
+    console.print(f"replayed {meta['path']}" + (f"; recomputed each tick: {recomputed}" if recomputed else ""),
+                  markup=False, highlight=False, soft_wrap=True)
     console.print(f"plot: {meta['plot']}\nDagster: asset {spec.name}/backtest_report (make ui)")
 
 

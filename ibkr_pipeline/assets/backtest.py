@@ -44,6 +44,7 @@ class BacktestConfig(dg.Config):
     history: Literal["store", "files"] = "store"
     files_dir: str = ""
     charts: Literal["auto", "always", "never"] = "auto"
+    path: Literal["auto", "tick"] = "auto"  # tick: recompute every indicator on every tick even when none reads a chart
 
 
 def history_key(symbol: str) -> str:
@@ -131,8 +132,9 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
         tags={"strategy": spec.name},
     )
     def backtest(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
+        from ibkr_pipeline.backtest.columns import fast_path_refusal
         from ibkr_pipeline.backtest.replay_broker import Costs
-        from ibkr_pipeline.backtest.runner import history_start, run_backtest
+        from ibkr_pipeline.backtest.runner import history_start, run_backtest, run_fast_backtest
 
         if unsupported:
             raise dg.Failure(f"{spec.name}: timeframes {unsupported} are intraday; backtests replay "
@@ -154,12 +156,18 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
             raise dg.Failure("analyst 'llm' needs an LLM endpoint (OPENAI_BASE_URL); use analyst 'offline' without one")
         draw = config.charts == "always" or (config.charts == "auto" and not llm.offline and spec.llm.vision)
         b = spec.backtest
-        result = run_backtest(
-            spec, ticks, PointInTimeBars(daily), contracts, _analyst(spec, llm, store, contracts),
-            Costs(b.slippage_bps, b.commission_per_share, b.min_commission, b.max_commission_pct), b.starting_cash,
-            render=_renderer(spec, store, folder) if draw else None,
-            on_tick=_progress(context, len(ticks)),
-        )
+        costs = Costs(b.slippage_bps, b.commission_per_share, b.min_commission, b.max_commission_pct)
+        refusal = "asked for (config path: tick)" if config.path == "tick" else fast_path_refusal(
+            spec, "offline" if llm.offline else "llm", draw)
+        if refusal:
+            result = run_backtest(
+                spec, ticks, PointInTimeBars(daily), contracts, _analyst(spec, llm, store, contracts), costs,
+                b.starting_cash, render=_renderer(spec, store, folder) if draw else None,
+                on_tick=_progress(context, len(ticks)),
+            )
+        else:
+            result = run_fast_backtest(spec, ticks, PointInTimeBars(daily), contracts, costs, b.starting_cash,
+                                       on_tick=_progress(context, len(ticks)))
         stored = store.put(f"{folder}/result.json", result.to_json(), "application/json")
         store.put(latest_key(spec.name), json.dumps({"result": f"{folder}/result.json", "first": keys[0],
                                                      "last": keys[-1], "run_id": context.run.run_id}).encode(),
@@ -171,6 +179,8 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
             "last_tick": keys[-1],
             "analyst": "offline analyst" if llm.offline else f"{spec.llm.model or llm.model} (answers cached)",
             "charts_rendered": draw,
+            "path": f"{result.path}: {refusal}" if refusal else result.path,
+            "recomputed_per_tick": dg.MetadataValue.json(result.per_tick_indicators),
             "history_requests_to_ibkr": fetched["requests"],
             "orders_to_replay_engine": result.orders_sent,
             "orders_to_gateway": 0,
@@ -252,6 +262,8 @@ def report_metadata(spec: StrategySpec, result: "BacktestResult", latest: dict, 
         "range": f"{latest['first']} .. {latest['last']}",
         "backtest_run_id": latest.get("run_id", ""),
         "orders_to_gateway": 0,
+        "path": result.path,
+        "recomputed_per_tick": dg.MetadataValue.json(result.per_tick_indicators),
     })
 
 

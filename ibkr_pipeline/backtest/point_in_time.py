@@ -25,17 +25,22 @@ class LookAheadError(RuntimeError):
     """Something asked for data from after the backtest's current instant."""
 
 
-def _resample(daily: pd.DataFrame, bar_size: str) -> pd.DataFrame:
-    """Weekly (Monday-based, like ISO weeks) or monthly bars, each labelled by its first session, like IB."""
-    stamps = daily["timestamp"]
+def period_starts(stamps: pd.Series, bar_size: str) -> np.ndarray:
+    """Row numbers where each week (Monday-based, like ISO weeks) or month of daily bars begins."""
     if bar_size == "1 week":
         days = stamps.dt.tz_convert(None).to_numpy().astype("datetime64[D]").astype("int64")
         keys = (days + 3) // 7  # day 0 (1970-01-01) was a Thursday: weeks run Monday to Sunday
     else:
         keys = (stamps.dt.year * 100 + stamps.dt.month).to_numpy()
     keys = np.asarray(keys)
-    starts = np.r_[0, np.flatnonzero(np.diff(keys)) + 1]  # rows are in time order, so periods are runs
-    ends = np.r_[starts[1:] - 1, len(keys) - 1]
+    return np.r_[0, np.flatnonzero(np.diff(keys)) + 1].astype(np.int64)  # rows are in time order: periods are runs
+
+
+def _resample(daily: pd.DataFrame, bar_size: str) -> pd.DataFrame:
+    """Weekly or monthly bars, each labelled by its first session, like IB."""
+    stamps = daily["timestamp"]
+    starts = period_starts(stamps, bar_size)
+    ends = np.r_[starts[1:] - 1, len(stamps) - 1]
     return pd.DataFrame({
         "timestamp": stamps.iloc[starts].to_numpy(),
         "open": daily["open"].to_numpy()[starts],
@@ -74,17 +79,30 @@ class PointInTimeBars:
                                  f"clock is at {self.clock:%Y-%m-%d %H:%M} UTC" if self.clock else
                                  f"{what}: asked for data before the backtest clock started")
 
-    def daily(self, symbol: str, as_of: datetime) -> pd.DataFrame:
-        """Every daily bar of ``symbol`` known at ``as_of`` (which must not be after the clock)."""
+    def known_count(self, symbol: str, as_of: datetime) -> int:
+        """How many of ``symbol``'s daily bars are known at ``as_of`` (which must not be after the clock): every
+        read of the history, whole frames or precomputed columns, goes through here."""
         self._guard(symbol, as_of)
         if symbol not in self._daily:
             raise KeyError(f"no history for {symbol}")
         known = int(self._known_at[symbol].searchsorted(pd.Timestamp(as_of), side="right"))  # sorted by time
-        frame = self._daily[symbol].iloc[:known]
-        if not frame.empty:
-            last = frame["timestamp"].iloc[-1]
+        if known:
+            last = self._daily[symbol]["timestamp"].iloc[known - 1]
             self.latest_served = last if self.latest_served is None else max(self.latest_served, last)
-        return frame.reset_index(drop=True)
+        return known
+
+    def known_at(self, symbol: str) -> pd.Series:
+        """When each daily bar became known, for precomputing causal columns (reads go through ``known_count``)."""
+        return self._known_at[symbol]
+
+    def full_daily(self, symbol: str) -> pd.DataFrame:
+        """The whole daily history, for computing causal columns once; reads at an instant go through
+        ``known_count``."""
+        return self._daily[symbol]
+
+    def daily(self, symbol: str, as_of: datetime) -> pd.DataFrame:
+        """Every daily bar of ``symbol`` known at ``as_of`` (which must not be after the clock)."""
+        return self._daily[symbol].iloc[:self.known_count(symbol, as_of)].reset_index(drop=True)
 
     def bars(self, symbol: str, bar_size: str, as_of: datetime, lookback: str) -> pd.DataFrame:
         """What a historical-data request for ``lookback`` of ``bar_size`` bars ending ``as_of`` would return."""

@@ -20,7 +20,7 @@ from ibkr_pipeline.backtest.point_in_time import LookAheadError, PointInTimeBars
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.orders import OrderIntent, group_status, oca_group
 from ibkr_pipeline.exchange.account import Account
-from ibkr_pipeline.exchange.market import PriceWindow, ReplayMarket, SessionCalendar
+from ibkr_pipeline.exchange.market import MinuteArrays, PriceWindow, ReplayMarket, SessionCalendar
 from ibkr_pipeline.exchange.matching import MatchingConfig, MatchingEngine, OrderEvent, OrderRejected, SimOrder
 from ibkr_pipeline.exchange.universe import Instrument, Universe
 from ibkr_pipeline.store.ledger import Ledger
@@ -65,22 +65,16 @@ class _PointInTimeMarket(ReplayMarket):
         self.calendar = calendar
         self.history = history
         self._daily_cache: dict[str, pd.DataFrame] = {}
-        self._minutes: dict[tuple[str, int], pd.DataFrame] = {}
 
     def _raw(self, instrument: Instrument) -> pd.DataFrame:
-        return self.history._daily[instrument.symbol]
+        return self.history.full_daily(instrument.symbol)
 
-    def minute_frame(self, instrument: Instrument, session_index: int, rth: bool) -> pd.DataFrame:
+    def minute_arrays(self, instrument: Instrument, session_index: int) -> MinuteArrays:
         opened = self.calendar.session(session_index).open
         if self.history.clock is None or opened > self.history.clock:
             raise LookAheadError(f"{instrument.symbol}: the matching engine asked for session {opened:%Y-%m-%d}, "
                                  f"which has not opened at the backtest clock {self.history.clock}")
-        key = (instrument.symbol, session_index)
-        if key not in self._minutes:
-            if len(self._minutes) > 4096:
-                self._minutes.clear()
-            self._minutes[key] = super().minute_frame(instrument, session_index, rth)
-        return self._minutes[key]
+        return super().minute_arrays(instrument, session_index)
 
     def daily_bars(self, instrument: Instrument, rth: bool, first: int, last: int) -> pd.DataFrame:
         closed = self.calendar.session(last).close
@@ -96,11 +90,11 @@ class _PointInTimeMarket(ReplayMarket):
             start = session.open
         return super().window(instrument, start, end)
 
-    def price_at(self, instrument: Instrument, instant: datetime) -> float:
+    def _price_at(self, instrument: Instrument, instant: datetime) -> float:
         session = self.calendar.session_covering(instant)
         if session is not None and instant < session.open:  # pre-market: the last close is what is known
             return self._close_of(instrument, session.index - 1)
-        return super().price_at(instrument, instant)
+        return super()._price_at(instrument, instant)
 
 
 def _instrument(info: ContractInfo) -> Instrument:
@@ -227,7 +221,8 @@ class ReplayBroker:
         if existing is None:
             ledger.record_intent(intent, status="blocked" if blocked_reason else "intent", error=blocked_reason)
         if blocked_reason:
-            ledger.set_status(intent.order_ref, "blocked", blocked_reason)
+            if existing is not None:  # a new intent was recorded blocked, with its reason, just above
+                ledger.set_status(intent.order_ref, "blocked", blocked_reason)
             return Placement(intent.order_ref, "blocked", "blocked", detail=blocked_reason)
         if intent.action == "SELL" and not intent.is_bracket:
             self._cancel_symbol(intent.symbol, intent.order_ref)  # as GatewayBroker does before an exit

@@ -3,27 +3,41 @@
 Indicators, signals, sizing, risk checks and order intents are the same functions the
 live assets call; the analyst and the chart renderer are passed in, so this module
 knows nothing of Dagster, the LLM client or the object store.
+
+Two paths share the stateful part (replay broker, ledger, ``trade_tick``, the tick record):
+``run_backtest`` recomputes every timeframe's indicators on each tick's window, as the
+live tick does; ``run_fast_backtest``, for strategies that read no chart, computes the
+indicators a decision reads once per symbol (after a causality check, ``columns``) and
+asks the offline analyst on arrays. Both decide the same trades to the cent.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import create_engine
+from sqlalchemy.pool import StaticPool
 
+from ibkr_pipeline.backtest.columns import (
+    Causality,
+    SymbolColumns,
+    check_indicators,
+    fast_path_refusal,
+    needed_indicators,
+)
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.replay_broker import Costs, ReplayBroker, TradeFill
 from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain.bar_history import lookback_start
-from ibkr_pipeline.domain.analysis import AnalysisRecord
+from ibkr_pipeline.domain.analysis import AnalysisRecord, sanity_problems
 from ibkr_pipeline.domain.contracts import ContractInfo
-from ibkr_pipeline.domain.signals import combined_signal
+from ibkr_pipeline.domain.offline_analyst import analyse, first_rsi_column
+from ibkr_pipeline.domain.signals import Signal, combined_signal
 from ibkr_pipeline.domain.strategy import StrategySpec
 from ibkr_pipeline.store.database import upgrade
 from ibkr_pipeline.store.ledger import Ledger
@@ -60,6 +74,8 @@ class BacktestResult:
     rejections: list[tuple[str, str]]
     orders_sent: int
     latest_bar_read: str
+    path: str = "tick by tick"
+    per_tick_indicators: dict[str, str] = field(default_factory=dict)  # indicator -> why the check failed
 
     def equity(self) -> pd.Series:
         return pd.Series([t.net_liquidation for t in self.ticks], index=pd.DatetimeIndex([t.at for t in self.ticks]))
@@ -98,29 +114,91 @@ def run_backtest(
     on_tick: Callable[[TickRecord], None] | None = None,
 ) -> BacktestResult:
     """Run ``ticks`` (partition key, as-of instant) in order; state carries from one tick to the next."""
+
+    def decide(key: str, end: datetime, ledger: Ledger) -> tuple[dict[str, Signal], dict[str, float], dict[str, str]]:
+        return _signals_by_tick(spec, key, end, history, contracts, ledger, analyst, render)
+
+    return _replay(spec, ticks, history, contracts, costs, starting_cash, decide, on_tick)
+
+
+def run_fast_backtest(
+    spec: StrategySpec,
+    ticks: list[tuple[str, datetime]],
+    history: PointInTimeBars,
+    contracts: dict[str, ContractInfo],
+    costs: Costs,
+    starting_cash: float,
+    on_tick: Callable[[TickRecord], None] | None = None,
+) -> BacktestResult:
+    """As ``run_backtest`` with the offline analyst and no charts, reading indicators computed once per symbol."""
+    refusal = fast_path_refusal(spec, "offline", charts=False)
+    if refusal:
+        raise ValueError(f"{spec.name}: the fast backtest does not apply: {refusal}")
+    if not ticks:
+        raise ValueError(f"{spec.name}: no ticks to backtest")
+    symbols = list(contracts)
+    failing, causality = check_indicators(spec, history, symbols, [end for _, end in ticks])
+    whole = [i for i in needed_indicators(spec) if i not in failing]
+    columns = {s: SymbolColumns(spec, history.full_daily(s), whole, failing) for s in symbols}
+    rsi = first_rsi_column([c for i in spec.indicators_for(spec.signal.timeframe) for c in i.columns()])
+
+    def decide(key: str, end: datetime, ledger: Ledger) -> tuple[dict[str, Signal], dict[str, float], dict[str, str]]:
+        return _signals_from_columns(spec, end, history, contracts, columns, rsi)
+
+    result = _replay(spec, ticks, history, contracts, costs, starting_cash, decide, on_tick)
+    return replace(result, path=FAST_PATH, per_tick_indicators=_why(causality))
+
+
+def _why(causality: Causality) -> dict[str, str]:
+    return {name: causality.problems.get(name, "") for name in causality.per_tick}
+
+
+FAST_PATH = "fast (the indicators decisions read, computed once per symbol after a causality check)"
+Decide = Callable[[str, datetime, Ledger], tuple[dict[str, Signal], dict[str, float], dict[str, str]]]
+
+
+def _replay(spec: StrategySpec, ticks: list[tuple[str, datetime]], history: PointInTimeBars,
+            contracts: dict[str, ContractInfo], costs: Costs, starting_cash: float, decide: Decide,
+            on_tick: Callable[[TickRecord], None] | None) -> BacktestResult:
+    """The stateful part both paths share: the clock, the replay broker, the ledger and the production trading."""
     if not ticks:
         raise ValueError(f"{spec.name}: no ticks to backtest")
     broker = ReplayBroker(history, contracts, starting_cash, costs)
     records: list[TickRecord] = []
-    with tempfile.TemporaryDirectory(prefix=f"backtest-{spec.name}-") as work:
-        # A ledger of its own, on the backtest's clock: the production ledger never sees a simulated order.
-        engine = create_engine(f"sqlite:///{Path(work) / 'ledger.db'}")
-        upgrade(engine)
-        ledger = Ledger(engine, clock=broker.now)
-        try:
-            for key, end in ticks:
-                records.append(_tick(spec, key, end, history, contracts, broker, ledger, analyst, render, Path(work)))
-                if on_tick:
-                    on_tick(records[-1])
-        finally:
-            engine.dispose()
+    # A ledger of its own, in memory and on the backtest's clock: the production ledger never sees a simulated order.
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    upgrade(engine)
+    ledger = Ledger(engine, clock=broker.now)
+    try:
+        for key, end in ticks:
+            broker.advance_to(end, ledger)
+            signals, closes, errors = decide(key, end, ledger)
+            decisions = trade_tick(spec, key, signals, {s: contracts[s] for s in signals}, broker, ledger,
+                                   tick_at=end)
+            values = broker.account_values()
+            records.append(TickRecord(
+                tick=key, at=end, net_liquidation=round(values["NetLiquidation"], 2),
+                cash=round(values["TotalCashValue"], 2), gross=round(values["GrossPositionValue"], 2),
+                positions={h.symbol: h.quantity for h in broker.holdings().values()},
+                closes=closes, signals={s: v.action for s, v in signals.items()},
+                decisions={d.symbol: d.summary for d in decisions if d.summary != "HOLD"},
+                errors=errors,
+            ))
+            if on_tick:
+                on_tick(records[-1])
+    finally:
+        engine.dispose()
     return BacktestResult(spec.name, starting_cash, records, broker.fills, broker.rejections, broker.orders_sent,
                           str(history.latest_served))
 
 
-def _tick(spec: StrategySpec, key: str, end: datetime, history: PointInTimeBars, contracts: dict[str, ContractInfo],
-          broker: ReplayBroker, ledger: Ledger, analyst: Analyst, render: ChartRenderer | None, work: Path) -> TickRecord:
-    broker.advance_to(end, ledger)
+def _no_bars(timeframe: str, end: datetime) -> str:
+    return f"bars/{timeframe}: no bars up to {end:%Y-%m-%d %H:%M} UTC"
+
+
+def _signals_by_tick(spec: StrategySpec, key: str, end: datetime, history: PointInTimeBars,
+                     contracts: dict[str, ContractInfo], ledger: Ledger, analyst: Analyst,
+                     render: ChartRenderer | None) -> tuple[dict[str, Signal], dict[str, float], dict[str, str]]:
     frames: Frames = {}
     errors: dict[str, str] = {}
     for symbol in contracts:
@@ -128,27 +206,49 @@ def _tick(spec: StrategySpec, key: str, end: datetime, history: PointInTimeBars,
         for tf in spec.timeframes:
             bars = history.bars(symbol, tf.bar_size, end, tf.lookback)
             if bars.empty:
-                errors[symbol] = f"bars/{tf.name}: no bars up to {end:%Y-%m-%d %H:%M} UTC"
+                errors[symbol] = _no_bars(tf.name, end)
                 break
             per_tf[tf.name] = ind.with_indicators(bars, spec.indicators_for(tf.name))
         else:
             frames[symbol] = per_tf
     charts = {s: {tf: render(key, s, tf, f) for tf, f in tfs.items()} for s, tfs in frames.items()} if render else {}
     primary = spec.signal.timeframe
-    analyses = analyst(key, end, frames, charts, held_in_words(spec.name, ledger, frames, primary))
+    analyses = {} if spec.signal.mode == "rules" else analyst(  # rules alone decide: nobody to ask
+        key, end, frames, charts, held_in_words(spec.name, ledger, frames, primary))
     signals = {
         s: combined_signal(s, end, ind.latest_values(f[primary].drop(columns="timestamp")), spec.signal, analyses.get(s))
         for s, f in frames.items()
     }
-    decisions = trade_tick(spec, key, signals, {s: contracts[s] for s in signals}, broker, ledger, tick_at=end)
-    values = broker.account_values()
-    return TickRecord(
-        tick=key, at=end, net_liquidation=round(values["NetLiquidation"], 2), cash=round(values["TotalCashValue"], 2),
-        gross=round(values["GrossPositionValue"], 2),
-        positions={h.symbol: h.quantity for h in broker.holdings().values()},
-        closes={s: float(f[primary]["close"].iloc[-1]) for s, f in frames.items()},
-        signals={s: v.action for s, v in signals.items()},
-        decisions={d.symbol: d.summary for d in decisions if d.summary != "HOLD"},
-        errors=errors,
-    )
+    return signals, {s: float(f[primary]["close"].iloc[-1]) for s, f in frames.items()}, errors
 
+
+def _signals_from_columns(spec: StrategySpec, end: datetime, history: PointInTimeBars,
+                          contracts: dict[str, ContractInfo], columns: dict[str, SymbolColumns], rsi: str | None,
+                          ) -> tuple[dict[str, Signal], dict[str, float], dict[str, str]]:
+    primary = spec.timeframe(spec.signal.timeframe)
+    signals: dict[str, Signal] = {}
+    closes: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for symbol in contracts:
+        cols = columns[symbol]
+        known = history.known_count(symbol, end)
+        lo, hi = cols.window(known, end, primary.lookback)
+        trend_closes = {tf.name: cols.closes(tf, known, end) for tf in spec.timeframes}
+        missing = next((tf.name for tf in spec.timeframes if not len(trend_closes[tf.name])), None)
+        if missing:
+            errors[symbol] = _no_bars(missing, end)
+            continue
+        values = cols.values(lo, hi)
+        record = None
+        if spec.signal.mode != "rules":
+            inputs = cols.analyst_inputs(lo, hi, trend_closes, values, rsi)
+            analysis = analyse(inputs)
+            last_close = float(cols.close[hi - 1])
+            problems = sanity_problems(analysis, last_close, values.get(spec.signal.atr) if spec.signal.atr else None,
+                                       float(np.nanmin(cols.low[lo:hi])), float(np.nanmax(cols.high[lo:hi])))
+            record = AnalysisRecord(symbol=symbol, source="offline", model="offline-analyst", prompt_name="",
+                                    system_prompt="", user_prompt="", charts_sent=[], answers=[], analysis=analysis,
+                                    accepted=not problems, problems=problems)
+        signals[symbol] = combined_signal(symbol, end, values, spec.signal, record)
+        closes[symbol] = float(cols.close[hi - 1])
+    return signals, closes, errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -57,6 +58,7 @@ def as_of_tick(frame: pd.DataFrame, end: datetime, bar_size: str) -> pd.DataFram
     return completed_as_of(frame, end, bar_size)
 
 
+@lru_cache(maxsize=4096)  # every symbol of a tick asks for the same instant
 def lookback_start(end: datetime, lookback: str) -> pd.Timestamp:
     count, unit = lookback.split()
     return pd.Timestamp(end) - pd.DateOffset(**{_UNIT_OFFSET[unit]: int(count)})

@@ -2,53 +2,91 @@
 
 It reads the same inputs the LLM gets (bars and indicator values per timeframe)
 and answers in the same schema, so everything downstream is exercised offline.
+It works on plain arrays (``AnalystInputs``): the live tick builds them from its
+frames, the fast backtest from columns computed once, and both get the same answer.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ibkr_pipeline.domain.analysis import ChartAnalysis, KeyLevels, Trend
 
+TREND_BARS = 50
+ATR_BARS = 14
+LEVEL_BARS = 60  # the analyst reads no further back than this on the primary timeframe
 
-def _trend(frame: pd.DataFrame) -> Trend:
-    closes = frame["close"].dropna().tail(50).to_numpy()
+
+@dataclass(frozen=True)
+class AnalystInputs:
+    """What the analyst reads: closes per timeframe, the primary timeframe's latest bars and two indicators."""
+
+    closes: dict[str, np.ndarray]
+    high: np.ndarray  # the primary timeframe's last LEVEL_BARS bars (fewer when the window is shorter)
+    low: np.ndarray
+    close: np.ndarray
+    atr: float | None  # the strategy's ATR column, latest value
+    rsi: float | None  # the first RSI column, latest value
+
+
+def first_rsi_column(columns: list[str]) -> str | None:
+    return next((c for c in columns if c.startswith("rsi")), None)
+
+
+def _last(values: pd.Series) -> float | None:
+    value = values.iloc[-1]
+    return float(value) if value == value else None
+
+
+def inputs_from_frames(frames: Mapping[str, pd.DataFrame], primary: str, atr_column: str | None) -> AnalystInputs:
+    frame = frames[primary]
+    tail = frame.tail(LEVEL_BARS)
+    rsi = first_rsi_column(list(frame.columns))
+    return AnalystInputs(
+        closes={name: f["close"].to_numpy(dtype=float) for name, f in frames.items()},
+        high=tail["high"].to_numpy(dtype=float), low=tail["low"].to_numpy(dtype=float),
+        close=tail["close"].to_numpy(dtype=float),
+        atr=_last(frame[atr_column]) if atr_column and atr_column in frame else None,
+        rsi=_last(frame[rsi]) if rsi else None,
+    )
+
+
+def _trend(closes: np.ndarray) -> Trend:
+    closes = closes[~np.isnan(closes)][-TREND_BARS:]
     if len(closes) < 10:
         return "sideways"
-    slope = np.polyfit(np.arange(len(closes)), closes, 1)[0] * len(closes)
+    x = np.arange(len(closes)) - (len(closes) - 1) / 2
+    mean = closes.mean()
+    slope = float(x @ (closes - mean) / (x @ x)) * len(closes)  # least squares, per bar, times the bars
     spread = closes.std() or 1.0
-    if slope > 0.5 * spread and closes[-1] > closes.mean():
+    if slope > 0.5 * spread and closes[-1] > mean:
         return "up"
-    if slope < -0.5 * spread and closes[-1] < closes.mean():
+    if slope < -0.5 * spread and closes[-1] < mean:
         return "down"
     return "sideways"
 
 
-def _atr(frame: pd.DataFrame, length: int = 14) -> float | None:
-    high, low, close = frame["high"], frame["low"], frame["close"]
-    ranges = pd.concat([high - low, (high - close.shift()).abs(), (low - close.shift()).abs()], axis=1).max(axis=1)
-    value = ranges.tail(length).mean()
-    return float(value) if value == value else None
+def _atr(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> float | None:
+    """Mean true range of the last ATR_BARS bars (the first bar of a window has no previous close)."""
+    previous = np.r_[np.nan, close[:-1]]
+    ranges = np.fmax(high - low, np.fmax(np.abs(high - previous), np.abs(low - previous)))[-ATR_BARS:]
+    ranges = ranges[~np.isnan(ranges)]
+    return float(ranges.mean()) if len(ranges) else None
 
 
-def _rsi(frame: pd.DataFrame) -> float | None:
-    columns = [c for c in frame.columns if c.startswith("rsi")]
-    if not columns:
-        return None
-    value = frame[columns[0]].iloc[-1]
-    return float(value) if value == value else None
+def offline_analysis(frames: Mapping[str, pd.DataFrame], primary: str, atr_column: str | None = None) -> ChartAnalysis:
+    return analyse(inputs_from_frames(frames, primary, atr_column))
 
 
-def offline_analysis(frames: dict[str, pd.DataFrame], primary: str, atr_column: str | None = None) -> ChartAnalysis:
-    frame = frames[primary]
-    trends = {name: _trend(f) for name, f in frames.items()}
-    close = float(frame["close"].iloc[-1])
-    atr = None
-    if atr_column and atr_column in frame and frame[atr_column].iloc[-1] == frame[atr_column].iloc[-1]:
-        atr = float(frame[atr_column].iloc[-1])
-    atr = atr or _atr(frame) or close * 0.02
-    rsi = _rsi(frame)
+def analyse(inputs: AnalystInputs) -> ChartAnalysis:
+    trends = {name: _trend(closes) for name, closes in inputs.closes.items()}
+    close = float(inputs.close[-1])
+    atr = inputs.atr or _atr(inputs.high, inputs.low, inputs.close) or close * 0.02
+    rsi = inputs.rsi
     agreeing = list(trends.values())
     action = "HOLD"
     if agreeing.count("up") == len(agreeing) and (rsi is None or rsi < 70):
@@ -58,9 +96,9 @@ def offline_analysis(frames: dict[str, pd.DataFrame], primary: str, atr_column: 
     confidence = 0.5
     if action != "HOLD":
         confidence = 0.65 + (0.15 if rsi is not None and 40 <= rsi <= 60 else 0.0)
-    recent = frame.tail(60)
-    support = sorted({round(float(recent["low"].tail(20).min()), 2), round(float(recent["low"].min()), 2)})
-    resistance = sorted({round(float(recent["high"].tail(20).max()), 2), round(float(recent["high"].max()), 2)})
+    low, high = inputs.low[-LEVEL_BARS:], inputs.high[-LEVEL_BARS:]
+    support = sorted({round(float(low[-20:].min()), 2), round(float(low.min()), 2)})
+    resistance = sorted({round(float(high[-20:].max()), 2), round(float(high.max()), 2)})
     direction = {"BUY": 1, "SELL": -1}.get(action, 0)
     reasons = [f"{name} trend {trend}" for name, trend in trends.items()]
     if rsi is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import random
 import time
+from functools import lru_cache
 
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
@@ -77,9 +78,20 @@ def _describe(node: ast.AST) -> str:
 
 def names_in(expression: str) -> set[str]:
     """The value names an expression reads."""
+    return set(_names(expression))
+
+
+@lru_cache(maxsize=1024)
+def _names(expression: str) -> frozenset[str]:
     tree = _tree(expression)
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called
+    return frozenset({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called)
+
+
+@lru_cache(maxsize=1024)
+def _parsed(expression: str) -> ast.AST:
+    """The node simpleeval evaluates; a rule is checked by ``_tree`` before it is ever parsed here."""
+    return EvalWithCompoundTypes.parse(expression)
 
 
 def check(expression: str, known: set[str]) -> None:
@@ -102,11 +114,11 @@ def check(expression: str, known: set[str]) -> None:
 
 def evaluate(expression: str, values: dict[str, float | None]) -> bool | None:
     """True/False, or None when a value it needs is missing (still warming up)."""
-    needed = names_in(expression)
+    needed = _names(expression)
     if any(values.get(name) is None for name in needed):
         return None
     evaluator = EvalWithCompoundTypes(names={n: values[n] for n in needed}, functions=dict(ALLOWED_FUNCTIONS))
     try:
-        return bool(evaluator.eval(expression))
+        return bool(evaluator.eval(expression, _parsed(expression)))
     except (InvalidExpression, TypeError, ZeroDivisionError, OverflowError, ValueError) as exc:
         raise RuleError(f"cannot evaluate {expression!r}: {exc}") from exc

@@ -61,6 +61,7 @@ class SessionCalendar:
             [datetime.combine(d, PRE_MARKET_OPEN, tzinfo=EXCHANGE_TZ).timestamp() for d in self._days]
         )
         self._day_index = {d: i for i, d in enumerate(self._days)}
+        self._sessions: dict[int, Session] = {}
         self.rth_minutes = np.array(
             [int((c - o).total_seconds() // 60) for o, c in zip(self._opens, self._closes, strict=True)]
         )
@@ -78,12 +79,15 @@ class SessionCalendar:
         return len(self._days)
 
     def session(self, index: int) -> Session:
-        day = self._days[index]
-        pre = datetime.fromtimestamp(self._pre_open_s[index], UTC)
-        close = self._closes[index]
-        return Session(
-            index, day, self._opens[index], close, pre, close + timedelta(hours=POST_MARKET_HOURS)
-        )
+        found = self._sessions.get(index)
+        if found is None:
+            day = self._days[index]
+            pre = datetime.fromtimestamp(self._pre_open_s[index], UTC)
+            close = self._closes[index]
+            found = self._sessions[index] = Session(
+                index, day, self._opens[index], close, pre, close + timedelta(hours=POST_MARKET_HOURS)
+            )
+        return found
 
     def index_of(self, day: date) -> int | None:
         return self._day_index.get(day)
@@ -115,6 +119,32 @@ class SessionCalendar:
         return self.session_covering(instant) is not None
 
 
+MINUTE_NS = 60_000_000_000
+MINUTE_CACHE_SESSIONS = 2048
+PRICE_CACHE_ENTRIES = 65_536
+
+
+def _ns(instant: datetime) -> int:
+    return pd.Timestamp(instant).as_unit("ns").value
+
+
+@dataclass(frozen=True)
+class MinuteArrays:
+    """One session's minute bars as arrays; ``ns`` is each minute's start in UTC nanoseconds."""
+
+    ns: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    @classmethod
+    def empty(cls) -> MinuteArrays:
+        none = np.array([], dtype=float)
+        return cls(np.array([], dtype=np.int64), none, none, none, none, none)
+
+
 @dataclass(frozen=True)
 class PriceWindow:
     """What the price did between two instants: where it started, its range, where it ended."""
@@ -144,23 +174,51 @@ class MarketModel(ABC):
     def first_session_index(self, instrument: Instrument) -> int:
         """The first session with data for this instrument."""
 
+    def minute_arrays(self, instrument: Instrument, session_index: int) -> MinuteArrays:
+        """``minute_frame`` (extended hours included) as arrays."""
+        frame = self.minute_frame(instrument, session_index, rth=False)
+        return MinuteArrays(pd.DatetimeIndex(frame.index).as_unit("ns").asi8,
+                            *(frame[c].to_numpy(dtype=float) for c in OHLCV))
+
+    def _minutes(self, instrument: Instrument, session_index: int) -> MinuteArrays:
+        """One session's minute arrays, kept for the sessions read most recently: fills, quotes and marks read
+        the same few sessions again and again."""
+        cache: dict[tuple[str, int], MinuteArrays] = self.__dict__.setdefault("_minute_arrays_cache", {})
+        key = (instrument.symbol, session_index)
+        found = cache.get(key)
+        if found is None:
+            if len(cache) >= MINUTE_CACHE_SESSIONS:
+                cache.clear()
+            found = cache[key] = self.minute_arrays(instrument, session_index)
+        return found
+
     def price_at(self, instrument: Instrument, instant: datetime) -> float:
-        """The traded price at an instant: inside a session from its minutes, else the last close."""
+        """The traded price at an instant: inside a session from its minutes, else the last close. Kept for the
+        instants asked most recently: marks, quotes and the matching engine's windows ask the same ones."""
+        cache: dict[tuple[str, datetime], float] = self.__dict__.setdefault("_price_cache", {})
+        key = (instrument.symbol, instant)
+        found = cache.get(key)
+        if found is None:
+            if len(cache) >= PRICE_CACHE_ENTRIES:
+                cache.clear()
+            found = cache[key] = self._price_at(instrument, instant)
+        return found
+
+    def _price_at(self, instrument: Instrument, instant: datetime) -> float:
         session = self.calendar.session_covering(instant)
         if session is None or session.index < self.first_session_index(instrument):
             i = self.calendar.last_index_started_by(instant)
             return self._close_of(instrument, max(i, self.first_session_index(instrument)))
-        minutes = self.minute_frame(instrument, session.index, rth=False)
-        if minutes.empty:
+        minutes = self._minutes(instrument, session.index)
+        if not len(minutes.ns):
             return self._close_of(instrument, session.index)
-        stamps = minutes.index
-        pos = int(stamps.searchsorted(pd.Timestamp(instant), side="right")) - 1
+        at = _ns(instant)
+        pos = int(np.searchsorted(minutes.ns, at, side="right")) - 1
         if pos < 0:
-            return float(minutes["open"].iloc[0])
-        row = minutes.iloc[pos]
-        frac = (instant - stamps[pos].to_pydatetime()).total_seconds() / 60.0
+            return float(minutes.open[0])
+        frac = (at - int(minutes.ns[pos])) / 1e9 / 60.0
         frac = min(max(frac, 0.0), 1.0)
-        return float(row["open"] + (row["close"] - row["open"]) * frac)
+        return float(minutes.open[pos] + (minutes.close[pos] - minutes.open[pos]) * frac)
 
     def window(self, instrument: Instrument, start: datetime, end: datetime) -> PriceWindow:
         """Price path summary over [start, end], for crossing limit and stop prices."""
@@ -169,17 +227,15 @@ class MarketModel(ABC):
         low, high = min(first, last), max(first, last)
         i0 = max(self.calendar.last_index_started_by(start), self.first_session_index(instrument))
         i1 = self.calendar.last_index_started_by(end)
+        from_ns = _ns(start) // MINUTE_NS * MINUTE_NS
+        to_ns = _ns(end)
         for i in range(i0, i1 + 1):
-            minutes = self.minute_frame(instrument, i, rth=False)
-            if minutes.empty:
-                continue
-            inside = minutes[
-                (minutes.index >= pd.Timestamp(start).floor("min"))
-                & (minutes.index < pd.Timestamp(end))
-            ]
-            if not inside.empty:
-                low = min(low, float(inside["low"].min()))
-                high = max(high, float(inside["high"].max()))
+            minutes = self._minutes(instrument, i)
+            a = int(np.searchsorted(minutes.ns, from_ns, side="left"))
+            b = int(np.searchsorted(minutes.ns, to_ns, side="left"))
+            if b > a:
+                low = min(low, float(minutes.low[a:b].min()))
+                high = max(high, float(minutes.high[a:b].max()))
         return PriceWindow(first, low, high, last)
 
     def _close_of(self, instrument: Instrument, session_index: int) -> float:
@@ -482,6 +538,14 @@ class ReplayMarket(MarketModel):
             raise KeyError(f"no replay file for {instrument.symbol} in {self.data_dir}")
         return read_bar_file(path)
 
+    def _rows(self, instrument: Instrument) -> dict[int, dict[str, float]]:
+        """Session index → that day's OHLCV, for reading one day at a time."""
+        rows: dict[str, dict[int, dict[str, float]]] = self.__dict__.setdefault("_rows_cache", {})
+        found = rows.get(instrument.symbol)
+        if found is None:
+            found = rows[instrument.symbol] = self._daily(instrument).to_dict("index")
+        return found
+
     def first_session_index(self, instrument: Instrument) -> int:
         return int(self._daily(instrument).index[0])
 
@@ -490,10 +554,20 @@ class ReplayMarket(MarketModel):
         return daily[(daily.index >= first) & (daily.index <= last)]
 
     def minute_frame(self, instrument: Instrument, session_index: int, rth: bool) -> pd.DataFrame:
-        daily = self._daily(instrument)
-        if session_index not in daily.index:
+        m = self.minute_arrays(instrument, session_index)
+        if not len(m.ns):
             return pd.DataFrame(columns=OHLCV)
-        bar = daily.loc[session_index]
+        return pd.DataFrame(
+            {"open": m.open, "high": m.high, "low": m.low, "close": m.close, "volume": m.volume},
+            index=pd.to_datetime(m.ns, unit="ns", utc=True),
+        )
+
+    def minute_arrays(self, instrument: Instrument, session_index: int) -> MinuteArrays:
+        """A replayed day's path: open, then the nearer extreme, the other extreme, and the close, in straight
+        lines over the regular session's minutes."""
+        bar = self._rows(instrument).get(session_index)
+        if bar is None:
+            return MinuteArrays.empty()
         s = self.calendar.session(session_index)
         n = s.rth_minutes
         first, second = (bar["low"], bar["high"]) if bar["close"] >= bar["open"] else (
@@ -501,14 +575,7 @@ class ReplayMarket(MarketModel):
         )
         knots_x = [0, n // 3, 2 * n // 3, n]
         path = np.interp(np.arange(n + 1), knots_x, [bar["open"], first, second, bar["close"]])
-        frame = pd.DataFrame(
-            {
-                "open": path[:-1],
-                "high": np.maximum(path[:-1], path[1:]),
-                "low": np.minimum(path[:-1], path[1:]),
-                "close": path[1:],
-                "volume": np.round(np.full(n, bar["volume"] / n)),
-            },
-            index=pd.date_range(s.open, periods=n, freq="min", tz=UTC),
+        return MinuteArrays(
+            _ns(s.open) + np.arange(n, dtype=np.int64) * MINUTE_NS, path[:-1], np.maximum(path[:-1], path[1:]),
+            np.minimum(path[:-1], path[1:]), path[1:], np.round(np.full(n, bar["volume"] / n)),
         )
-        return frame

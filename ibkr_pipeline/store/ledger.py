@@ -32,6 +32,7 @@ class Ledger:
     def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None):
         self.engine = engine
         self.clock = clock or (lambda: datetime.now(UTC))  # a backtest's ledger runs on the backtest's clock
+        self._positions: tuple[tuple, dict[tuple[str, str], StrategyPosition]] | None = None
 
     def _detached(self, query) -> list:
         """The rows of ``query``, usable after their session is gone."""
@@ -158,8 +159,15 @@ class Ledger:
         return self._detached(query)
 
     def positions(self) -> dict[tuple[str, str], StrategyPosition]:
-        """(strategy, symbol) → each strategy's own position, from its own fills."""
-        return positions_from_fills(self.fills())
+        """(strategy, symbol) → each strategy's own position, from its own fills. Replayed again only when the
+        fills have changed (a tick asks every symbol; a ten-year backtest asks thousands of times)."""
+        with Session(self.engine) as session:
+            key = tuple(session.execute(select(func.count(), func.sum(FillRow.shares), func.sum(FillRow.price),
+                                               func.max(FillRow.time))).one())
+        cached = self._positions
+        if cached is None or cached[0] != key:
+            cached = self._positions = (key, positions_from_fills(self.fills()))
+        return dict(cached[1])
 
     def snapshot(self, at: datetime, account: str, net_liq: float, cash: float, unrealized: float,
                  realized: float, positions: dict) -> None:
@@ -168,5 +176,8 @@ class Ledger:
                                              unrealized_pnl=unrealized, realized_pnl=realized,
                                              positions_json=json.dumps(positions, default=str)))
 
-    def snapshots(self) -> list[PortfolioSnapshotRow]:
-        return self._detached(select(PortfolioSnapshotRow).order_by(PortfolioSnapshotRow.at))
+    def snapshots(self, since: datetime | None = None) -> list[PortfolioSnapshotRow]:
+        query = select(PortfolioSnapshotRow).order_by(PortfolioSnapshotRow.at)
+        if since is not None:
+            query = query.where(PortfolioSnapshotRow.at >= since)
+        return self._detached(query)

@@ -17,6 +17,10 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        """Stored in UTC, so that SQLite (which keeps the wall time as text) compares instants correctly."""
+        return value.astimezone(UTC) if value is not None and value.tzinfo is not None else value
+
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None or value.tzinfo is not None:
             return value

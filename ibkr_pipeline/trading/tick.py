@@ -114,7 +114,7 @@ def trade_tick(
     for row in ledger.open_orders(strategy=spec.name):  # other strategies' orders are theirs to manage
         working.setdefault(row.symbol, []).append(row.order_ref)
     day_start = trading_day_start(now)
-    snapshots = [s for s in ledger.snapshots() if s.at >= day_start]
+    snapshots = ledger.snapshots(since=day_start)
     daily_pnl = net_liq - snapshots[0].net_liquidation if snapshots else 0.0
     if not snapshots:
         ledger.snapshot(now, account, net_liq, summary.get("TotalCashValue", 0.0), summary.get("UnrealizedPnL", 0.0),

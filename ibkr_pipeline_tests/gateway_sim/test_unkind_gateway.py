@@ -268,7 +268,7 @@ def test_more_than_50_open_historical_requests_is_error_162():
 
         async def all_at_once():
             return await asyncio.gather(*(ib.reqHistoricalDataAsync(c, "", "5 D", "1 day", "TRADES", True, 2,
-                                                                     timeout=10) for c in contracts))
+                                                                     timeout=60) for c in contracts))
 
         answers = ib.run(all_at_once())
         assert sum(1 for a in answers if a) == 50  # the 51st, sent while 50 were open, was refused
