@@ -67,13 +67,14 @@ def build_portfolio(orders: list[dg.AssetKey]) -> dg.AssetsDefinition:
         ledger = Ledger(engine_for(ibkr.database_url or default_url()))
         with ibkr.get_client() as client:
             summary = client.account_summary()
-            items = list(client.ib.portfolio())
+            lines = client.portfolio()
             now = client.current_time()
-            account = client.settings.account or client.ib.managedAccounts()[0]
+            account = client.settings.account or client.managed_accounts()[0]
         positions = {
-            i.contract.symbol: {"position": i.position, "avg_cost": round(i.averageCost, 4), "market_price": i.marketPrice,
-                                "market_value": i.marketValue, "unrealized_pnl": i.unrealizedPNL, "realized_pnl": i.realizedPNL}
-            for i in items if i.position
+            line.symbol: {"position": line.position, "avg_cost": round(line.average_cost, 4),
+                          "market_price": line.market_price, "market_value": line.market_value,
+                          "unrealized_pnl": line.unrealized_pnl, "realized_pnl": line.realized_pnl}
+            for line in lines if line.position
         }
         ledger.snapshot(now, account, summary.get("NetLiquidation", 0.0), summary.get("TotalCashValue", 0.0),
                         summary.get("UnrealizedPnL", 0.0), summary.get("RealizedPnL", 0.0), positions)

@@ -19,10 +19,11 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from ibkr_pipeline.backtest.point_in_time import PointInTimeBars, period_starts
+from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain import rules
 from ibkr_pipeline.domain.bar_history import lookback_start
+from ibkr_pipeline.domain.bar_periods import period_starts
 from ibkr_pipeline.domain.offline_analyst import LEVEL_BARS, TREND_BARS, AnalystInputs, first_rsi_column
 from ibkr_pipeline.domain.strategy import IndicatorSpec, StrategySpec, Timeframe
 
@@ -159,7 +160,7 @@ class SymbolColumns:
         self.low = daily["low"].to_numpy(dtype=float)
         self.close = daily["close"].to_numpy(dtype=float)
         self.columns = {c: frame[c].to_numpy(dtype=float) for c in frame.columns if c != "timestamp"}
-        self.periods = {tf.bar_size: period_starts(self.stamps, tf.bar_size) for tf in spec.timeframes
+        self.periods = {tf.bar_size: period_starts(pd.DatetimeIndex(self.stamps), tf.bar_size) for tf in spec.timeframes
                         if tf.bar_size != "1 day"}
 
     def window(self, known: int, end: datetime, lookback: str) -> tuple[int, int]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 
 from ibkr_pipeline.domain import bar_history
+from ibkr_pipeline.domain.bar_periods import aggregate_runs, period_starts
 from ibkr_pipeline.domain.bars import normalize_bars
 
 SUPPORTED_BAR_SIZES = ("1 day", "1 week", "1 month")
@@ -25,30 +25,11 @@ class LookAheadError(RuntimeError):
     """Something asked for data from after the backtest's current instant."""
 
 
-def period_starts(stamps: pd.Series, bar_size: str) -> np.ndarray:
-    """Row numbers where each week (Monday-based, like ISO weeks) or month of daily bars begins."""
-    if bar_size == "1 week":
-        days = stamps.dt.tz_convert(None).to_numpy().astype("datetime64[D]").astype("int64")
-        keys = (days + 3) // 7  # day 0 (1970-01-01) was a Thursday: weeks run Monday to Sunday
-    else:
-        keys = (stamps.dt.year * 100 + stamps.dt.month).to_numpy()
-    keys = np.asarray(keys)
-    return np.r_[0, np.flatnonzero(np.diff(keys)) + 1].astype(np.int64)  # rows are in time order: periods are runs
-
-
 def _resample(daily: pd.DataFrame, bar_size: str) -> pd.DataFrame:
-    """Weekly or monthly bars, each labelled by its first session, like IB."""
-    stamps = daily["timestamp"]
-    starts = period_starts(stamps, bar_size)
-    ends = np.r_[starts[1:] - 1, len(stamps) - 1]
-    return pd.DataFrame({
-        "timestamp": stamps.iloc[starts].to_numpy(),
-        "open": daily["open"].to_numpy()[starts],
-        "high": np.maximum.reduceat(daily["high"].to_numpy(), starts),
-        "low": np.minimum.reduceat(daily["low"].to_numpy(), starts),
-        "close": daily["close"].to_numpy()[ends],
-        "volume": np.add.reduceat(daily["volume"].to_numpy(), starts),
-    })
+    """Weekly or monthly bars from the days known, each labelled by its first session, like IB."""
+    stamps = pd.DatetimeIndex(daily["timestamp"])
+    bars = aggregate_runs(stamps, daily, period_starts(stamps, bar_size))
+    return bars.rename_axis("timestamp").reset_index()
 
 
 class PointInTimeBars:

@@ -20,6 +20,7 @@ from ib_async import IB, Contract, LimitOrder, MarketOrder, Order, StopOrder, Tr
 from ib_async.wrapper import RequestError
 
 from ibkr_pipeline.broker.contract_cache import ContractCache
+from ibkr_pipeline.broker.records import PortfolioLine, portfolio_line
 from ibkr_pipeline.broker.errors import (
     GatewayConnectionError,
     GatewayOutageError,
@@ -556,6 +557,14 @@ class IBKRClient:
 
     def current_time(self) -> datetime:
         return self.run(self._call("current time", self.ib.reqCurrentTimeAsync))
+
+    def managed_accounts(self) -> list[str]:
+        """The accounts this login may trade, as IB announced them on connect."""
+        return [a for a in self.ib.managedAccounts() if a]
+
+    def portfolio(self) -> list[PortfolioLine]:
+        """The account's positions with IB's marks and P&L (kept current by IB's account updates)."""
+        return [portfolio_line(item) for item in self.ib.portfolio(self.settings.account)]
 
     def sleep(self, seconds: float) -> None:
         self.ib.sleep(seconds)

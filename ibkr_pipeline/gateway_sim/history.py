@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from ibkr_pipeline.domain.bar_periods import aggregate_runs, period_starts
 from ibkr_pipeline.exchange.market import EXCHANGE_TZ, OHLCV, MarketModel
 from ibkr_pipeline.exchange.universe import Instrument
 
@@ -192,12 +193,7 @@ class HistoricalService:
         )
         if req.bar_size == "1 day":
             return frame
-        if req.bar_size == "1 week":
-            iso = frame.index.isocalendar()
-            keys = (iso["year"] * 100 + iso["week"]).to_numpy()
-        else:
-            keys = (frame.index.year * 100 + frame.index.month).to_numpy()
-        return _resample(frame, keys)
+        return aggregate_runs(frame.index, frame, period_starts(frame.index, req.bar_size))
 
     def _period_start(self, index: int, bar_size: str) -> int:
         """Move back to the first session of the week or month, so no period is cut short."""

@@ -66,7 +66,7 @@ class GatewayBroker:
     def __init__(self, client: IBKRClient, data_dir: Path, switch: KillSwitch | None = None, extra_block: str = "",
                  lease: Lease | None = None, policy: PlacementPolicy = DEFAULT_POLICY):
         self.client = client
-        self.managed = [a for a in client.ib.managedAccounts() if a]
+        self.managed = client.managed_accounts()
         configured = client.settings.account
         self.account = configured or (self.managed[0] if len(self.managed) == 1 else "")
         self.data_dir = Path(data_dir)
