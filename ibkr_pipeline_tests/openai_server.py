@@ -88,6 +88,7 @@ class FakeOpenAI:
                     n = len(server.requests)
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                answered = False
                 try:
                     reply = server.responder(body, n)
                     if reply.delay_s:
@@ -100,12 +101,18 @@ class FakeOpenAI:
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
                     self.end_headers()
+                    # No longer in flight before the body goes out: the client, once it has the body, may send its
+                    # next request before this thread would otherwise get to count this one done.
+                    with server._lock:
+                        server.in_flight -= 1
+                        answered = True
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
-                    with server._lock:
-                        server.in_flight -= 1
+                    if not answered:
+                        with server._lock:
+                            server.in_flight -= 1
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True

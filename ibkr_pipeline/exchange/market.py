@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import zlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
@@ -30,6 +32,7 @@ PRE_MARKET_OPEN = time(4, 0)
 POST_MARKET_HOURS = 4
 TRADING_DAYS_PER_YEAR = 252
 OHLCV = ["open", "high", "low", "close", "volume"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,18 @@ MINUTE_CACHE_SESSIONS = 2048
 PRICE_CACHE_ENTRIES = 65_536
 
 
+def _remembered(owner: object, name: str, limit: int, key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, kept under ``key`` in ``owner``'s cache ``name``, which is emptied when it holds ``limit``
+    entries (the market is read forward in time: what was read long ago is rarely read again)."""
+    cache: dict[Hashable, T] = owner.__dict__.setdefault(name, {})
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= limit:
+            cache.clear()
+        found = cache[key] = compute()
+    return found
+
+
 def _ns(instant: datetime) -> int:
     return pd.Timestamp(instant).as_unit("ns").value
 
@@ -183,26 +198,14 @@ class MarketModel(ABC):
     def _minutes(self, instrument: Instrument, session_index: int) -> MinuteArrays:
         """One session's minute arrays, kept for the sessions read most recently: fills, quotes and marks read
         the same few sessions again and again."""
-        cache: dict[tuple[str, int], MinuteArrays] = self.__dict__.setdefault("_minute_arrays_cache", {})
-        key = (instrument.symbol, session_index)
-        found = cache.get(key)
-        if found is None:
-            if len(cache) >= MINUTE_CACHE_SESSIONS:
-                cache.clear()
-            found = cache[key] = self.minute_arrays(instrument, session_index)
-        return found
+        return _remembered(self, "_minute_arrays_cache", MINUTE_CACHE_SESSIONS, (instrument.symbol, session_index),
+                           lambda: self.minute_arrays(instrument, session_index))
 
     def price_at(self, instrument: Instrument, instant: datetime) -> float:
         """The traded price at an instant: inside a session from its minutes, else the last close. Kept for the
         instants asked most recently: marks, quotes and the matching engine's windows ask the same ones."""
-        cache: dict[tuple[str, datetime], float] = self.__dict__.setdefault("_price_cache", {})
-        key = (instrument.symbol, instant)
-        found = cache.get(key)
-        if found is None:
-            if len(cache) >= PRICE_CACHE_ENTRIES:
-                cache.clear()
-            found = cache[key] = self._price_at(instrument, instant)
-        return found
+        return _remembered(self, "_price_cache", PRICE_CACHE_ENTRIES, (instrument.symbol, instant),
+                           lambda: self._price_at(instrument, instant))
 
     def _price_at(self, instrument: Instrument, instant: datetime) -> float:
         session = self.calendar.session_covering(instant)

@@ -145,9 +145,6 @@ def test_concurrency_bound_is_respected_and_calls_overlap():
             finally:
                 await c.close()
 
-        started = time.monotonic()
         attempts = asyncio.run(many())
-        wall = time.monotonic() - started
     assert all(a.analysis is not None for a in attempts)
-    assert server.max_in_flight == 3
-    assert wall < 9 * 0.4 / 2  # overlapped: about 9 x 0.4 s / 3, far below serial
+    assert server.max_in_flight == 3  # the calls overlap, up to the bound and never past it (counted, not timed)
