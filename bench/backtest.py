@@ -11,7 +11,8 @@ import dagster as dg
 
 from bench.common import CLOCK, strategy
 from bench.figures import figure
-from ibkr_pipeline.assets.backtest import BacktestConfig, _analyst, materialize_backtest
+from ibkr_pipeline.assets.backtest import BacktestConfig, materialize_backtest
+from ibkr_pipeline.pipeline.analysis import analyst_for
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.assets.ticks import partitions_for, tick_instants
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
@@ -56,7 +57,7 @@ def run() -> list[dict]:
         fast_s = time.perf_counter() - started
         started = time.perf_counter()
         run_backtest(spec, ticks[:TICK_BY_TICK_TICKS], PointInTimeBars(daily), contracts,
-                     _analyst(spec, LLMResource(), store, contracts), costs, b.starting_cash)
+                     analyst_for(spec, LLMResource(), store, contracts), costs, b.starting_cash)
         tick_by_tick_s = (time.perf_counter() - started) / TICK_BY_TICK_TICKS * len(ticks)
     return [
         figure("fast backtest: 1 year x 20 symbols daily, wall (s)", fast_s, 10,

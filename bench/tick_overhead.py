@@ -14,22 +14,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from bench.common import CLOCK, TICK, strategy
 from bench.figures import figure
-from ibkr_pipeline.assets.analysis import build_analysis_request, run_analyses
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.assets.ticks import partitions_for, tick_instant
-from ibkr_pipeline.broker.client import BarsRequest
-from ibkr_pipeline.domain import bar_history, charts
-from ibkr_pipeline.domain import indicators as ind
-from ibkr_pipeline.domain.signals import combined_signal
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.pipeline.analysis import analyse_symbols
+from ibkr_pipeline.pipeline.bars import merge_fetched, plan_fetches
+from ibkr_pipeline.pipeline.charts import draw_charts
+from ibkr_pipeline.pipeline.indicators import compute_indicators
+from ibkr_pipeline.pipeline.signals import decide_signals
+from ibkr_pipeline.storage import keys
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline.store.ledger import Ledger
@@ -49,41 +49,22 @@ def resources(port: int, tmp: Path) -> dict:
 
 
 def bare_tick(spec, res: dict, tmp: Path) -> int:
-    """The same steps with the same functions, in one process, without Dagster."""
+    """The same steps with the same functions (``ibkr_pipeline.pipeline``), in one process, without Dagster."""
     end = tick_instant(partitions_for(spec), TICK)
     store: ChartStore = res["chart_store"]
     with res["ibkr"].get_client() as client:
         infos = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))
         contracts = {u.symbol: i for u, i in zip(spec.universe, infos, strict=True)}
-        plan = []
-        for symbol, info in contracts.items():
-            for tf in spec.timeframes:
-                stored = from_parquet(store.get(f"{spec.name}/bars/{symbol}/{tf.name}.parquet"))
-                duration = bar_history.missing_duration(bar_history.completed_as_of(stored, end, tf.bar_size), end,
-                                                        tf.lookback, tf.bar_size)
-                plan.append((symbol, tf, stored, BarsRequest(info, end, duration, tf.bar_size)))
-        fetched = client.bars_many([p[3] for p in plan])
-    frames: dict[str, dict[str, pd.DataFrame]] = {}
-    for (symbol, tf, stored, _), got in zip(plan, fetched, strict=True):
-        merged = bar_history.merge(stored, got)
-        store.put(f"{spec.name}/bars/{symbol}/{tf.name}.parquet", to_parquet(merged))
-        frames.setdefault(symbol, {})[tf.name] = bar_history.window(merged, end, tf.lookback)
-    with_ind: dict[str, dict[str, pd.DataFrame]] = {}
-    chart_refs: dict[str, dict[str, dict]] = {}
-    for symbol, tfs in frames.items():
-        for name, frame in tfs.items():
-            full = ind.with_indicators(frame, spec.indicators_for(name))
-            with_ind.setdefault(symbol, {})[name] = full
-            images = charts.render_chart(full, charts.chart_title(symbol, name, full), spec.chart.overlays,
-                                         spec.chart.panels, spec.chart.bars)
-            key = f"{spec.name}/{symbol}/{TICK}/{name}.png"
-            stored = store.put(key, images.full, "image/png")
-            chart_refs.setdefault(symbol, {})[name] = {"key": key, "uri": stored.uri, "path": stored.path}
-    requests = {s: build_analysis_request(spec, s, contracts[s], with_ind[s], chart_refs[s], end, store,
-                                          "flat: this strategy holds no shares; no working orders") for s in with_ind}
-    records = run_analyses(spec, res["llm"], requests)
-    signals = {s: combined_signal(s, end, ind.latest_values(f["daily"].drop(columns="timestamp")), spec.signal,
-                                  records.get(s)) for s, f in with_ind.items()}
+        plan = plan_fetches(spec, contracts, end, lambda s, tf: from_parquet(store.get(keys.bars(spec.name, s, tf))))
+        bars = merge_fetched(spec, plan, client.bars_many([p.request for p in plan]), end, {})
+    for (symbol, tf), merged in bars.grown.items():
+        store.put(keys.bars(spec.name, symbol, tf), to_parquet(merged), "application/vnd.apache.parquet")
+    indicators = compute_indicators(spec, bars.results).results
+    drawn = draw_charts(spec, indicators, store, lambda s, tf: keys.chart(spec.name, s, TICK, tf)).results
+    frames = {s: indicators.values[s] for s in drawn.values}
+    records = analyse_symbols(spec, res["llm"], store, contracts, frames, drawn.values, end,
+                              {s: "flat: this strategy holds no shares; no working orders" for s in frames})
+    signals = decide_signals(spec, end, frames, records)
     with res["ibkr"].get_client() as client:
         trade_tick(spec, TICK, signals, contracts, GatewayBroker(client, tmp), Ledger(engine_for(res["ibkr"].database_url)))
     return len(signals)

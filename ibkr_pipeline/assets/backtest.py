@@ -17,18 +17,18 @@ from typing import Any, Literal
 import dagster as dg
 import pandas as pd
 
-from ibkr_pipeline.assets.analysis import build_analysis_request, run_analyses
 from ibkr_pipeline.assets.markdown import table
 from ibkr_pipeline.assets.ticks import tick_instants
 from ibkr_pipeline.backtest.point_in_time import SUPPORTED_BAR_SIZES, PointInTimeBars
 from ibkr_pipeline.broker.errors import IBKRError
-from ibkr_pipeline.domain import charts
 from ibkr_pipeline.domain.bar_history import merge
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.strategy import StrategySpec
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.pipeline.analysis import analyst_for
+from ibkr_pipeline.storage import keys
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
 
 # The replay machinery (gateway simulator, matching engine, calendars) is imported when a backtest runs,
@@ -45,14 +45,6 @@ class BacktestConfig(dg.Config):
     files_dir: str = ""
     charts: Literal["auto", "always", "never"] = "auto"
     path: Literal["auto", "tick"] = "auto"  # tick: recompute every indicator on every tick even when none reads a chart
-
-
-def history_key(symbol: str) -> str:
-    return f"history/{symbol.replace(' ', '_')}/1_day.parquet"
-
-
-def latest_key(strategy: str) -> str:
-    return f"{strategy}/backtests/latest.json"
 
 
 def _offline_contract(symbol: str) -> ContractInfo:
@@ -81,7 +73,7 @@ def _daily_history(spec: StrategySpec, config: BacktestConfig, ibkr: IBKRResourc
         if failed:
             raise dg.Failure(f"{spec.name}: contracts not resolved: {failed}")
         contracts = dict(zip(symbols, found, strict=True))
-        daily = {s: from_parquet(store.get(history_key(s))) for s in symbols}
+        daily = {s: from_parquet(store.get(keys.daily_history(s))) for s in symbols}
         missing = {s: contracts[s] for s in symbols if not hist.covers(daily[s], start, end)}
         if missing:
             log.info("fetching daily history %s..%s for %s (paced)", f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}", list(missing))
@@ -89,29 +81,8 @@ def _daily_history(spec: StrategySpec, config: BacktestConfig, ibkr: IBKRResourc
                 if isinstance(got, IBKRError):
                     raise dg.Failure(f"{spec.name}: daily history for {symbol}: {got}")
                 daily[symbol] = merge(daily[symbol], got)
-                store.put(history_key(symbol), to_parquet(daily[symbol]), "application/vnd.apache.parquet")
+                store.put(keys.daily_history(symbol), to_parquet(daily[symbol]), "application/vnd.apache.parquet")
     return contracts, daily, {"requests": len(missing)}
-
-
-def _analyst(spec: StrategySpec, llm: LLMResource, store: ChartStore, contracts: dict[str, ContractInfo]):
-    def analyse(tick: str, end: datetime, frames: dict, chart_refs: dict[str, dict[str, dict]],
-                positions: dict[str, str]) -> dict:
-        requests = {s: build_analysis_request(spec, s, contracts[s], f, chart_refs.get(s, {}), end, store,
-                                              positions[s]) for s, f in frames.items()}
-        return run_analyses(spec, llm, requests)
-
-    return analyse
-
-
-def _renderer(spec: StrategySpec, store: ChartStore, folder: str):
-    def render(tick: str, symbol: str, timeframe: str, frame: pd.DataFrame) -> dict:
-        images = charts.render_chart(frame, charts.chart_title(symbol, timeframe, frame), spec.chart.overlays,
-                                     spec.chart.panels, spec.chart.bars, spec.chart.style)
-        key = f"{folder}/charts/{symbol.replace(' ', '_')}/{tick}/{timeframe}.png"
-        stored = store.put(key, images.full, "image/png")
-        return {"key": key, "uri": stored.uri, "path": stored.path or ""}
-
-    return render
 
 
 def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartitionsDefinition,
@@ -134,23 +105,23 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
     def backtest(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
         from ibkr_pipeline.backtest.columns import fast_path_refusal
         from ibkr_pipeline.backtest.replay_broker import Costs
-        from ibkr_pipeline.backtest.runner import history_start, run_backtest, run_fast_backtest
+        from ibkr_pipeline.backtest.runner import ChartsTo, history_start, run_backtest, run_fast_backtest
 
         if unsupported:
             raise dg.Failure(f"{spec.name}: timeframes {unsupported} are intraday; backtests replay "
                              f"{SUPPORTED_BAR_SIZES} bars only")
-        keys = list(context.partition_keys)
-        ticks = tick_instants(partitions, keys)
+        tick_keys = list(context.partition_keys)
+        ticks = tick_instants(partitions, tick_keys)
         now = datetime.now(UTC)
         if ticks[-1][1] > now:
-            raise dg.Failure(f"{spec.name}: tick {keys[-1]} is as of {ticks[-1][1]:%Y-%m-%d %H:%M} UTC, after now: "
+            raise dg.Failure(f"{spec.name}: tick {tick_keys[-1]} is as of {ticks[-1][1]:%Y-%m-%d %H:%M} UTC, after now: "
                              "backtests replay past ticks only")
         store: ChartStore = context.resources.chart_store
         started = time.perf_counter()
         contracts, daily, fetched = _daily_history(spec, config, context.resources.ibkr, store,
                                                    history_start(spec, ticks[0][1]).to_pydatetime(), ticks[-1][1],
                                                    context.log)
-        folder = f"{spec.name}/backtests/{keys[0]}__{keys[-1]}".replace(":", "")
+        folder = keys.backtest_folder(spec.name, tick_keys[0], tick_keys[-1])
         llm: LLMResource = context.resources.llm if config.analyst == "llm" else LLMResource()
         if config.analyst == "llm" and llm.offline:
             raise dg.Failure("analyst 'llm' needs an LLM endpoint (OPENAI_BASE_URL); use analyst 'offline' without one")
@@ -161,22 +132,22 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
             spec, "offline" if llm.offline else "llm", draw)
         if refusal:
             result = run_backtest(
-                spec, ticks, PointInTimeBars(daily), contracts, _analyst(spec, llm, store, contracts), costs,
-                b.starting_cash, render=_renderer(spec, store, folder) if draw else None,
+                spec, ticks, PointInTimeBars(daily), contracts, analyst_for(spec, llm, store, contracts), costs,
+                b.starting_cash, charts_to=ChartsTo(store, folder) if draw else None,
                 on_tick=_progress(context, len(ticks)),
             )
         else:
             result = run_fast_backtest(spec, ticks, PointInTimeBars(daily), contracts, costs, b.starting_cash,
                                        on_tick=_progress(context, len(ticks)))
-        stored = store.put(f"{folder}/result.json", result.to_json(), "application/json")
-        store.put(latest_key(spec.name), json.dumps({"result": f"{folder}/result.json", "first": keys[0],
-                                                     "last": keys[-1], "run_id": context.run.run_id}).encode(),
-                  "application/json")
+        stored = store.put(keys.backtest_result(folder), result.to_json(), "application/json")
+        pointer = {"result": keys.backtest_result(folder), "first": tick_keys[0], "last": tick_keys[-1],
+                   "run_id": context.run.run_id}
+        store.put(keys.latest_backtest(spec.name), json.dumps(pointer).encode(), "application/json")
         equity = result.equity()
         return dg.MaterializeResult(metadata={
             "ticks": len(ticks),
-            "first_tick": keys[0],
-            "last_tick": keys[-1],
+            "first_tick": tick_keys[0],
+            "last_tick": tick_keys[-1],
             "analyst": "offline analyst" if llm.offline else f"{spec.llm.model or llm.model} (answers cached)",
             "charts_rendered": draw,
             "path": f"{result.path}: {refusal}" if refusal else result.path,
@@ -206,7 +177,7 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
         from ibkr_pipeline.backtest.runner import BacktestResult
 
         store: ChartStore = context.resources.chart_store
-        pointer = store.get(latest_key(spec.name))
+        pointer = store.get(keys.latest_backtest(spec.name))
         if pointer is None:
             raise dg.Failure(f"{spec.name}: no backtest yet; backfill [{spec.name}, backtest] over past ticks first "
                              f"(ibkr-pipeline backtest {spec.name} --start ... --end ...)")
@@ -230,7 +201,7 @@ def report_metadata(spec: StrategySpec, result: "BacktestResult", latest: dict, 
     baseline = report.metrics(baseline_equity, baseline_gross)
     png = report.plot(equity, baseline_equity, f"{spec.name}: {latest['first']} .. {latest['last']}")
     folder = latest["result"].rsplit("/", 1)[0]
-    plot_ref = store.put(f"{folder}/report.png", png, "image/png")
+    plot_ref = store.put(keys.backtest_report_plot(folder), png, "image/png")
     names = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate", "exposure",
              "time_in_market", "trades", "final_equity"]
     rows = [[n, format_figure(getattr(strategy, n), n),
@@ -295,7 +266,7 @@ def _progress(context: dg.AssetExecutionContext, total: int):
     return on_tick
 
 
-def materialize_backtest(defs: dg.Definitions, spec: StrategySpec, keys: list[str], config: BacktestConfig,
+def materialize_backtest(defs: dg.Definitions, spec: StrategySpec, tick_keys: list[str], config: BacktestConfig,
                          resources: dict[str, Any], instance: dg.DagsterInstance) -> dg.MaterializeResult:
     """One run for the whole range (as a single-run backfill would launch it), then the report."""
     by_key = {a.key: a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)}
@@ -303,7 +274,7 @@ def materialize_backtest(defs: dg.Definitions, spec: StrategySpec, keys: list[st
     report_def = by_key[dg.AssetKey([spec.name, "backtest_report"])]
     run = dg.materialize(
         [backtest_def], instance=instance, resources=resources, raise_on_error=True,
-        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1],
+        tags={"dagster/asset_partition_range_start": tick_keys[0], "dagster/asset_partition_range_end": tick_keys[-1],
               "strategy": spec.name},
         run_config={"ops": {f"{spec.name}__backtest": {"config": config.model_dump()}}, **QUIET},
     )

@@ -17,7 +17,8 @@ from ibkr_pipeline.audit import AuditFacts, gather, sections
 from ibkr_pipeline.domain import charts
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
-from ibkr_pipeline.storage.bar_files import bar_key, from_parquet
+from ibkr_pipeline.storage import keys
+from ibkr_pipeline.storage.bar_files import from_parquet
 from ibkr_pipeline.store.database import default_url, engine_for
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.views import View
@@ -42,7 +43,7 @@ def trade_chart(facts: AuditFacts, store: ChartStore) -> bytes | None:
     """The order on the chart of its signal's timeframe: levels, the tick, and the fills since."""
     row = facts.row
     timeframe = next(iter(facts.chart_uris), "daily")
-    frame = from_parquet(store.get(bar_key(row.strategy, row.symbol, timeframe)))
+    frame = from_parquet(store.get(keys.bars(row.strategy, row.symbol, timeframe)))
     at = row.tick_as_of or row.created_at
     if frame.empty:
         return None
@@ -122,7 +123,7 @@ def order_audit(context: dg.AssetExecutionContext, ibkr: IBKRResource, chart_sto
         **{f"run/{step}": dg.MetadataValue.url(f"/runs/{run_id}") for step, run_id in facts.runs.items()},
     }
     if chart_png:
-        stored = chart_store.put(f"{row.strategy}/audit/{row.order_ref.replace(':', '_')}.png", chart_png, "image/png")
+        stored = chart_store.put(keys.order_audit_chart(row.strategy, row.order_ref), chart_png, "image/png")
         metadata["chart_file"] = dg.MetadataValue.path(stored.path or stored.uri)
     if problems:
         metadata["problems"] = dg.MetadataValue.json(problems)

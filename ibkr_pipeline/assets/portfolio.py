@@ -9,6 +9,7 @@ import dagster as dg
 
 from ibkr_pipeline.domain.charts import plotting
 from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.storage import keys
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.store.database import default_url, engine_for
 from ibkr_pipeline.store.ledger import Ledger
@@ -82,7 +83,7 @@ def build_portfolio(orders: list[dg.AssetKey]) -> dg.AssetsDefinition:
         attribution = {strategy: {"fills": n, "realized_pnl": realized, "commission": fees}
                        for strategy, n, realized, fees in pnl.rows}
         curve = equity_points(ledger)
-        stored = chart_store.put(f"portfolio/equity_{now:%Y%m%dT%H%M%S}.png", equity_curve_png(curve), "image/png")
+        stored = chart_store.put(keys.equity_plot(now), equity_curve_png(curve), "image/png")
         image = base64.b64encode(equity_curve_png(curve[-200:])).decode()
         pnl_image = base64.b64encode(curves_png("Realized P&L by strategy (USD)", realized_by_strategy(ledger))).decode()
         rows = "\n".join(f"| {s} | {p['position']:g} | {p['avg_cost']:.2f} | {p['market_price']:.2f} | {p['market_value']:.2f} "

@@ -8,41 +8,38 @@ all symbols; a symbol that fails is recorded and flagged by each step's
 """
 
 
-import base64
 import hashlib
 import json
 import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 import yaml
 
 from ibkr_pipeline import __version__
-from ibkr_pipeline.provenance import git_sha
-from ibkr_pipeline.broker.client import BarsRequest
+from ibkr_pipeline.assets import presenters as show
+from ibkr_pipeline.assets.backtest import build_backtest_assets
+from ibkr_pipeline.assets.markdown import code_block
+from ibkr_pipeline.assets.ticks import as_of_label, legacy_name, partitions_for, tick_at
 from ibkr_pipeline.broker.errors import IBKRError
-from ibkr_pipeline.domain import bar_history, charts
-from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.results import SymbolResults
-from ibkr_pipeline.assets.analysis import build_analysis_request, run_analyses
-from ibkr_pipeline.assets.backtest import build_backtest_assets
-from ibkr_pipeline.assets.ticks import as_of_label, legacy_name, partitions_for, tick_at
-from ibkr_pipeline.assets.markdown import code_block, escape, link, table
-from ibkr_pipeline.assets.order_audit import audit_page
-from ibkr_pipeline.domain.analysis import AnalysisRecord
-from ibkr_pipeline.domain.signals import Signal, combined_signal
 from ibkr_pipeline.domain.strategy import StrategySpec, file_hash, read_strategy_text
+from ibkr_pipeline.pipeline.analysis import analyse_symbols
+from ibkr_pipeline.pipeline.bars import merge_fetched, plan_fetches
+from ibkr_pipeline.pipeline.charts import draw_charts
+from ibkr_pipeline.pipeline.indicators import compute_indicators
+from ibkr_pipeline.pipeline.signals import decide_signals
+from ibkr_pipeline.provenance import git_sha
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
-from ibkr_pipeline.storage.bar_files import bar_key, from_parquet, to_parquet
+from ibkr_pipeline.storage import keys
+from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.store.claims import ClaimHeld, Claims
 from ibkr_pipeline.store.database import data_dir, default_url, engine_for
 from ibkr_pipeline.store.kill_switch import KillSwitch
@@ -64,21 +61,12 @@ def _check(key: dg.AssetKey, step: str, results: SymbolResults[Any], new_errors:
         check_name=CHECK_NAME,
         passed=not results.errors,
         severity=dg.AssetCheckSeverity.WARN,
-        description=check_description(step, len(results.values) + len(results.errors), results.errors),
+        description=show.check_description(step, len(results.values) + len(results.errors), results.errors),
         metadata={
             "failed_symbols": dg.MetadataValue.json(results.errors),
             "failed_here": dg.MetadataValue.json(new_errors),
         },
     )
-
-
-def check_description(step: str, total: int, errors: dict[str, str]) -> str:
-    """What the check says at a glance: how many symbols failed, which, and why (the first reasons)."""
-    if not errors:
-        return f"all {total} symbols got through {step}"
-    shown = "; ".join(f"{symbol} — {reason}" for symbol, reason in list(errors.items())[:3])
-    more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
-    return f"{len(errors)} of {total} symbols did not get through {step}: {shown}{more}"
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -180,10 +168,7 @@ class StrategyAssets:
             yield from self._emit(
                 context, "contracts", results, errors,
                 {
-                    "contracts": dg.MetadataValue.md(table(
-                        ["symbol", "conId", "primary", "currency", "name", "min tick"],
-                        [[c.symbol, c.con_id, c.primary_exchange, c.currency, c.long_name, c.min_tick] for c in values.values()],
-                    )),
+                    "contracts": dg.MetadataValue.md(show.contracts_table(values)),
                     "cache_hits": stats.hits if stats else 0,
                     "cache_misses": stats.misses if stats else 0,
                     "duration_s": seconds,
@@ -202,53 +187,27 @@ class StrategyAssets:
             ibkr: IBKRResource = context.resources.ibkr
             store: ChartStore = context.resources.chart_store
             end = tick_at(context)
-            plan: list[tuple[str, str, pd.DataFrame, BarsRequest]] = []
-            for symbol, info in contracts.values.items():
-                for tf in spec.timeframes:
-                    stored = from_parquet(store.get(bar_key(spec.name, symbol, tf.name)))
-                    known = bar_history.completed_as_of(stored[stored["timestamp"] <= pd.Timestamp(end)], end, tf.bar_size)
-                    duration = bar_history.missing_duration(known, end, tf.lookback, tf.bar_size)
-                    plan.append((symbol, tf.name, stored, BarsRequest(info, end, duration, tf.bar_size, "TRADES", tf.use_rth)))
+            plan = plan_fetches(spec, contracts.values, end,
+                                lambda symbol, tf: from_parquet(store.get(keys.bars(spec.name, symbol, tf))))
             with ibkr.get_client() as client:
-                fetched, seconds = _timed(lambda: client.bars_many([p[3] for p in plan]))
-            values: dict[str, dict[str, pd.DataFrame]] = {}
-            errors = contracts.carry_errors()
-            new_errors: dict[str, str] = {}
-            rows = []
-            for (symbol, tf_name, stored, request), result in zip(plan, fetched, strict=True):
-                tf = spec.timeframe(tf_name)
-                if isinstance(result, IBKRError):
-                    new_errors[symbol] = f"bars/{tf_name}: {result}"
-                    continue
-                merged = bar_history.merge(stored, result)
-                if not result.empty:
-                    store.put(bar_key(spec.name, symbol, tf_name), to_parquet(merged), "application/vnd.apache.parquet")
-                # The tick decides on complete bars only, as its backtest does: never the bar still forming.
-                frame = bar_history.window(bar_history.as_of_tick(merged, end, tf.bar_size), end, tf.lookback)
-                if frame.empty:
-                    new_errors[symbol] = f"bars/{tf_name}: no bars up to {end:%Y-%m-%d %H:%M} UTC"
-                    continue
-                values.setdefault(symbol, {})[tf_name] = frame
-                rows.append([symbol, tf_name, request.duration, len(result), len(frame),
-                             f"{frame['timestamp'].iloc[0]:%Y-%m-%d %H:%M}", f"{frame['timestamp'].iloc[-1]:%Y-%m-%d %H:%M}"])
-            for symbol in new_errors:
-                values.pop(symbol, None)
-                context.log.warning("%s: %s", symbol, new_errors[symbol])
-            errors.update(new_errors)
-            results = SymbolResults(values, errors)
+                fetched, seconds = _timed(lambda: client.bars_many([p.request for p in plan]))
+            step = merge_fetched(spec, plan, fetched, end, contracts.carry_errors())
+            for (symbol, tf), merged in step.grown.items():
+                store.put(keys.bars(spec.name, symbol, tf), to_parquet(merged), "application/vnd.apache.parquet")
+            for symbol, problem in step.new_errors.items():
+                context.log.warning("%s: %s", symbol, problem)
             yield from self._emit(
-                context, "bars", results, new_errors,
+                context, "bars", step.results, step.new_errors,
                 {
                     "as_of": dg.MetadataValue.timestamp(end),
-                    "bars": dg.MetadataValue.md(table(
-                        ["symbol", "timeframe", "requested", "fetched", "in window", "first", "last"], rows)),
+                    "bars": dg.MetadataValue.md(show.bars_table(step.rows)),
                     "requests": len(plan),
-                    "bars_fetched": sum(r[3] for r in rows),
+                    "bars_fetched": sum(r.fetched for r in step.rows),
                     "fetch_duration_s": seconds,
                     "store": dg.MetadataValue.text(store.kind),
                 },
                 {s: {t: [len(f), str(f["timestamp"].iloc[-1]), float(f["close"].iloc[-1])] for t, f in tfs.items()}
-                 for s, tfs in values.items()},
+                 for s, tfs in step.results.values.items()},
             )
 
         return bars
@@ -258,33 +217,15 @@ class StrategyAssets:
 
         @self._asset("indicators", ["bars"], "pandas-ta indicators per symbol and timeframe; latest values summarised.", set())
         def indicators(context: dg.AssetExecutionContext, bars: SymbolResults) -> Iterator[Any]:
-            values: dict[str, dict[str, pd.DataFrame]] = {}
-            errors = bars.carry_errors()
-            new_errors: dict[str, str] = {}
-            latest: dict[str, dict[str, dict[str, float | None]]] = {}
-            durations: dict[str, float] = {}
-            for symbol, frames in bars.values.items():
-                started = time.perf_counter()
-                try:
-                    for tf_name, frame in frames.items():
-                        full = ind.with_indicators(frame, spec.indicators_for(tf_name))
-                        values.setdefault(symbol, {})[tf_name] = full
-                        latest.setdefault(symbol, {})[tf_name] = ind.latest_values(full.drop(columns="timestamp"))
-                except (ind.IndicatorError, ValueError) as exc:
-                    new_errors[symbol] = f"indicators: {exc}"
-                    values.pop(symbol, None)
-                durations[symbol] = round(time.perf_counter() - started, 4)
-            errors.update(new_errors)
-            results = SymbolResults(values, errors)
+            step = compute_indicators(spec, bars)
+            latest = show.latest_values(step.results.values)
             primary = spec.signal.timeframe
-            columns = sorted(spec.columns_for(primary) - set(ind.PRICE_COLUMNS) - {"open", "high", "low"})
-            rows = [[s, *[_fmt(latest[s][primary].get(c)) for c in ["close", *columns]]] for s in latest if primary in latest[s]]
             yield from self._emit(
-                context, "indicators", results, new_errors,
+                context, "indicators", step.results, step.new_errors,
                 {
-                    f"latest_{primary}": dg.MetadataValue.md(table(["symbol", "close", *columns], rows)),
+                    f"latest_{primary}": dg.MetadataValue.md(show.latest_table(latest, primary, spec.columns_for(primary))),
                     "latest_values": dg.MetadataValue.json(latest),
-                    "duration_s_per_symbol": dg.MetadataValue.json(durations),
+                    "duration_s_per_symbol": dg.MetadataValue.json(step.seconds),
                 },
                 latest,
             )
@@ -299,33 +240,12 @@ class StrategyAssets:
         def charts_asset(context: dg.AssetExecutionContext, indicators: SymbolResults) -> Iterator[Any]:
             store: ChartStore = context.resources.chart_store
             tick = context.partition_key
-            values: dict[str, dict[str, dict[str, str]]] = {}
-            errors = indicators.carry_errors()
-            new_errors: dict[str, str] = {}
-            gallery = []
-            for symbol, frames in indicators.values.items():
-                try:
-                    for tf_name, frame in frames.items():
-                        title = charts.chart_title(symbol, tf_name, frame)
-                        images = charts.render_chart(frame, title, spec.chart.overlays, spec.chart.panels,
-                                                     spec.chart.bars, spec.chart.style)
-                        key = f"{spec.name}/{symbol}/{tick}/{tf_name}.png"
-                        stored = store.put(key, images.full, "image/png")
-                        values.setdefault(symbol, {})[tf_name] = {
-                            "key": key, "uri": stored.uri, "path": stored.path or "",
-                            "sha256": hashlib.sha256(images.full).hexdigest(),
-                        }
-                        thumb = base64.b64encode(images.thumbnail).decode()
-                        gallery.append(f"**{title}** — `{stored.path or stored.uri}`\n\n![{symbol} {tf_name}](data:image/png;base64,{thumb})\n")
-                except Exception as exc:  # a chart that cannot be drawn must not stop the others
-                    new_errors[symbol] = f"charts: {exc!r}"
-                    values.pop(symbol, None)
-            errors.update(new_errors)
-            results = SymbolResults(values, errors)
+            step = draw_charts(spec, indicators, store, lambda symbol, tf: keys.chart(spec.name, symbol, tick, tf))
+            values = step.results.values
             yield from self._emit(
-                context, "charts", results, new_errors,
+                context, "charts", step.results, step.new_errors,
                 {
-                    "charts": dg.MetadataValue.md("\n".join(gallery) or "(no charts)"),
+                    "charts": dg.MetadataValue.md(show.chart_gallery(step.drawn)),
                     "chart_keys": dg.MetadataValue.json({s: {t: v["uri"] for t, v in tfs.items()} for s, tfs in values.items()}),
                     "chart_store_keys": dg.MetadataValue.json({s: {t: v["key"] for t, v in tfs.items()}
                                                                for s, tfs in values.items()}),
@@ -346,30 +266,21 @@ class StrategyAssets:
             context: dg.AssetExecutionContext, contracts: SymbolResults, indicators: SymbolResults, charts: SymbolResults
         ) -> Iterator[Any]:
             llm: LLMResource = context.resources.llm
-            store: ChartStore = context.resources.chart_store
             ledger = Ledger(engine_for(llm.database_url or default_url()))
-            held = held_in_words(spec.name, ledger, {s: indicators.values[s] for s in charts.values},
-                                 spec.signal.timeframe)
-            requests = {
-                symbol: build_analysis_request(spec, symbol, contracts.values[symbol], indicators.values[symbol],
-                                               charts.values[symbol], tick_at(context), store, held[symbol])
-                for symbol in charts.values
-            }
-            started = time.perf_counter()
-            records = run_analyses(spec, llm, requests)
-            wall = round(time.perf_counter() - started, 3)
-            errors = charts.carry_errors()
+            frames = {s: indicators.values[s] for s in charts.values}
+            held = held_in_words(spec.name, ledger, frames, spec.signal.timeframe)
+            records, wall = _timed(lambda: analyse_symbols(spec, llm, context.resources.chart_store, contracts.values,
+                                                          frames, charts.values, tick_at(context), held))
             new_errors = {s: f"analysis: {'; '.join(r.problems)}" for s, r in records.items() if not r.accepted}
-            results = SymbolResults(records, {**errors, **new_errors})
+            results = SymbolResults(records, {**charts.carry_errors(), **new_errors})
             for symbol, problem in new_errors.items():
                 context.log.warning("%s: %s (becomes HOLD)", symbol, problem)
             yield from self._emit(
                 context, "analysis", results, new_errors,
                 {
-                    "analyst": dg.MetadataValue.text(
-                        "offline analyst (no LLM endpoint configured)" if llm.offline
-                        else f"{spec.llm.model or llm.model} via {_host(llm.base_url)}"),
-                    "analysis": dg.MetadataValue.md(_analysis_markdown(records)),
+                    "analyst": dg.MetadataValue.text(show.analyst_label(llm.offline, spec.llm.model or llm.model,
+                                                                        llm.base_url)),
+                    "analysis": dg.MetadataValue.md(show.analysis_markdown(records)),
                     "records": dg.MetadataValue.json({s: r.model_dump(mode="json") for s, r in records.items()}),
                     "prompt_tokens": sum(r.prompt_tokens for r in records.values()),
                     "completion_tokens": sum(r.completion_tokens for r in records.values()),
@@ -377,7 +288,7 @@ class StrategyAssets:
                     "cost_usd_per_symbol": dg.MetadataValue.json({s: r.cost_usd for s, r in records.items()}),
                     "llm_calls": sum(r.calls for r in records.values()),
                     "cache_hits": sum(r.cache_hits for r in records.values()),
-                    "wall_time_s": wall,
+                    "wall_time_s": round(wall, 3),
                     "max_in_flight": llm.max_in_flight,
                 },
                 {s: [r.accepted, r.analysis.model_dump(mode="json") if r.analysis else None] for s, r in records.items()},
@@ -395,22 +306,12 @@ class StrategyAssets:
             indicators: SymbolResults,
             analysis: SymbolResults,
         ) -> Iterator[Any]:
-            end = tick_at(context)
-            values: dict[str, Signal] = {}
-            errors = {**indicators.carry_errors(), **analysis.carry_errors()}
-            for symbol, frames in indicators.values.items():
-                frame = frames.get(spec.signal.timeframe)
-                if frame is None:
-                    continue
-                latest = ind.latest_values(frame.drop(columns="timestamp"))
-                values[symbol] = combined_signal(symbol, end, latest, spec.signal, analysis.values.get(symbol))
-            results = SymbolResults(values, errors)
-            rows = [[s.symbol, s.action, _fmt(s.entry), _fmt(s.stop_loss), _fmt(s.take_profit), "; ".join(s.reasons)]
-                    for s in values.values()]
+            values = decide_signals(spec, tick_at(context), indicators.values, analysis.values)
+            results = SymbolResults(values, {**indicators.carry_errors(), **analysis.carry_errors()})
             yield from self._emit(
                 context, "signals", results, {},
                 {
-                    "signals": dg.MetadataValue.md(table(["symbol", "action", "entry", "stop", "target", "why"], rows)),
+                    "signals": dg.MetadataValue.md(show.signals_table(values)),
                     "buy": sum(s.action == "BUY" for s in values.values()),
                     "sell": sum(s.action == "SELL" for s in values.values()),
                     "hold": sum(s.action == "HOLD" for s in values.values()),
@@ -463,20 +364,12 @@ class StrategyAssets:
                 context.resources.alerts.send(
                     f"ibkr_pipeline: {spec.name} orders need attention at tick {context.partition_key}",
                     [f"{s}: {e}" for s, e in new_errors.items()] + notes)
-            rows = []
-            for d in decisions:
-                i = d.intent
-                rows.append([d.symbol, d.signal, _quantity_shown(ledger, d), i.entry_type if i else "",
-                             _fmt(i.limit_price) if i else "",
-                             _fmt(i.stop_loss) if i else "", _fmt(i.take_profit) if i else "", d.summary,
-                             link(i.order_ref, audit_page(i.order_ref)) if i else ""])
             placed = [d for d in decisions if d.placement and d.placement.outcome == "placed" and d.placement.status == "working"]
             yield from self._emit(
                 context, "orders", results, new_errors,
                 {
                     "mode": dg.MetadataValue.text(spec.mode),
-                    "orders": dg.MetadataValue.md(table(
-                        ["symbol", "signal", "qty", "type", "limit", "stop", "target", "outcome", "orderRef"], rows)),
+                    "orders": dg.MetadataValue.md(show.orders_table(ledger, decisions)),
                     "risk_checks": dg.MetadataValue.json(
                         {d.symbol: [c.model_dump() for c in d.checks] for d in decisions if d.checks}),
                     "placed": len(placed),
@@ -508,52 +401,6 @@ def backfill_block(tags: dict[str, str]) -> str:
     if tags.get(BACKTEST_TAG, "").lower() in ("1", "true", "yes"):
         return f"run is tagged {BACKTEST_TAG}: nothing is sent to the gateway"
     return ""
-
-
-def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).hostname or "?"
-
-
-def _analysis_markdown(records: dict[str, AnalysisRecord]) -> str:
-    """Everything the model wrote is escaped: its text is shown, never rendered (no links, images or HTML)."""
-    parts = []
-    for symbol, r in records.items():
-        a = r.analysis
-        verdict = f"{a.action} ({a.confidence:.2f})" if a else "none"
-        status = "accepted" if r.accepted else "REJECTED → HOLD: " + escape("; ".join(r.problems))
-        parts.append(
-            f"### {escape(symbol)} — {verdict}, {status}\n\n"
-            f"source `{r.source}` model {escape(r.model)} · tokens {r.prompt_tokens}+{r.completion_tokens} · "
-            f"cost ${r.cost_usd:.4f} · cache hits {r.cache_hits} · charts sent: {escape(', '.join(r.charts_sent) or 'none')}\n\n"
-            + (f"entry {_fmt(a.entry) or '-'} · stop {_fmt(a.stop_loss) or '-'} · target {_fmt(a.take_profit) or '-'} · "
-               f"horizon {escape(a.horizon) or '-'} · trend "
-               f"{escape(', '.join(f'{tf} {t}' for tf, t in a.trend.items())) or '-'} · support "
-               f"{', '.join(_fmt(p) for p in a.key_levels.support) or '-'} · resistance "
-               f"{', '.join(_fmt(p) for p in a.key_levels.resistance) or '-'}\n\n> {escape(a.rationale)}\n\n"
-               if a else "")
-            + code_block(r.user_prompt) + "\n"
-        )
-    return "\n".join(parts) or "(nothing analysed)"
-
-
-def _quantity_shown(ledger: Ledger, decision: Any) -> str:
-    """What was sent: an order placed or adopted earlier keeps its quantity, whatever this run would size now."""
-    intent, placement = decision.intent, decision.placement
-    if intent is None:
-        return ""
-    if placement is None or placement.outcome not in ("already_done", "adopted", "claimed_elsewhere"):
-        return str(intent.quantity)
-    row = ledger.get(intent.order_ref)
-    if row is None or row.quantity == intent.quantity:
-        return str(intent.quantity)
-    return f"{row.quantity} (sent; sized {intent.quantity} now)"
-
-
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}"
-
 
 
 def build_strategy_definitions(spec: StrategySpec, source: Path | None = None) -> dg.Definitions:

@@ -1,8 +1,8 @@
 """A backtest: the production tick, in order over past ticks, on point-in-time bars and a replay broker.
 
-Indicators, signals, sizing, risk checks and order intents are the same functions the
-live assets call; the analyst and the chart renderer are passed in, so this module
-knows nothing of Dagster, the LLM client or the object store.
+The steps are the live tick's own (``ibkr_pipeline.pipeline``: indicators, charts, analysis,
+signals) and its trading (``trade_tick``: sizing, risk checks, order intents); the analyst
+and the chart store are passed in, so this module knows nothing of Dagster or the LLM client.
 
 Two paths share the stateful part (replay broker, ledger, ``trade_tick``, the tick record):
 ``run_backtest`` recomputes every timeframe's indicators on each tick's window, as the
@@ -32,23 +32,24 @@ from ibkr_pipeline.backtest.columns import (
 )
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.replay_broker import Costs, ReplayBroker, TradeFill
-from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain.bar_history import lookback_start
 from ibkr_pipeline.domain.analysis import AnalysisRecord, sanity_problems
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.offline_analyst import analyse, first_rsi_column
 from ibkr_pipeline.domain.signals import Signal, combined_signal
 from ibkr_pipeline.domain.strategy import StrategySpec
+from ibkr_pipeline.pipeline.analysis import Analyst
+from ibkr_pipeline.pipeline.bars import frames_by_symbol, no_bars
+from ibkr_pipeline.pipeline.charts import draw_charts
+from ibkr_pipeline.pipeline.indicators import compute_indicators
+from ibkr_pipeline.pipeline.signals import decide_signals
+from ibkr_pipeline.storage import keys
+from ibkr_pipeline.storage.object_store import ObjectStore
 from ibkr_pipeline.store.database import upgrade
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.tick import trade_tick
 from ibkr_pipeline.trading.views import held_in_words
 
-Frames = dict[str, dict[str, pd.DataFrame]]
-# (tick, as_of, frames with indicators, chart refs, the strategy's position per symbol in words) -> analyses
-Analyst = Callable[[str, datetime, Frames, dict[str, dict[str, dict]], dict[str, str]], dict[str, AnalysisRecord]]
-# (tick, symbol, timeframe, frame with indicators) -> chart ref {"key", "uri", ...}
-ChartRenderer = Callable[[str, str, str, pd.DataFrame], dict]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,21 @@ class BacktestResult:
         return cls(ticks=ticks, fills=fills, rejections=[tuple(r) for r in raw.pop("rejections")], **raw)
 
 
+@dataclass(frozen=True)
+class ChartsTo:
+    """Where a tick-by-tick backtest draws the charts its vision analyst reads."""
+
+    store: ObjectStore
+    folder: str  # storage.keys.backtest_folder
+
+
+@dataclass(frozen=True)
+class TickDecision:
+    signals: dict[str, Signal]
+    closes: dict[str, float]  # the primary timeframe's last close per symbol decided
+    errors: dict[str, str]
+
+
 def history_start(spec: StrategySpec, first_end: datetime) -> pd.Timestamp:
     """The earliest bar the first tick's longest lookback reaches."""
     return min(lookback_start(first_end, tf.lookback) for tf in spec.timeframes)
@@ -110,13 +126,13 @@ def run_backtest(
     analyst: Analyst,
     costs: Costs,
     starting_cash: float,
-    render: ChartRenderer | None = None,
+    charts_to: ChartsTo | None = None,
     on_tick: Callable[[TickRecord], None] | None = None,
 ) -> BacktestResult:
     """Run ``ticks`` (partition key, as-of instant) in order; state carries from one tick to the next."""
 
-    def decide(key: str, end: datetime, ledger: Ledger) -> tuple[dict[str, Signal], dict[str, float], dict[str, str]]:
-        return _signals_by_tick(spec, key, end, history, contracts, ledger, analyst, render)
+    def decide(key: str, end: datetime, ledger: Ledger) -> TickDecision:
+        return decide_tick(spec, key, end, history, contracts, ledger, analyst, charts_to)
 
     return _replay(spec, ticks, history, contracts, costs, starting_cash, decide, on_tick)
 
@@ -142,7 +158,7 @@ def run_fast_backtest(
     columns = {s: SymbolColumns(spec, history.full_daily(s), whole, failing) for s in symbols}
     rsi = first_rsi_column([c for i in spec.indicators_for(spec.signal.timeframe) for c in i.columns()])
 
-    def decide(key: str, end: datetime, ledger: Ledger) -> tuple[dict[str, Signal], dict[str, float], dict[str, str]]:
+    def decide(key: str, end: datetime, ledger: Ledger) -> TickDecision:
         return _signals_from_columns(spec, end, history, contracts, columns, rsi)
 
     result = _replay(spec, ticks, history, contracts, costs, starting_cash, decide, on_tick)
@@ -154,7 +170,7 @@ def _why(causality: Causality) -> dict[str, str]:
 
 
 FAST_PATH = "fast (the indicators decisions read, computed once per symbol after a causality check)"
-Decide = Callable[[str, datetime, Ledger], tuple[dict[str, Signal], dict[str, float], dict[str, str]]]
+Decide = Callable[[str, datetime, Ledger], TickDecision]
 
 
 def _replay(spec: StrategySpec, ticks: list[tuple[str, datetime]], history: PointInTimeBars,
@@ -172,7 +188,8 @@ def _replay(spec: StrategySpec, ticks: list[tuple[str, datetime]], history: Poin
     try:
         for key, end in ticks:
             broker.advance_to(end, ledger)
-            signals, closes, errors = decide(key, end, ledger)
+            decided = decide(key, end, ledger)
+            signals = decided.signals
             decisions = trade_tick(spec, key, signals, {s: contracts[s] for s in signals}, broker, ledger,
                                    tick_at=end)
             values = broker.account_values()
@@ -180,9 +197,9 @@ def _replay(spec: StrategySpec, ticks: list[tuple[str, datetime]], history: Poin
                 tick=key, at=end, net_liquidation=round(values["NetLiquidation"], 2),
                 cash=round(values["TotalCashValue"], 2), gross=round(values["GrossPositionValue"], 2),
                 positions={h.symbol: h.quantity for h in broker.holdings().values()},
-                closes=closes, signals={s: v.action for s, v in signals.items()},
+                closes=decided.closes, signals={s: v.action for s, v in signals.items()},
                 decisions={d.symbol: d.summary for d in decisions if d.summary != "HOLD"},
-                errors=errors,
+                errors=decided.errors,
             ))
             if on_tick:
                 on_tick(records[-1])
@@ -192,39 +209,28 @@ def _replay(spec: StrategySpec, ticks: list[tuple[str, datetime]], history: Poin
                           str(history.latest_served))
 
 
-def _no_bars(timeframe: str, end: datetime) -> str:
-    return f"bars/{timeframe}: no bars up to {end:%Y-%m-%d %H:%M} UTC"
-
-
-def _signals_by_tick(spec: StrategySpec, key: str, end: datetime, history: PointInTimeBars,
-                     contracts: dict[str, ContractInfo], ledger: Ledger, analyst: Analyst,
-                     render: ChartRenderer | None) -> tuple[dict[str, Signal], dict[str, float], dict[str, str]]:
-    frames: Frames = {}
-    errors: dict[str, str] = {}
-    for symbol in contracts:
-        per_tf = {}
-        for tf in spec.timeframes:
-            bars = history.bars(symbol, tf.bar_size, end, tf.lookback)
-            if bars.empty:
-                errors[symbol] = _no_bars(tf.name, end)
-                break
-            per_tf[tf.name] = ind.with_indicators(bars, spec.indicators_for(tf.name))
-        else:
-            frames[symbol] = per_tf
-    charts = {s: {tf: render(key, s, tf, f) for tf, f in tfs.items()} for s, tfs in frames.items()} if render else {}
+def decide_tick(spec: StrategySpec, key: str, end: datetime, history: PointInTimeBars,
+                contracts: dict[str, ContractInfo], ledger: Ledger, analyst: Analyst,
+                charts_to: ChartsTo | None = None) -> TickDecision:
+    """The live tick's steps (``pipeline``) on the bars known at ``end``: indicators, charts, analysis, signals."""
+    bars, _ = frames_by_symbol(spec, list(contracts), end,
+                               lambda symbol, tf: history.bars(symbol, tf.bar_size, end, tf.lookback), {})
+    indicators = compute_indicators(spec, bars).results
+    frames, refs, errors = indicators.values, {}, indicators.errors
+    if charts_to is not None:
+        drawn = draw_charts(spec, indicators, charts_to.store,
+                            lambda symbol, tf: keys.backtest_chart(charts_to.folder, symbol, key, tf)).results
+        frames, refs, errors = {s: frames[s] for s in drawn.values}, drawn.values, drawn.errors
     primary = spec.signal.timeframe
     analyses = {} if spec.signal.mode == "rules" else analyst(  # rules alone decide: nobody to ask
-        key, end, frames, charts, held_in_words(spec.name, ledger, frames, primary))
-    signals = {
-        s: combined_signal(s, end, ind.latest_values(f[primary].drop(columns="timestamp")), spec.signal, analyses.get(s))
-        for s, f in frames.items()
-    }
-    return signals, {s: float(f[primary]["close"].iloc[-1]) for s, f in frames.items()}, errors
+        key, end, frames, refs, held_in_words(spec.name, ledger, frames, primary))
+    closes = {s: float(f[primary]["close"].iloc[-1]) for s, f in frames.items()}
+    return TickDecision(decide_signals(spec, end, frames, analyses), closes, errors)
 
 
 def _signals_from_columns(spec: StrategySpec, end: datetime, history: PointInTimeBars,
                           contracts: dict[str, ContractInfo], columns: dict[str, SymbolColumns], rsi: str | None,
-                          ) -> tuple[dict[str, Signal], dict[str, float], dict[str, str]]:
+                          ) -> TickDecision:
     primary = spec.timeframe(spec.signal.timeframe)
     signals: dict[str, Signal] = {}
     closes: dict[str, float] = {}
@@ -236,7 +242,7 @@ def _signals_from_columns(spec: StrategySpec, end: datetime, history: PointInTim
         trend_closes = {tf.name: cols.closes(tf, known, end) for tf in spec.timeframes}
         missing = next((tf.name for tf in spec.timeframes if not len(trend_closes[tf.name])), None)
         if missing:
-            errors[symbol] = _no_bars(missing, end)
+            errors[symbol] = no_bars(missing, end)
             continue
         values = cols.values(lo, hi)
         record = None
@@ -251,4 +257,4 @@ def _signals_from_columns(spec: StrategySpec, end: datetime, history: PointInTim
                                     accepted=not problems, problems=problems)
         signals[symbol] = combined_signal(symbol, end, values, spec.signal, record)
         closes[symbol] = float(cols.close[hi - 1])
-    return signals, closes, errors
+    return TickDecision(signals, closes, errors)

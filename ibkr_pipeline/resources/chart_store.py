@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from ibkr_pipeline.storage import keys
 from ibkr_pipeline.storage.object_store import LocalObjectStore, ObjectStore, S3ObjectStore, StoredObject
 from ibkr_pipeline.domain.health import ComponentHealth
 from ibkr_pipeline.store.database import data_dir
 
-HEALTH_KEY = "_health/probe.txt"
 
 
 class ChartStore(dg.ConfigurableResource):
@@ -52,8 +52,8 @@ class ChartStore(dg.ConfigurableResource):
         stamp = datetime.now(UTC).isoformat().encode()
         where = f"s3://{self.bucket} at {self.endpoint}" if self.endpoint else "local directory"
         try:
-            self.put(HEALTH_KEY, stamp, "text/plain")
-            if self.get(HEALTH_KEY) != stamp:
+            self.put(keys.PROBE, stamp, "text/plain")
+            if self.get(keys.PROBE) != stamp:
                 return ComponentHealth("object_store", "down", f"{where}: read back something else than was written")
         except Exception as exc:  # any client error is the answer here
             return ComponentHealth("object_store", "down", f"{where}: {type(exc).__name__}: {exc}")

@@ -10,11 +10,6 @@ import polars as pl
 from ibkr_pipeline.domain.bars import empty_bars, normalize_bars
 
 
-def bar_key(strategy: str, symbol: str, timeframe: str) -> str:
-    """Where a strategy keeps one symbol's bar history of one timeframe in the object store."""
-    return f"{strategy}/bars/{symbol.replace(' ', '_')}/{timeframe}.parquet"
-
-
 def to_parquet(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     pl.from_pandas(frame).write_parquet(buffer)

@@ -14,11 +14,14 @@ from PIL import Image
 
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
+from ibkr_pipeline.backtest.runner import ChartsTo, decide_tick
 from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.store.claims import Claims
-from ibkr_pipeline.store.database import engine_for
+from ibkr_pipeline.pipeline.analysis import analyst_for
+from ibkr_pipeline.store.database import engine_for, upgrade
+from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.ibkr import IBKRResource
@@ -256,3 +259,27 @@ def test_run_monitoring_is_on_in_both_instances(path):
 
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / path).read_text())
     assert config["run_monitoring"]["enabled"] is True
+
+
+@pytest.mark.parametrize("signal", [
+    'signal: {buy: "rsi_14 < 50 and close > sma_50", sell: "rsi_14 > 60", atr: atr_14}',
+    "signal: {mode: llm, atr: atr_14}",  # the offline analyst reads the charts' frames and both timeframes
+])
+def test_the_live_tick_and_its_backtest_decide_the_same_signals_on_the_same_bars(gateway, tmp_path, signal):
+    spec = strategy(STRATEGY.replace('signal: {buy: "rsi_14 < 101", sell: "rsi_14 < 0", atr: atr_14}', signal))
+    with dg.instance_for_test() as instance:
+        live = out(run_tick(spec, resources(gateway, tmp_path), TUESDAY_TICK, instance), "signals")
+    assert set(live.values) == {"AAPL", "MSFT", "SPY"}
+    with IBKRClient(IBKRSettings(port=gateway.port)) as client:  # the same gateway's daily bars, as a backtest reads them
+        contracts = {s: client.resolve(ContractSpec(symbol=s)) for s in live.values}
+        daily = {s: client.bars(BarsRequest(c, CLOCK, "3 Y", "1 day")) for s, c in contracts.items()}
+    history = PointInTimeBars(daily)
+    history.advance_to(TUESDAY_END)
+    engine = engine_for(f"sqlite:///{tmp_path / 'replay.sqlite'}")
+    upgrade(engine)
+    store = ChartStore(local_dir=str(tmp_path / "replay_objects"))
+    replayed = decide_tick(spec, TUESDAY_TICK, TUESDAY_END, history, contracts, Ledger(engine),
+                           analyst_for(spec, LLMResource(), store, contracts), ChartsTo(store, "replay"))
+    assert replayed.errors == {}
+    assert replayed.signals == live.values  # action, confidence, entry, stop, target, reasons and every value read
+    assert any(s.action != "HOLD" for s in live.values.values()), "the comparison means something only if it decides"

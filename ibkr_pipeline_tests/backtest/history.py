@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ibkr_pipeline.assets.backtest import _analyst, _offline_contract
+from ibkr_pipeline.assets.backtest import _offline_contract
+from ibkr_pipeline.pipeline.analysis import analyst_for
 from ibkr_pipeline.assets.ticks import tick_instants
 from ibkr_pipeline.assets.ticks import partitions_for
 from ibkr_pipeline.domain.strategy import parse_strategy
@@ -61,4 +62,4 @@ def contracts(strategy):
 
 
 def offline_analyst(strategy, tmp_path: Path):
-    return _analyst(strategy, LLMResource(), ChartStore(local_dir=str(tmp_path / "objects")), contracts(strategy))
+    return analyst_for(strategy, LLMResource(), ChartStore(local_dir=str(tmp_path / "objects")), contracts(strategy))

@@ -1,10 +1,18 @@
-"""Wiring for the analysis step: build each symbol's prompt and images, ask every symbol at once."""
+"""The analysis step: each symbol's prompt and charts to the vision LLM (or the offline analyst), all at once.
+
+Live ticks and tick-by-tick backtests both call ``analyse_symbols``; the LLM and the object
+store come in through the small protocols below, so this module needs neither Dagster nor a resource.
+"""
+
+from __future__ import annotations
 
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import pandas as pd
 
@@ -14,11 +22,32 @@ from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.offline_analyst import offline_analysis
 from ibkr_pipeline.domain.prompts import RenderedPrompt, bars_table, render_prompt
 from ibkr_pipeline.domain.strategy import StrategySpec
-from ibkr_pipeline.llm.client import AnalysisAttempt, ChartImage
-from ibkr_pipeline.resources.chart_store import ChartStore
-from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.llm.client import AnalysisAttempt, ChartImage, LLMClient
+from ibkr_pipeline.pipeline.bars import Frames
+from ibkr_pipeline.pipeline.charts import ChartRefs
+from ibkr_pipeline.storage.object_store import ObjectStore
 
 RECENT_BARS = 20
+
+
+class Analysts(Protocol):
+    """Where analyses come from: an OpenAI-compatible endpoint, or the offline analyst when ``offline``."""
+
+    @property
+    def offline(self) -> bool: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def vision(self) -> bool: ...
+
+    def client(self, temperature: float = 0.0, model: str | None = None, detail: str | None = None,
+               vision: bool | None = None) -> LLMClient: ...
+
+
+# (tick, as_of, frames with indicators, chart refs, the strategy's position per symbol in words) -> analyses
+Analyst = Callable[[str, datetime, dict[str, Frames], dict[str, ChartRefs], dict[str, str]], dict[str, AnalysisRecord]]
 
 
 @dataclass(frozen=True)
@@ -39,9 +68,9 @@ def build_analysis_request(
     symbol: str,
     contract: ContractInfo,
     frames: dict[str, pd.DataFrame],
-    charts: dict[str, dict[str, str]],
+    charts: ChartRefs,
     as_of: datetime,
-    store: ChartStore,
+    store: ObjectStore,
     position: str,
 ) -> AnalysisRequest:
     """``position`` is what the strategy holds in the symbol, in words (``domain.positions.position_summary``)."""
@@ -96,7 +125,7 @@ def _record(
     )
 
 
-def run_analyses(spec: StrategySpec, llm: LLMResource, requests: dict[str, AnalysisRequest]) -> dict[str, AnalysisRecord]:
+def run_analyses(spec: StrategySpec, llm: Analysts, requests: dict[str, AnalysisRequest]) -> dict[str, AnalysisRecord]:
     """Every symbol concurrently, bounded by the resource's max_in_flight; offline when no endpoint."""
     if llm.offline:
         return {
@@ -126,3 +155,22 @@ def run_analyses(spec: StrategySpec, llm: LLMResource, requests: dict[str, Analy
         return {r.symbol: r for r in records}
 
     return asyncio.run(all_symbols())
+
+
+def analyse_symbols(spec: StrategySpec, llm: Analysts, store: ObjectStore, contracts: dict[str, ContractInfo],
+                    frames: dict[str, Frames], charts: dict[str, ChartRefs], as_of: datetime,
+                    held: dict[str, str]) -> dict[str, AnalysisRecord]:
+    """Every symbol of ``frames`` asked at once; ``held`` says what the strategy holds in each, in words."""
+    requests = {s: build_analysis_request(spec, s, contracts[s], f, charts.get(s, {}), as_of, store, held[s])
+                for s, f in frames.items()}
+    return run_analyses(spec, llm, requests)
+
+
+def analyst_for(spec: StrategySpec, llm: Analysts, store: ObjectStore, contracts: dict[str, ContractInfo]) -> Analyst:
+    """``analyse_symbols`` bound to one strategy's endpoint, store and contracts, as a backtest calls it each tick."""
+
+    def analyse(tick: str, as_of: datetime, frames: dict[str, Frames], charts: dict[str, ChartRefs],
+                held: dict[str, str]) -> dict[str, AnalysisRecord]:
+        return analyse_symbols(spec, llm, store, contracts, frames, charts, as_of, held)
+
+    return analyse

@@ -1,0 +1,116 @@
+"""The bars a tick decides on: what to fetch beyond what is stored, the merge, each symbol's window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from ibkr_pipeline.broker.client import BarsRequest
+from ibkr_pipeline.broker.errors import IBKRError
+from ibkr_pipeline.domain import bar_history
+from ibkr_pipeline.domain.contracts import ContractInfo
+from ibkr_pipeline.domain.results import SymbolResults
+from ibkr_pipeline.domain.strategy import StrategySpec, Timeframe
+
+Frames = dict[str, pd.DataFrame]  # timeframe name -> bars (and, after the indicators step, their columns)
+
+
+@dataclass(frozen=True)
+class BarsFetch:
+    """One request to IB: the stored history it extends and how far back it must reach."""
+
+    symbol: str
+    timeframe: Timeframe
+    stored: pd.DataFrame
+    request: BarsRequest
+
+
+@dataclass(frozen=True)
+class FetchedRow:
+    symbol: str
+    timeframe: str
+    requested: str
+    fetched: int
+    in_window: int
+    first: pd.Timestamp
+    last: pd.Timestamp
+
+
+@dataclass(frozen=True)
+class BarsStep:
+    results: SymbolResults[Frames]
+    new_errors: dict[str, str]
+    rows: list[FetchedRow]
+    grown: dict[tuple[str, str], pd.DataFrame]  # (symbol, timeframe) -> merged history that gained bars: store it
+
+
+def plan_fetches(spec: StrategySpec, contracts: dict[str, ContractInfo], end: datetime,
+                 stored: Callable[[str, str], pd.DataFrame]) -> list[BarsFetch]:
+    """Per symbol and timeframe, the IB duration that completes the lookback given ``stored(symbol, timeframe)``."""
+    plan = []
+    for symbol, info in contracts.items():
+        for tf in spec.timeframes:
+            history = stored(symbol, tf.name)
+            known = bar_history.completed_as_of(history[history["timestamp"] <= pd.Timestamp(end)], end, tf.bar_size)
+            duration = bar_history.missing_duration(known, end, tf.lookback, tf.bar_size)
+            plan.append(BarsFetch(symbol, tf, history, BarsRequest(info, end, duration, tf.bar_size, "TRADES",
+                                                                   tf.use_rth)))
+    return plan
+
+
+def merge_fetched(spec: StrategySpec, plan: list[BarsFetch], fetched: list[pd.DataFrame | IBKRError],
+                  end: datetime, carried: dict[str, str]) -> BarsStep:
+    """IB's answers merged into the stored histories, then cut to what the tick at ``end`` may read."""
+    merged: dict[tuple[str, str], pd.DataFrame | str] = {}
+    grown: dict[tuple[str, str], pd.DataFrame] = {}
+    sizes: dict[tuple[str, str], tuple[str, int]] = {}
+    for item, answer in zip(plan, fetched, strict=True):
+        where = (item.symbol, item.timeframe.name)
+        if isinstance(answer, IBKRError):
+            merged[where] = f"bars/{item.timeframe.name}: {answer}"
+            continue
+        merged[where] = bar_history.merge(item.stored, answer)
+        sizes[where] = (item.request.duration, len(answer))
+        if not answer.empty:
+            grown[where] = merged[where]
+
+    def frame_for(symbol: str, tf: Timeframe) -> pd.DataFrame | str:
+        got = merged[(symbol, tf.name)]
+        return got if isinstance(got, str) else tick_window(got, end, tf)
+
+    symbols = list(dict.fromkeys(item.symbol for item in plan))
+    results, new_errors = frames_by_symbol(spec, symbols, end, frame_for, carried)
+    rows = [FetchedRow(s, tf, *sizes[(s, tf)], len(f), f["timestamp"].iloc[0], f["timestamp"].iloc[-1])
+            for s, frames in results.values.items() for tf, f in frames.items()]
+    return BarsStep(results, new_errors, rows, grown)
+
+
+def tick_window(history: pd.DataFrame, end: datetime, tf: Timeframe) -> pd.DataFrame:
+    """Complete bars only, never the one still forming, inside the timeframe's lookback: as the backtest reads."""
+    return bar_history.window(bar_history.as_of_tick(history, end, tf.bar_size), end, tf.lookback)
+
+
+def frames_by_symbol(spec: StrategySpec, symbols: list[str], end: datetime,
+                     frame_for: Callable[[str, Timeframe], pd.DataFrame | str],
+                     carried: dict[str, str]) -> tuple[SymbolResults[Frames], dict[str, str]]:
+    """Every timeframe of every symbol, or the symbol's first problem (an error, or no bars up to ``end``)."""
+    values: dict[str, Frames] = {}
+    new_errors: dict[str, str] = {}
+    for symbol in symbols:
+        frames: Frames = {}
+        for tf in spec.timeframes:
+            got = frame_for(symbol, tf)
+            if isinstance(got, str) or got.empty:
+                new_errors[symbol] = got if isinstance(got, str) else no_bars(tf.name, end)
+                break
+            frames[tf.name] = got
+        else:
+            values[symbol] = frames
+    return SymbolResults(values, {**carried, **new_errors}), new_errors
+
+
+def no_bars(timeframe: str, end: datetime) -> str:
+    return f"bars/{timeframe}: no bars up to {end:%Y-%m-%d %H:%M} UTC"
