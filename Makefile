@@ -49,9 +49,9 @@ demo: $(RUNTIME_STAMP)
 
 # The Dagster UI on http://127.0.0.1:3000 with the simulator on port 4002.
 # Ticks run in one process here (IBKR_PIPELINE_EXECUTOR=in_process); production keeps multiprocess or Celery.
-# The instance settings are the project's dagster.yaml, copied afresh each time: edit that file, not the copy.
+# The instance settings are ibkr_pipeline/dagster.yaml, copied afresh each time: edit that file, not the copy.
 ui: $(RUNTIME_STAMP)
-	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	mkdir -p $(DAGSTER_HOME) && cp ibkr_pipeline/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ibkr-pipeline gateway-sim --port 4002 & SIM=$$!; trap "kill $$SIM" EXIT INT TERM; \
 		DAGSTER_HOME=$(DAGSTER_HOME) IBKR_PORT=4002 IBKR_PIPELINE_EXECUTOR=$${IBKR_PIPELINE_EXECUTOR:-in_process} \
 		$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -20,6 +20,7 @@ from ibkr_pipeline.backtest.replay_broker import Costs
 from ibkr_pipeline.backtest.runner import run_backtest, run_fast_backtest
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
 from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.storage.bar_files import from_parquet
@@ -35,8 +36,8 @@ def run() -> list[dict]:
             tempfile.TemporaryDirectory() as tmp, dg.instance_for_test() as instance:
         db = f"sqlite:///{Path(tmp) / 'db.sqlite'}"
         store = ChartStore(local_dir=str(Path(tmp) / "objects"))
-        resources = {"ibkr": IBKRResource(port=gw.port, database_url=db), "chart_store": store,
-                     "llm": LLMResource(database_url=db)}
+        resources = {"ibkr": IBKRResource(port=gw.port), "database": DatabaseResource(url=db), "chart_store": store,
+                     "llm": LLMResource()}
         defs = build_strategy_definitions(spec)
         started = time.perf_counter()
         materialize_backtest(defs, spec, keys, BacktestConfig(), resources, instance)
@@ -46,7 +47,7 @@ def run() -> list[dict]:
         dagster_s = time.perf_counter() - started
         daily = {u.symbol: from_parquet(store.get(f"history/{u.symbol.replace(' ', '_')}/1_day.parquet"))
                  for u in spec.universe}
-        with resources["ibkr"].get_client() as client:
+        with resources["ibkr"].get_client(resources["database"]) as client:
             infos = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))
         contracts = dict(zip([u.symbol for u in spec.universe], infos, strict=True))
         ticks = tick_instants(parts, keys)
@@ -57,7 +58,7 @@ def run() -> list[dict]:
         fast_s = time.perf_counter() - started
         started = time.perf_counter()
         run_backtest(spec, ticks[:TICK_BY_TICK_TICKS], PointInTimeBars(daily), contracts,
-                     analyst_for(spec, LLMResource(), store, contracts), costs, b.starting_cash)
+                     analyst_for(spec, LLMResource(), None, store, contracts), costs, b.starting_cash)
         tick_by_tick_s = (time.perf_counter() - started) / TICK_BY_TICK_TICKS * len(ticks)
     return [
         figure("fast backtest: 1 year x 20 symbols daily, wall (s)", fast_s, 10,

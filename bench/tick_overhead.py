@@ -22,6 +22,7 @@ from ibkr_pipeline.assets.ticks import partitions_for, tick_instant
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.pipeline.analysis import analyse_symbols
@@ -31,8 +32,6 @@ from ibkr_pipeline.pipeline.indicators import compute_indicators
 from ibkr_pipeline.pipeline.signals import decide_signals
 from ibkr_pipeline.storage import keys
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
-from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.broker import GatewayBroker
 from ibkr_pipeline.trading.tick import trade_tick
 
@@ -44,15 +43,16 @@ def resources(port: int, tmp: Path) -> dict:
     db = f"sqlite:///{tmp / 'db.sqlite'}"
     # IB's historical pacing (60 requests per 10 minutes) would dominate a 100-request tick; both sides of the
     # comparison use the same client with the rules shrunk so the figure measures orchestration, not pacing.
-    return {"ibkr": IBKRResource(port=port, database_url=db, pacing_time_scale=0.001), "chart_store": ChartStore(local_dir=str(tmp / "objects")),
-            "llm": LLMResource(database_url=db), "alerts": AlertWebhook()}
+    return {"ibkr": IBKRResource(port=port, pacing_time_scale=0.001), "database": DatabaseResource(url=db),
+            "chart_store": ChartStore(local_dir=str(tmp / "objects")), "llm": LLMResource(), "alerts": AlertWebhook()}
 
 
 def bare_tick(spec, res: dict, tmp: Path) -> int:
     """The same steps with the same functions (``ibkr_pipeline.pipeline``), in one process, without Dagster."""
     end = tick_instant(partitions_for(spec), TICK)
     store: ChartStore = res["chart_store"]
-    with res["ibkr"].get_client() as client:
+    database = res["database"]
+    with res["ibkr"].get_client(database) as client:
         infos = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))
         contracts = {u.symbol: i for u, i in zip(spec.universe, infos, strict=True)}
         plan = plan_fetches(spec, contracts, end, lambda s, tf: from_parquet(store.get(keys.bars(spec.name, s, tf))))
@@ -62,11 +62,11 @@ def bare_tick(spec, res: dict, tmp: Path) -> int:
     indicators = compute_indicators(spec, bars.results).results
     drawn = draw_charts(spec, indicators, store, lambda s, tf: keys.chart(spec.name, s, TICK, tf)).results
     frames = {s: indicators.values[s] for s in drawn.values}
-    records = analyse_symbols(spec, res["llm"], store, contracts, frames, drawn.values, end,
+    records = analyse_symbols(spec, res["llm"], database.answer_cache(), store, contracts, frames, drawn.values, end,
                               {s: "flat: this strategy holds no shares; no working orders" for s in frames})
     signals = decide_signals(spec, end, frames, records)
-    with res["ibkr"].get_client() as client:
-        trade_tick(spec, TICK, signals, contracts, GatewayBroker(client, tmp), Ledger(engine_for(res["ibkr"].database_url)))
+    with res["ibkr"].get_client(database) as client:
+        trade_tick(spec, TICK, signals, contracts, GatewayBroker(client, tmp), database.ledger())
     return len(signals)
 
 

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from ibkr_pipeline import settings as env
 
 app = typer.Typer(help="LLM-assisted technical-analysis trading on IBKR, orchestrated by Dagster.", no_args_is_help=True)
 symbols_app = typer.Typer(help="Look up contracts through the IBKR resource (cache first).", no_args_is_help=True)
@@ -143,12 +144,18 @@ def _resource(host: str | None, port: int | None, client_id: int | None):
     from ibkr_pipeline.resources.ibkr import IBKRResource
 
     return IBKRResource(
-        host=host or os.environ.get("IBKR_HOST", "127.0.0.1"),
-        port=port or int(os.environ.get("IBKR_PORT", "4002")),
-        client_id=client_id or int(os.environ.get("IBKR_CLIENT_ID", "90")),
-        database_url=os.environ.get("IBKR_PIPELINE_DB_URL", ""),
+        host=host or env.IBKR_HOST.read(),
+        port=port or int(env.IBKR_PORT.read()),
+        client_id=client_id or (int(env.IBKR_CLIENT_ID.read()) if env.IBKR_CLIENT_ID.is_set() else 90),
         connect_attempts=2,
     )
+
+
+def _database():
+    """The project database as every part reads it: ``IBKR_PIPELINE_DB_URL``, else the embedded SQLite file."""
+    from ibkr_pipeline.resources.database import DatabaseResource
+
+    return DatabaseResource()
 
 
 HostOpt = Annotated[str | None, typer.Option(help="Gateway host (default $IBKR_HOST or 127.0.0.1)")]
@@ -162,14 +169,15 @@ def symbols_search(query: str, host: HostOpt = None, port: PortOpt = None, clien
     resource = _resource(host, port, client_id)
     table = Table("symbol", "type", "primary exch", "currency", "conId", "description", "source")
     seen: set[str] = set()
-    for info in resource.contract_cache().search(query):
+    database = _database()
+    for info in resource.contract_cache(database).search(query):
         seen.add(info.symbol)
         table.add_row(info.symbol, info.sec_type, info.primary_exchange, info.currency, str(info.con_id),
                       info.long_name, "cache")
     from ibkr_pipeline.broker.errors import IBKRError
 
     try:
-        with resource.get_client() as client:
+        with resource.get_client(database) as client:
             for row in client.search(query):
                 if row["symbol"] in seen:
                     continue
@@ -197,13 +205,13 @@ def symbols_show(
 
     resource = _resource(host, port, client_id)
     spec = ContractSpec(symbol=symbol, exchange=exchange, currency=currency, sec_type=sec_type)
-    cache = resource.contract_cache()
-    info = cache.get(spec)
+    database = _database()
+    info = resource.contract_cache(database).get(spec)
     source = "cache"
     if info is None:
         source = "IB"
         try:
-            with resource.get_client() as client:
+            with resource.get_client(database) as client:
                 info = client.resolve(spec)
         except IBKRError as exc:
             console.print(f"[red]error:[/red] {exc}")
@@ -264,7 +272,7 @@ def backtest(
         raise fail(f"--analyst {analyst!r} is not one of {', '.join(ANALYSTS)}")
     if charts not in CHART_CHOICES:
         raise fail(f"--charts {charts!r} is not one of {', '.join(CHART_CHOICES)}")
-    if analyst == "llm" and not os.environ.get("OPENAI_BASE_URL"):
+    if analyst == "llm" and not env.OPENAI_BASE_URL.is_set():
         raise fail("--analyst llm needs an LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY), or use "
                    "--analyst offline")
     import dagster as dg
@@ -292,13 +300,13 @@ def backtest(
     config = BacktestConfig(analyst=analyst, history="files" if files else "store", files_dir=str(files or ""),
                             charts=charts)
     prepare_dagster_home()
-    use_sim = (sim if sim is not None else "IBKR_PORT" not in os.environ) and files is None
+    use_sim = (sim if sim is not None else not env.IBKR_PORT.is_set()) and files is None
     with ExitStack() as stack:
         if use_sim:
             from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
 
             gateway = stack.enter_context(SimulatorThread(SimulatorConfig(port=0)))
-            os.environ["IBKR_PORT"] = str(gateway.port)
+            os.environ[env.IBKR_PORT.name] = str(gateway.port)
         resources = resources_from_env()
         instance = stack.enter_context(dg.DagsterInstance.get())
         out = Console(stderr=True) if as_json else console
@@ -364,10 +372,7 @@ def _progress_bar(out: Console, total: int):
 
 
 def _kill_switch():
-    from ibkr_pipeline.store.database import default_url, engine_for
-    from ibkr_pipeline.store.kill_switch import KillSwitch
-
-    return KillSwitch(engine_for(default_url()))
+    return _database().kill_switch()
 
 
 @kill_app.command("on")
@@ -423,10 +428,7 @@ def _print_view(view) -> None:
 
 
 def _ledger():
-    from ibkr_pipeline.store.database import default_url, engine_for
-    from ibkr_pipeline.store.ledger import Ledger
-
-    return Ledger(engine_for(default_url()))
+    return _database().ledger()
 
 
 StrategyOpt = Annotated[str, typer.Option(help="Only this strategy's")]
@@ -484,6 +486,16 @@ def audit(order_ref: str) -> None:
             console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
+@app.command("settings")
+def show_settings() -> None:
+    """Every environment variable the pipeline reads: its default, whether it is set (secrets never shown), meaning."""
+    table = Table("variable", "default", "now", "meaning")
+    for setting in env.ALL:
+        now = ("set (secret)" if setting.secret else setting.read()) if setting.is_set() else "-"
+        table.add_row(setting.name, setting.default, now, setting.meaning)
+    console.print(table)
+
+
 @app.command("check-deployment")
 def check_deployment(
     env_file: Annotated[Path | None, typer.Option(help="A .env file to check instead of the environment")] = None,
@@ -493,8 +505,8 @@ def check_deployment(
 
     from ibkr_pipeline.deployment import placeholder_problems, read_env_file
 
-    env = read_env_file(env_file) if env_file else dict(os.environ)
-    problems = placeholder_problems(env)
+    values = read_env_file(env_file) if env_file else dict(os.environ)
+    problems = placeholder_problems(values)
     for problem in problems:
         console.print(f"✗ {problem}", style="red", markup=False, soft_wrap=True)
     if problems:

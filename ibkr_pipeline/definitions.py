@@ -8,7 +8,6 @@ and in the code location's log.
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -23,14 +22,16 @@ from ibkr_pipeline.sensors.run_failure import run_failure_alert
 from ibkr_pipeline.domain.strategy import StrategyFileError, load_directory
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.defaults import executor_from_env, locked_resources_from_env
+from ibkr_pipeline import bundled
+from ibkr_pipeline import settings as env
 
 log = logging.getLogger("ibkr_pipeline")
-STRATEGIES_ENV = "IBKR_PIPELINE_STRATEGIES"
-DEFAULT_STRATEGIES = Path(__file__).resolve().parent.parent / "strategies"
+STRATEGIES_ENV = env.STRATEGIES.name
+DEFAULT_STRATEGIES = bundled.STRATEGIES
 
 
 def strategies_dir() -> Path:
-    return Path(os.environ.get(STRATEGIES_ENV, str(DEFAULT_STRATEGIES)))
+    return Path(env.STRATEGIES.read() or str(DEFAULT_STRATEGIES))
 
 
 def strategy_files_asset(directory: Path, loaded: list[str], broken: list[StrategyFileError]) -> dg.AssetsDefinition:

@@ -17,15 +17,17 @@ import sys
 from datetime import UTC, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from ibkr_pipeline import bundled
+from ibkr_pipeline import settings as env
+
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def prepare_dagster_home() -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME") or ROOT / ".ibkr_pipeline" / "dagster_home").resolve()
+    home = Path(os.environ.get("DAGSTER_HOME") or Path(env.HOME.read()) / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
-        shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+        shutil.copy(bundled.INSTANCE_YAML, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -57,19 +59,17 @@ def main() -> int:
 
     # The same persistent paper account `make ui`'s simulator uses: the ledger and the account stay in step.
     account_file = default_state_file(data_dir(), "DU1234567")
-    from ibkr_pipeline.resources.defaults import ibkr_from_env
-    from ibkr_pipeline.store.database import default_url, engine_for
-    from ibkr_pipeline.store.ledger import Ledger
+    from ibkr_pipeline.resources.defaults import database_from_env, ibkr_from_env
     from ibkr_pipeline.trading.reconcile import reconcile
 
     def record_fills() -> None:
-        ibkr = ibkr_from_env()
-        with ibkr.get_client() as client:
-            reconcile(client, Ledger(engine_for(ibkr.database_url or default_url())))
+        database = database_from_env()
+        with ibkr_from_env().get_client(database) as client:
+            reconcile(client, database.ledger())
 
     with SimulatorThread(SimulatorConfig(port=0, clock_start=first, clock_speed=0,
                                          state_file=account_file)) as gateway:
-        os.environ["IBKR_PORT"] = str(gateway.port)
+        os.environ[env.IBKR_PORT.name] = str(gateway.port)
         defs = build_definitions()  # resources now point at this simulator
         print(f"gateway simulator on 127.0.0.1:{gateway.port} (each tick at the minute it runs); "
               f"Dagster instance in {home}\n")
@@ -120,8 +120,7 @@ def main() -> int:
             from ibkr_pipeline.assets.portfolio import portfolio
 
             record_fills()
-            ibkr = ibkr_from_env()
-            ledger = Ledger(engine_for(ibkr.database_url or default_url()))
+            ledger = database_from_env().ledger()
             snapshot = dg.materialize([portfolio], resources=defs.resources, instance=instance, run_config=QUIET)
             write_audits(defs, instance, refs)
     fills = ledger.fills()

@@ -7,20 +7,20 @@ else it is unknown and says so.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 from ibkr_pipeline import __version__
+from ibkr_pipeline import settings as env
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 
 @lru_cache(maxsize=1)
 def git_sha() -> str:
-    if os.environ.get("IBKR_PIPELINE_GIT_SHA"):
-        return os.environ["IBKR_PIPELINE_GIT_SHA"]
+    if env.GIT_SHA.is_set():
+        return env.GIT_SHA.read()
     if not (SOURCE_ROOT / ".git").exists():
         return "unknown (not a git checkout; set IBKR_PIPELINE_GIT_SHA)"
     try:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from ibkr_pipeline import bundled
 from ibkr_pipeline.definitions import build_definitions
 from ibkr_pipeline_tests.conftest import make_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGSTER = str(Path(sys.executable).parent / "dagster")
-GOOD = (ROOT / "strategies" / "us_megacaps_daily.yaml").read_text()
+GOOD = (bundled.STRATEGIES / "us_megacaps_daily.yaml").read_text()
 
 
 def test_definitions_load_the_examples_and_report_broken_files(tmp_path):

@@ -25,6 +25,7 @@ from ibkr_pipeline.domain.bar_history import merge
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.strategy import StrategySpec
 from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.pipeline.analysis import analyst_for
@@ -54,7 +55,8 @@ def _offline_contract(symbol: str) -> ContractInfo:
                         time_zone="US/Eastern", fetched_at=datetime.now(UTC))
 
 
-def _daily_history(spec: StrategySpec, config: BacktestConfig, ibkr: IBKRResource, store: ChartStore, start: datetime,
+def _daily_history(spec: StrategySpec, config: BacktestConfig, ibkr: IBKRResource, database: DatabaseResource,
+                   store: ChartStore, start: datetime,
                    end: datetime, log: Any) -> tuple[dict[str, ContractInfo], dict[str, pd.DataFrame], dict[str, int]]:
     from ibkr_pipeline.backtest import history as hist
 
@@ -67,7 +69,7 @@ def _daily_history(spec: StrategySpec, config: BacktestConfig, ibkr: IBKRResourc
         except hist.HistoryError as exc:
             raise dg.Failure(str(exc)) from exc
         return {s: _offline_contract(s) for s in symbols}, daily, {"requests": 0}
-    with ibkr.get_client() as client:
+    with ibkr.get_client(database) as client:
         found = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))
         failed = {u.symbol: str(r) for u, r in zip(spec.universe, found, strict=True) if isinstance(r, IBKRError)}
         if failed:
@@ -98,7 +100,7 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
         group_name=f"{spec.name}_backtest",
         description=(f"Backtest of {spec.name}: a backfill of past ticks, replayed in order in one run on point-in-time "
                      "daily bars; orders go to the simulator's matching engine, never to a gateway."),
-        required_resource_keys={"ibkr", "chart_store", "llm"},
+        required_resource_keys={"ibkr", "database", "chart_store", "llm"},
         kinds={"python"},
         tags={"strategy": spec.name},
     )
@@ -118,7 +120,8 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
                              "backtests replay past ticks only")
         store: ChartStore = context.resources.chart_store
         started = time.perf_counter()
-        contracts, daily, fetched = _daily_history(spec, config, context.resources.ibkr, store,
+        database: DatabaseResource = context.resources.database
+        contracts, daily, fetched = _daily_history(spec, config, context.resources.ibkr, database, store,
                                                    history_start(spec, ticks[0][1]).to_pydatetime(), ticks[-1][1],
                                                    context.log)
         folder = keys.backtest_folder(spec.name, tick_keys[0], tick_keys[-1])
@@ -132,7 +135,7 @@ def build_backtest_assets(spec: StrategySpec, partitions: dg.TimeWindowPartition
             spec, "offline" if llm.offline else "llm", draw)
         if refusal:
             result = run_backtest(
-                spec, ticks, PointInTimeBars(daily), contracts, analyst_for(spec, llm, store, contracts), costs,
+                spec, ticks, PointInTimeBars(daily), contracts, analyst_for(spec, llm, database.answer_cache(), store, contracts), costs,
                 b.starting_cash, charts_to=ChartsTo(store, folder) if draw else None,
                 on_tick=_progress(context, len(ticks)),
             )

@@ -16,11 +16,9 @@ from ibkr_pipeline.assets.portfolio import table_metadata
 from ibkr_pipeline.audit import AuditFacts, gather, sections
 from ibkr_pipeline.domain import charts
 from ibkr_pipeline.resources.chart_store import ChartStore
-from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.storage import keys
 from ibkr_pipeline.storage.bar_files import from_parquet
-from ibkr_pipeline.store.database import default_url, engine_for
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.views import View
 
 ORDER_REFS = dg.DynamicPartitionsDefinition(name="order_refs")
@@ -86,8 +84,9 @@ def risk_view(facts: AuditFacts) -> View:
                 "history, fills and the runs.",
     kinds={"python"},
 )
-def order_audit(context: dg.AssetExecutionContext, ibkr: IBKRResource, chart_store: ChartStore) -> dg.MaterializeResult:
-    ledger = Ledger(engine_for(ibkr.database_url or default_url()))
+def order_audit(context: dg.AssetExecutionContext, database: DatabaseResource,
+                chart_store: ChartStore) -> dg.MaterializeResult:
+    ledger = database.ledger()
     try:
         facts = gather(context.instance, ledger, context.partition_key)
     except KeyError as exc:

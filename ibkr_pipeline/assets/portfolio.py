@@ -10,9 +10,8 @@ import dagster as dg
 from ibkr_pipeline.domain.charts import plotting
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.storage import keys
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
-from ibkr_pipeline.store.database import default_url, engine_for
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.views import View, equity_points, fills_view, orders_view, pnl_view, realized_by_strategy
 
 
@@ -64,9 +63,10 @@ def build_portfolio(orders: list[dg.AssetKey]) -> dg.AssetsDefinition:
                     "attribution per strategy (by orderRef), equity curve.",
         kinds={"python"},
     )
-    def portfolio(context: dg.AssetExecutionContext, ibkr: IBKRResource, chart_store: ChartStore) -> dg.MaterializeResult:
-        ledger = Ledger(engine_for(ibkr.database_url or default_url()))
-        with ibkr.get_client() as client:
+    def portfolio(context: dg.AssetExecutionContext, ibkr: IBKRResource, database: DatabaseResource,
+                  chart_store: ChartStore) -> dg.MaterializeResult:
+        ledger = database.ledger()
+        with ibkr.get_client(database) as client:
             summary = client.account_summary()
             lines = client.portfolio()
             now = client.current_time()

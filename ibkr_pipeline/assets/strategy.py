@@ -10,7 +10,6 @@ all symbols; a symbol that fails is recorded and flagged by each step's
 
 import hashlib
 import json
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ import dagster as dg
 import yaml
 
 from ibkr_pipeline import __version__
+from ibkr_pipeline import settings as env
 from ibkr_pipeline.assets import presenters as show
 from ibkr_pipeline.assets.backtest import build_backtest_assets
 from ibkr_pipeline.assets.markdown import code_block
@@ -36,14 +36,13 @@ from ibkr_pipeline.pipeline.indicators import compute_indicators
 from ibkr_pipeline.pipeline.signals import decide_signals
 from ibkr_pipeline.provenance import git_sha
 from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.storage import keys
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
-from ibkr_pipeline.store.claims import ClaimHeld, Claims
-from ibkr_pipeline.store.database import data_dir, default_url, engine_for
-from ibkr_pipeline.store.kill_switch import KillSwitch
-from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.store.claims import ClaimHeld
+from ibkr_pipeline.store.database import data_dir
 from ibkr_pipeline.trading.broker import GatewayBroker
 from ibkr_pipeline.trading.tick import STALE_OVERRIDE_TAG, trade_tick
 from ibkr_pipeline.trading.views import held_in_words
@@ -149,10 +148,11 @@ class StrategyAssets:
     def _contracts(self):
         spec = self.spec
 
-        @self._asset("contracts", [], "Each symbol resolved to its IBKR contract (cached, 7-day TTL).", {"ibkr"})
+        @self._asset("contracts", [], "Each symbol resolved to its IBKR contract (cached, 7-day TTL).",
+                     {"ibkr", "database"})
         def contracts(context: dg.AssetExecutionContext) -> Iterator[Any]:
             ibkr: IBKRResource = context.resources.ibkr
-            with ibkr.get_client() as client:
+            with ibkr.get_client(context.resources.database) as client:
                 specs = [u.contract_spec() for u in spec.universe]
                 found, seconds = _timed(lambda: client.run(client.resolve_many_async(specs)))
                 stats = client.cache.stats if client.cache else None
@@ -182,14 +182,14 @@ class StrategyAssets:
         spec = self.spec
 
         @self._asset("bars", ["contracts"], "Historical bars per symbol and timeframe as of the tick, fetched incrementally.",
-                     {"ibkr", "chart_store"})
+                     {"ibkr", "database", "chart_store"})
         def bars(context: dg.AssetExecutionContext, contracts: SymbolResults) -> Iterator[Any]:
             ibkr: IBKRResource = context.resources.ibkr
             store: ChartStore = context.resources.chart_store
             end = tick_at(context)
             plan = plan_fetches(spec, contracts.values, end,
                                 lambda symbol, tf: from_parquet(store.get(keys.bars(spec.name, symbol, tf))))
-            with ibkr.get_client() as client:
+            with ibkr.get_client(context.resources.database) as client:
                 fetched, seconds = _timed(lambda: client.bars_many([p.request for p in plan]))
             step = merge_fetched(spec, plan, fetched, end, contracts.carry_errors())
             for (symbol, tf), merged in step.grown.items():
@@ -261,16 +261,16 @@ class StrategyAssets:
 
         @self._asset("analysis", ["contracts", "indicators", "charts"],
                      "Vision-LLM (or offline) chart analysis per symbol: prompt, charts sent, validated answer, tokens, cost.",
-                     {"llm", "chart_store"})
+                     {"llm", "database", "chart_store"})
         def analysis(
             context: dg.AssetExecutionContext, contracts: SymbolResults, indicators: SymbolResults, charts: SymbolResults
         ) -> Iterator[Any]:
             llm: LLMResource = context.resources.llm
-            ledger = Ledger(engine_for(llm.database_url or default_url()))
+            database: DatabaseResource = context.resources.database
             frames = {s: indicators.values[s] for s in charts.values}
-            held = held_in_words(spec.name, ledger, frames, spec.signal.timeframe)
-            records, wall = _timed(lambda: analyse_symbols(spec, llm, context.resources.chart_store, contracts.values,
-                                                          frames, charts.values, tick_at(context), held))
+            held = held_in_words(spec.name, database.ledger(), frames, spec.signal.timeframe)
+            records, wall = _timed(lambda: analyse_symbols(spec, llm, database.answer_cache(), context.resources.chart_store,
+                                                          contracts.values, frames, charts.values, tick_at(context), held))
             new_errors = {s: f"analysis: {'; '.join(r.problems)}" for s, r in records.items() if not r.accepted}
             results = SymbolResults(records, {**charts.carry_errors(), **new_errors})
             for symbol, problem in new_errors.items():
@@ -328,19 +328,19 @@ class StrategyAssets:
 
         @self._asset("orders", ["contracts", "signals"],
                      f"Orders for {spec.name} (mode {spec.mode}): sizing, risk checks with their numbers, exactly-once placement.",
-                     {"ibkr", "alerts"})
+                     {"ibkr", "database", "alerts"})
         def orders(context: dg.AssetExecutionContext, contracts: SymbolResults, signals: SymbolResults) -> Iterator[Any]:
             ibkr: IBKRResource = context.resources.ibkr
-            engine = engine_for(ibkr.database_url or default_url())
-            ledger = Ledger(engine)
+            database: DatabaseResource = context.resources.database
+            ledger = database.ledger()
             replay = backfill_block(context.run.tags)
             if replay:
                 context.log.warning(replay)
             allow_stale = context.run.tags.get(STALE_OVERRIDE_TAG, "").strip().lower() in ("1", "true", "yes")
             try:
-                with Claims(engine).held(f"strategy:{spec.name}", f"run {context.run_id}", STRATEGY_LEASE_S) as lease, \
-                        ibkr.get_client() as client:
-                    broker = GatewayBroker(client, data_dir(), KillSwitch(engine), extra_block=replay, lease=lease)
+                with database.claims().held(f"strategy:{spec.name}", f"run {context.run_id}", STRATEGY_LEASE_S) as lease, \
+                        ibkr.get_client(database) as client:
+                    broker = GatewayBroker(client, data_dir(), database.kill_switch(), extra_block=replay, lease=lease)
                     decisions = trade_tick(spec, context.partition_key, signals.values, contracts.values, broker,
                                            ledger, tick_at=tick_at(context), allow_stale=allow_stale,
                                            legacy_tick=legacy_name(self.partitions, context.partition_key))
@@ -386,7 +386,7 @@ class StrategyAssets:
 
 
 BACKTEST_TAG = "ibkr_pipeline/backtest"
-TICK_MAX_RUNTIME_S = int(os.environ.get("IBKR_PIPELINE_TICK_MAX_RUNTIME_S", "1800"))
+TICK_MAX_RUNTIME_S = int(env.TICK_MAX_RUNTIME_S.read())
 GATEWAY_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL)
 STRATEGY_LEASE_S = 300.0  # renewed before each send: a killed run holds the strategy this long at most
 ATTENTION = {"rejected", "conflict", "unconfirmed"}

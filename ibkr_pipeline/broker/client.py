@@ -13,13 +13,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 from ib_async import IB, Contract, LimitOrder, MarketOrder, Order, StopOrder, Trade, util
 from ib_async.wrapper import RequestError
 
-from ibkr_pipeline.broker.contract_cache import ContractCache
 from ibkr_pipeline.broker.records import PortfolioLine, portfolio_line
 from ibkr_pipeline.broker.errors import (
     GatewayConnectionError,
@@ -32,7 +31,7 @@ from ibkr_pipeline.broker.errors import (
 )
 from ibkr_pipeline.broker.pacing import PacingBudget, PacingScheduler
 from ibkr_pipeline.domain.bars import empty_bars, normalize_bars
-from ibkr_pipeline.domain.contracts import ContractInfo, ContractSpec
+from ibkr_pipeline.domain.contracts import CacheStats, ContractInfo, ContractSpec
 from ibkr_pipeline.domain.orders import oca_group
 from ibkr_pipeline.domain.pacing import PacingRules, hard_paced
 
@@ -127,6 +126,15 @@ def _clean(value: float | None) -> float | None:
 DELAYED_WHERE_NOT_SUBSCRIBED = 3  # reqMarketDataType(3)
 MARKET_DATA_REFUSED = frozenset({354, 10089, 10090, 10197})
 ACCOUNT_SUMMARY_TAGS = "NetLiquidation,TotalCashValue,GrossPositionValue,BuyingPower,AvailableFunds,AccountType"
+
+
+class ContractCache(Protocol):
+    """Resolved contracts kept between runs (``store.contract_cache``: the project database, with a TTL)."""
+
+    stats: CacheStats
+
+    def get(self, spec: ContractSpec) -> ContractInfo | None: ...
+    def put(self, spec: ContractSpec, info: ContractInfo) -> None: ...
 
 
 class IBKRClient:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -57,3 +58,12 @@ class ContractInfo(BaseModel):
         if value.tzinfo is None:
             raise ValueError("fetched_at must be timezone-aware")
         return value
+
+
+@dataclass
+class CacheStats:
+    """A contract cache's hits and misses in one client's life (the contracts step shows them)."""
+
+    hits: int = 0
+    misses: int = 0
+    expired: int = 0

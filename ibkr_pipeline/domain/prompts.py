@@ -10,7 +10,9 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+from ibkr_pipeline import bundled
+
+DEFAULT_PROMPTS_DIR = bundled.PROMPTS
 
 
 @dataclass(frozen=True)

@@ -470,7 +470,8 @@ class SyntheticMarket(MarketModel):
         if last < first:
             return pd.DataFrame(columns=OHLCV, index=pd.RangeIndex(0))
         days = self.calendar.days
-        rows, index = [], []
+        rows: list[np.ndarray] = []
+        index: list[int] = []
         for year in range(days[first].year, days[last].year + 1):
             y0, y1 = self.calendar.year_bounds(year)
             lo, hi = max(y0, first), min(y1, last + 1)

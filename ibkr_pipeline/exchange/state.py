@@ -85,9 +85,9 @@ def load(path: Path, account: Account, engine: MatchingEngine, universe: Univers
             order = SimOrder(instrument=instrument, **row)
             engine.orders[order.key] = order
         for row in state["fills"]:
-            order = engine.orders.get(tuple(row["order"]))  # type: ignore[arg-type]
-            if order is not None:
-                engine.fills.append(Fill(row["exec_id"], order, datetime.fromisoformat(row["time"]), row["shares"],
+            filled = engine.orders.get(tuple(row["order"]))  # type: ignore[arg-type]
+            if filled is not None:
+                engine.fills.append(Fill(row["exec_id"], filled, datetime.fromisoformat(row["time"]), row["shares"],
                                          row["price"], row["commission"], row["realized_pnl"]))
         engine.restore_counters(int(state["next_perm_id"]), int(state["next_exec_seq"]))
         return {int(k): int(v) for k, v in state["next_order_ids"].items()}

@@ -8,6 +8,7 @@ against ib_async's own decoder.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import math
 import numbers
 import struct
@@ -118,9 +119,9 @@ class FieldReader:
         text = self.str()
         return bool(int(text)) if text else False
 
-    def skip(self, n: int = 1) -> None:
+    def skip(self, n: builtins.int = 1) -> None:
         self._pos += n
 
     @property
-    def remaining(self) -> int:
+    def remaining(self) -> builtins.int:
         return len(self._fields) - self._pos

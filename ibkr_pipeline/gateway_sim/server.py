@@ -400,13 +400,6 @@ class ClientSession(SetupRequests, ContractRequests, MarketDataRequests, OrderRe
                 return
             await self.writer.drain()
 
-    def instrument_or_200(self, req_id: int, contract: WireContract) -> Instrument | None:
-        """The instrument a request names, or None after answering IB's error 200 for it."""
-        inst = self.sim.instrument_for(contract)
-        if inst is None:
-            self.send(msg.error(req_id, 200, "No security definition has been found for the request"))
-        return inst
-
     def replay(self, msg_id: int, fields: list[str]) -> None:
         """Answer a request that waited out an outage."""
         asyncio.get_running_loop().create_task(self.dispatch(msg_id, fields))

@@ -13,13 +13,9 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from typing import Protocol
 
 from ibkr_pipeline.domain.analysis import AnswerError, ChartAnalysis, json_schema, parse_answer
-from ibkr_pipeline.store.models import LLMCacheRow
 
 # USD per million tokens (prompt, completion); override per deployment.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -101,32 +97,28 @@ def estimate_cost(prices: dict[str, tuple[float, float]], model: str, prompt: in
     return round(prompt / 1e6 * price[0] + completion / 1e6 * price[1], 6)
 
 
-class AnswerCache:
-    """Answers by a hash of everything that determines them, so no question is paid for twice."""
+def answer_key(model: str, messages: list[dict], params: dict) -> str:
+    """A hash of everything that determines an answer: the same question is never paid for twice."""
+    payload = json.dumps({"model": model, "messages": messages, "params": params}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
 
-    @staticmethod
-    def key(model: str, messages: list[dict], params: dict) -> str:
-        payload = json.dumps({"model": model, "messages": messages, "params": params}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()
+@dataclass(frozen=True)
+class CachedAnswer:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
 
-    def get(self, key: str) -> LLMCacheRow | None:
-        with Session(self.engine) as session:
-            row = session.get(LLMCacheRow, key)
-            if row is not None:
-                session.expunge(row)
-            return row
 
-    def put(self, key: str, model: str, text: str, prompt_tokens: int, completion_tokens: int) -> None:
-        with Session(self.engine) as session, session.begin():
-            session.merge(LLMCacheRow(key=key, model=model, response_text=text, prompt_tokens=prompt_tokens,
-                                      completion_tokens=completion_tokens, created_at=datetime.now(UTC)))
+class AnswerStore(Protocol):
+    """Answers kept by ``answer_key`` (``store.answer_cache``: the project database)."""
+
+    def get(self, key: str) -> CachedAnswer | None: ...
+    def put(self, key: str, model: str, text: str, prompt_tokens: int, completion_tokens: int) -> None: ...
 
 
 class LLMClient:
-    def __init__(self, settings: LLMSettings, cache: AnswerCache | None = None):
+    def __init__(self, settings: LLMSettings, cache: AnswerStore | None = None):
         self.settings = settings
         self.cache = cache
         import openai  # imported here: the SDK is large and only needed when an endpoint is used
@@ -161,11 +153,11 @@ class LLMClient:
     async def _exchange(self, messages: list[dict]) -> Exchange:
         s = self.settings
         params = {"temperature": s.temperature, "response_format": self._response_format()}
-        key = AnswerCache.key(s.model, messages, params)
+        key = answer_key(s.model, messages, params)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                return Exchange(hit.response_text, hit.prompt_tokens, hit.completion_tokens, 0.0, True, 0.0)
+                return Exchange(hit.text, hit.prompt_tokens, hit.completion_tokens, 0.0, True, 0.0)
         started = time.perf_counter()
         openai = self._openai
         async with self._slots:

@@ -22,7 +22,7 @@ from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.offline_analyst import offline_analysis
 from ibkr_pipeline.domain.prompts import RenderedPrompt, bars_table, render_prompt
 from ibkr_pipeline.domain.strategy import StrategySpec
-from ibkr_pipeline.llm.client import AnalysisAttempt, ChartImage, LLMClient
+from ibkr_pipeline.llm.client import AnalysisAttempt, AnswerStore, ChartImage, LLMClient
 from ibkr_pipeline.pipeline.bars import Frames
 from ibkr_pipeline.pipeline.charts import ChartRefs
 from ibkr_pipeline.storage.object_store import ObjectStore
@@ -43,7 +43,7 @@ class Analysts(Protocol):
     def vision(self) -> bool: ...
 
     def client(self, temperature: float = 0.0, model: str | None = None, detail: str | None = None,
-               vision: bool | None = None) -> LLMClient: ...
+               vision: bool | None = None, answers: AnswerStore | None = None) -> LLMClient: ...
 
 
 # (tick, as_of, frames with indicators, chart refs, the strategy's position per symbol in words) -> analyses
@@ -125,8 +125,10 @@ def _record(
     )
 
 
-def run_analyses(spec: StrategySpec, llm: Analysts, requests: dict[str, AnalysisRequest]) -> dict[str, AnalysisRecord]:
-    """Every symbol concurrently, bounded by the resource's max_in_flight; offline when no endpoint."""
+def run_analyses(spec: StrategySpec, llm: Analysts, requests: dict[str, AnalysisRequest],
+                 answers: AnswerStore | None) -> dict[str, AnalysisRecord]:
+    """Every symbol concurrently, bounded by the resource's max_in_flight; offline when no endpoint.
+    ``answers`` keeps what the model said by question, so a re-run or a backtest asks once."""
     if llm.offline:
         return {
             s: _record(spec, r, "offline", "offline-analyst",
@@ -137,7 +139,7 @@ def run_analyses(spec: StrategySpec, llm: Analysts, requests: dict[str, Analysis
 
     async def all_symbols() -> dict[str, AnalysisRecord]:
         client = llm.client(temperature=spec.llm.temperature, model=model, detail=spec.llm.detail,
-                            vision=spec.llm.vision and llm.vision)
+                            vision=spec.llm.vision and llm.vision, answers=answers)
         try:
             async def one(req: AnalysisRequest) -> AnalysisRecord:
                 started = time.perf_counter()
@@ -157,20 +159,21 @@ def run_analyses(spec: StrategySpec, llm: Analysts, requests: dict[str, Analysis
     return asyncio.run(all_symbols())
 
 
-def analyse_symbols(spec: StrategySpec, llm: Analysts, store: ObjectStore, contracts: dict[str, ContractInfo],
-                    frames: dict[str, Frames], charts: dict[str, ChartRefs], as_of: datetime,
-                    held: dict[str, str]) -> dict[str, AnalysisRecord]:
+def analyse_symbols(spec: StrategySpec, llm: Analysts, answers: AnswerStore | None, store: ObjectStore,
+                    contracts: dict[str, ContractInfo], frames: dict[str, Frames], charts: dict[str, ChartRefs],
+                    as_of: datetime, held: dict[str, str]) -> dict[str, AnalysisRecord]:
     """Every symbol of ``frames`` asked at once; ``held`` says what the strategy holds in each, in words."""
     requests = {s: build_analysis_request(spec, s, contracts[s], f, charts.get(s, {}), as_of, store, held[s])
                 for s, f in frames.items()}
-    return run_analyses(spec, llm, requests)
+    return run_analyses(spec, llm, requests, answers)
 
 
-def analyst_for(spec: StrategySpec, llm: Analysts, store: ObjectStore, contracts: dict[str, ContractInfo]) -> Analyst:
+def analyst_for(spec: StrategySpec, llm: Analysts, answers: AnswerStore | None, store: ObjectStore,
+                contracts: dict[str, ContractInfo]) -> Analyst:
     """``analyse_symbols`` bound to one strategy's endpoint, store and contracts, as a backtest calls it each tick."""
 
     def analyse(tick: str, as_of: datetime, frames: dict[str, Frames], charts: dict[str, ChartRefs],
                 held: dict[str, str]) -> dict[str, AnalysisRecord]:
-        return analyse_symbols(spec, llm, store, contracts, frames, charts, as_of, held)
+        return analyse_symbols(spec, llm, answers, store, contracts, frames, charts, as_of, held)
 
     return analyse

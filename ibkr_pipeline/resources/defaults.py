@@ -12,63 +12,67 @@ from the launchpad. They are configured by the deployment's environment alone, r
 from __future__ import annotations
 
 import functools
-import os
 
 import dagster as dg
 
+from ibkr_pipeline import settings as env
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 
 
 def ibkr_from_env() -> IBKRResource:
     return IBKRResource(
-        host=os.environ.get("IBKR_HOST", "127.0.0.1"),
-        port=int(os.environ.get("IBKR_PORT", "4002")),
-        client_id=int(os.environ.get("IBKR_CLIENT_ID", "1")),
-        account=os.environ.get("IBKR_ACCOUNT", ""),
-        # The URL carries the database password: an EnvVar, read when a run starts, never stored with the run.
-        database_url=dg.EnvVar("IBKR_PIPELINE_DB_URL") if os.environ.get("IBKR_PIPELINE_DB_URL") else "",
+        host=env.IBKR_HOST.read(),
+        port=int(env.IBKR_PORT.read()),
+        client_id=int(env.IBKR_CLIENT_ID.read()),
+        account=env.IBKR_ACCOUNT.read(),
     )
 
 
+def database_from_env() -> DatabaseResource:
+    # The URL carries the database password: an EnvVar, read when a run starts, never stored with the run.
+    return DatabaseResource(url=dg.EnvVar(env.DB_URL.name) if env.DB_URL.is_set() else "")
+
+
 def chart_store_from_env() -> ChartStore:
-    endpoint = os.environ.get("IBKR_PIPELINE_S3_ENDPOINT", "")
+    endpoint = env.S3_ENDPOINT.read()
     if not endpoint:
-        return ChartStore(local_dir=os.environ.get("IBKR_PIPELINE_CHART_DIR", ""))
+        return ChartStore(local_dir=env.CHART_DIR.read())
     return ChartStore(
         endpoint=endpoint,
-        bucket=os.environ.get("IBKR_PIPELINE_S3_BUCKET", "ibkr-pipeline"),
-        access_key=dg.EnvVar("IBKR_PIPELINE_S3_ACCESS_KEY"),
-        secret_key=dg.EnvVar("IBKR_PIPELINE_S3_SECRET_KEY"),
-        secure=os.environ.get("IBKR_PIPELINE_S3_SECURE", "true").lower() == "true",
+        bucket=env.S3_BUCKET.read(),
+        access_key=dg.EnvVar(env.S3_ACCESS_KEY.name),
+        secret_key=dg.EnvVar(env.S3_SECRET_KEY.name),
+        secure=env.S3_SECURE.read().lower() == "true",
     )
 
 
 def llm_from_env() -> LLMResource:
     """OPENAI_BASE_URL (+ OPENAI_API_KEY, OPENAI_MODEL) selects a live endpoint; without it, the offline analyst."""
-    base_url = os.environ.get("OPENAI_BASE_URL", "")
+    base_url = env.OPENAI_BASE_URL.read()
     if not base_url:
         return LLMResource()
     return LLMResource(
         base_url=base_url,
-        api_key=dg.EnvVar("OPENAI_API_KEY") if os.environ.get("OPENAI_API_KEY") else "",
-        model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
-        max_in_flight=int(os.environ.get("IBKR_PIPELINE_LLM_MAX_IN_FLIGHT", "4")),
+        api_key=dg.EnvVar(env.OPENAI_API_KEY.name) if env.OPENAI_API_KEY.is_set() else "",
+        model=env.OPENAI_MODEL.read(),
+        max_in_flight=int(env.LLM_MAX_IN_FLIGHT.read()),
     )
 
 
 def alerts_from_env() -> AlertWebhook:
     """IBKR_PIPELINE_ALERT_WEBHOOK (a Slack-compatible incoming webhook) turns alerts on."""
-    if not os.environ.get("IBKR_PIPELINE_ALERT_WEBHOOK"):
+    if not env.ALERT_WEBHOOK.is_set():
         return AlertWebhook()
-    return AlertWebhook(url=dg.EnvVar("IBKR_PIPELINE_ALERT_WEBHOOK"))
+    return AlertWebhook(url=dg.EnvVar(env.ALERT_WEBHOOK.name))
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    return {"ibkr": ibkr_from_env(), "chart_store": chart_store_from_env(), "llm": llm_from_env(),
-            "alerts": alerts_from_env()}
+    return {"ibkr": ibkr_from_env(), "database": database_from_env(), "chart_store": chart_store_from_env(),
+            "llm": llm_from_env(), "alerts": alerts_from_env()}
 
 
 def locked(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
@@ -91,7 +95,7 @@ def executor_from_env() -> dg.ExecutorDefinition | None:
     """IBKR_PIPELINE_EXECUTOR=celery runs every step on Celery workers (broker and backend from the environment);
     =in_process runs a tick's steps in one process (``make ui``: a handful of symbols start in seconds, not a
     process per step); otherwise Dagster's default multiprocess executor."""
-    choice = os.environ.get("IBKR_PIPELINE_EXECUTOR", "multiprocess")
+    choice = env.EXECUTOR.read()
     if choice == "in_process":
         return dg.in_process_executor
     if choice != "celery":
@@ -99,6 +103,6 @@ def executor_from_env() -> dg.ExecutorDefinition | None:
     from dagster_celery import celery_executor
 
     return celery_executor.configured({
-        "broker": {"env": "IBKR_PIPELINE_CELERY_BROKER"},
-        "backend": {"env": "IBKR_PIPELINE_CELERY_BACKEND"},
+        "broker": {"env": env.CELERY_BROKER.name},
+        "backend": {"env": env.CELERY_BACKEND.name},
     })

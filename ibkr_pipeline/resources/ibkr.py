@@ -9,18 +9,23 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Protocol
 
 import dagster as dg
 from pydantic import Field
 
-from ibkr_pipeline.broker.client import IBKRClient, IBKRSettings
-from ibkr_pipeline.broker.contract_cache import ContractCache
+from ibkr_pipeline.broker.client import ContractCache, IBKRClient, IBKRSettings
 from ibkr_pipeline.broker.errors import GatewayConnectionError
 from ibkr_pipeline.domain.health import ComponentHealth
-from ibkr_pipeline.broker.pacing import with_margin
+from ibkr_pipeline.broker.pacing import PacingBudget, with_margin
 from ibkr_pipeline.domain.pacing import PacingRules
-from ibkr_pipeline.store.database import default_url, engine_for
-from ibkr_pipeline.store.pacing_budget import DatabasePacingBudget
+
+
+class BrokerStores(Protocol):
+    """What a client keeps between runs: resolved contracts and IB's pacing windows (``DatabaseResource``)."""
+
+    def contract_cache(self, ttl: timedelta) -> ContractCache: ...
+    def pacing_budget(self, gateway: str, rules: PacingRules) -> PacingBudget: ...
 
 
 PROBE_CLIENT_ID_OFFSET = 900  # the health probe never takes a trading client's id
@@ -43,7 +48,6 @@ class IBKRResource(dg.ConfigurableResource):
     connect_attempts: int = 5
     readonly: bool = False
     contract_cache_ttl_days: float = Field(default=7.0, description="How long resolved contracts stay cached")
-    database_url: str = Field(default="", repr=False, description="Project database URL; empty = IBKR_PIPELINE_DB_URL or embedded SQLite")
     pacing_time_scale: float = Field(
         default=1.0, description="Scale of IB's pacing windows (1.0 = IB's real rules; tests shrink it)"
     )
@@ -52,9 +56,8 @@ class IBKRResource(dg.ConfigurableResource):
         names = {f.name for f in dataclasses.fields(IBKRSettings)}
         return IBKRSettings(**{k: v for k, v in self.model_dump().items() if k in names})
 
-    def contract_cache(self) -> ContractCache:
-        engine = engine_for(self.database_url or default_url())
-        return ContractCache(engine, timedelta(days=self.contract_cache_ttl_days))
+    def contract_cache(self, stores: BrokerStores) -> ContractCache:
+        return stores.contract_cache(timedelta(days=self.contract_cache_ttl_days))
 
     def probe(self, timeout_s: float | None = None) -> ComponentHealth:
         """One quick look at the gateway: refused (down), silent (unresponsive, as around IB's nightly
@@ -82,15 +85,14 @@ class IBKRResource(dg.ConfigurableResource):
         latency = round((time.perf_counter() - started) * 1000, 1)
         return ComponentHealth("gateway", "ok", f"{where} answered; its clock {now:%Y-%m-%d %H:%M:%S} UTC", latency)
 
-    def pacing_budget(self) -> DatabasePacingBudget:
-        """IB's pacing windows, counted in the project database by every process using this gateway."""
-        rules = with_margin(PacingRules().scaled(self.pacing_time_scale))
-        return DatabasePacingBudget(engine_for(self.database_url or default_url()), f"{self.host}:{self.port}", rules)
+    def pacing_budget(self, stores: BrokerStores) -> PacingBudget:
+        """IB's pacing windows, counted by every process using this gateway (IB counts per session)."""
+        return stores.pacing_budget(f"{self.host}:{self.port}", with_margin(PacingRules().scaled(self.pacing_time_scale)))
 
     @contextmanager
-    def get_client(self) -> Iterator[IBKRClient]:
+    def get_client(self, stores: BrokerStores) -> Iterator[IBKRClient]:
         """A connected client for the duration of a step; always disconnected afterwards."""
-        client = IBKRClient(self.settings(), self.contract_cache(), self.pacing_budget())
+        client = IBKRClient(self.settings(), self.contract_cache(stores), self.pacing_budget(stores))
         client.connect()
         try:
             yield client

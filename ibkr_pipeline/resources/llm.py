@@ -16,8 +16,7 @@ from pydantic import Field
 
 from ibkr_pipeline.domain.health import ComponentHealth
 from ibkr_pipeline.domain.redaction import redact_url
-from ibkr_pipeline.llm.client import DEFAULT_PRICES, AnswerCache, LLMClient, LLMSettings
-from ibkr_pipeline.store.database import default_url, engine_for
+from ibkr_pipeline.llm.client import DEFAULT_PRICES, AnswerStore, LLMClient, LLMSettings
 
 
 class LLMResource(dg.ConfigurableResource):
@@ -34,7 +33,6 @@ class LLMResource(dg.ConfigurableResource):
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_PRICES.items()},
         description="USD per million tokens [prompt, completion] by model",
     )
-    database_url: str = Field(default="", repr=False, description="Where answers are cached; empty = the project database")
 
     @property
     def offline(self) -> bool:
@@ -59,12 +57,14 @@ class LLMResource(dg.ConfigurableResource):
                                round((time.perf_counter() - started) * 1000, 1))
 
     def client(
-        self, temperature: float = 0.0, model: str | None = None, detail: str | None = None, vision: bool | None = None
+        self, temperature: float = 0.0, model: str | None = None, detail: str | None = None, vision: bool | None = None,
+        answers: AnswerStore | None = None,
     ) -> LLMClient:
+        """``answers``: where answers are kept (``DatabaseResource.answer_cache()``), so none is paid for twice."""
         settings = LLMSettings(
             base_url=self.base_url, api_key=self.api_key, model=model or self.model, timeout_s=self.timeout_s,
             max_in_flight=self.max_in_flight, max_retries=self.max_retries, response_format=self.response_format,
             detail=detail or self.detail, vision=self.vision if vision is None else vision, temperature=temperature,
             prices={k: (float(v[0]), float(v[1])) for k, v in self.prices.items()},
         )
-        return LLMClient(settings, AnswerCache(engine_for(self.database_url or default_url())))
+        return LLMClient(settings, answers)

@@ -7,10 +7,10 @@ import dagster as dg
 from ibkr_pipeline.domain.health import ComponentHealth, changes
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
-from ibkr_pipeline.store.database import data_dir, default_url, engine_for
-from ibkr_pipeline.store.kill_switch import KillSwitch
+from ibkr_pipeline.store.database import data_dir
 from ibkr_pipeline.trading.guards import kill_switch_reason
 
 HEALTH_KEY = dg.AssetKey("system_health")
@@ -26,15 +26,15 @@ system_health = dg.AssetSpec(
 )
 
 
-def kill_switch_health(ibkr: IBKRResource) -> ComponentHealth:
+def kill_switch_health(database: DatabaseResource) -> ComponentHealth:
     """The kill switch as every process reads it (environment, file, project database)."""
-    engine = engine_for(ibkr.database_url or default_url())
-    reason = kill_switch_reason(data_dir(), KillSwitch(engine))
+    reason = kill_switch_reason(data_dir(), database.kill_switch())
     return ComponentHealth("kill_switch", "engaged" if reason else "ok", reason or "off: orders may be sent")
 
 
-def probe_all(ibkr: IBKRResource, chart_store: ChartStore, llm: LLMResource) -> tuple[list[ComponentHealth], dict]:
-    results = [ibkr.probe(), chart_store.probe(), llm.probe(), kill_switch_health(ibkr)]
+def probe_all(ibkr: IBKRResource, database: DatabaseResource, chart_store: ChartStore,
+              llm: LLMResource) -> tuple[list[ComponentHealth], dict]:
+    results = [ibkr.probe(), chart_store.probe(), llm.probe(), kill_switch_health(database)]
     metadata = {c.component: dg.MetadataValue.text(f"{c.status}: {c.detail}") for c in results}
     metadata |= {f"{c.component}_latency_ms": float(c.latency_ms) for c in results if c.latency_ms is not None}
     return results, metadata
@@ -42,17 +42,18 @@ def probe_all(ibkr: IBKRResource, chart_store: ChartStore, llm: LLMResource) -> 
 
 @dg.asset_check(asset=HEALTH_KEY, name=CHECK, description="Every part a tick needs answers (also run by the health "
                 "sensor every minute; execute it here to look now).")
-def all_parts_answer(ibkr: IBKRResource, chart_store: ChartStore, llm: LLMResource) -> dg.AssetCheckResult:
-    results, metadata = probe_all(ibkr, chart_store, llm)
+def all_parts_answer(ibkr: IBKRResource, database: DatabaseResource, chart_store: ChartStore,
+                     llm: LLMResource) -> dg.AssetCheckResult:
+    results, metadata = probe_all(ibkr, database, chart_store, llm)
     return dg.AssetCheckResult(passed=all(c.healthy for c in results), metadata=metadata,
                                severity=dg.AssetCheckSeverity.ERROR)
 
 
 @dg.sensor(name="health", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Probes the gateway, object store and LLM endpoint every minute; alerts when one changes state.")
-def health(context: dg.SensorEvaluationContext, ibkr: IBKRResource, chart_store: ChartStore, llm: LLMResource,
-           alerts: AlertWebhook):
-    results, metadata = probe_all(ibkr, chart_store, llm)
+def health(context: dg.SensorEvaluationContext, ibkr: IBKRResource, database: DatabaseResource,
+           chart_store: ChartStore, llm: LLMResource, alerts: AlertWebhook):
+    results, metadata = probe_all(ibkr, database, chart_store, llm)
     healthy = all(c.healthy for c in results)
     context.instance.report_runless_asset_event(dg.AssetObservation(asset_key=HEALTH_KEY, metadata=metadata))
     context.instance.report_runless_asset_event(dg.AssetCheckEvaluation(

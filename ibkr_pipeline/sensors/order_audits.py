@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from ibkr_pipeline.assets.order_audit import ORDER_REFS, order_audit_job
-from ibkr_pipeline.resources.ibkr import IBKRResource
-from ibkr_pipeline.store.database import default_url, engine_for
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.store.ledger import Ledger
 
 RECENT = timedelta(days=7)  # older orders keep the record they have; ``ibkr-pipeline audit`` reads any
@@ -29,8 +28,8 @@ def audit_requests(ledger: Ledger, known: set[str], now: datetime) -> tuple[list
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Adds each new orderRef as a partition of order_audit and writes its record; writes it again "
                        "when the order's status or fills change.")
-def order_audits(context: dg.SensorEvaluationContext, ibkr: IBKRResource) -> dg.SensorResult | dg.SkipReason:
-    ledger = Ledger(engine_for(ibkr.database_url or default_url()))
+def order_audits(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult | dg.SkipReason:
+    ledger = database.ledger()
     known = set(context.instance.get_dynamic_partitions(ORDER_REFS.name))
     new, requests = audit_requests(ledger, known, datetime.now(UTC))
     if not requests:

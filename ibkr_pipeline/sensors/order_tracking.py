@@ -1,30 +1,30 @@
 """Order tracking: reconcile the ledger's live orders with the broker, record fills, surface rejects."""
 
 import hashlib
-import os
 
 import dagster as dg
 
 from ibkr_pipeline.assets.portfolio import portfolio_job
 from ibkr_pipeline.domain.orders import strategy_of
 from ibkr_pipeline.resources.alerts import AlertWebhook
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
-from ibkr_pipeline.store.database import default_url, engine_for
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.reconcile import reconcile
+from ibkr_pipeline import settings as env
 
-INTERVAL_S = int(os.environ.get("IBKR_PIPELINE_ORDER_TRACKING_S", "30"))
+INTERVAL_S = int(env.ORDER_TRACKING_S.read())
 
 
 @dg.sensor(name="order_tracking", minimum_interval_seconds=INTERVAL_S, job=portfolio_job,
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Reconciles live orders with IB, records fills, marks orders IB does not know as lost, "
                        "snapshots the portfolio after fills.")
-def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource, alerts: AlertWebhook):
-    ledger = Ledger(engine_for(ibkr.database_url or default_url()))
+def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource, database: DatabaseResource,
+                   alerts: AlertWebhook):
+    ledger = database.ledger()
     if not ledger.open_orders():
         return dg.SkipReason("no live orders to track")
-    with ibkr.get_client() as client:
+    with ibkr.get_client(database) as client:
         result = reconcile(client, ledger)
     for ref, old, new in result.changes:
         strategy = strategy_of(ref)

@@ -6,7 +6,6 @@ to a PostgreSQL URL in production.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,9 +14,11 @@ import time
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase
+from ibkr_pipeline import bundled
+from ibkr_pipeline import settings as env
 
-DB_URL_ENV = "IBKR_PIPELINE_DB_URL"
-HOME_ENV = "IBKR_PIPELINE_HOME"
+DB_URL_ENV = env.DB_URL.name
+HOME_ENV = env.HOME.name
 
 
 class Base(DeclarativeBase):
@@ -26,13 +27,13 @@ class Base(DeclarativeBase):
 
 def data_dir() -> Path:
     """Where the embedded default keeps its files (database, bars, charts)."""
-    path = Path(os.environ.get(HOME_ENV, ".ibkr_pipeline")).resolve()
+    path = Path(env.HOME.read()).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def default_url() -> str:
-    return os.environ.get(DB_URL_ENV) or f"sqlite:///{data_dir() / 'ibkr_pipeline.db'}"
+    return env.DB_URL.read() or f"sqlite:///{data_dir() / 'ibkr_pipeline.db'}"
 
 
 @lru_cache(maxsize=16)
@@ -51,7 +52,7 @@ def engine_for(url: str) -> Engine:
     return engine
 
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = bundled.MIGRATIONS
 
 
 def upgrade(engine: Engine) -> None:

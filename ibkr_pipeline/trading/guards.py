@@ -6,13 +6,13 @@ switch that cannot be read, stops sending.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ibkr_pipeline.store.kill_switch import KillSwitch
+from ibkr_pipeline import settings as env
 
-LIVE_SWITCH_ENV = "IBKR_PIPELINE_LIVE_TRADING"
-KILL_SWITCH_ENV = "IBKR_PIPELINE_KILL_SWITCH"
+LIVE_SWITCH_ENV = env.LIVE_TRADING.name
+KILL_SWITCH_ENV = env.KILL_SWITCH.name
 KILL_SWITCH_FILE = "KILL_SWITCH"
 OFF_VALUES = frozenset({"0", "false", "no", "off"})
 
@@ -29,7 +29,7 @@ def switch_engaged(value: str | None) -> bool:
 
 def kill_switch_reason(data_dir: Path, switch: KillSwitch | None = None) -> str:
     """Why the kill switch stops sending ('' when it is off), from the environment, the file and the database."""
-    value = os.environ.get(KILL_SWITCH_ENV)
+    value = env.KILL_SWITCH.read() or None
     if switch_engaged(value):
         return f"kill switch is on ({KILL_SWITCH_ENV}={value!r})"
     path = Path(data_dir) / KILL_SWITCH_FILE
@@ -83,7 +83,7 @@ def sending_blocked(mode: str, account: str, data_dir: Path, switch: KillSwitch 
         if problem:
             return problem
     if mode == "live":
-        if os.environ.get(LIVE_SWITCH_ENV, "") != "1":
+        if env.LIVE_TRADING.read() != "1":
             return f"mode is live but {LIVE_SWITCH_ENV}=1 is not set in the environment"
         if is_paper_account(account):
             return f"mode is live but account {account} is a paper account"

@@ -41,7 +41,7 @@ def test_llm_tick_sends_prompts_and_charts_validates_caches_and_hides_the_key(ga
     with FakeOpenAI(responder) as server:
         res = resources(gateway, tmp_path)
         res["llm"] = LLMResource(base_url=server.base_url, api_key=dg.EnvVar("TEST_OPENAI_KEY"), model="gpt-4o-mini",
-                                 max_in_flight=2, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+                                 max_in_flight=2)
         with dg.instance_for_test() as instance:
             first = run(spec, res, instance)
             calls_after_first = len(server.requests)
@@ -98,8 +98,7 @@ def test_a_hostile_answer_stays_with_its_symbol(gateway, tmp_path):  # noqa: F81
 
     with FakeOpenAI(responder) as server:
         res = resources(gateway, tmp_path)
-        res["llm"] = LLMResource(base_url=server.base_url, model="gpt-4o-mini", max_retries=0,
-                                 database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+        res["llm"] = LLMResource(base_url=server.base_url, model="gpt-4o-mini", max_retries=0)
         with dg.instance_for_test() as instance:
             result = run(strategy(LLM_STRATEGY), res, instance)
     records = out(result, "analysis").values

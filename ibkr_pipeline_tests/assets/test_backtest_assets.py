@@ -10,6 +10,7 @@ from ibkr_pipeline.assets.backtest import BacktestConfig, materialize_backtest
 from ibkr_pipeline.assets.ticks import partitions_for, tick_instant, ticks_between
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline_tests.backtest.history import spec, synthetic_daily
@@ -23,9 +24,9 @@ def test_a_single_run_backfill_backtests_on_stored_history_and_reports(tmp_path)
     defs = build_strategy_definitions(strategy)
     with make_gateway(clock_start=CLOCK, pacing=True) as gw, dg.instance_for_test() as instance:
         db = f"sqlite:///{tmp_path / 'db.sqlite'}"
-        resources = {"ibkr": IBKRResource(port=gw.port, database_url=db),
+        resources = {"ibkr": IBKRResource(port=gw.port), "database": DatabaseResource(url=db),
                      "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
-                     "llm": LLMResource(database_url=db)}
+                     "llm": LLMResource()}
         keys = [k for k in partitions_for(strategy).get_partition_keys()
                 if "2026-06-01" <= k[:10] <= "2026-08-31"]
         event = materialize_backtest(defs, strategy, keys, BacktestConfig(), resources, instance)

@@ -24,6 +24,7 @@ from ibkr_pipeline.store.database import engine_for, upgrade
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline_tests.conftest import make_gateway
@@ -70,9 +71,10 @@ def gateway(tmp_path) -> Iterator:
 
 def resources(gateway, tmp_path, store: ChartStore | None = None) -> dict:
     return {
-        "ibkr": IBKRResource(port=gateway.port, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"),
+        "ibkr": IBKRResource(port=gateway.port),
+        "database": DatabaseResource(url=f"sqlite:///{tmp_path / 'db.sqlite'}"),
         "chart_store": store or ChartStore(local_dir=str(tmp_path / "objects")),
-        "llm": LLMResource(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"),
+        "llm": LLMResource(),
         "alerts": AlertWebhook(),
     }
 
@@ -229,7 +231,7 @@ def test_the_live_tick_decides_on_the_bars_its_backtest_sees(gateway, tmp_path, 
 def test_a_tick_refuses_to_trade_while_another_run_trades_the_strategy(gateway, tmp_path):
     spec = strategy()
     res = resources(gateway, tmp_path)
-    Claims(engine_for(res["ibkr"].database_url)).acquire("strategy:test_megacaps", "run elsewhere", lease_s=300)
+    res["database"].claims().acquire("strategy:test_megacaps", "run elsewhere", lease_s=300)
     defs = build_strategy_definitions(spec)
     with dg.instance_for_test() as instance:
         result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name),
@@ -253,7 +255,7 @@ def test_tick_runs_are_bounded_and_gateway_steps_retry():
     assert assets["indicators"].op.retry_policy is None  # nothing there a retry would mend
 
 
-@pytest.mark.parametrize("path", ["dagster.yaml", "deploy/dagster.yaml"])
+@pytest.mark.parametrize("path", ["ibkr_pipeline/dagster.yaml", "deploy/dagster.yaml"])
 def test_run_monitoring_is_on_in_both_instances(path):
     import yaml
 
@@ -279,7 +281,7 @@ def test_the_live_tick_and_its_backtest_decide_the_same_signals_on_the_same_bars
     upgrade(engine)
     store = ChartStore(local_dir=str(tmp_path / "replay_objects"))
     replayed = decide_tick(spec, TUESDAY_TICK, TUESDAY_END, history, contracts, Ledger(engine),
-                           analyst_for(spec, LLMResource(), store, contracts), ChartsTo(store, "replay"))
+                           analyst_for(spec, LLMResource(), None, store, contracts), ChartsTo(store, "replay"))
     assert replayed.errors == {}
     assert replayed.signals == live.values  # action, confidence, entry, stop, target, reasons and every value read
     assert any(s.action != "HOLD" for s in live.values.values()), "the comparison means something only if it decides"

@@ -62,4 +62,4 @@ def contracts(strategy):
 
 
 def offline_analyst(strategy, tmp_path: Path):
-    return analyst_for(strategy, LLMResource(), ChartStore(local_dir=str(tmp_path / "objects")), contracts(strategy))
+    return analyst_for(strategy, LLMResource(), None, ChartStore(local_dir=str(tmp_path / "objects")), contracts(strategy))

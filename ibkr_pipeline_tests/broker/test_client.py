@@ -10,7 +10,7 @@ import pytest
 from ib_async import IB, Stock
 
 from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
-from ibkr_pipeline.broker.contract_cache import ContractCache
+from ibkr_pipeline.store.contract_cache import ContractCache
 from ibkr_pipeline.broker.errors import (
     GatewayConnectionError,
     GatewayOutageError,

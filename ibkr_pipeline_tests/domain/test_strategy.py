@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from ibkr_pipeline import bundled
 from ibkr_pipeline.domain.strategy import StrategyFileError, load_directory, load_strategy, parse_strategy
 
-ROOT = Path(__file__).resolve().parents[2]
 GOOD = """
 name: ok
 universe: [{symbol: aapl}]
@@ -21,7 +21,7 @@ signal: {buy: "rsi_14 < 30 and close > open", sell: "macd_12_26_9 < macds_12_26_
 
 
 def test_examples_load():
-    loaded, broken = load_directory(ROOT / "strategies")
+    loaded, broken = load_directory(bundled.STRATEGIES)
     assert broken == []
     assert {spec.name for _, spec in loaded} >= {"us_megacaps_daily", "sector_etf_rotation"}
 

@@ -5,15 +5,17 @@ import re
 import dagster as dg
 import pytest
 
+from ibkr_pipeline import bundled
 from ibkr_pipeline.assets.markdown import code_block, escape, table
 from ibkr_pipeline.definitions import build_definitions
 from ibkr_pipeline.domain.redaction import redact_secrets, redact_url
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
-from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline.resources.database import DatabaseResource
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.llm import LLMResource
 
-ROOT_STRATEGIES = __import__("pathlib").Path(__file__).resolve().parents[2] / "strategies"
+ROOT_STRATEGIES = bundled.STRATEGIES
 KEY = "sk-live-DO-NOT-LEAK-0123456789"
 DB_URL = "postgresql+psycopg2://trader:hunter2-db-password@db.internal:5432/ibkr"
 
@@ -30,7 +32,7 @@ def deployment(monkeypatch, tmp_path):
 @pytest.mark.parametrize("override", [
     {"llm": {"config": {"base_url": "https://attacker.example/v1"}}},
     {"llm": {"config": {"api_key": {"env": "IBKR_PIPELINE_DB_URL"}}}},
-    {"ibkr": {"config": {"database_url": {"env": "OPENAI_API_KEY"}}}},
+    {"database": {"config": {"url": {"env": "OPENAI_API_KEY"}}}},
     {"chart_store": {"config": {"endpoint": "attacker.example:9000"}}},
     {"alerts": {"config": {"url": "https://attacker.example/hook"}}},
 ])
@@ -54,7 +56,7 @@ def test_repr_and_probes_never_show_a_secret():
         LLMResource(base_url="http://127.0.0.1:9/v1", api_key=KEY),
         ChartStore(endpoint="127.0.0.1:9", access_key="AKIA-SECRET-ACCESS", secret_key="s3-secret-key-value"),
         AlertWebhook(url="https://hooks.example/T000/B000/webhook-token-value"),
-        IBKRResource(database_url=DB_URL),
+        DatabaseResource(url=DB_URL),
     ))
     for secret in (KEY, "AKIA-SECRET-ACCESS", "s3-secret-key-value", "webhook-token-value", "hunter2"):
         assert secret not in shown
@@ -87,6 +89,6 @@ def test_model_text_is_shown_never_rendered():
 
 
 def test_the_database_url_is_an_env_var_read_at_run_start(deployment):
-    with dg.build_resources({"ibkr": deployment.resources["ibkr"]}) as built:
-        assert built.ibkr.database_url == DB_URL
-    assert "hunter2" not in repr(built.ibkr)
+    with dg.build_resources({"database": deployment.resources["database"]}) as built:
+        assert built.database.url == DB_URL
+    assert "hunter2" not in repr(built.database)

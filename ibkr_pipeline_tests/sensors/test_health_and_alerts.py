@@ -12,6 +12,7 @@ import pytest
 
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.sensors.health import CHECK, HEALTH_KEY, health
@@ -38,7 +39,8 @@ def test_health_sees_a_silent_gateway_a_dead_one_and_recovery_and_alerts_on_each
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     with make_gateway(pacing=False) as gw, FakeOpenAI() as llm_server, dg.instance_for_test() as instance:
         resources = {
-            "ibkr": IBKRResource(port=gw.port, connect_timeout_s=2, database_url=db),
+            "ibkr": IBKRResource(port=gw.port, connect_timeout_s=2),
+            "database": DatabaseResource(url=db),
             "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
             "llm": LLMResource(base_url=llm_server.base_url, api_key="sk-test-not-logged"),
             "alerts": AlertWebhook(url=webhook.url),
@@ -76,7 +78,7 @@ def test_health_sees_a_silent_gateway_a_dead_one_and_recovery_and_alerts_on_each
         [observation] = instance.fetch_observations(HEALTH_KEY, limit=1).records
         assert observation.asset_observation.metadata["kill_switch"].value.endswith(": earnings week)")
     # The gateway process is gone now: refused, not silent.
-    resources["ibkr"] = IBKRResource(port=free_port(), connect_timeout_s=2, database_url=db)
+    resources["ibkr"] = IBKRResource(port=free_port(), connect_timeout_s=2)
     with dg.instance_for_test() as instance:
         result, _ = evaluate(instance, resources, cursor)
     assert "gateway down" in result.skip_message and "gateway: down" in webhook.texts()[-1]
@@ -136,9 +138,9 @@ order: {entry: MKT, sizing: fixed_quantity, quantity: 10}
     with make_gateway(clock_start=clock, pacing=False, faults=FaultPlan(reject_orders={"AAPL"})) as gw, \
             dg.instance_for_test() as instance:
         db = f"sqlite:///{tmp_path / 'db.sqlite'}"
-        resources = {"ibkr": IBKRResource(port=gw.port, database_url=db),
+        resources = {"ibkr": IBKRResource(port=gw.port), "database": DatabaseResource(url=db),
                      "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
-                     "llm": LLMResource(database_url=db), "alerts": AlertWebhook(url=webhook.url)}
+                     "llm": LLMResource(), "alerts": AlertWebhook(url=webhook.url)}
         dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups("rejecter"),
                        partition_key="2026-11-19-10:00", resources=resources, instance=instance)
     [text] = webhook.texts()

@@ -15,6 +15,7 @@ from ibkr_pipeline.domain.orders import OrderIntent
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.sensors.order_audits import order_audits
@@ -46,9 +47,10 @@ def setup(tmp_path, monkeypatch):
     with make_gateway(clock_start=CLOCK, pacing=False) as gw:
         db = f"sqlite:///{tmp_path / 'db.sqlite'}"
         resources = {
-            "ibkr": IBKRResource(port=gw.port, database_url=db),
+            "ibkr": IBKRResource(port=gw.port),
+            "database": DatabaseResource(url=db),
             "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
-            "llm": LLMResource(database_url=db),
+            "llm": LLMResource(),
             "alerts": AlertWebhook(),
         }
         yield gw, resources, Ledger(engine_for(db))
@@ -111,7 +113,7 @@ def test_tick_to_fills_positions_and_pnl(setup):
         with dg.build_sensor_context(instance=instance, cursor=context.cursor,
                                      resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}) as context:
             assert isinstance(order_tracking(context), dg.SkipReason)  # nothing new since the last snapshot
-        with resources["ibkr"].get_client() as client:
+        with resources["ibkr"].get_client(resources["database"]) as client:
             assert reconcile(client, ledger).fills == []  # idempotent
         snapshot = dg.materialize([portfolio], resources=resources, instance=instance)
         audit_order_through_its_partition(instance, resources, ref, orders["AAPL"].intent)
@@ -242,7 +244,7 @@ def test_a_status_change_without_a_fill_refreshes_the_portfolio(setup):
         with dg.build_sensor_context(instance=instance, resources=sensor_resources) as context:
             assert order_tracking(context).run_key.startswith("fills-")
             cursor = context.cursor
-        with resources["ibkr"].get_client() as client:  # the trader cancels AAPL's stop and target by hand
+        with resources["ibkr"].get_client(resources["database"]) as client:  # the trader cancels AAPL's stop and target by hand
             children = [t for t in client.ib.reqAllOpenOrders()
                         if t.contract.symbol == "AAPL" and t.order.parentId and t.orderStatus.status != "Cancelled"]
             assert len(children) == 2

@@ -57,7 +57,7 @@ def webserver(tmp_path, monkeypatch):
     strategies.mkdir()
     home.mkdir()
     (strategies / "ui_demo.yaml").write_text(STRATEGY)
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "ibkr_pipeline" / "dagster.yaml", home / "dagster.yaml")
     env = {"DAGSTER_HOME": str(home), "IBKR_PIPELINE_STRATEGIES": str(strategies),
            "IBKR_PIPELINE_HOME": str(tmp_path / "data")}
     for key, value in env.items():

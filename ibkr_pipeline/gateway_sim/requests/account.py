@@ -6,9 +6,10 @@ from ibkr_pipeline.gateway_sim import messages as msg
 from ibkr_pipeline.gateway_sim.protocol import (
     FieldReader,
 )
+from ibkr_pipeline.gateway_sim.requests.session import Session
 
 
-class AccountRequests:
+class AccountRequests(Session):
     """Handlers for one area; mixed into ``ClientSession`` (``self.sim``, ``self.send``, ``self.client_id``)."""
 
     def req_positions(self, r: FieldReader) -> None:

@@ -7,9 +7,10 @@ from ibkr_pipeline.gateway_sim.protocol import (
     FieldReader,
 )
 from ibkr_pipeline.gateway_sim.wire_contract import WireContract
+from ibkr_pipeline.gateway_sim.requests.session import Session
 
 
-class ContractRequests:
+class ContractRequests(Session):
     """Handlers for one area; mixed into ``ClientSession`` (``self.sim``, ``self.send``, ``self.client_id``)."""
 
     def req_contract_details(self, r: FieldReader) -> None:

@@ -18,6 +18,7 @@ from ibkr_pipeline.gateway_sim.protocol import (
     FieldReader,
 )
 from ibkr_pipeline.gateway_sim.wire_contract import WireContract
+from ibkr_pipeline.gateway_sim.requests.session import Session
 
 log = logging.getLogger("ibkr_pipeline.gateway_sim")
 # IB: "The maximum number of simultaneous open historical data requests from the API is 50." The error IB
@@ -25,7 +26,7 @@ log = logging.getLogger("ibkr_pipeline.gateway_sim")
 MAX_OPEN_HISTORICAL = 50
 
 
-class MarketDataRequests:
+class MarketDataRequests(Session):
     """Handlers for one area; mixed into ``ClientSession`` (``self.sim``, ``self.send``, ``self.client_id``)."""
 
     def req_historical_data(self, r: FieldReader) -> None:

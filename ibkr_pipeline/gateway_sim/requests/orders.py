@@ -13,9 +13,10 @@ from ibkr_pipeline.gateway_sim.protocol import (
     FieldReader,
 )
 from ibkr_pipeline.gateway_sim.wire_contract import WireContract
+from ibkr_pipeline.gateway_sim.requests.session import Session
 
 
-class OrderRequests:
+class OrderRequests(Session):
     """Handlers for one area; mixed into ``ClientSession`` (``self.sim``, ``self.send``, ``self.client_id``)."""
 
     def place_order(self, r: FieldReader) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from ibkr_pipeline.gateway_sim import messages as msg
 from ibkr_pipeline.gateway_sim.protocol import (
     FieldReader,
 )
+from ibkr_pipeline.gateway_sim.requests.session import Session
+
+if TYPE_CHECKING:
+    from ibkr_pipeline.gateway_sim.server import ClientSession
 
 
-class SetupRequests:
+class SetupRequests(Session):
     """Handlers for one area; mixed into ``ClientSession`` (``self.sim``, ``self.send``, ``self.client_id``)."""
 
     def start_api(self, r: FieldReader) -> None:
@@ -25,7 +31,7 @@ class SetupRequests:
             self.close()
             return
         self.client_id = client_id
-        self.sim.sessions[client_id] = self
+        self.sim.sessions[client_id] = cast("ClientSession", self)  # the one class that mixes the areas in
         self.send(msg.managed_accounts(self.sim.account.account_id))
         self.send(msg.next_valid_id(self.sim.take_order_id(client_id)))
         for code, text in (

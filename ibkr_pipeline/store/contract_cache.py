@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
-from ibkr_pipeline.domain.contracts import ContractInfo, ContractSpec
+from ibkr_pipeline.domain.contracts import CacheStats, ContractInfo, ContractSpec
 from ibkr_pipeline.store.models import ContractCacheRow
 
 DEFAULT_TTL = timedelta(days=7)
-
-
-@dataclass
-class CacheStats:
-    hits: int = 0
-    misses: int = 0
-    expired: int = 0
 
 
 def _info(row: ContractCacheRow) -> ContractInfo:
