@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 PG_VERSION_DIR := $(firstword $(wildcard /etc/postgresql/*))
 
-.PHONY: install test demo ui bench gateway-sim postgres clean
+.PHONY: install test lint demo ui bench gateway-sim postgres clean
 DAGSTER_HOME ?= $(CURDIR)/.ibkr_pipeline/dagster_home
 
 $(BIN)/python:
@@ -34,8 +34,14 @@ postgres:
 	fi
 	@pg_isready -h 127.0.0.1 -p 5432
 
-test: install postgres
+test: install postgres lint
 	$(BIN)/python -m pytest -q ibkr_pipeline_tests
+
+# ruff (lint rules and formatting) over the tree, mypy over the package; configured in pyproject.toml.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Figures next to their targets, each a ratio against a baseline measured in the same run.
 bench: install

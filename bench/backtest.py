@@ -12,13 +12,13 @@ import dagster as dg
 from bench.common import CLOCK, strategy
 from bench.figures import figure
 from ibkr_pipeline.assets.backtest import BacktestConfig, materialize_backtest
-from ibkr_pipeline.pipeline.analysis import analyst_for
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.assets.ticks import partitions_for, tick_instants
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.replay_broker import Costs
 from ibkr_pipeline.backtest.runner import run_backtest, run_fast_backtest
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
+from ibkr_pipeline.pipeline.analysis import analyst_for
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
@@ -32,12 +32,19 @@ def run() -> list[dict]:
     spec = strategy("backtest_bench", 20, mode="llm")
     parts = partitions_for(spec)
     keys = [k for k in parts.get_partition_keys() if "2025-11-17" <= k[:10] <= "2026-11-16"]
-    with SimulatorThread(SimulatorConfig(port=0, clock_start=CLOCK, clock_speed=0, pacing=False)) as gw, \
-            tempfile.TemporaryDirectory() as tmp, dg.instance_for_test() as instance:
+    with (
+        SimulatorThread(SimulatorConfig(port=0, clock_start=CLOCK, clock_speed=0, pacing=False)) as gw,
+        tempfile.TemporaryDirectory() as tmp,
+        dg.instance_for_test() as instance,
+    ):
         db = f"sqlite:///{Path(tmp) / 'db.sqlite'}"
         store = ChartStore(local_dir=str(Path(tmp) / "objects"))
-        resources = {"ibkr": IBKRResource(port=gw.port), "database": DatabaseResource(url=db), "chart_store": store,
-                     "llm": LLMResource()}
+        resources = {
+            "ibkr": IBKRResource(port=gw.port),
+            "database": DatabaseResource(url=db),
+            "chart_store": store,
+            "llm": LLMResource(),
+        }
         defs = build_strategy_definitions(spec)
         started = time.perf_counter()
         materialize_backtest(defs, spec, keys, BacktestConfig(), resources, instance)
@@ -45,8 +52,10 @@ def run() -> list[dict]:
         started = time.perf_counter()  # again, with the history in the store: the backtest and its report only
         materialize_backtest(defs, spec, keys, BacktestConfig(), resources, instance)
         dagster_s = time.perf_counter() - started
-        daily = {u.symbol: from_parquet(store.get(f"history/{u.symbol.replace(' ', '_')}/1_day.parquet"))
-                 for u in spec.universe}
+        daily = {
+            u.symbol: from_parquet(store.get(f"history/{u.symbol.replace(' ', '_')}/1_day.parquet"))
+            for u in spec.universe
+        }
         with resources["ibkr"].get_client(resources["database"]) as client:
             infos = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))
         contracts = dict(zip([u.symbol for u in spec.universe], infos, strict=True))
@@ -57,18 +66,39 @@ def run() -> list[dict]:
         fast = run_fast_backtest(spec, ticks, PointInTimeBars(daily), contracts, costs, b.starting_cash)
         fast_s = time.perf_counter() - started
         started = time.perf_counter()
-        run_backtest(spec, ticks[:TICK_BY_TICK_TICKS], PointInTimeBars(daily), contracts,
-                     analyst_for(spec, LLMResource(), None, store, contracts), costs, b.starting_cash)
+        run_backtest(
+            spec,
+            ticks[:TICK_BY_TICK_TICKS],
+            PointInTimeBars(daily),
+            contracts,
+            analyst_for(spec, LLMResource(), None, store, contracts),
+            costs,
+            b.starting_cash,
+        )
         tick_by_tick_s = (time.perf_counter() - started) / TICK_BY_TICK_TICKS * len(ticks)
     return [
-        figure("fast backtest: 1 year x 20 symbols daily, wall (s)", fast_s, 10,
-               detail=f"{len(ticks)} ticks, offline analyst, {len(fast.fills)} fills; "
-                      f"recomputed per tick: {sorted(fast.per_tick_indicators) or 'none'}"),
-        figure("tick-by-tick backtest, same year, wall (s)", tick_by_tick_s,
-               detail=f"from its first {TICK_BY_TICK_TICKS} ticks; the fast path is {tick_by_tick_s / fast_s:.1f}x faster"),
-        figure("backtest: 1 year x 20 symbols via Dagster, wall (s)", dagster_s,
-               detail=f"the backtest asset and its report, history in the store ({first_s:.1f} s the first time, "
-                      "fetching it from the simulator)"),
-        figure("backtest: Dagster run / bare fast runner", dagster_s / fast_s, 1.5,
-               detail=f"{dagster_s:.1f} s vs {fast_s:.1f} s"),
+        figure(
+            "fast backtest: 1 year x 20 symbols daily, wall (s)",
+            fast_s,
+            10,
+            detail=f"{len(ticks)} ticks, offline analyst, {len(fast.fills)} fills; "
+            f"recomputed per tick: {sorted(fast.per_tick_indicators) or 'none'}",
+        ),
+        figure(
+            "tick-by-tick backtest, same year, wall (s)",
+            tick_by_tick_s,
+            detail=f"from its first {TICK_BY_TICK_TICKS} ticks; the fast path is {tick_by_tick_s / fast_s:.1f}x faster",
+        ),
+        figure(
+            "backtest: 1 year x 20 symbols via Dagster, wall (s)",
+            dagster_s,
+            detail=f"the backtest asset and its report, history in the store ({first_s:.1f} s the first time, "
+            "fetching it from the simulator)",
+        ),
+        figure(
+            "backtest: Dagster run / bare fast runner",
+            dagster_s / fast_s,
+            1.5,
+            detail=f"{dagster_s:.1f} s vs {fast_s:.1f} s",
+        ),
     ]

@@ -45,7 +45,9 @@ def run() -> list[dict]:
     indexed = frame.set_index("timestamp")
 
     def ours_indicators():
-        return pd.concat([indexed] + [ind.compute_one(indexed, i.kind, i.params, i.name) for i in spec.indicators], axis=1)
+        return pd.concat(
+            [indexed] + [ind.compute_one(indexed, i.kind, i.params, i.name) for i in spec.indicators], axis=1
+        )
 
     h, lo, c = indexed["high"].to_numpy(), indexed["low"].to_numpy(), indexed["close"].to_numpy()
 
@@ -76,7 +78,13 @@ def run() -> list[dict]:
     ours_c, floor_c = _best(ours_chart, 3), _best(matplotlib_floor, 3)
     return [
         figure("indicators per symbol (s)", ours_i, detail=f"5 indicators, {len(indexed)} bars"),
-        figure("indicators / TA-Lib floor", ours_i / floor_i, detail=f"floor {floor_i * 1000:.2f} ms (direct talib calls)"),
+        figure(
+            "indicators / TA-Lib floor", ours_i / floor_i, detail=f"floor {floor_i * 1000:.2f} ms (direct talib calls)"
+        ),
         figure("chart render per image (s)", ours_c, detail="mplfinance, 2 overlays, 2 panels, PNG + thumbnail"),
-        figure("chart / matplotlib floor", ours_c / floor_c, detail=f"floor {floor_c:.3f} s (plain matplotlib, same panels)"),
+        figure(
+            "chart / matplotlib floor",
+            ours_c / floor_c,
+            detail=f"floor {floor_c:.3f} s (plain matplotlib, same panels)",
+        ),
     ]

@@ -45,6 +45,12 @@ def run() -> list[dict]:
         if count == 0:
             baseline = seconds
             continue
-        rows.append(figure(f"definitions load, {count} x 50 symbols (s)", seconds, 5.0 if count == 20 else None,
-                           detail=f"{assets} assets; imports alone {baseline:.2f} s"))
+        rows.append(
+            figure(
+                f"definitions load, {count} x 50 symbols (s)",
+                seconds,
+                5.0 if count == 20 else None,
+                detail=f"{assets} assets; imports alone {baseline:.2f} s",
+            )
+        )
     return rows

@@ -30,11 +30,17 @@ def campaign(folder: Path) -> Campaign:
         lambda c: c.kills(list(KILL_POINTS), SYMBOLS[:4]),
         lambda c: c.overlapping(2, SYMBOLS[:4], str(folder / "go2")),
         lambda c: c.overlapping(3, SYMBOLS[:4], str(folder / "go3")),
-        *[lambda c, n=n, a=a: [c.drop_on_place_order(s, n, a) for s in SYMBOLS] for n in (1, 2, 3) for a in (False, True)],
+        *[
+            lambda c, n=n, a=a: [c.drop_on_place_order(s, n, a) for s in SYMBOLS]
+            for n in (1, 2, 3)
+            for a in (False, True)
+        ],
         lambda c: [c.silent_at_order(s) for s in SYMBOLS[:3]],
         lambda c: c.silent_at_order(SYMBOLS[3], re_execute=False),
-        *[lambda c, name=name: [getattr(c, name)(s) for s in SYMBOLS[:4]]
-          for name in ("restart_after_placing", "late_reject", "late_commission", "next_day_re_execution")],
+        *[
+            lambda c, name=name: [getattr(c, name)(s) for s in SYMBOLS[:4]]
+            for name in ("restart_after_placing", "late_reject", "late_commission", "next_day_re_execution")
+        ],
     ]
     for i, scenario in enumerate(scenarios):
         with gateway() as gw:  # a fresh account per scenario, as in the tests
@@ -63,14 +69,30 @@ def run() -> list[dict]:
     verdicts = result.verdicts
     budget = FAST["call_budget_s"] + FAST["connect_timeout_s"]
     return [
-        figure("fault campaign: faults injected", sum(v.faults for v in verdicts), 100, ">=",
-               f"over {len(verdicts)} orderRefs"),
-        figure("fault campaign: duplicate brackets", sum(v.duplicate for v in verdicts), 0, "<=",
-               f"baseline, 4 refs x 3 overlapping executions with no orderRef claim: {baseline}"),
+        figure(
+            "fault campaign: faults injected",
+            sum(v.faults for v in verdicts),
+            100,
+            ">=",
+            f"over {len(verdicts)} orderRefs",
+        ),
+        figure(
+            "fault campaign: duplicate brackets",
+            sum(v.duplicate for v in verdicts),
+            0,
+            "<=",
+            f"baseline, 4 refs x 3 overlapping executions with no orderRef claim: {baseline}",
+        ),
         figure("fault campaign: orders lost without explanation", sum(v.unexplained_loss for v in verdicts), 0),
-        figure("fault campaign: ledger disagrees with IB after one reconciliation",
-               sum(not v.agrees for v in verdicts), 0),
-        figure("fault campaign: longest call into a silent gateway (s)", result.longest_silent_call_s, budget, "<=",
-               f"request deadline {FAST['request_timeout_s']} s, call budget {FAST['call_budget_s']} s, "
-               f"one reconnect {FAST['connect_timeout_s']} s"),
+        figure(
+            "fault campaign: ledger disagrees with IB after one reconciliation", sum(not v.agrees for v in verdicts), 0
+        ),
+        figure(
+            "fault campaign: longest call into a silent gateway (s)",
+            result.longest_silent_call_s,
+            budget,
+            "<=",
+            f"request deadline {FAST['request_timeout_s']} s, call budget {FAST['call_budget_s']} s, "
+            f"one reconnect {FAST['connect_timeout_s']} s",
+        ),
     ]

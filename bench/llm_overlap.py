@@ -29,6 +29,12 @@ def run() -> list[dict]:
         wall = time.perf_counter() - started
     ideal = SYMBOLS * LATENCY_S / BOUND
     assert all(a.analysis is not None for a in attempts)
-    return [figure("LLM wall / ideal overlap", wall / ideal, 1.2,
-                   detail=f"{SYMBOLS} symbols x {LATENCY_S:g} s, bound {BOUND}: {wall:.1f} s vs {ideal:.1f} s; "
-                          f"max in flight seen {server.max_in_flight}")]
+    return [
+        figure(
+            "LLM wall / ideal overlap",
+            wall / ideal,
+            1.2,
+            detail=f"{SYMBOLS} symbols x {LATENCY_S:g} s, bound {BOUND}: {wall:.1f} s vs {ideal:.1f} s; "
+            f"max in flight seen {server.max_in_flight}",
+        )
+    ]

@@ -20,21 +20,20 @@ from bench.figures import figure
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.assets.ticks import partitions_for, tick_instant
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
-from ibkr_pipeline.resources.alerts import AlertWebhook
-from ibkr_pipeline.resources.chart_store import ChartStore
-from ibkr_pipeline.resources.database import DatabaseResource
-from ibkr_pipeline.resources.ibkr import IBKRResource
-from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.pipeline.analysis import analyse_symbols
 from ibkr_pipeline.pipeline.bars import merge_fetched, plan_fetches
 from ibkr_pipeline.pipeline.charts import draw_charts
 from ibkr_pipeline.pipeline.indicators import compute_indicators
 from ibkr_pipeline.pipeline.signals import decide_signals
+from ibkr_pipeline.resources.alerts import AlertWebhook
+from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.resources.database import DatabaseResource
+from ibkr_pipeline.resources.ibkr import IBKRResource
+from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.storage import keys
 from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.trading.broker import GatewayBroker
 from ibkr_pipeline.trading.tick import trade_tick
-
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -43,8 +42,13 @@ def resources(port: int, tmp: Path) -> dict:
     db = f"sqlite:///{tmp / 'db.sqlite'}"
     # IB's historical pacing (60 requests per 10 minutes) would dominate a 100-request tick; both sides of the
     # comparison use the same client with the rules shrunk so the figure measures orchestration, not pacing.
-    return {"ibkr": IBKRResource(port=port, pacing_time_scale=0.001), "database": DatabaseResource(url=db),
-            "chart_store": ChartStore(local_dir=str(tmp / "objects")), "llm": LLMResource(), "alerts": AlertWebhook()}
+    return {
+        "ibkr": IBKRResource(port=port, pacing_time_scale=0.001),
+        "database": DatabaseResource(url=db),
+        "chart_store": ChartStore(local_dir=str(tmp / "objects")),
+        "llm": LLMResource(),
+        "alerts": AlertWebhook(),
+    }
 
 
 def bare_tick(spec, res: dict, tmp: Path) -> int:
@@ -62,8 +66,17 @@ def bare_tick(spec, res: dict, tmp: Path) -> int:
     indicators = compute_indicators(spec, bars.results).results
     drawn = draw_charts(spec, indicators, store, lambda s, tf: keys.chart(spec.name, s, TICK, tf)).results
     frames = {s: indicators.values[s] for s in drawn.values}
-    records = analyse_symbols(spec, res["llm"], database.answer_cache(), store, contracts, frames, drawn.values, end,
-                              {s: "flat: this strategy holds no shares; no working orders" for s in frames})
+    records = analyse_symbols(
+        spec,
+        res["llm"],
+        database.answer_cache(),
+        store,
+        contracts,
+        frames,
+        drawn.values,
+        end,
+        {s: "flat: this strategy holds no shares; no working orders" for s in frames},
+    )
     signals = decide_signals(spec, end, frames, records)
     with res["ibkr"].get_client(database) as client:
         trade_tick(spec, TICK, signals, contracts, GatewayBroker(client, tmp), database.ledger())
@@ -75,8 +88,14 @@ def dagster_tick(n: int, port: int, tmp: Path) -> float:
     defs = build_strategy_definitions(spec)
     with dg.instance_for_test() as instance:
         started = time.perf_counter()
-        result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name), partition_key=TICK, resources=resources(port, tmp),
-                                instance=instance, run_config=QUIET)
+        result = dg.materialize(
+            list(defs.assets),
+            selection=dg.AssetSelection.groups(spec.name),
+            partition_key=TICK,
+            resources=resources(port, tmp),
+            instance=instance,
+            run_config=QUIET,
+        )
         elapsed = time.perf_counter() - started
     assert result.success
     return elapsed
@@ -107,8 +126,9 @@ print(seconds, base, peak_kb())
 
 
 def fresh(leg: str, n: int, port: int, tmp: str) -> tuple[float, int, int]:
-    out = subprocess.run([sys.executable, "-c", FRESH_PROCESS, leg, str(n), str(port), tmp],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, leg, str(n), str(port), tmp], capture_output=True, text=True, check=True
+    )
     seconds, base_kb, peak_kb = out.stdout.split()[-3:]
     return float(seconds), int(base_kb), int(peak_kb)
 
@@ -124,10 +144,22 @@ def run() -> list[dict]:
                 else:
                     bare, _, _ = fresh("bare", n, gw.port, a)
                     dagster_s, base_kb, peak_kb = fresh("dagster", n, gw.port, b)
-            rows.append(figure(f"tick overhead N={n} (Dagster / bare loop)", dagster_s / bare, 1.3 if n == 50 else None,
-                               detail=f"{dagster_s:.1f} s vs {bare:.1f} s; 2 timeframes, 2 charts per symbol"))
-    rows.append(figure("peak memory, 50-symbol tick (GiB)", peak_kb / 1024**2, 1.0,
-                       detail=f"after imports and simulator {base_kb / 1024:.0f} MiB; peak {peak_kb / 1024:.0f} MiB"))
+            rows.append(
+                figure(
+                    f"tick overhead N={n} (Dagster / bare loop)",
+                    dagster_s / bare,
+                    1.3 if n == 50 else None,
+                    detail=f"{dagster_s:.1f} s vs {bare:.1f} s; 2 timeframes, 2 charts per symbol",
+                )
+            )
+    rows.append(
+        figure(
+            "peak memory, 50-symbol tick (GiB)",
+            peak_kb / 1024**2,
+            1.0,
+            detail=f"after imports and simulator {base_kb / 1024:.0f} MiB; peak {peak_kb / 1024:.0f} MiB",
+        )
+    )
     return rows
 
 

@@ -36,8 +36,10 @@ def main() -> int:
     for c in contracts:
         daily = ib.reqHistoricalData(c, "", "1 Y", "1 day", "TRADES", True, 1)
         hourly = ib.reqHistoricalData(c, "", "5 D", "1 hour", "TRADES", True, 2)
-        print(f"  {c.symbol:5} conId {c.conId:>10} {c.primaryExchange:7} daily bars {len(daily):4} "
-              f"hourly bars {len(hourly):3} last close {daily[-1].close:.2f}")
+        print(
+            f"  {c.symbol:5} conId {c.conId:>10} {c.primaryExchange:7} daily bars {len(daily):4} "
+            f"hourly bars {len(hourly):3} last close {daily[-1].close:.2f}"
+        )
 
     aapl = contracts[0]
     [ticker] = ib.reqTickers(aapl)
@@ -51,16 +53,19 @@ def main() -> int:
     parent, target, stop = (ib.placeOrder(aapl, o) for o in bracket)
     waited = 0.0
     while waited < args.timeout:
-        done = parent.orderStatus.status == "Filled" and {
-            target.orderStatus.status, stop.orderStatus.status
-        } == {"Filled", "Cancelled"}
+        done = parent.orderStatus.status == "Filled" and {target.orderStatus.status, stop.orderStatus.status} == {
+            "Filled",
+            "Cancelled",
+        }
         if done:
             break
         ib.sleep(0.5)
         waited += 0.5
     for name, trade in (("entry", parent), ("target", target), ("stop", stop)):
         s = trade.orderStatus
-        print(f"  {name:6} {trade.order.action:4} {trade.order.orderType:3} {s.status:10} avg fill {s.avgFillPrice:.2f}")
+        print(
+            f"  {name:6} {trade.order.action:4} {trade.order.orderType:3} {s.status:10} avg fill {s.avgFillPrice:.2f}"
+        )
     if not done:
         print("bracket did not resolve in time", file=sys.stderr)
         return 1
@@ -71,8 +76,10 @@ def main() -> int:
     values = {v.tag: float(v.value) for v in ib.accountValues() if v.currency == "USD" and v.tag != "Currency"}
     position = sum(p.position for p in ib.positions() if p.contract.symbol == "AAPL")
     print(f"fills {len(fills)}, realized P&L {realized:.2f}, AAPL position {position:g}")
-    print(f"NetLiquidation {values['NetLiquidation']:.2f}  TotalCashValue {values['TotalCashValue']:.2f}  "
-          f"RealizedPnL {values['RealizedPnL']:.2f}")
+    print(
+        f"NetLiquidation {values['NetLiquidation']:.2f}  TotalCashValue {values['TotalCashValue']:.2f}  "
+        f"RealizedPnL {values['RealizedPnL']:.2f}"
+    )
     ok = position == 0 and abs(values["NetLiquidation"] - values["TotalCashValue"]) < 0.01 and len(fills) == 2
     print("positions and account values agree with the fills" if ok else "MISMATCH between fills and account")
     ib.disconnect()

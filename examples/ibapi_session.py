@@ -144,9 +144,27 @@ class Session(EWrapper, EClient):
 
 def bracket(first_id: int, quantity: int, target: float, stop: float, ref: str) -> list[Order]:
     parent, take, loss = Order(), Order(), Order()
-    parent.orderId, parent.action, parent.orderType, parent.totalQuantity, parent.transmit = first_id, "BUY", "MKT", quantity, False
-    take.orderId, take.action, take.orderType, take.totalQuantity, take.lmtPrice = first_id + 1, "SELL", "LMT", quantity, target
-    loss.orderId, loss.action, loss.orderType, loss.totalQuantity, loss.auxPrice = first_id + 2, "SELL", "STP", quantity, stop
+    parent.orderId, parent.action, parent.orderType, parent.totalQuantity, parent.transmit = (
+        first_id,
+        "BUY",
+        "MKT",
+        quantity,
+        False,
+    )
+    take.orderId, take.action, take.orderType, take.totalQuantity, take.lmtPrice = (
+        first_id + 1,
+        "SELL",
+        "LMT",
+        quantity,
+        target,
+    )
+    loss.orderId, loss.action, loss.orderType, loss.totalQuantity, loss.auxPrice = (
+        first_id + 2,
+        "SELL",
+        "STP",
+        quantity,
+        stop,
+    )
     for child in (take, loss):
         child.parentId, child.tif, child.ocaGroup, child.ocaType = first_id, "GTC", f"{ref}:oca", 1
     take.transmit, loss.transmit = False, True

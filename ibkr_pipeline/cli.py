@@ -7,20 +7,24 @@ import os
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
 from ibkr_pipeline import settings as env
 
-app = typer.Typer(help="LLM-assisted technical-analysis trading on IBKR, orchestrated by Dagster.", no_args_is_help=True)
+app = typer.Typer(
+    help="LLM-assisted technical-analysis trading on IBKR, orchestrated by Dagster.", no_args_is_help=True
+)
 symbols_app = typer.Typer(help="Look up contracts through the IBKR resource (cache first).", no_args_is_help=True)
 app.add_typer(symbols_app, name="symbols")
-kill_app = typer.Typer(help="The kill switch: in the project database, so every process and container obeys it.",
-                       no_args_is_help=True)
+kill_app = typer.Typer(
+    help="The kill switch: in the project database, so every process and container obeys it.", no_args_is_help=True
+)
 app.add_typer(kill_app, name="kill-switch")
 console = Console()
 ANALYSTS = ("offline", "llm")
@@ -42,8 +46,12 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                help="Print the version and git commit, then exit")] = False) -> None:
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and git commit, then exit"),
+    ] = False,
+) -> None:
     """LLM-assisted technical-analysis trading on IBKR, orchestrated by Dagster."""
 
 
@@ -66,54 +74,72 @@ def gateway_sim(
     pacing: Annotated[bool, typer.Option(help="Enforce IB's historical-data pacing rules")] = True,
     account: Annotated[str, typer.Option(help="Paper-style account id")] = "DU1234567",
     cash: Annotated[float, typer.Option(help="Starting cash in USD (a new account only)")] = 1_000_000.0,
-    state_file: Annotated[Path | None, typer.Option(
-        help="Where the paper account persists (default: IBKR_PIPELINE_HOME/gateway_sim/ACCOUNT.json)")] = None,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(help="Where the paper account persists (default: IBKR_PIPELINE_HOME/gateway_sim/ACCOUNT.json)"),
+    ] = None,
     fresh: Annotated[bool, typer.Option(help="Start a new account: delete the saved one first")] = False,
     memory: Annotated[bool, typer.Option(help="Keep the account in memory only (nothing saved)")] = False,
-    restart_at: Annotated[str | None, typer.Option(
-        help="Rehearse IB's nightly restart at this New York time HH:MM on the simulator's clock")] = None,
+    restart_at: Annotated[
+        str | None,
+        typer.Option(help="Rehearse IB's nightly restart at this New York time HH:MM on the simulator's clock"),
+    ] = None,
     restart_downtime: Annotated[float, typer.Option(help="Seconds the restart refuses connections")] = 30.0,
-    silent_on_order: Annotated[bool, typer.Option(
-        help="Rehearse a gateway that swallows the first order and then answers nothing")] = False,
-    silent_after: Annotated[int | None, typer.Option(
-        help="Rehearse a gateway that stays connected but answers nothing after N more requests")] = None,
-    drop_on_order: Annotated[int | None, typer.Option(
-        help="Rehearse a drop: close the connection right after handling the Nth placeOrder")] = None,
+    silent_on_order: Annotated[
+        bool, typer.Option(help="Rehearse a gateway that swallows the first order and then answers nothing")
+    ] = False,
+    silent_after: Annotated[
+        int | None,
+        typer.Option(help="Rehearse a gateway that stays connected but answers nothing after N more requests"),
+    ] = None,
+    drop_on_order: Annotated[
+        int | None, typer.Option(help="Rehearse a drop: close the connection right after handling the Nth placeOrder")
+    ] = None,
     reject: Annotated[list[str] | None, typer.Option(help="Reject orders for this symbol with 201 ('*' = all)")] = None,
-    late_reject: Annotated[list[str] | None, typer.Option(
-        help="Accept orders for this symbol, then reject them (201, Inactive) half a second later")] = None,
+    late_reject: Annotated[
+        list[str] | None,
+        typer.Option(help="Accept orders for this symbol, then reject them (201, Inactive) half a second later"),
+    ] = None,
     response_delay: Annotated[float, typer.Option(help="Seconds before every answer (a slow gateway)")] = 0.0,
-    market_data: Annotated[list[str] | None, typer.Option(
-        help="SYMBOL=live|delayed|none|competing ('*=' for the rest): market-data permissions")] = None,
+    market_data: Annotated[
+        list[str] | None,
+        typer.Option(help="SYMBOL=live|delayed|none|competing ('*=' for the rest): market-data permissions"),
+    ] = None,
     snapshot_delay: Annotated[float, typer.Option(help="Seconds a snapshot quote takes to complete")] = 0.0,
     hmds_delay: Annotated[float, typer.Option(help="Seconds historical-data answers take (a slow HMDS)")] = 0.0,
-    master_client_id: Annotated[int | None, typer.Option(
-        help="This client id also receives every client's executions and commission reports")] = None,
+    master_client_id: Annotated[
+        int | None, typer.Option(help="This client id also receives every client's executions and commission reports")
+    ] = None,
     commission_delay: Annotated[float, typer.Option(help="Seconds a commission report trails its execution")] = 0.0,
 ) -> None:
     """Run the IB Gateway simulator (TWS socket protocol) until interrupted.
 
     Like a real paper account, its account (cash, positions, orders, executions) outlives restarts.
     """
+    from ibkr_pipeline.exchange.state import StateError, default_state_file
     from ibkr_pipeline.gateway_sim.faults import FaultPlan
     from ibkr_pipeline.gateway_sim.server import SimulatorConfig, run_forever
-    from ibkr_pipeline.exchange.state import StateError, default_state_file
     from ibkr_pipeline.store.database import data_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     path = None if memory else (state_file or default_state_file(data_dir(), account))
     if path is not None and fresh and path.exists():
         path.unlink()
-    faults = FaultPlan(silent_on_order=silent_on_order, reject_orders=set(reject or []),
-                       response_delay_s=response_delay, late_reject_orders=set(late_reject or []),
-                       silent_after_requests=silent_after)
+    faults = FaultPlan(
+        silent_on_order=silent_on_order,
+        reject_orders=set(reject or []),
+        response_delay_s=response_delay,
+        late_reject_orders=set(late_reject or []),
+        silent_after_requests=silent_after,
+    )
     if drop_on_order:
         faults.drop_on_request, faults.drop_on_nth, faults.drop_after_handling = {3}, drop_on_order, True
     permissions = dict(item.split("=", 1) for item in market_data or [] if "=" in item)
     bad = [f"{k}={v}" for k, v in permissions.items() if v not in ("live", "delayed", "none", "competing")]
     if bad or len(permissions) != len(market_data or []):
-        raise typer.BadParameter(f"{bad or market_data} : use SYMBOL=live|delayed|none|competing",
-                                 param_hint="--market-data")
+        raise typer.BadParameter(
+            f"{bad or market_data} : use SYMBOL=live|delayed|none|competing", param_hint="--market-data"
+        )
     try:
         restart_time = time.fromisoformat(restart_at) if restart_at else None
     except ValueError as exc:
@@ -121,12 +147,25 @@ def gateway_sim(
     try:
         run_forever(
             SimulatorConfig(
-                host=host, port=port, seed=seed, universe_file=universe, data_dir=data,
-                clock_start=utc(clock_start) if clock_start else None, clock_speed=clock_speed,
-                pacing=pacing, account_id=account, starting_cash=cash, state_file=path,
-                restart_at=restart_time, restart_downtime_s=restart_downtime, faults=faults,
-                market_data=permissions, snapshot_delay_s=snapshot_delay, hmds_delay_s=hmds_delay,
-                master_client_id=master_client_id, commission_delay_s=commission_delay,
+                host=host,
+                port=port,
+                seed=seed,
+                universe_file=universe,
+                data_dir=data,
+                clock_start=utc(clock_start) if clock_start else None,
+                clock_speed=clock_speed,
+                pacing=pacing,
+                account_id=account,
+                starting_cash=cash,
+                state_file=path,
+                restart_at=restart_time,
+                restart_downtime_s=restart_downtime,
+                faults=faults,
+                market_data=permissions,
+                snapshot_delay_s=snapshot_delay,
+                hmds_delay_s=hmds_delay,
+                master_client_id=master_client_id,
+                commission_delay_s=commission_delay,
             )
         )
     except StateError as exc:
@@ -172,8 +211,9 @@ def symbols_search(query: str, host: HostOpt = None, port: PortOpt = None, clien
     database = _database()
     for info in resource.contract_cache(database).search(query):
         seen.add(info.symbol)
-        table.add_row(info.symbol, info.sec_type, info.primary_exchange, info.currency, str(info.con_id),
-                      info.long_name, "cache")
+        table.add_row(
+            info.symbol, info.sec_type, info.primary_exchange, info.currency, str(info.con_id), info.long_name, "cache"
+        )
     from ibkr_pipeline.broker.errors import IBKRError
 
     try:
@@ -181,8 +221,15 @@ def symbols_search(query: str, host: HostOpt = None, port: PortOpt = None, clien
             for row in client.search(query):
                 if row["symbol"] in seen:
                     continue
-                table.add_row(row["symbol"], row["sec_type"], row["primary_exchange"], row["currency"],
-                              str(row["con_id"]), row["description"], "IB")
+                table.add_row(
+                    row["symbol"],
+                    row["sec_type"],
+                    row["primary_exchange"],
+                    row["currency"],
+                    str(row["con_id"]),
+                    row["description"],
+                    "IB",
+                )
     except IBKRError as exc:
         if not seen:
             raise fail(str(exc)) from exc
@@ -197,7 +244,9 @@ def symbols_show(
     exchange: Annotated[str, typer.Option(help="Routing exchange")] = "SMART",
     currency: Annotated[str, typer.Option()] = "USD",
     sec_type: Annotated[str, typer.Option()] = "STK",
-    host: HostOpt = None, port: PortOpt = None, client_id: ClientOpt = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    client_id: ClientOpt = None,
 ) -> None:
     """Resolve one symbol to its IB contract (cache first) and print its details."""
     from ibkr_pipeline.broker.errors import IBKRError
@@ -224,7 +273,9 @@ def symbols_show(
 
 @app.command("validate")
 def validate(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Strategy files or directories (default: the strategies directory)")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Strategy files or directories (default: the strategies directory)")
+    ] = None,
 ) -> None:
     """Check strategy files; print every problem with its file and field; exit 1 if any is broken."""
     from ibkr_pipeline.definitions import strategies_dir
@@ -246,7 +297,10 @@ def validate(
             continue
         console.print(
             f"✓ {path}: {spec.name} ({len(spec.universe)} symbols, cron '{spec.schedule.cron}' {spec.schedule.timezone})",
-            style="green", markup=False, highlight=False, soft_wrap=True,
+            style="green",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
     if broken:
         raise typer.Exit(1)
@@ -257,11 +311,15 @@ def backtest(
     strategy: Annotated[str, typer.Argument(help="Strategy name (its `name:` field)")],
     start: Annotated[str, typer.Option(help="First day of ticks, YYYY-MM-DD")],
     end: Annotated[str, typer.Option(help="Last day of ticks, YYYY-MM-DD")],
-    analyst: Annotated[str, typer.Option(help="offline, or llm (needs OPENAI_BASE_URL; answers are cached)")] = "offline",
+    analyst: Annotated[
+        str, typer.Option(help="offline, or llm (needs OPENAI_BASE_URL; answers are cached)")
+    ] = "offline",
     files: Annotated[Path | None, typer.Option(help="Directory of SYMBOL.csv/.parquet daily bars to replay")] = None,
     charts: Annotated[str, typer.Option(help="auto (only when a vision LLM reads them), always, never")] = "auto",
-    sim: Annotated[bool | None, typer.Option(help="Fetch history from an in-process gateway simulator "
-                                                  "(default: yes unless IBKR_PORT is set)")] = None,
+    sim: Annotated[
+        bool | None,
+        typer.Option(help="Fetch history from an in-process gateway simulator (default: yes unless IBKR_PORT is set)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON (figures, counts, trades)")] = False,
 ) -> None:
     """Replay a strategy over past ticks (a single-run Dagster backfill) and print its report."""
@@ -273,8 +331,9 @@ def backtest(
     if charts not in CHART_CHOICES:
         raise fail(f"--charts {charts!r} is not one of {', '.join(CHART_CHOICES)}")
     if analyst == "llm" and not env.OPENAI_BASE_URL.is_set():
-        raise fail("--analyst llm needs an LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY), or use "
-                   "--analyst offline")
+        raise fail(
+            "--analyst llm needs an LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY), or use --analyst offline"
+        )
     import dagster as dg
 
     from ibkr_pipeline.assets.backtest import BacktestConfig, format_figure, materialize_backtest
@@ -297,8 +356,9 @@ def backtest(
     keys = ticks_between(partitions, first, last)
     if not keys:
         raise fail(f"{spec.name} has no ticks between {start} and {end} (cron '{spec.schedule.cron}')")
-    config = BacktestConfig(analyst=analyst, history="files" if files else "store", files_dir=str(files or ""),
-                            charts=charts)
+    config = BacktestConfig.model_validate(
+        {"analyst": analyst, "history": "files" if files else "store", "files_dir": str(files or ""), "charts": charts}
+    )
     prepare_dagster_home()
     use_sim = (sim if sim is not None else not env.IBKR_PORT.is_set()) and files is None
     with ExitStack() as stack:
@@ -310,33 +370,64 @@ def backtest(
         resources = resources_from_env()
         instance = stack.enter_context(dg.DagsterInstance.get())
         out = Console(stderr=True) if as_json else console
-        out.print(f"backtest {spec.name}: {len(keys)} ticks, as of {keys[0]} .. {keys[-1]} "
-                  f"{spec.schedule.timezone} ({path})", markup=False, highlight=False)
+        out.print(
+            f"backtest {spec.name}: {len(keys)} ticks, as of {keys[0]} .. {keys[-1]} {spec.schedule.timezone} ({path})",
+            markup=False,
+            highlight=False,
+        )
         try:
             with _progress_bar(out, len(keys)):
-                event = materialize_backtest(build_strategy_definitions(spec, path), spec, keys, config, resources,
-                                             instance)
+                event = materialize_backtest(
+                    build_strategy_definitions(spec, path), spec, keys, config, resources, instance
+                )
         except (dg.Failure, dg.DagsterError) as exc:
             raise fail(f"backtest failed: {getattr(exc, 'description', None) or exc}", 1) from None
-    meta = {k: v.value for k, v in event.metadata.items()}
-    names = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate", "exposure",
-             "time_in_market", "trades", "final_equity")
+    meta: dict[str, Any] = {k: v.value for k, v in event.metadata.items()}
+    names = (
+        "total_return",
+        "cagr",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "volatility",
+        "win_rate",
+        "exposure",
+        "time_in_market",
+        "trades",
+        "final_equity",
+    )
     if as_json:
         import json
 
-        print(json.dumps({"strategy": spec.name, "ticks": meta["ticks"], "range": meta["range"],
-                          "figures": {n: {"strategy": meta.get(f"strategy_{n}"), "buy_and_hold": meta.get(f"buy_and_hold_{n}")}
-                                      for n in names},
-                          "signals": meta["signal_counts"], "outcomes": meta["outcomes"],
-                          "why_no_trades": meta["why_no_trades"], "trades": meta["trades_list"], "plot": meta["plot"],
-                          "path": meta["path"], "recomputed_per_tick": meta["recomputed_per_tick"]},
-                         indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "strategy": spec.name,
+                    "ticks": meta["ticks"],
+                    "range": meta["range"],
+                    "figures": {
+                        n: {"strategy": meta.get(f"strategy_{n}"), "buy_and_hold": meta.get(f"buy_and_hold_{n}")}
+                        for n in names
+                    },
+                    "signals": meta["signal_counts"],
+                    "outcomes": meta["outcomes"],
+                    "why_no_trades": meta["why_no_trades"],
+                    "trades": meta["trades_list"],
+                    "plot": meta["plot"],
+                    "path": meta["path"],
+                    "recomputed_per_tick": meta["recomputed_per_tick"],
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return
     table = Table("figure", "strategy", "buy and hold")
     for name in names:
         ours, theirs = meta.get(f"strategy_{name}"), meta.get(f"buy_and_hold_{name}")
-        table.add_row(name, format_figure(ours, name),
-                      format_figure(theirs, name) if name not in ("win_rate", "trades") else "")
+        table.add_row(
+            name, format_figure(ours, name), format_figure(theirs, name) if name not in ("win_rate", "trades") else ""
+        )
     console.print(table)
     trades = meta["trades_list"]
     if trades:
@@ -344,16 +435,28 @@ def backtest(
         for column in ("symbol", "opened", "closed", "shares", "entry", "exit", "exit by", "P&L"):
             shown.add_column(column, no_wrap=True)
         for t in trades[-15:]:
-            shown.add_row(t["symbol"], t["opened"], t["closed"], f"{t['shares']:g}", f"{t['entry']:.2f}",
-                          f"{t['exit']:.2f}", t["exit_by"], f"{t['pnl']:,.2f}")
+            shown.add_row(
+                t["symbol"],
+                t["opened"],
+                t["closed"],
+                f"{t['shares']:g}",
+                f"{t['entry']:.2f}",
+                f"{t['exit']:.2f}",
+                t["exit_by"],
+                f"{t['pnl']:,.2f}",
+            )
         console.print(shown)
     signals = ", ".join(f"{n} {action}" for action, n in meta["signal_counts"].items())
     console.print(f"signals: {signals or 'none'}", markup=False, highlight=False)
     if meta["why_no_trades"]:
         console.print(f"no trades: {meta['why_no_trades']}", markup=False, highlight=False, soft_wrap=True)
     recomputed = "; ".join(f"{name} ({why})" for name, why in meta["recomputed_per_tick"].items())
-    console.print(f"replayed {meta['path']}" + (f"; recomputed each tick: {recomputed}" if recomputed else ""),
-                  markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"replayed {meta['path']}" + (f"; recomputed each tick: {recomputed}" if recomputed else ""),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(f"plot: {meta['plot']}\nDagster: asset {spec.name}/backtest_report (make ui)")
 
 
@@ -364,8 +467,14 @@ def _progress_bar(out: Console, total: int):
 
     from ibkr_pipeline.backtest import progress
 
-    with Progress(TextColumn("replaying ticks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=out, transient=True) as bar:
+    with Progress(
+        TextColumn("replaying ticks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    ) as bar:
         task = bar.add_task("ticks", total=total)
         with progress.listening(lambda done, _total: bar.update(task, completed=done)):
             yield
@@ -384,8 +493,12 @@ def kill_switch_on(
     import getpass
 
     state = _kill_switch().set(True, reason, by or getpass.getuser())
-    console.print(f"kill switch ON at {state.at:%Y-%m-%d %H:%M:%S} UTC by {state.changed_by}: {reason}",
-                  style="red", markup=False, soft_wrap=True)
+    console.print(
+        f"kill switch ON at {state.at:%Y-%m-%d %H:%M:%S} UTC by {state.changed_by}: {reason}",
+        style="red",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @kill_app.command("off")
@@ -399,8 +512,9 @@ def kill_switch_off(by: Annotated[str, typer.Option(help="Who")] = "") -> None:
     switch = _kill_switch()
     switch.set(False, "", by or getpass.getuser())
     still = kill_switch_reason(data_dir(), switch)
-    console.print("kill switch off in the database" + (f"; still on: {still}" if still else ""), markup=False,
-                  soft_wrap=True)
+    console.print(
+        "kill switch off in the database" + (f"; still on: {still}" if still else ""), markup=False, soft_wrap=True
+    )
 
 
 @kill_app.command("status")
@@ -413,8 +527,11 @@ def kill_switch_status() -> None:
     reason = kill_switch_reason(data_dir(), switch)
     console.print(reason or "kill switch is off: orders may be sent", markup=False, soft_wrap=True)
     for state in switch.history(5):
-        console.print(f"  {state.at:%Y-%m-%d %H:%M:%S} UTC {'ON ' if state.engaged else 'off'} "
-                      f"{state.changed_by} {state.reason}", markup=False, soft_wrap=True)
+        console.print(
+            f"  {state.at:%Y-%m-%d %H:%M:%S} UTC {'ON ' if state.engaged else 'off'} {state.changed_by} {state.reason}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _print_view(view) -> None:
@@ -435,8 +552,10 @@ StrategyOpt = Annotated[str, typer.Option(help="Only this strategy's")]
 
 
 @app.command("orders")
-def orders(strategy: StrategyOpt = "",
-           open_only: Annotated[bool, typer.Option("--open", help="Only orders that may be at IB now")] = False) -> None:
+def orders(
+    strategy: StrategyOpt = "",
+    open_only: Annotated[bool, typer.Option("--open", help="Only orders that may be at IB now")] = False,
+) -> None:
     """The ledger's orders, newest first, with their status and why."""
     from ibkr_pipeline.trading.views import orders_view
 
@@ -462,8 +581,10 @@ def portfolio() -> None:
     points = equity_points(ledger)
     if points:
         first, last = points[0], points[-1]
-        console.print(f"net liquidation: ${last[1]:,.2f} at {last[0]:%Y-%m-%d %H:%M} UTC "
-                      f"({last[1] - first[1]:+,.2f} since {first[0]:%Y-%m-%d %H:%M} UTC, {len(points)} snapshots)")
+        console.print(
+            f"net liquidation: ${last[1]:,.2f} at {last[0]:%Y-%m-%d %H:%M} UTC "
+            f"({last[1] - first[1]:+,.2f} since {first[0]:%Y-%m-%d %H:%M} UTC, {len(points)} snapshots)"
+        )
 
 
 @app.command("audit")

@@ -5,25 +5,24 @@ broken ones are listed on the ``strategy_files`` asset (description and metadata
 and in the code location's log.
 """
 
-
 import hashlib
 import logging
 from pathlib import Path
 
 import dagster as dg
 
+from ibkr_pipeline import bundled
+from ibkr_pipeline import settings as env
 from ibkr_pipeline.assets.order_audit import order_audit, order_audit_job
 from ibkr_pipeline.assets.portfolio import build_portfolio, portfolio_job, portfolio_schedule
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.domain.strategy import StrategyFileError, load_directory
+from ibkr_pipeline.resources.alerts import AlertWebhook
+from ibkr_pipeline.resources.defaults import executor_from_env, locked_resources_from_env
 from ibkr_pipeline.sensors.health import all_parts_answer, health, system_health
 from ibkr_pipeline.sensors.order_audits import order_audits
 from ibkr_pipeline.sensors.order_tracking import order_tracking
 from ibkr_pipeline.sensors.run_failure import run_failure_alert
-from ibkr_pipeline.domain.strategy import StrategyFileError, load_directory
-from ibkr_pipeline.resources.alerts import AlertWebhook
-from ibkr_pipeline.resources.defaults import executor_from_env, locked_resources_from_env
-from ibkr_pipeline import bundled
-from ibkr_pipeline import settings as env
 
 log = logging.getLogger("ibkr_pipeline")
 STRATEGIES_ENV = env.STRATEGIES.name
@@ -35,7 +34,9 @@ def strategies_dir() -> Path:
 
 
 def strategy_files_asset(directory: Path, loaded: list[str], broken: list[StrategyFileError]) -> dg.AssetsDefinition:
-    report = "\n".join(f"- {line}" for err in broken for line in str(err).splitlines()) or "all strategy files are valid"
+    report = (
+        "\n".join(f"- {line}" for err in broken for line in str(err).splitlines()) or "all strategy files are valid"
+    )
 
     @dg.asset(
         key="strategy_files",
@@ -62,21 +63,28 @@ def strategy_files_watch(directory: Path) -> dg.SensorDefinition:
     launches the ``strategy_files`` check, whose run fails (red in the runs list) while a file is broken."""
     job = dg.define_asset_job("strategy_files_check", selection=dg.AssetSelection.assets("strategy_files"))
 
-    @dg.sensor(name="strategy_files_watch", job=job, minimum_interval_seconds=60,
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description=f"Validates the strategy files in {directory} every minute; alerts and fails the "
-                           "strategy_files check when one is broken.")
+    @dg.sensor(
+        name="strategy_files_watch",
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Validates the strategy files in {directory} every minute; alerts and fails the "
+        "strategy_files check when one is broken.",
+    )
     def watch(context: dg.SensorEvaluationContext, alerts: AlertWebhook) -> dg.RunRequest | dg.SkipReason:
         _, broken = load_directory(directory)
         problems = sorted(str(e) for e in broken)
         state = hashlib.sha256("\n".join(problems).encode()).hexdigest()[:16]
         if state == (context.cursor or hashlib.sha256(b"").hexdigest()[:16]):
-            return dg.SkipReason(f"{len(problems)} broken strategy files, unchanged" if problems
-                                 else "every strategy file is valid")
+            return dg.SkipReason(
+                f"{len(problems)} broken strategy files, unchanged" if problems else "every strategy file is valid"
+            )
         context.update_cursor(state)
         if problems:
-            alerts.send(f"ibkr_pipeline: {len(problems)} strategy file(s) broken in {directory}; their strategies "
-                        "do not run", [line for p in problems for line in p.splitlines()])
+            alerts.send(
+                f"ibkr_pipeline: {len(problems)} strategy file(s) broken in {directory}; their strategies do not run",
+                [line for p in problems for line in p.splitlines()],
+            )
         return dg.RunRequest(run_key=f"strategy-files-{state}")
 
     return watch
@@ -100,8 +108,12 @@ def build_definitions(directory: Path | None = None) -> dg.Definitions:
     return dg.Definitions.merge(
         *per_strategy,
         dg.Definitions(
-            assets=[files, build_portfolio([dg.AssetKey([name, "orders"]) for name in names]), system_health,
-                    order_audit],
+            assets=[
+                files,
+                build_portfolio([dg.AssetKey([name, "orders"]) for name in names]),
+                system_health,
+                order_audit,
+            ],
             asset_checks=[all_parts_answer],
             jobs=[portfolio_job, order_audit_job],
             schedules=[portfolio_schedule],

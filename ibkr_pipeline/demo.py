@@ -47,8 +47,12 @@ def main() -> int:
     home = prepare_dagster_home()
     defs = build_definitions()
     jobs = [j for j in defs.resolve_all_job_defs() if j.name.endswith("_tick")]
-    ticks = {j.name: j.partitions_def.get_last_partition_key() for j in jobs}
-    ends = {j.name: tick_instant(j.partitions_def, ticks[j.name]) for j in jobs}  # each tick runs at its key's instant
+    ticks: dict[str, str] = {}
+    ends = {}
+    for job in jobs:  # each tick runs at its key's instant
+        partitions, last = job.partitions_def, job.partitions_def and job.partitions_def.get_last_partition_key()
+        assert isinstance(partitions, dg.TimeWindowPartitionsDefinition) and last, f"{job.name}: no past tick to run"
+        ticks[job.name], ends[job.name] = last, tick_instant(partitions, last)
     jobs.sort(key=lambda j: ends[j.name])  # the clock only moves forward
     after = max(ends.values())
     next_open = nyse_calendar().next_open(after.replace(tzinfo=None)).to_pydatetime().replace(tzinfo=UTC)
@@ -67,12 +71,13 @@ def main() -> int:
         with ibkr_from_env().get_client(database) as client:
             reconcile(client, database.ledger())
 
-    with SimulatorThread(SimulatorConfig(port=0, clock_start=first, clock_speed=0,
-                                         state_file=account_file)) as gateway:
+    with SimulatorThread(SimulatorConfig(port=0, clock_start=first, clock_speed=0, state_file=account_file)) as gateway:
         os.environ[env.IBKR_PORT.name] = str(gateway.port)
         defs = build_definitions()  # resources now point at this simulator
-        print(f"gateway simulator on 127.0.0.1:{gateway.port} (each tick at the minute it runs); "
-              f"Dagster instance in {home}\n")
+        print(
+            f"gateway simulator on 127.0.0.1:{gateway.port} (each tick at the minute it runs); "
+            f"Dagster instance in {home}\n"
+        )
         with dg.DagsterInstance.get() as instance:
             refs: list[str] = []
             for job_def in jobs:
@@ -82,8 +87,9 @@ def main() -> int:
                     gateway.sim.clock.set(runs_at, speed=0)
                     gateway.step()
                 print(f"== {job.name} for tick {ticks[job.name]} (sent at {runs_at:%Y-%m-%d %H:%M} UTC)", flush=True)
-                result = job.execute_in_process(partition_key=ticks[job.name], instance=instance,
-                                                raise_on_error=False, run_config=QUIET)
+                result = job.execute_in_process(
+                    partition_key=ticks[job.name], instance=instance, raise_on_error=False, run_config=QUIET
+                )
                 if not result.success:
                     print(f"run {result.run_id} failed; `make ui` shows its event log", file=sys.stderr)
                     return 1
@@ -100,16 +106,24 @@ def main() -> int:
                         refs.append(decision.intent.order_ref)
                     elif decision is not None and decision.skipped and decision.skipped != "HOLD":
                         order = f"({_short(decision.skipped)})"
-                    print(f"{symbol:7} {signal.action:6} {_fmt(signal.entry)} {_fmt(signal.stop_loss)} "
-                          f"{_fmt(signal.take_profit)}  {order}")
-                folders = {str(Path(v["path"]).parents[2]) for tfs in charts.values.values() for v in tfs.values()
-                           if v["path"]}
+                    print(
+                        f"{symbol:7} {signal.action:6} {_fmt(signal.entry)} {_fmt(signal.stop_loss)} "
+                        f"{_fmt(signal.take_profit)}  {order}"
+                    )
+                folders = {
+                    str(Path(v["path"]).parents[2]) for tfs in charts.values.values() for v in tfs.values() if v["path"]
+                }
                 print(f"charts: {', '.join(sorted(folders)) or 'object store'}/<symbol>/{ticks[job.name]}/")
                 for symbol, error in signals.errors.items():
                     print(f"{symbol:7} ERROR  {error}")
                 print()
-                close = nyse_calendar().session_close(nyse_calendar().minute_to_session(
-                    runs_at.replace(tzinfo=None), direction="previous")).to_pydatetime()
+                close = (
+                    nyse_calendar()
+                    .session_close(
+                        nyse_calendar().minute_to_session(runs_at.replace(tzinfo=None), direction="previous")
+                    )
+                    .to_pydatetime()
+                )
                 if close > runs_at:  # the rest of the session trades before the next tick
                     gateway.advance(close - runs_at)
                 record_fills()
@@ -126,12 +140,16 @@ def main() -> int:
     fills = ledger.fills()
     print(f"fills ({len(fills)}):")
     for f in fills:
-        print(f"  {f.time:%Y-%m-%d %H:%M} {f.side} {f.shares:g} {f.symbol} @ {f.price:.2f} "
-              f"commission {f.commission:.2f}  [{f.order_ref}]")
+        print(
+            f"  {f.time:%Y-%m-%d %H:%M} {f.side} {f.shares:g} {f.symbol} @ {f.price:.2f} "
+            f"commission {f.commission:.2f}  [{f.order_ref}]"
+        )
     meta = {k: v.value for k, v in snapshot.asset_materializations_for_node("portfolio")[0].metadata.items()}
-    print(f"\nportfolio: net liquidation {meta['net_liquidation']:,.2f}  cash {meta['cash']:,.2f}  "
-          f"unrealized {meta['unrealized_pnl']:,.2f}  realized {meta['realized_pnl']:,.2f}  "
-          f"positions {meta['open_positions']}")
+    print(
+        f"\nportfolio: net liquidation {meta['net_liquidation']:,.2f}  cash {meta['cash']:,.2f}  "
+        f"unrealized {meta['unrealized_pnl']:,.2f}  realized {meta['realized_pnl']:,.2f}  "
+        f"positions {meta['open_positions']}"
+    )
     print(meta["positions"])
     print(f"\n{len(refs)} orders, each with its audit record (chart, prompt, answer, risk checks, strategy file).")
     print("next:")

@@ -16,14 +16,28 @@ SECRETS = {
     "MINIO_ROOT_PASSWORD": "MinIO's administrator",
     "IBKR_PIPELINE_S3_SECRET_KEY": "the app's own MinIO user",
 }
-PLACEHOLDERS = ("change-me", "changeme", "change_me", "password", "secret", "minioadmin", "admin", "example",
-                "default", "test", "12345")
+PLACEHOLDERS = (
+    "change-me",
+    "changeme",
+    "change_me",
+    "password",
+    "secret",
+    "minioadmin",
+    "admin",
+    "example",
+    "default",
+    "test",
+    "12345",
+)
 MIN_LENGTH = 16
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in Path(path).read_text().splitlines()
-             if "=" in line and not line.lstrip().startswith("#"))
+    pairs = (
+        line.split("=", 1)
+        for line in Path(path).read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    )
     return {k.strip(): v.strip().strip("'\"") for k, v in pairs}
 
 

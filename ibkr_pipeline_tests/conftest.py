@@ -68,8 +68,12 @@ def postgres_database() -> Iterator[str]:
 
 
 def postgres_params() -> dict[str, str]:
-    return {"user": "postgres", "host": "127.0.0.1", "port": "5432",
-            **dict(item.split("=", 1) for item in POSTGRES_DSN.split())}
+    return {
+        "user": "postgres",
+        "host": "127.0.0.1",
+        "port": "5432",
+        **dict(item.split("=", 1) for item in POSTGRES_DSN.split()),
+    }
 
 
 @pytest.fixture
@@ -120,7 +124,9 @@ def s3_endpoint() -> Iterator[str]:
 
     port = free_port()
     exe = str(Path(sys.executable).parent / "moto_server")
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for_port(port)
         yield f"127.0.0.1:{port}"

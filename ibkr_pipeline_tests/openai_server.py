@@ -20,13 +20,26 @@ class Reply:
     delay_s: float = 0.0
 
 
-def completion(content: str | None, prompt_tokens: int = 1200, completion_tokens: int = 180, refusal: str | None = None) -> dict:
+def completion(
+    content: str | None, prompt_tokens: int = 1200, completion_tokens: int = 180, refusal: str | None = None
+) -> dict:
     return {
-        "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": "test-model",
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content, "refusal": refusal}}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": "test-model",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content, "refusal": refusal},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
@@ -43,9 +56,13 @@ def sensible_analysis(body: dict, action: str = "BUY") -> dict:
     close = float(closes[-1])
     sign = 1 if action == "BUY" else -1
     return {
-        "trend": {"daily": "up", "weekly": "up"}, "action": action, "confidence": 0.8,
-        "entry": round(close, 2), "stop_loss": round(close * (1 - sign * 0.02), 2),
-        "take_profit": round(close * (1 + sign * 0.04), 2), "horizon": "2 weeks",
+        "trend": {"daily": "up", "weekly": "up"},
+        "action": action,
+        "confidence": 0.8,
+        "entry": round(close, 2),
+        "stop_loss": round(close * (1 - sign * 0.02), 2),
+        "take_profit": round(close * (1 + sign * 0.04), 2),
+        "horizon": "2 weeks",
         "key_levels": {"support": [round(low * 1.01, 2)], "resistance": [round(high * 0.99, 2)]},
         "rationale": "Higher highs and higher lows above a rising average; momentum confirms.",
     }

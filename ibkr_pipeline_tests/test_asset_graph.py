@@ -17,8 +17,14 @@ def _partitions(definition: dg.PartitionsDefinition | None) -> dict | None:
     if definition is None:
         return None
     if isinstance(definition, dg.TimeWindowPartitionsDefinition):
-        return {"kind": "time window", "cron": definition.cron_schedule, "timezone": definition.timezone,
-                "start": definition.start.isoformat(), "end_offset": definition.end_offset, "format": definition.fmt}
+        return {
+            "kind": "time window",
+            "cron": definition.cron_schedule,
+            "timezone": definition.timezone,
+            "start": definition.start.isoformat(),
+            "end_offset": definition.end_offset,
+            "format": definition.fmt,
+        }
     if isinstance(definition, dg.DynamicPartitionsDefinition):
         return {"kind": "dynamic", "name": definition.name}
     return {"kind": type(definition).__name__}
@@ -40,8 +46,10 @@ def graph_of(defs: dg.Definitions) -> dict:
     return {
         "assets": assets,
         "jobs": sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")),
-        "schedules": {s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone,
-                               "default": s.default_status.value} for s in defs.schedules},
+        "schedules": {
+            s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "default": s.default_status.value}
+            for s in defs.schedules
+        },
         "sensors": {s.name: s.default_status.value for s in defs.sensors},
     }
 
@@ -51,6 +59,8 @@ def test_the_example_strategies_graph_matches_its_snapshot():
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
     expected = json.loads(SNAPSHOT.read_text())
-    assert current == expected, ("the asset graph changed; if that is intended, run UPDATE_SNAPSHOTS=1 make test "
-                                 f"and commit {SNAPSHOT.relative_to(Path(__file__).parent.parent)}")
+    assert current == expected, (
+        "the asset graph changed; if that is intended, run UPDATE_SNAPSHOTS=1 make test "
+        f"and commit {SNAPSHOT.relative_to(Path(__file__).parent.parent)}"
+    )
     assert len(current["assets"]) > 20  # two strategies' steps, backtests and the shared assets

@@ -21,7 +21,9 @@ def gateway_process(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
         [CLI, "gateway-sim", "--port", str(port), "--clock-start", "2026-11-24T15:00:00", "--clock-speed", "120"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "IBKR_PIPELINE_HOME": str(tmp_path / "sim_home")},  # its paper account is the test's
     )
     try:
@@ -51,20 +53,31 @@ def test_symbols_show_and_search(gateway_process, tmp_path):
     missing = run_cli("symbols", "show", "ZZZQ", "--port", str(gateway_process), env_extra=env)
     assert missing.returncode == 2 and "unknown contract 'ZZZQ'" in missing.stdout
     nothing = run_cli("symbols", "search", "QQQQZZ", "--port", str(gateway_process), env_extra=env)
-    assert nothing.returncode == 1 and nothing.stderr.strip() == \
-        "error: no contract matches 'QQQQZZ' (in the cache or at IB)"
+    assert (
+        nothing.returncode == 1
+        and nothing.stderr.strip() == "error: no contract matches 'QQQQZZ' (in the cache or at IB)"
+    )
 
 
-@pytest.mark.parametrize(("args", "line"), [
-    (["--start", "2026-13-01", "--end", "2026-11-01"], "error: --start '2026-13-01' is not a date (YYYY-MM-DD)"),
-    (["--start", "2026-11-02", "--end", "2026-11-01"], "error: --start 2026-11-02 is after --end 2026-11-01"),
-    (["--start", "2026-10-01", "--end", "2026-11-01", "--analyst", "gpt"],
-     "error: --analyst 'gpt' is not one of offline, llm"),
-    (["--start", "2026-10-01", "--end", "2026-11-01", "--charts", "sometimes"],
-     "error: --charts 'sometimes' is not one of auto, always, never"),
-    (["--start", "2026-10-01", "--end", "2026-11-01", "--analyst", "llm"],
-     "error: --analyst llm needs an LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY), or use --analyst offline"),
-])
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--start", "2026-13-01", "--end", "2026-11-01"], "error: --start '2026-13-01' is not a date (YYYY-MM-DD)"),
+        (["--start", "2026-11-02", "--end", "2026-11-01"], "error: --start 2026-11-02 is after --end 2026-11-01"),
+        (
+            ["--start", "2026-10-01", "--end", "2026-11-01", "--analyst", "gpt"],
+            "error: --analyst 'gpt' is not one of offline, llm",
+        ),
+        (
+            ["--start", "2026-10-01", "--end", "2026-11-01", "--charts", "sometimes"],
+            "error: --charts 'sometimes' is not one of auto, always, never",
+        ),
+        (
+            ["--start", "2026-10-01", "--end", "2026-11-01", "--analyst", "llm"],
+            "error: --analyst llm needs an LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY), or use --analyst offline",
+        ),
+    ],
+)
 def test_a_bad_backtest_option_is_one_line_and_a_non_zero_exit_before_anything_runs(tmp_path, args, line):
     env = {"OPENAI_BASE_URL": "", "DAGSTER_HOME": str(tmp_path / "home"), "COLUMNS": "300"}
     done = run_cli("backtest", "us_megacaps_daily", *args, env_extra=env)
@@ -80,7 +93,9 @@ def test_version_names_the_package_and_the_commit():
 def test_plain_ib_async_walkthrough_against_the_cli_simulator(gateway_process):
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "ib_async_walkthrough.py"), "--port", str(gateway_process)],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "positions and account values agree with the fills" in done.stdout
@@ -90,7 +105,9 @@ def test_ibkrs_own_python_client_runs_a_full_session_against_the_cli_simulator(g
     """An independent decoder: IBKR's official client (ibapi-stable) reads every answer the simulator writes."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "ibapi_session.py"), "--port", str(gateway_process)],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
@@ -106,10 +123,15 @@ def test_ibkrs_own_python_client_runs_a_full_session_against_the_cli_simulator(g
 
 def test_demo_runs_a_tick_through_dagster_end_to_end(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "IBKR_PIPELINE_HOME": str(tmp_path / "data")}
-    done = subprocess.run([sys.executable, "-m", "ibkr_pipeline.demo"], capture_output=True, text=True,
-                          timeout=600, cwd=ROOT, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "ibkr_pipeline.demo"], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env
+    )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    rows = [line.split() for line in done.stdout.splitlines() if line.split()[:1] in (["AAPL"], ["MSFT"], ["NVDA"], ["AMZN"], ["GOOGL"], ["META"])]
+    rows = [
+        line.split()
+        for line in done.stdout.splitlines()
+        if line.split()[:1] in (["AAPL"], ["MSFT"], ["NVDA"], ["AMZN"], ["GOOGL"], ["META"])
+    ]
     assert len(rows) == 6 and all(row[1] in ("BUY", "SELL", "HOLD") for row in rows)
     charts = sorted((tmp_path / "data" / "objects" / "us_megacaps_daily").glob("*/*/*.png"))
     assert len(charts) == 12
@@ -124,8 +146,14 @@ def test_demo_runs_a_tick_through_dagster_end_to_end(tmp_path):
 def test_backtest_command_reports_an_example_strategy_on_the_simulators_data(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "IBKR_PIPELINE_HOME": str(tmp_path / "data")}
     env.pop("IBKR_PORT", None)
-    done = subprocess.run([CLI, "backtest", "sector_etf_rotation", "--start", "2026-05-04", "--end", "2026-10-30"],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    done = subprocess.run(
+        [CLI, "backtest", "sector_etf_rotation", "--start", "2026-05-04", "--end", "2026-10-30"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env=env,
+    )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     lines = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if line.count("│") == 4}
     for figure in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "exposure", "trades"):
@@ -138,8 +166,11 @@ def test_backtest_command_reports_an_example_strategy_on_the_simulators_data(tmp
 
 
 def test_the_kill_switch_from_the_command_line_reaches_every_process(tmp_path):
-    env = {"IBKR_PIPELINE_HOME": str(tmp_path), "IBKR_PIPELINE_DB_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-           "IBKR_PIPELINE_KILL_SWITCH": ""}
+    env = {
+        "IBKR_PIPELINE_HOME": str(tmp_path),
+        "IBKR_PIPELINE_DB_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "IBKR_PIPELINE_KILL_SWITCH": "",
+    }
     assert run_cli("kill-switch", "status", env_extra=env).stdout.startswith("kill switch is off")
     on = run_cli("kill-switch", "on", "--reason", "broker outage", "--by", "alice", env_extra=env)
     assert on.returncode == 0 and "kill switch ON at " in on.stdout and "by alice: broker outage" in on.stdout
@@ -154,7 +185,9 @@ def test_the_kill_switch_from_the_command_line_reaches_every_process(tmp_path):
     status = run_cli("kill-switch", "status", env_extra=env).stdout.splitlines()
     assert status[0].startswith("kill switch is on (set by alice at ") and "ON  alice broker outage" in status[1]
     off = run_cli("kill-switch", "off", "--by", "bob", env_extra={**env, "IBKR_PIPELINE_KILL_SWITCH": "yes"})
-    assert "kill switch off in the database; still on: kill switch is on (IBKR_PIPELINE_KILL_SWITCH='yes')" in off.stdout
+    assert (
+        "kill switch off in the database; still on: kill switch is on (IBKR_PIPELINE_KILL_SWITCH='yes')" in off.stdout
+    )
     assert kill_switch_reason(tmp_path, KillSwitch(engine)) == ""
     engine.dispose()
 
@@ -162,9 +195,25 @@ def test_the_kill_switch_from_the_command_line_reaches_every_process(tmp_path):
 def test_a_bad_day_rehearsed_from_the_command_line(tmp_path):
     """gateway-sim --silent-on-order: the first order vanishes and the gateway stays connected and silent."""
     port = free_port()
-    proc = subprocess.Popen([CLI, "gateway-sim", "--port", str(port), "--clock-start", "2026-11-24T15:00:00",
-                             "--clock-speed", "0", "--memory", "--silent-on-order", "--restart-at", "23:45"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            CLI,
+            "gateway-sim",
+            "--port",
+            str(port),
+            "--clock-start",
+            "2026-11-24T15:00:00",
+            "--clock-speed",
+            "0",
+            "--memory",
+            "--silent-on-order",
+            "--restart-at",
+            "23:45",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for_port(port)
         from ib_async import IB, MarketOrder, Stock
@@ -195,8 +244,13 @@ timeframes: [{name: daily, bar_size: 1 day, lookback: 1 Y}]
 indicators: [{kind: atr, params: {length: 14}, name: atr_14}]
 signal: {buy: "close < 0", atr: atr_14}
 """)
-    env = {"DAGSTER_HOME": str(tmp_path / "dagster_home"), "IBKR_PIPELINE_HOME": str(tmp_path / "data"),
-           "IBKR_PIPELINE_STRATEGIES": str(strategies), "IBKR_PORT": "", "COLUMNS": "200"}
+    env = {
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "IBKR_PIPELINE_HOME": str(tmp_path / "data"),
+        "IBKR_PIPELINE_STRATEGIES": str(strategies),
+        "IBKR_PORT": "",
+        "COLUMNS": "200",
+    }
     env_run = {**os.environ, **env}
     env_run.pop("IBKR_PORT")
     args = [CLI, "backtest", "never", "--start", "2026-09-01", "--end", "2026-10-30"]

@@ -45,21 +45,53 @@ def test_dagster_cli_materializes_a_tick_and_lists_schedules(tmp_path):
         }
         partition = "2026-11-17-16:15"
         materialize = subprocess.run(
-            [DAGSTER, "asset", "materialize", "-m", "ibkr_pipeline.definitions",
-             "--select", "us_megacaps_daily/contracts,us_megacaps_daily/bars", "--partition", partition],
-            capture_output=True, text=True, env=env, timeout=300, cwd=ROOT,
+            [
+                DAGSTER,
+                "asset",
+                "materialize",
+                "-m",
+                "ibkr_pipeline.definitions",
+                "--select",
+                "us_megacaps_daily/contracts,us_megacaps_daily/bars",
+                "--partition",
+                partition,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            cwd=ROOT,
         )
         assert materialize.returncode == 0, materialize.stderr[-3000:]
         assert "RUN_SUCCESS" in materialize.stderr
         execute = subprocess.run(
-            [DAGSTER, "job", "execute", "-m", "ibkr_pipeline.definitions", "-j", "sector_etf_rotation_tick",
-             "--tags", json.dumps({"dagster/partition": "2026-11-20-15:45"})],
-            capture_output=True, text=True, env=env, timeout=300, cwd=ROOT,
+            [
+                DAGSTER,
+                "job",
+                "execute",
+                "-m",
+                "ibkr_pipeline.definitions",
+                "-j",
+                "sector_etf_rotation_tick",
+                "--tags",
+                json.dumps({"dagster/partition": "2026-11-20-15:45"}),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            cwd=ROOT,
         )
         assert execute.returncode == 0, execute.stderr[-3000:]
         assert "RUN_SUCCESS" in execute.stderr
-    listed = subprocess.run([DAGSTER, "schedule", "list", "-m", "ibkr_pipeline.definitions"],
-                            capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    listed = subprocess.run(
+        [DAGSTER, "schedule", "list", "-m", "ibkr_pipeline.definitions"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert listed.returncode == 0, listed.stderr[-3000:]
     assert "us_megacaps_daily_schedule" in listed.stdout and "sector_etf_rotation_schedule" in listed.stdout
     charts = list((tmp_path / "data" / "objects" / "sector_etf_rotation").glob("*/2026-11-20-15:45/daily.png"))
@@ -73,14 +105,16 @@ def test_a_broken_strategy_file_is_alerted_once_and_fails_its_check(tmp_path):
     (tmp_path / "good.yaml").write_text(GOOD)
     defs = build_definitions(tmp_path)
     assert defs.resolve_asset_graph().get(dg.AssetKey("portfolio")).parent_keys == {
-        dg.AssetKey(["us_megacaps_daily", "orders"])}  # the portfolio follows the orders in the lineage
+        dg.AssetKey(["us_megacaps_daily", "orders"])
+    }  # the portfolio follows the orders in the lineage
     watch = defs.resolve_sensor_def("strategy_files_watch")
     with WebhookReceiver() as webhook, dg.instance_for_test() as instance:
         resources = {"alerts": AlertWebhook(url=webhook.url)}
 
         def evaluate(cursor):
-            with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources,
-                                         definitions=defs) as context:
+            with dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources=resources, definitions=defs
+            ) as context:
                 return watch.evaluate_tick(context)
 
         assert evaluate(None).run_requests == [] and webhook.posts == []  # valid from the start: nothing to say

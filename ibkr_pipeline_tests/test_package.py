@@ -23,8 +23,19 @@ def test_the_wheel_carries_prompts_strategies_and_migrations_and_runs_outside_th
     shutil.copytree(ROOT / "ibkr_pipeline", source / "ibkr_pipeline", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist",
-        source, cwd=tmp_path)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        tmp_path / "dist",
+        source,
+        cwd=tmp_path,
+    )
     [wheel] = (tmp_path / "dist").glob("ibkr_pipeline-*.whl")
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
@@ -36,15 +47,19 @@ def test_the_wheel_carries_prompts_strategies_and_migrations_and_runs_outside_th
     env.pop("IBKR_PIPELINE_STRATEGIES", None)
     installed = venv / "lib" / "python3.12" / "site-packages" / "ibkr_pipeline"
 
-    where = run(venv / "bin" / "python", "-c", "import ibkr_pipeline; print(ibkr_pipeline.__file__)", cwd=elsewhere,
-                env=env)
+    where = run(
+        venv / "bin" / "python", "-c", "import ibkr_pipeline; print(ibkr_pipeline.__file__)", cwd=elsewhere, env=env
+    )
     assert Path(where.strip()).parent == installed
 
     validated = run(venv / "bin" / "ibkr-pipeline", "validate", cwd=elsewhere, env=env)
     assert f"✓ {installed}/strategies/us_megacaps_daily.yaml: us_megacaps_daily" in validated
     assert f"✓ {installed}/strategies/sector_etf_rotation.yaml: sector_etf_rotation" in validated
 
-    loaded = run(venv / "bin" / "python", "-c", """
+    loaded = run(
+        venv / "bin" / "python",
+        "-c",
+        """
 from ibkr_pipeline.definitions import defs
 from ibkr_pipeline.domain.prompts import DEFAULT_PROMPTS_DIR, _environment
 from ibkr_pipeline.store.database import default_url, engine_for
@@ -52,7 +67,10 @@ from sqlalchemy import inspect
 print(sorted(j.name for j in defs.jobs if j.name.endswith('_tick')))
 print(_environment(DEFAULT_PROMPTS_DIR).get_template('technical_analyst/user.j2').filename)
 print(' '.join(sorted(inspect(engine_for(default_url())).get_table_names())))
-""", cwd=elsewhere, env=env)
+""",
+        cwd=elsewhere,
+        env=env,
+    )
     jobs, template, tables = loaded.strip().splitlines()
     assert jobs == "['sector_etf_rotation_tick', 'us_megacaps_daily_tick']"
     assert template == f"{installed}/prompts/technical_analyst/user.j2"

@@ -33,13 +33,24 @@ def test_every_setting_is_named_once_and_documented():
     assert len(names) == len(set(names)) == 26
     assert all(s.meaning for s in settings.ALL)
     assert {s.name for s in settings.ALL if s.secret} == {
-        "IBKR_PIPELINE_DB_URL", "IBKR_PIPELINE_S3_ACCESS_KEY", "IBKR_PIPELINE_S3_SECRET_KEY", "OPENAI_API_KEY",
-        "IBKR_PIPELINE_ALERT_WEBHOOK", "IBKR_PIPELINE_CELERY_BROKER", "IBKR_PIPELINE_CELERY_BACKEND"}
+        "IBKR_PIPELINE_DB_URL",
+        "IBKR_PIPELINE_S3_ACCESS_KEY",
+        "IBKR_PIPELINE_S3_SECRET_KEY",
+        "OPENAI_API_KEY",
+        "IBKR_PIPELINE_ALERT_WEBHOOK",
+        "IBKR_PIPELINE_CELERY_BROKER",
+        "IBKR_PIPELINE_CELERY_BACKEND",
+    }
 
 
 def test_the_settings_command_shows_values_but_never_a_secret():
-    env = {**os.environ, "COLUMNS": "250", "OPENAI_API_KEY": "sk-never-shown-123", "IBKR_PORT": "4010",
-           "IBKR_PIPELINE_DB_URL": "postgresql://trader:hunter2@db/ibkr"}
+    env = {
+        **os.environ,
+        "COLUMNS": "250",
+        "OPENAI_API_KEY": "sk-never-shown-123",
+        "IBKR_PORT": "4010",
+        "IBKR_PIPELINE_DB_URL": "postgresql://trader:hunter2@db/ibkr",
+    }
     shown = subprocess.run([CLI, "settings"], capture_output=True, text=True, env=env, timeout=60, check=True).stdout
     assert "sk-never-shown-123" not in shown and "hunter2" not in shown
     assert re.search(r"OPENAI_API_KEY +│ +│ set \(secret\)", shown)

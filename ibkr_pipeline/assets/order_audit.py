@@ -6,8 +6,8 @@ and again whenever the ledger has news of the order (a status change, a fill). I
 """
 
 import base64
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import dagster as dg
 
@@ -21,7 +21,8 @@ from ibkr_pipeline.storage import keys
 from ibkr_pipeline.storage.bar_files import from_parquet
 from ibkr_pipeline.trading.views import View
 
-ORDER_REFS = dg.DynamicPartitionsDefinition(name="order_refs")
+ORDER_REFS_NAME = "order_refs"
+ORDER_REFS = dg.DynamicPartitionsDefinition(name=ORDER_REFS_NAME)
 AUDIT_KEY = dg.AssetKey("order_audit")
 
 
@@ -32,9 +33,9 @@ def audit_page(order_ref: str) -> str:
 
 def register_orders(instance: dg.DagsterInstance, refs: list[str]) -> None:
     """Each orderRef becomes a partition of ``order_audit`` (adding one that exists is a no-op)."""
-    new = [ref for ref in refs if not instance.has_dynamic_partition(ORDER_REFS.name, ref)]
+    new = [ref for ref in refs if not instance.has_dynamic_partition(ORDER_REFS_NAME, ref)]
     if new:
-        instance.add_dynamic_partitions(ORDER_REFS.name, new)
+        instance.add_dynamic_partitions(ORDER_REFS_NAME, new)
 
 
 def trade_chart(facts: AuditFacts, store: ChartStore) -> bytes | None:
@@ -56,22 +57,36 @@ def record_markdown(facts: AuditFacts, chart_png: bytes | None, analysed_png: by
     if chart_png:
         parts.append(f"![order on its chart](data:image/png;base64,{base64.b64encode(chart_png).decode()})")
     if analysed_png:
-        parts.append("chart the analyst saw:\n\n"
-                     f"![chart the analyst saw](data:image/png;base64,{base64.b64encode(analysed_png).decode()})")
+        parts.append(
+            "chart the analyst saw:\n\n"
+            f"![chart the analyst saw](data:image/png;base64,{base64.b64encode(analysed_png).decode()})"
+        )
     for section in sections(facts):
         if section.title == "risk checks":
             risk = risk_view(facts)
-            parts.append("### risk checks\n\n" + table([name for name, _kind in risk.columns], risk.rows))
+            parts.append(
+                "### risk checks\n\n" + table([name for name, _kind in risk.columns], [list(row) for row in risk.rows])
+            )
         else:
             parts.append(f"### {escape(section.title)}\n\n" + code_block("\n".join(section.lines)))
     return "\n\n".join(parts)
 
 
 def risk_view(facts: AuditFacts) -> View:
-    return View("risk checks", [("check", "text"), ("passed", "text"), ("value", "text"), ("limit", "text"),
-                                ("detail", "text")],
-                [[c["name"], "pass" if c["passed"] else "FAIL", str(c.get("value")), str(c.get("limit")),
-                  c.get("detail") or ""] for c in facts.checks])
+    return View(
+        "risk checks",
+        (("check", "text"), ("passed", "text"), ("value", "text"), ("limit", "text"), ("detail", "text")),
+        [
+            (
+                c["name"],
+                "pass" if c["passed"] else "FAIL",
+                str(c.get("value")),
+                str(c.get("limit")),
+                c.get("detail") or "",
+            )
+            for c in facts.checks
+        ],
+    )
 
 
 @dg.asset(
@@ -79,13 +94,14 @@ def risk_view(facts: AuditFacts) -> View:
     partitions_def=ORDER_REFS,
     group_name="audit",
     description="One order's audit record, by orderRef: the chart with entry, stop, target, the analyst's levels "
-                "and fills drawn; the signal and its rule values; the prompt (template hash) and the answer; the risk "
-                "checks with their numbers; the bars; the strategy file as it was and the code commit; IB status "
-                "history, fills and the runs.",
+    "and fills drawn; the signal and its rule values; the prompt (template hash) and the answer; the risk "
+    "checks with their numbers; the bars; the strategy file as it was and the code commit; IB status "
+    "history, fills and the runs.",
     kinds={"python"},
 )
-def order_audit(context: dg.AssetExecutionContext, database: DatabaseResource,
-                chart_store: ChartStore) -> dg.MaterializeResult:
+def order_audit(
+    context: dg.AssetExecutionContext, database: DatabaseResource, chart_store: ChartStore
+) -> dg.MaterializeResult:
     ledger = database.ledger()
     try:
         facts = gather(context.instance, ledger, context.partition_key)
@@ -102,20 +118,30 @@ def order_audit(context: dg.AssetExecutionContext, database: DatabaseResource,
     metadata: dict[str, Any] = {
         "chart": dg.MetadataValue.md(
             f"![{escape(row.order_ref)} on its chart](data:image/png;base64,{base64.b64encode(chart_png).decode()})"
-            if chart_png else "(no bars stored for this order's chart)"),
+            if chart_png
+            else "(no bars stored for this order's chart)"
+        ),
         "record": dg.MetadataValue.md(record_markdown(facts, chart_png, analysed)),
-        "order": dg.MetadataValue.text(f"{row.action} {row.quantity} {row.symbol} {row.entry_type}; status {row.status}"),
+        "order": dg.MetadataValue.text(
+            f"{row.action} {row.quantity} {row.symbol} {row.entry_type}; status {row.status}"
+        ),
         "strategy": dg.MetadataValue.text(row.strategy),
         "tick": dg.MetadataValue.text(str(orders_meta.get("tick") or row.tick)),
         "status": dg.MetadataValue.text(row.status),
         "risk_checks": table_metadata(risk_view(facts)),
         # Text is shown in place on the partition's page; the record above is the same, formatted, in a dialog.
-        "prompt": dg.MetadataValue.text(f"{analysis.get('system_prompt', '')}\n\n{analysis.get('user_prompt', '')}"
-                                        if analysis else "(no analysis recorded)"),
+        "prompt": dg.MetadataValue.text(
+            f"{analysis.get('system_prompt', '')}\n\n{analysis.get('user_prompt', '')}"
+            if analysis
+            else "(no analysis recorded)"
+        ),
         "prompt_template_hash": dg.MetadataValue.text(analysis.get("prompt_template_hash") or "not recorded"),
-        "answer": dg.MetadataValue.text("\n\n".join(analysis.get("answers") or ["(none)"])
-                                        if analysis else "(no analysis recorded)"),
-        "strategy_file": dg.MetadataValue.text(_unfenced(str(orders_meta.get("strategy_file_text") or "(not recorded)"))),
+        "answer": dg.MetadataValue.text(
+            "\n\n".join(analysis.get("answers") or ["(none)"]) if analysis else "(no analysis recorded)"
+        ),
+        "strategy_file": dg.MetadataValue.text(
+            _unfenced(str(orders_meta.get("strategy_file_text") or "(not recorded)"))
+        ),
         "strategy_file_hash": dg.MetadataValue.text(str(orders_meta.get("strategy_file_hash", "not recorded"))),
         "git_sha": dg.MetadataValue.text(str(orders_meta.get("git_sha", "not recorded"))),
         "fills": len(facts.fills),
@@ -145,5 +171,9 @@ def _analysed_chart(facts: AuditFacts, store: ChartStore) -> bytes | None:
     return None
 
 
-order_audit_job = dg.define_asset_job("order_audit_job", selection=[order_audit], partitions_def=ORDER_REFS,
-                                      description="Writes (or refreshes) one order's audit record.")
+order_audit_job = dg.define_asset_job(
+    "order_audit_job",
+    selection=[order_audit],
+    partitions_def=ORDER_REFS,
+    description="Writes (or refreshes) one order's audit record.",
+)

@@ -15,7 +15,7 @@ from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain.analysis import AnalysisRecord
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.signals import Signal
-from ibkr_pipeline.pipeline.bars import Frames, FetchedRow
+from ibkr_pipeline.pipeline.bars import FetchedRow, Frames
 from ibkr_pipeline.pipeline.charts import DrawnChart
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.tick import SymbolDecision
@@ -35,39 +35,63 @@ def check_description(step: str, total: int, errors: dict[str, str]) -> str:
 
 
 def contracts_table(contracts: dict[str, ContractInfo]) -> str:
-    return table(["symbol", "conId", "primary", "currency", "name", "min tick"],
-                 [[c.symbol, c.con_id, c.primary_exchange, c.currency, c.long_name, c.min_tick]
-                  for c in contracts.values()])
+    return table(
+        ["symbol", "conId", "primary", "currency", "name", "min tick"],
+        [[c.symbol, c.con_id, c.primary_exchange, c.currency, c.long_name, c.min_tick] for c in contracts.values()],
+    )
 
 
 def bars_table(rows: list[FetchedRow]) -> str:
-    return table(["symbol", "timeframe", "requested", "fetched", "in window", "first", "last"],
-                 [[r.symbol, r.timeframe, r.requested, r.fetched, r.in_window, f"{r.first:%Y-%m-%d %H:%M}",
-                   f"{r.last:%Y-%m-%d %H:%M}"] for r in rows])
+    return table(
+        ["symbol", "timeframe", "requested", "fetched", "in window", "first", "last"],
+        [
+            [
+                r.symbol,
+                r.timeframe,
+                r.requested,
+                r.fetched,
+                r.in_window,
+                f"{r.first:%Y-%m-%d %H:%M}",
+                f"{r.last:%Y-%m-%d %H:%M}",
+            ]
+            for r in rows
+        ],
+    )
 
 
 def latest_values(frames: dict[str, Frames]) -> dict[str, dict[str, dict[str, float | None]]]:
     """Per symbol and timeframe, every column's last value: what the tick's decision read."""
-    return {s: {tf: ind.latest_values(f.drop(columns="timestamp")) for tf, f in per_tf.items()}
-            for s, per_tf in frames.items()}
+    return {
+        s: {tf: ind.latest_values(f.drop(columns="timestamp")) for tf, f in per_tf.items()}
+        for s, per_tf in frames.items()
+    }
 
 
 def latest_table(latest: dict[str, dict[str, dict[str, float | None]]], timeframe: str, columns: set[str]) -> str:
     shown = sorted(columns - set(ind.PRICE_COLUMNS) - {"open", "high", "low"})
-    return table(["symbol", "close", *shown],
-                 [[s, *[fmt(latest[s][timeframe].get(c)) for c in ["close", *shown]]] for s in latest
-                  if timeframe in latest[s]])
+    return table(
+        ["symbol", "close", *shown],
+        [[s, *[fmt(latest[s][timeframe].get(c)) for c in ["close", *shown]]] for s in latest if timeframe in latest[s]],
+    )
 
 
 def chart_gallery(drawn: list[DrawnChart]) -> str:
-    return "\n".join(
-        f"**{c.title}** — `{c.ref['path'] or c.ref['uri']}`\n\n"
-        f"![{c.symbol} {c.timeframe}](data:image/png;base64,{base64.b64encode(c.thumbnail).decode()})\n"
-        for c in drawn) or "(no charts)"
+    return (
+        "\n".join(
+            f"**{c.title}** — `{c.ref['path'] or c.ref['uri']}`\n\n"
+            f"![{c.symbol} {c.timeframe}](data:image/png;base64,{base64.b64encode(c.thumbnail).decode()})\n"
+            for c in drawn
+        )
+        or "(no charts)"
+    )
 
 
 def analyst_label(offline: bool, model: str, base_url: str) -> str:
-    return "offline analyst (no LLM endpoint configured)" if offline else f"{model} via {urlsplit(base_url).hostname or '?'}"
+    return (
+        "offline analyst (no LLM endpoint configured)"
+        if offline
+        else f"{model} via {urlsplit(base_url).hostname or '?'}"
+    )
 
 
 def analysis_markdown(records: dict[str, AnalysisRecord]) -> str:
@@ -81,30 +105,48 @@ def analysis_markdown(records: dict[str, AnalysisRecord]) -> str:
             f"### {escape(symbol)} — {verdict}, {status}\n\n"
             f"source `{r.source}` model {escape(r.model)} · tokens {r.prompt_tokens}+{r.completion_tokens} · "
             f"cost ${r.cost_usd:.4f} · cache hits {r.cache_hits} · charts sent: {escape(', '.join(r.charts_sent) or 'none')}\n\n"
-            + (f"entry {fmt(a.entry) or '-'} · stop {fmt(a.stop_loss) or '-'} · target {fmt(a.take_profit) or '-'} · "
-               f"horizon {escape(a.horizon) or '-'} · trend "
-               f"{escape(', '.join(f'{tf} {t}' for tf, t in a.trend.items())) or '-'} · support "
-               f"{', '.join(fmt(p) for p in a.key_levels.support) or '-'} · resistance "
-               f"{', '.join(fmt(p) for p in a.key_levels.resistance) or '-'}\n\n> {escape(a.rationale)}\n\n"
-               if a else "")
-            + code_block(r.user_prompt) + "\n"
+            + (
+                f"entry {fmt(a.entry) or '-'} · stop {fmt(a.stop_loss) or '-'} · target {fmt(a.take_profit) or '-'} · "
+                f"horizon {escape(a.horizon) or '-'} · trend "
+                f"{escape(', '.join(f'{tf} {t}' for tf, t in a.trend.items())) or '-'} · support "
+                f"{', '.join(fmt(p) for p in a.key_levels.support) or '-'} · resistance "
+                f"{', '.join(fmt(p) for p in a.key_levels.resistance) or '-'}\n\n> {escape(a.rationale)}\n\n"
+                if a
+                else ""
+            )
+            + code_block(r.user_prompt)
+            + "\n"
         )
     return "\n".join(parts) or "(nothing analysed)"
 
 
 def signals_table(signals: dict[str, Signal]) -> str:
-    return table(["symbol", "action", "entry", "stop", "target", "why"],
-                 [[s.symbol, s.action, fmt(s.entry), fmt(s.stop_loss), fmt(s.take_profit), "; ".join(s.reasons)]
-                  for s in signals.values()])
+    return table(
+        ["symbol", "action", "entry", "stop", "target", "why"],
+        [
+            [s.symbol, s.action, fmt(s.entry), fmt(s.stop_loss), fmt(s.take_profit), "; ".join(s.reasons)]
+            for s in signals.values()
+        ],
+    )
 
 
 def orders_table(ledger: Ledger, decisions: list[SymbolDecision]) -> str:
     rows = []
     for d in decisions:
         i = d.intent
-        rows.append([d.symbol, d.signal, quantity_shown(ledger, d), i.entry_type if i else "",
-                     fmt(i.limit_price) if i else "", fmt(i.stop_loss) if i else "", fmt(i.take_profit) if i else "",
-                     d.summary, link(i.order_ref, audit_page(i.order_ref)) if i else ""])
+        rows.append(
+            [
+                d.symbol,
+                d.signal,
+                quantity_shown(ledger, d),
+                i.entry_type if i else "",
+                fmt(i.limit_price) if i else "",
+                fmt(i.stop_loss) if i else "",
+                fmt(i.take_profit) if i else "",
+                d.summary,
+                link(i.order_ref, audit_page(i.order_ref)) if i else "",
+            ]
+        )
     return table(["symbol", "signal", "qty", "type", "limit", "stop", "target", "outcome", "orderRef"], rows)
 
 

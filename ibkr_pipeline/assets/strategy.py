@@ -7,12 +7,11 @@ all symbols; a symbol that fails is recorded and flagged by each step's
 ``symbols_ok`` check while the others carry on.
 """
 
-
 import hashlib
 import json
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +112,13 @@ class StrategyAssets:
         )
 
     def _emit(
-        self, context: dg.AssetExecutionContext, step: str, results: SymbolResults[Any], new_errors: dict[str, str],
-        metadata: dict[str, Any], version: Any,
+        self,
+        context: dg.AssetExecutionContext,
+        step: str,
+        results: SymbolResults[Any],
+        new_errors: dict[str, str],
+        metadata: dict[str, Any],
+        version: Any,
     ) -> Iterator[Any]:
         tick = dg.MetadataValue.text(as_of_label(tick_at(context), self.spec.schedule.timezone))
         with warnings.catch_warnings():  # data versions are beta in Dagster; the notice says nothing to a trader
@@ -129,8 +133,15 @@ class StrategyAssets:
 
     def build(self) -> dg.Definitions:
         spec = self.spec
-        assets = [self._contracts(), self._bars(), self._indicators(), self._charts(), self._analysis(), self._signals(),
-                  self._orders()]
+        assets = [
+            self._contracts(),
+            self._bars(),
+            self._indicators(),
+            self._charts(),
+            self._analysis(),
+            self._signals(),
+            self._orders(),
+        ]
         job = dg.define_asset_job(
             f"{spec.name}_tick",
             selection=dg.AssetSelection.assets(*assets),
@@ -148,8 +159,9 @@ class StrategyAssets:
     def _contracts(self):
         spec = self.spec
 
-        @self._asset("contracts", [], "Each symbol resolved to its IBKR contract (cached, 7-day TTL).",
-                     {"ibkr", "database"})
+        @self._asset(
+            "contracts", [], "Each symbol resolved to its IBKR contract (cached, 7-day TTL).", {"ibkr", "database"}
+        )
         def contracts(context: dg.AssetExecutionContext) -> Iterator[Any]:
             ibkr: IBKRResource = context.resources.ibkr
             with ibkr.get_client(context.resources.database) as client:
@@ -166,7 +178,10 @@ class StrategyAssets:
                     values[entry.symbol] = result
             results = SymbolResults(values, errors)
             yield from self._emit(
-                context, "contracts", results, errors,
+                context,
+                "contracts",
+                results,
+                errors,
                 {
                     "contracts": dg.MetadataValue.md(show.contracts_table(values)),
                     "cache_hits": stats.hits if stats else 0,
@@ -181,14 +196,22 @@ class StrategyAssets:
     def _bars(self):
         spec = self.spec
 
-        @self._asset("bars", ["contracts"], "Historical bars per symbol and timeframe as of the tick, fetched incrementally.",
-                     {"ibkr", "database", "chart_store"})
+        @self._asset(
+            "bars",
+            ["contracts"],
+            "Historical bars per symbol and timeframe as of the tick, fetched incrementally.",
+            {"ibkr", "database", "chart_store"},
+        )
         def bars(context: dg.AssetExecutionContext, contracts: SymbolResults) -> Iterator[Any]:
             ibkr: IBKRResource = context.resources.ibkr
             store: ChartStore = context.resources.chart_store
             end = tick_at(context)
-            plan = plan_fetches(spec, contracts.values, end,
-                                lambda symbol, tf: from_parquet(store.get(keys.bars(spec.name, symbol, tf))))
+            plan = plan_fetches(
+                spec,
+                contracts.values,
+                end,
+                lambda symbol, tf: from_parquet(store.get(keys.bars(spec.name, symbol, tf))),
+            )
             with ibkr.get_client(context.resources.database) as client:
                 fetched, seconds = _timed(lambda: client.bars_many([p.request for p in plan]))
             step = merge_fetched(spec, plan, fetched, end, contracts.carry_errors())
@@ -197,7 +220,10 @@ class StrategyAssets:
             for symbol, problem in step.new_errors.items():
                 context.log.warning("%s: %s", symbol, problem)
             yield from self._emit(
-                context, "bars", step.results, step.new_errors,
+                context,
+                "bars",
+                step.results,
+                step.new_errors,
                 {
                     "as_of": dg.MetadataValue.timestamp(end),
                     "bars": dg.MetadataValue.md(show.bars_table(step.rows)),
@@ -206,8 +232,10 @@ class StrategyAssets:
                     "fetch_duration_s": seconds,
                     "store": dg.MetadataValue.text(store.kind),
                 },
-                {s: {t: [len(f), str(f["timestamp"].iloc[-1]), float(f["close"].iloc[-1])] for t, f in tfs.items()}
-                 for s, tfs in step.results.values.items()},
+                {
+                    s: {t: [len(f), str(f["timestamp"].iloc[-1]), float(f["close"].iloc[-1])] for t, f in tfs.items()}
+                    for s, tfs in step.results.values.items()
+                },
             )
 
         return bars
@@ -215,15 +243,22 @@ class StrategyAssets:
     def _indicators(self):
         spec = self.spec
 
-        @self._asset("indicators", ["bars"], "pandas-ta indicators per symbol and timeframe; latest values summarised.", set())
+        @self._asset(
+            "indicators", ["bars"], "pandas-ta indicators per symbol and timeframe; latest values summarised.", set()
+        )
         def indicators(context: dg.AssetExecutionContext, bars: SymbolResults) -> Iterator[Any]:
             step = compute_indicators(spec, bars)
             latest = show.latest_values(step.results.values)
             primary = spec.signal.timeframe
             yield from self._emit(
-                context, "indicators", step.results, step.new_errors,
+                context,
+                "indicators",
+                step.results,
+                step.new_errors,
                 {
-                    f"latest_{primary}": dg.MetadataValue.md(show.latest_table(latest, primary, spec.columns_for(primary))),
+                    f"latest_{primary}": dg.MetadataValue.md(
+                        show.latest_table(latest, primary, spec.columns_for(primary))
+                    ),
                     "latest_values": dg.MetadataValue.json(latest),
                     "duration_s_per_symbol": dg.MetadataValue.json(step.seconds),
                 },
@@ -235,20 +270,30 @@ class StrategyAssets:
     def _charts(self):
         spec = self.spec
 
-        @self._asset("charts", ["indicators"], "Candlestick charts with the strategy's overlays and panels, per timeframe.",
-                     {"chart_store"})
+        @self._asset(
+            "charts",
+            ["indicators"],
+            "Candlestick charts with the strategy's overlays and panels, per timeframe.",
+            {"chart_store"},
+        )
         def charts_asset(context: dg.AssetExecutionContext, indicators: SymbolResults) -> Iterator[Any]:
             store: ChartStore = context.resources.chart_store
             tick = context.partition_key
             step = draw_charts(spec, indicators, store, lambda symbol, tf: keys.chart(spec.name, symbol, tick, tf))
             values = step.results.values
             yield from self._emit(
-                context, "charts", step.results, step.new_errors,
+                context,
+                "charts",
+                step.results,
+                step.new_errors,
                 {
                     "charts": dg.MetadataValue.md(show.chart_gallery(step.drawn)),
-                    "chart_keys": dg.MetadataValue.json({s: {t: v["uri"] for t, v in tfs.items()} for s, tfs in values.items()}),
-                    "chart_store_keys": dg.MetadataValue.json({s: {t: v["key"] for t, v in tfs.items()}
-                                                               for s, tfs in values.items()}),
+                    "chart_keys": dg.MetadataValue.json(
+                        {s: {t: v["uri"] for t, v in tfs.items()} for s, tfs in values.items()}
+                    ),
+                    "chart_store_keys": dg.MetadataValue.json(
+                        {s: {t: v["key"] for t, v in tfs.items()} for s, tfs in values.items()}
+                    ),
                     "store": dg.MetadataValue.text(store.kind),
                 },
                 {s: {t: v["sha256"] for t, v in tfs.items()} for s, tfs in values.items()},
@@ -259,27 +304,48 @@ class StrategyAssets:
     def _analysis(self):
         spec = self.spec
 
-        @self._asset("analysis", ["contracts", "indicators", "charts"],
-                     "Vision-LLM (or offline) chart analysis per symbol: prompt, charts sent, validated answer, tokens, cost.",
-                     {"llm", "database", "chart_store"})
+        @self._asset(
+            "analysis",
+            ["contracts", "indicators", "charts"],
+            "Vision-LLM (or offline) chart analysis per symbol: prompt, charts sent, validated answer, tokens, cost.",
+            {"llm", "database", "chart_store"},
+        )
         def analysis(
-            context: dg.AssetExecutionContext, contracts: SymbolResults, indicators: SymbolResults, charts: SymbolResults
+            context: dg.AssetExecutionContext,
+            contracts: SymbolResults,
+            indicators: SymbolResults,
+            charts: SymbolResults,
         ) -> Iterator[Any]:
             llm: LLMResource = context.resources.llm
             database: DatabaseResource = context.resources.database
             frames = {s: indicators.values[s] for s in charts.values}
             held = held_in_words(spec.name, database.ledger(), frames, spec.signal.timeframe)
-            records, wall = _timed(lambda: analyse_symbols(spec, llm, database.answer_cache(), context.resources.chart_store,
-                                                          contracts.values, frames, charts.values, tick_at(context), held))
+            records, wall = _timed(
+                lambda: analyse_symbols(
+                    spec,
+                    llm,
+                    database.answer_cache(),
+                    context.resources.chart_store,
+                    contracts.values,
+                    frames,
+                    charts.values,
+                    tick_at(context),
+                    held,
+                )
+            )
             new_errors = {s: f"analysis: {'; '.join(r.problems)}" for s, r in records.items() if not r.accepted}
             results = SymbolResults(records, {**charts.carry_errors(), **new_errors})
             for symbol, problem in new_errors.items():
                 context.log.warning("%s: %s (becomes HOLD)", symbol, problem)
             yield from self._emit(
-                context, "analysis", results, new_errors,
+                context,
+                "analysis",
+                results,
+                new_errors,
                 {
-                    "analyst": dg.MetadataValue.text(show.analyst_label(llm.offline, spec.llm.model or llm.model,
-                                                                        llm.base_url)),
+                    "analyst": dg.MetadataValue.text(
+                        show.analyst_label(llm.offline, spec.llm.model or llm.model, llm.base_url)
+                    ),
                     "analysis": dg.MetadataValue.md(show.analysis_markdown(records)),
                     "records": dg.MetadataValue.json({s: r.model_dump(mode="json") for s, r in records.items()}),
                     "prompt_tokens": sum(r.prompt_tokens for r in records.values()),
@@ -291,7 +357,10 @@ class StrategyAssets:
                     "wall_time_s": round(wall, 3),
                     "max_in_flight": llm.max_in_flight,
                 },
-                {s: [r.accepted, r.analysis.model_dump(mode="json") if r.analysis else None] for s, r in records.items()},
+                {
+                    s: [r.accepted, r.analysis.model_dump(mode="json") if r.analysis else None]
+                    for s, r in records.items()
+                },
             )
 
         return analysis
@@ -299,8 +368,12 @@ class StrategyAssets:
     def _signals(self):
         spec = self.spec
 
-        @self._asset("signals", ["indicators", "analysis"],
-                     "BUY/SELL/HOLD per symbol from rules and analysis, with the values and reasons that decided it.", set())
+        @self._asset(
+            "signals",
+            ["indicators", "analysis"],
+            "BUY/SELL/HOLD per symbol from rules and analysis, with the values and reasons that decided it.",
+            set(),
+        )
         def signals(
             context: dg.AssetExecutionContext,
             indicators: SymbolResults,
@@ -309,7 +382,10 @@ class StrategyAssets:
             values = decide_signals(spec, tick_at(context), indicators.values, analysis.values)
             results = SymbolResults(values, {**indicators.carry_errors(), **analysis.carry_errors()})
             yield from self._emit(
-                context, "signals", results, {},
+                context,
+                "signals",
+                results,
+                {},
                 {
                     "signals": dg.MetadataValue.md(show.signals_table(values)),
                     "buy": sum(s.action == "BUY" for s in values.values()),
@@ -326,10 +402,15 @@ class StrategyAssets:
         """Signals → sized bracket orders after pre-trade risk checks, each placed exactly once."""
         spec = self.spec
 
-        @self._asset("orders", ["contracts", "signals"],
-                     f"Orders for {spec.name} (mode {spec.mode}): sizing, risk checks with their numbers, exactly-once placement.",
-                     {"ibkr", "database", "alerts"})
-        def orders(context: dg.AssetExecutionContext, contracts: SymbolResults, signals: SymbolResults) -> Iterator[Any]:
+        @self._asset(
+            "orders",
+            ["contracts", "signals"],
+            f"Orders for {spec.name} (mode {spec.mode}): sizing, risk checks with their numbers, exactly-once placement.",
+            {"ibkr", "database", "alerts"},
+        )
+        def orders(
+            context: dg.AssetExecutionContext, contracts: SymbolResults, signals: SymbolResults
+        ) -> Iterator[Any]:
             ibkr: IBKRResource = context.resources.ibkr
             database: DatabaseResource = context.resources.database
             ledger = database.ledger()
@@ -338,22 +419,39 @@ class StrategyAssets:
                 context.log.warning(replay)
             allow_stale = context.run.tags.get(STALE_OVERRIDE_TAG, "").strip().lower() in ("1", "true", "yes")
             try:
-                with database.claims().held(f"strategy:{spec.name}", f"run {context.run_id}", STRATEGY_LEASE_S) as lease, \
-                        ibkr.get_client(database) as client:
+                with (
+                    database.claims().held(f"strategy:{spec.name}", f"run {context.run_id}", STRATEGY_LEASE_S) as lease,
+                    ibkr.get_client(database) as client,
+                ):
                     broker = GatewayBroker(client, data_dir(), database.kill_switch(), extra_block=replay, lease=lease)
-                    decisions = trade_tick(spec, context.partition_key, signals.values, contracts.values, broker,
-                                           ledger, tick_at=tick_at(context), allow_stale=allow_stale,
-                                           legacy_tick=legacy_name(self.partitions, context.partition_key))
+                    decisions = trade_tick(
+                        spec,
+                        context.partition_key,
+                        signals.values,
+                        contracts.values,
+                        broker,
+                        ledger,
+                        tick_at=tick_at(context),
+                        allow_stale=allow_stale,
+                        legacy_tick=legacy_name(self.partitions, context.partition_key),
+                    )
             except ClaimHeld as exc:  # runs launched outside the queue (CLI, execute_in_process) overlap too
                 raise dg.Failure(
                     description=f"{spec.name}: another run is trading this strategy ({exc.holder.owner}, lease "
-                                f"{exc.holder.seconds_left:.0f} s left); this tick refuses to trade beside it. "
-                                "Re-execute it once that run has ended.", allow_retries=False) from exc
+                    f"{exc.holder.seconds_left:.0f} s left); this tick refuses to trade beside it. "
+                    "Re-execute it once that run has ended.",
+                    allow_retries=False,
+                ) from exc
             values = {d.symbol: d for d in decisions}
             new_errors = {d.symbol: f"orders: {d.error}" for d in decisions if d.error}
-            new_errors.update({d.symbol: f"orders: {d.placement.status}: {d.placement.detail}" for d in decisions
-                               if d.placement is not None and (d.placement.status in ATTENTION
-                                                               or d.placement.outcome == "claimed_elsewhere")})
+            new_errors.update(
+                {
+                    d.symbol: f"orders: {d.placement.status}: {d.placement.detail}"
+                    for d in decisions
+                    if d.placement is not None
+                    and (d.placement.status in ATTENTION or d.placement.outcome == "claimed_elsewhere")
+                }
+            )
             results = SymbolResults(values, {**signals.carry_errors(), **new_errors})
             failed = set(results.errors)
             if failed:  # a green run that lost symbols on the way says so in the runs list
@@ -363,20 +461,33 @@ class StrategyAssets:
             if new_errors or notes:
                 context.resources.alerts.send(
                     f"ibkr_pipeline: {spec.name} orders need attention at tick {context.partition_key}",
-                    [f"{s}: {e}" for s, e in new_errors.items()] + notes)
-            placed = [d for d in decisions if d.placement and d.placement.outcome == "placed" and d.placement.status == "working"]
+                    [f"{s}: {e}" for s, e in new_errors.items()] + notes,
+                )
+            placed = [
+                d
+                for d in decisions
+                if d.placement and d.placement.outcome == "placed" and d.placement.status == "working"
+            ]
             yield from self._emit(
-                context, "orders", results, new_errors,
+                context,
+                "orders",
+                results,
+                new_errors,
                 {
                     "mode": dg.MetadataValue.text(spec.mode),
                     "orders": dg.MetadataValue.md(show.orders_table(ledger, decisions)),
                     "risk_checks": dg.MetadataValue.json(
-                        {d.symbol: [c.model_dump() for c in d.checks] for d in decisions if d.checks}),
+                        {d.symbol: [c.model_dump() for c in d.checks] for d in decisions if d.checks}
+                    ),
                     "placed": len(placed),
                     "notes": dg.MetadataValue.json(notes),
                     "order_refs": dg.MetadataValue.json([d.intent.order_ref for d in decisions if d.intent]),
-                    "outcomes": dg.MetadataValue.json({d.symbol: d.placement.outcome if d.placement else
-                                                       (d.skipped or d.error or "none") for d in decisions}),
+                    "outcomes": dg.MetadataValue.json(
+                        {
+                            d.symbol: d.placement.outcome if d.placement else (d.skipped or d.error or "none")
+                            for d in decisions
+                        }
+                    ),
                     "strategy_file_text": dg.MetadataValue.md(code_block(self.source_text, "yaml")),
                 },
                 {d.symbol: [d.summary, d.intent.order_ref if d.intent else None] for d in decisions},
@@ -393,11 +504,13 @@ ATTENTION = {"rejected", "conflict", "unconfirmed"}
 FAILED_SYMBOLS_TAG = "ibkr_pipeline/failed_symbols"  # placement states a person must hear about
 
 
-def backfill_block(tags: dict[str, str]) -> str:
+def backfill_block(tags: Mapping[str, str]) -> str:
     """Why this run must not send orders: a backfill replays past ticks, and past ticks are backtested, not traded."""
     if tags.get("dagster/backfill"):
-        return (f"run is part of backfill {tags['dagster/backfill']}: backfills never send orders to the gateway "
-                "(use the strategy's backtest asset to simulate past ticks)")
+        return (
+            f"run is part of backfill {tags['dagster/backfill']}: backfills never send orders to the gateway "
+            "(use the strategy's backtest asset to simulate past ticks)"
+        )
     if tags.get(BACKTEST_TAG, "").lower() in ("1", "true", "yes"):
         return f"run is tagged {BACKTEST_TAG}: nothing is sent to the gateway"
     return ""

@@ -8,6 +8,7 @@ the autumn DST change an hourly schedule fires twice at 01:30; Dagster names the
 ``2026-11-01-01:30-0500``.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -33,7 +34,7 @@ def tick_instant(partitions: dg.TimeWindowPartitionsDefinition, key: str) -> dat
     return partitions.time_window_for_partition_key(key).start.astimezone(UTC)
 
 
-def tick_instants(partitions: dg.TimeWindowPartitionsDefinition, keys: list[str]) -> list[tuple[str, datetime]]:
+def tick_instants(partitions: dg.TimeWindowPartitionsDefinition, keys: Sequence[str]) -> list[tuple[str, datetime]]:
     """Each partition key with the instant its tick is as of (UTC)."""
     return [(k, tick_instant(partitions, k)) for k in keys]
 
@@ -50,8 +51,9 @@ def as_of_label(at: datetime, timezone: str) -> str:
     return f"as of {at.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M} {timezone}"
 
 
-def ticks_between(partitions: dg.TimeWindowPartitionsDefinition, first: datetime, last: datetime,
-                  now: datetime | None = None) -> list[str]:
+def ticks_between(
+    partitions: dg.TimeWindowPartitionsDefinition, first: datetime, last: datetime, now: datetime | None = None
+) -> list[str]:
     """Keys of the ticks that ran between two instants (inclusive), up to ``now``."""
     now = now or datetime.now(UTC)
     keys = partitions.get_partition_keys_in_time_window(dg.TimeWindow(first, last + timedelta(microseconds=1)))

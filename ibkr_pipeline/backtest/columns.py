@@ -75,7 +75,9 @@ def _label(spec: IndicatorSpec) -> str:
 
 
 def causality_problems(
-    compute: Callable[[pd.DataFrame], pd.DataFrame], bars: pd.DataFrame, windows: Sequence[tuple[int, int]],
+    compute: Callable[[pd.DataFrame], pd.DataFrame],
+    bars: pd.DataFrame,
+    windows: Sequence[tuple[int, int]],
 ) -> dict[str, str]:
     """Columns of ``compute`` whose value at the last row of a window ``bars[lo:hi]``, computed on that window
     alone, differs from the value computed on all of ``bars``: they look ahead, or depend on where the window
@@ -89,11 +91,13 @@ def causality_problems(
         for column in whole.columns:
             full = float(whole[column].iloc[hi - 1])
             alone = float(part[column].iloc[-1]) if column in part and len(part) else float("nan")
-            if column not in problems and not np.isclose(alone, full, rtol=RELATIVE_TOLERANCE, atol=1e-12,
-                                                         equal_nan=True):
+            if column not in problems and not np.isclose(
+                alone, full, rtol=RELATIVE_TOLERANCE, atol=1e-12, equal_nan=True
+            ):
                 at = bars["timestamp"].iloc[hi - 1]
-                problems[column] = (f"at {at:%Y-%m-%d} it is {alone:.10g} on the bars known then but {full:.10g} "
-                                    "on the whole history")
+                problems[column] = (
+                    f"at {at:%Y-%m-%d} it is {alone:.10g} on the bars known then but {full:.10g} on the whole history"
+                )
     return problems
 
 
@@ -113,8 +117,9 @@ class Causality:
     problems: dict[str, str]
 
 
-def check_indicators(spec: StrategySpec, history: PointInTimeBars, symbols: list[str],
-                     ends: list[datetime]) -> tuple[list[IndicatorSpec], Causality]:
+def check_indicators(
+    spec: StrategySpec, history: PointInTimeBars, symbols: list[str], ends: list[datetime]
+) -> tuple[list[IndicatorSpec], Causality]:
     """The needed indicators that failed the check (to recompute per tick), and what the check found."""
     needed = needed_indicators(spec)
     primary = spec.timeframe(spec.signal.timeframe)
@@ -125,8 +130,9 @@ def check_indicators(spec: StrategySpec, history: PointInTimeBars, symbols: list
         label = _label(indicator)
         for symbol in symbols[:CHECK_SYMBOLS]:
             bars = history.full_daily(symbol)
-            windows = [_window(bars["timestamp"], _known(history, symbol, ends[i]), ends[i], primary.lookback)
-                       for i in picks]
+            windows = [
+                _window(bars["timestamp"], _known(history, symbol, ends[i]), ends[i], primary.lookback) for i in picks
+            ]
             found = causality_problems(_indicator_columns([indicator]), bars, windows)
             if found:
                 failing.append(indicator)
@@ -147,8 +153,9 @@ def _window(stamps: pd.Series, known: int, end: datetime, lookback: str) -> tupl
 class SymbolColumns:
     """One symbol's daily bars with the needed indicators computed over its whole history, as arrays."""
 
-    def __init__(self, spec: StrategySpec, daily: pd.DataFrame, whole: list[IndicatorSpec],
-                 per_tick: list[IndicatorSpec]):
+    def __init__(
+        self, spec: StrategySpec, daily: pd.DataFrame, whole: list[IndicatorSpec], per_tick: list[IndicatorSpec]
+    ):
         self.spec = spec
         self.primary = spec.timeframe(spec.signal.timeframe)
         self.per_tick = per_tick
@@ -160,8 +167,11 @@ class SymbolColumns:
         self.low = daily["low"].to_numpy(dtype=float)
         self.close = daily["close"].to_numpy(dtype=float)
         self.columns = {c: frame[c].to_numpy(dtype=float) for c in frame.columns if c != "timestamp"}
-        self.periods = {tf.bar_size: period_starts(pd.DatetimeIndex(self.stamps), tf.bar_size) for tf in spec.timeframes
-                        if tf.bar_size != "1 day"}
+        self.periods = {
+            tf.bar_size: period_starts(pd.DatetimeIndex(self.stamps), tf.bar_size)
+            for tf in spec.timeframes
+            if tf.bar_size != "1 day"
+        }
 
     def window(self, known: int, end: datetime, lookback: str) -> tuple[int, int]:
         start = lookback_start(end, lookback).value
@@ -180,22 +190,29 @@ class SymbolColumns:
         the latest known day's close), as many as the offline analyst reads."""
         lo, hi = self.window(known, end, timeframe.lookback)
         if timeframe.bar_size == "1 day":
-            return self.close[max(lo, hi - TREND_BARS):hi]
+            return self.close[max(lo, hi - TREND_BARS) : hi]
         starts = self.periods[timeframe.bar_size]
         count = int(np.searchsorted(starts, hi - 1, side="right"))  # periods begun by the last known day
         first = int(np.searchsorted(starts[:count], lo, side="left"))  # periods that begin inside the window
         if count <= first:
             return self.close[:0]
         first = max(first, count - TREND_BARS)
-        ends = np.r_[starts[first + 1:count] - 1, hi - 1]
+        ends = np.r_[starts[first + 1 : count] - 1, hi - 1]
         return self.close[ends]
 
-    def analyst_inputs(self, lo: int, hi: int, closes: dict[str, np.ndarray], values: dict[str, float | None],
-                       rsi: str | None) -> AnalystInputs:
+    def analyst_inputs(
+        self, lo: int, hi: int, closes: dict[str, np.ndarray], values: dict[str, float | None], rsi: str | None
+    ) -> AnalystInputs:
         tail = slice(max(lo, hi - LEVEL_BARS), hi)
         atr = self.spec.signal.atr
-        return AnalystInputs(closes=closes, high=self.high[tail], low=self.low[tail], close=self.close[tail],
-                             atr=values.get(atr) if atr else None, rsi=values.get(rsi) if rsi else None)
+        return AnalystInputs(
+            closes=closes,
+            high=self.high[tail],
+            low=self.low[tail],
+            close=self.close[tail],
+            atr=values.get(atr) if atr else None,
+            rsi=values.get(rsi) if rsi else None,
+        )
 
 
 def _plain(value: float) -> float | None:

@@ -49,8 +49,10 @@ def covers(frame: pd.DataFrame, start: datetime, end: datetime) -> bool:
     """Whether a daily series spans [start, end] (allowing for weekends and holidays at either end)."""
     if frame.empty:
         return False
-    return frame["timestamp"].iloc[0] <= pd.Timestamp(start) + SLACK and \
-        frame["timestamp"].iloc[-1] >= pd.Timestamp(end) - SLACK
+    return (
+        frame["timestamp"].iloc[0] <= pd.Timestamp(start) + SLACK
+        and frame["timestamp"].iloc[-1] >= pd.Timestamp(end) - SLACK
+    )
 
 
 def ib_duration(start: datetime, end: datetime) -> str:
@@ -59,8 +61,9 @@ def ib_duration(start: datetime, end: datetime) -> str:
     return f"{days} D" if days <= 365 else f"{math.ceil(days / 365.25)} Y"
 
 
-def fetch_daily(client: IBKRClient, contracts: dict[str, ContractInfo], start: datetime,
-                end: datetime) -> dict[str, pd.DataFrame | IBKRError]:
+def fetch_daily(
+    client: IBKRClient, contracts: dict[str, ContractInfo], start: datetime, end: datetime
+) -> dict[str, pd.DataFrame | IBKRError]:
     """One paced request per symbol for daily bars over [start, end]."""
     duration = ib_duration(start, end)
     requests = [BarsRequest(c, end, duration, "1 day", "TRADES", True) for c in contracts.values()]

@@ -56,9 +56,12 @@ class PointInTimeBars:
 
     def _guard(self, what: str, as_of: datetime) -> None:
         if self.clock is None or as_of > self.clock:
-            raise LookAheadError(f"{what}: asked for data as of {as_of:%Y-%m-%d %H:%M} UTC but the backtest "
-                                 f"clock is at {self.clock:%Y-%m-%d %H:%M} UTC" if self.clock else
-                                 f"{what}: asked for data before the backtest clock started")
+            raise LookAheadError(
+                f"{what}: asked for data as of {as_of:%Y-%m-%d %H:%M} UTC but the backtest "
+                f"clock is at {self.clock:%Y-%m-%d %H:%M} UTC"
+                if self.clock
+                else f"{what}: asked for data before the backtest clock started"
+            )
 
     def known_count(self, symbol: str, as_of: datetime) -> int:
         """How many of ``symbol``'s daily bars are known at ``as_of`` (which must not be after the clock): every
@@ -83,12 +86,14 @@ class PointInTimeBars:
 
     def daily(self, symbol: str, as_of: datetime) -> pd.DataFrame:
         """Every daily bar of ``symbol`` known at ``as_of`` (which must not be after the clock)."""
-        return self._daily[symbol].iloc[:self.known_count(symbol, as_of)].reset_index(drop=True)
+        return self._daily[symbol].iloc[: self.known_count(symbol, as_of)].reset_index(drop=True)
 
     def bars(self, symbol: str, bar_size: str, as_of: datetime, lookback: str) -> pd.DataFrame:
         """What a historical-data request for ``lookback`` of ``bar_size`` bars ending ``as_of`` would return."""
         if bar_size not in SUPPORTED_BAR_SIZES:
-            raise ValueError(f"backtests replay daily history: bar size {bar_size!r} is not one of {SUPPORTED_BAR_SIZES}")
+            raise ValueError(
+                f"backtests replay daily history: bar size {bar_size!r} is not one of {SUPPORTED_BAR_SIZES}"
+            )
         daily = self.daily(symbol, as_of)
         if bar_size != "1 day" and not daily.empty:
             # Only whole periods inside the lookback matter: cut the days first, then aggregate.

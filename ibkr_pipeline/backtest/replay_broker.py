@@ -40,8 +40,12 @@ class Costs:
 
     def commission(self, shares: float, price: float) -> float:
         value = abs(shares) * price
-        return round(min(max(abs(shares) * self.commission_per_share, self.min_commission),
-                         value * self.max_commission_pct / 100), 4)
+        return round(
+            min(
+                max(abs(shares) * self.commission_per_share, self.min_commission), value * self.max_commission_pct / 100
+            ),
+            4,
+        )
 
 
 @dataclass(frozen=True)
@@ -72,15 +76,19 @@ class _PointInTimeMarket(ReplayMarket):
     def minute_arrays(self, instrument: Instrument, session_index: int) -> MinuteArrays:
         opened = self.calendar.session(session_index).open
         if self.history.clock is None or opened > self.history.clock:
-            raise LookAheadError(f"{instrument.symbol}: the matching engine asked for session {opened:%Y-%m-%d}, "
-                                 f"which has not opened at the backtest clock {self.history.clock}")
+            raise LookAheadError(
+                f"{instrument.symbol}: the matching engine asked for session {opened:%Y-%m-%d}, "
+                f"which has not opened at the backtest clock {self.history.clock}"
+            )
         return super().minute_arrays(instrument, session_index)
 
     def daily_bars(self, instrument: Instrument, rth: bool, first: int, last: int) -> pd.DataFrame:
         closed = self.calendar.session(last).close
         if self.history.clock is None or closed > self.history.clock:
-            raise LookAheadError(f"{instrument.symbol}: the matching engine asked for the close of {closed:%Y-%m-%d}, "
-                                 f"which is after the backtest clock {self.history.clock}")
+            raise LookAheadError(
+                f"{instrument.symbol}: the matching engine asked for the close of {closed:%Y-%m-%d}, "
+                f"which is after the backtest clock {self.history.clock}"
+            )
         return super().daily_bars(instrument, rth, first, last)
 
     def window(self, instrument: Instrument, start: datetime, end: datetime) -> PriceWindow:
@@ -98,9 +106,18 @@ class _PointInTimeMarket(ReplayMarket):
 
 
 def _instrument(info: ContractInfo) -> Instrument:
-    return Instrument(symbol=info.symbol, primary_exchange=info.primary_exchange, sec_type="STK", stock_type="COMMON",
-                      long_name=info.long_name, industry="", start_price=0.0, annual_volatility=0.0,
-                      currency=info.currency, min_tick=info.min_tick)
+    return Instrument(
+        symbol=info.symbol,
+        primary_exchange=info.primary_exchange,
+        sec_type="STK",
+        stock_type="COMMON",
+        long_name=info.long_name,
+        industry="",
+        start_price=0.0,
+        annual_volatility=0.0,
+        currency=info.currency,
+        min_tick=info.min_tick,
+    )
 
 
 class ReplayBroker:
@@ -108,16 +125,26 @@ class ReplayBroker:
 
     account = ACCOUNT
 
-    def __init__(self, history: PointInTimeBars, contracts: dict[str, ContractInfo], starting_cash: float,
-                 costs: Costs, calendar: SessionCalendar | None = None):
+    def __init__(
+        self,
+        history: PointInTimeBars,
+        contracts: dict[str, ContractInfo],
+        starting_cash: float,
+        costs: Costs,
+        calendar: SessionCalendar | None = None,
+    ):
         self.history = history
         self.instruments = {s: _instrument(c) for s, c in contracts.items()}
         self.calendar = calendar or SessionCalendar()
         self.market = _PointInTimeMarket(history, Universe(list(self.instruments.values())), self.calendar)
         self.cash_account = Account(ACCOUNT, starting_cash)
         self._events: list[OrderEvent] = []
-        self.engine = MatchingEngine(self.market, self.cash_account, self._events.append,
-                                     MatchingConfig(slippage_bps=costs.slippage_bps, commission=costs.commission))
+        self.engine = MatchingEngine(
+            self.market,
+            self.cash_account,
+            self._events.append,
+            MatchingConfig(slippage_bps=costs.slippage_bps, commission=costs.commission),
+        )
         self._ids = itertools.count(1)
         self._legs: dict[int, str] = {}
         self.fills: list[TradeFill] = []
@@ -144,9 +171,10 @@ class ReplayBroker:
             for i in range(max(first, 0), last + 1):
                 for moment in self._matching_moments(self.calendar.session(i)):
                     if moment <= instant:
-                        self.history.advance_to(max(moment, self.history.clock or moment))
-                        self.clock = self.history.clock
-                        self.engine.step(self.clock)
+                        at = max(moment, self.history.clock or moment)
+                        self.history.advance_to(at)
+                        self.clock = at
+                        self.engine.step(at)
         self.history.advance_to(instant)
         self.clock = instant
         self.engine.step(instant)
@@ -157,9 +185,13 @@ class ReplayBroker:
         """Where a replayed day's path turns (open, first extreme, second extreme, close), so a stop and a
         target inside the same bar trigger in the order the path reaches them; at the close DAY orders expire."""
         minutes = session.rth_minutes
-        return [session.open + timedelta(minutes=1), session.open + timedelta(minutes=minutes // 3 + 1),
-                session.open + timedelta(minutes=2 * minutes // 3 + 1), session.close - timedelta(seconds=1),
-                session.close]
+        return [
+            session.open + timedelta(minutes=1),
+            session.open + timedelta(minutes=minutes // 3 + 1),
+            session.open + timedelta(minutes=2 * minutes // 3 + 1),
+            session.close - timedelta(seconds=1),
+            session.close,
+        ]
 
     def _book(self, ledger: Ledger) -> None:
         events, self._events[:] = list(self._events), []
@@ -168,10 +200,30 @@ class ReplayBroker:
             if event.fill is not None:
                 f = event.fill
                 leg = self._legs.get(order.order_id, "entry")
-                self.fills.append(TradeFill(f.time, order.instrument.symbol, order.action, f.shares, f.price,
-                                            f.commission, f.realized_pnl, order.order_ref, leg))
-                ledger.record_fill(f.exec_id, order.order_ref, order.instrument.symbol, order.action, f.shares,
-                                   f.price, f.commission, f.realized_pnl or 0.0, f.time)
+                self.fills.append(
+                    TradeFill(
+                        f.time,
+                        order.instrument.symbol,
+                        order.action,
+                        f.shares,
+                        f.price,
+                        f.commission,
+                        f.realized_pnl,
+                        order.order_ref,
+                        leg,
+                    )
+                )
+                ledger.record_fill(
+                    f.exec_id,
+                    order.order_ref,
+                    order.instrument.symbol,
+                    order.action,
+                    f.shares,
+                    f.price,
+                    f.commission,
+                    f.realized_pnl or 0.0,
+                    f.time,
+                )
                 if leg == "exit":
                     self._cancel_symbol(order.instrument.symbol, order.order_ref)
             self._settle(ledger, order.order_ref)
@@ -197,22 +249,49 @@ class ReplayBroker:
         return self.cash_account.values(self.marks())
 
     def holdings(self) -> dict[str, Holding]:
-        return {p.instrument.symbol: Holding(p.instrument.symbol, p.quantity, p.average_cost)
-                for p in self.cash_account.positions.values() if p.quantity}
+        return {
+            p.instrument.symbol: Holding(p.instrument.symbol, p.quantity, p.average_cost)
+            for p in self.cash_account.positions.values()
+            if p.quantity
+        }
 
     def quote(self, contract: ContractInfo) -> float | None:
         return self.market.price_at(self.instruments[contract.symbol], self.now())
 
-    def _order(self, intent: OrderIntent, action: str, order_type: str, lmt: float | None, aux: float | None,
-               tif: str, parent_id: int, transmit: bool, leg: str) -> SimOrder:
+    def _order(
+        self,
+        intent: OrderIntent,
+        action: str,
+        order_type: str,
+        lmt: float | None,
+        aux: float | None,
+        tif: str,
+        parent_id: int,
+        transmit: bool,
+        leg: str,
+    ) -> SimOrder:
         order_id = next(self._ids)
         self._legs[order_id] = leg
-        return SimOrder(client_id=CLIENT_ID, order_id=order_id, perm_id=self.engine.next_perm_id(),
-                        instrument=self.instruments[intent.symbol], action=action, quantity=intent.quantity,
-                        order_type=order_type, lmt_price=lmt, aux_price=aux, tif=tif,
-                        oca_group=oca_group(intent.order_ref) if parent_id else "", oca_type=1 if parent_id else 0,
-                        account=ACCOUNT, order_ref=intent.order_ref, transmit=transmit, parent_id=parent_id,
-                        outside_rth=intent.outside_rth, placed_at=self.now())
+        return SimOrder(
+            client_id=CLIENT_ID,
+            order_id=order_id,
+            perm_id=self.engine.next_perm_id(),
+            instrument=self.instruments[intent.symbol],
+            action=action,
+            quantity=intent.quantity,
+            order_type=order_type,
+            lmt_price=lmt,
+            aux_price=aux,
+            tif=tif,
+            oca_group=oca_group(intent.order_ref) if parent_id else "",
+            oca_type=1 if parent_id else 0,
+            account=ACCOUNT,
+            order_ref=intent.order_ref,
+            transmit=transmit,
+            parent_id=parent_id,
+            outside_rth=intent.outside_rth,
+            placed_at=self.now(),
+        )
 
     def place(self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo, blocked_reason: str = "") -> Placement:
         existing = ledger.get(intent.order_ref)
@@ -227,15 +306,26 @@ class ReplayBroker:
         if intent.action == "SELL" and not intent.is_bracket:
             self._cancel_symbol(intent.symbol, intent.order_ref)  # as GatewayBroker does before an exit
         entry_type = intent.entry_type
-        parent = self._order(intent, intent.action, entry_type, intent.limit_price, None, intent.tif, 0,
-                             not intent.is_bracket, "entry" if intent.action == "BUY" else "exit")
+        parent = self._order(
+            intent,
+            intent.action,
+            entry_type,
+            intent.limit_price,
+            None,
+            intent.tif,
+            0,
+            not intent.is_bracket,
+            "entry" if intent.action == "BUY" else "exit",
+        )
         group = [parent]
         if intent.is_bracket:
             reverse = "SELL" if intent.action == "BUY" else "BUY"
-            group.append(self._order(intent, reverse, "LMT", intent.take_profit, None, "GTC", parent.order_id, False,
-                                     "target"))
-            group.append(self._order(intent, reverse, "STP", None, intent.stop_loss, "GTC", parent.order_id, True,
-                                     "stop"))
+            group.append(
+                self._order(intent, reverse, "LMT", intent.take_profit, None, "GTC", parent.order_id, False, "target")
+            )
+            group.append(
+                self._order(intent, reverse, "STP", None, intent.stop_loss, "GTC", parent.order_id, True, "stop")
+            )
         try:
             for order in group:
                 self.engine.validate(order, self.now())
@@ -250,7 +340,8 @@ class ReplayBroker:
             self.engine.add(order, self.now())
         self.orders_sent += 1
         ids = [o.order_id for o in group]
-        ledger.set_status(intent.order_ref, "working", "sent to the replay matching engine", ids,
-                          [o.perm_id for o in group])
+        ledger.set_status(
+            intent.order_ref, "working", "sent to the replay matching engine", ids, [o.perm_id for o in group]
+        )
         self._book(ledger)
         return Placement(intent.order_ref, "placed", "working", tuple(ids))

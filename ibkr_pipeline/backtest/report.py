@@ -78,8 +78,10 @@ def metrics(equity: pd.Series, gross: pd.Series | None = None, trips: list[Round
     exposure = (gross / equity).fillna(0.0) if gross is not None else pd.Series(0.0, index=equity.index)
     wins = [t for t in trips or [] if t.pnl > 0]
     return Metrics(
-        start=equity.index[0].to_pydatetime(), end=equity.index[-1].to_pydatetime(),
-        start_equity=_clean(equity.iloc[0]), final_equity=_clean(equity.iloc[-1]),
+        start=equity.index[0].to_pydatetime(),
+        end=equity.index[-1].to_pydatetime(),
+        start_equity=_clean(equity.iloc[0]),
+        final_equity=_clean(equity.iloc[-1]),
         total_return=_clean(total),
         cagr=_clean((equity.iloc[-1] / equity.iloc[0]) ** (1 / years) - 1.0) if years > 0 else 0.0,
         sharpe=_clean(mean / std * math.sqrt(ppy)) if std > 0 else 0.0,
@@ -120,8 +122,11 @@ def per_symbol(trips: list[RoundTrip]) -> pd.DataFrame:
     if not trips:
         return pd.DataFrame(columns=["symbol", "trades", "wins", "win_rate", "pnl"])
     frame = pd.DataFrame([asdict(t) for t in trips])
-    out = frame.groupby("symbol").agg(trades=("pnl", "size"), wins=("pnl", lambda p: int((p > 0).sum())),
-                                      pnl=("pnl", "sum")).reset_index()
+    out = (
+        frame.groupby("symbol")
+        .agg(trades=("pnl", "size"), wins=("pnl", lambda p: int((p > 0).sum())), pnl=("pnl", "sum"))
+        .reset_index()
+    )
     out["win_rate"] = (out["wins"] / out["trades"]).round(4)
     out["pnl"] = out["pnl"].round(2)
     return out[["symbol", "trades", "wins", "win_rate", "pnl"]]
@@ -179,7 +184,9 @@ def decision_counts(ticks: list) -> tuple[dict[str, int], dict[str, int]]:
 def why_no_trades(signals: dict[str, int], outcomes: dict[str, int]) -> str:
     """The reason a backtest made no trade, from its counts."""
     if not any(signals.get(a) for a in ("BUY", "SELL")):
-        return (f"no BUY or SELL signal in {sum(signals.values())} signals (all HOLD): the rules never fired, "
-                "or the analyst never agreed")
+        return (
+            f"no BUY or SELL signal in {sum(signals.values())} signals (all HOLD): the rules never fired, "
+            "or the analyst never agreed"
+        )
     shown = "; ".join(f"{reason} ×{n}" for reason, n in list(outcomes.items())[:5])
     return f"{signals.get('BUY', 0)} BUY and {signals.get('SELL', 0)} SELL signals, none traded: {shown}"

@@ -32,8 +32,8 @@ from ibkr_pipeline.backtest.columns import (
 )
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.replay_broker import Costs, ReplayBroker, TradeFill
-from ibkr_pipeline.domain.bar_history import lookback_start
 from ibkr_pipeline.domain.analysis import AnalysisRecord, sanity_problems
+from ibkr_pipeline.domain.bar_history import lookback_start
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.offline_analyst import analyse, first_rsi_column
 from ibkr_pipeline.domain.signals import Signal, combined_signal
@@ -49,7 +49,6 @@ from ibkr_pipeline.store.database import upgrade
 from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.tick import trade_tick
 from ibkr_pipeline.trading.views import held_in_words
-
 
 
 @dataclass(frozen=True)
@@ -173,9 +172,16 @@ FAST_PATH = "fast (the indicators decisions read, computed once per symbol after
 Decide = Callable[[str, datetime, Ledger], TickDecision]
 
 
-def _replay(spec: StrategySpec, ticks: list[tuple[str, datetime]], history: PointInTimeBars,
-            contracts: dict[str, ContractInfo], costs: Costs, starting_cash: float, decide: Decide,
-            on_tick: Callable[[TickRecord], None] | None) -> BacktestResult:
+def _replay(
+    spec: StrategySpec,
+    ticks: list[tuple[str, datetime]],
+    history: PointInTimeBars,
+    contracts: dict[str, ContractInfo],
+    costs: Costs,
+    starting_cash: float,
+    decide: Decide,
+    on_tick: Callable[[TickRecord], None] | None,
+) -> BacktestResult:
     """The stateful part both paths share: the clock, the replay broker, the ledger and the production trading."""
     if not ticks:
         raise ValueError(f"{spec.name}: no ticks to backtest")
@@ -190,47 +196,78 @@ def _replay(spec: StrategySpec, ticks: list[tuple[str, datetime]], history: Poin
             broker.advance_to(end, ledger)
             decided = decide(key, end, ledger)
             signals = decided.signals
-            decisions = trade_tick(spec, key, signals, {s: contracts[s] for s in signals}, broker, ledger,
-                                   tick_at=end)
+            decisions = trade_tick(spec, key, signals, {s: contracts[s] for s in signals}, broker, ledger, tick_at=end)
             values = broker.account_values()
-            records.append(TickRecord(
-                tick=key, at=end, net_liquidation=round(values["NetLiquidation"], 2),
-                cash=round(values["TotalCashValue"], 2), gross=round(values["GrossPositionValue"], 2),
-                positions={h.symbol: h.quantity for h in broker.holdings().values()},
-                closes=decided.closes, signals={s: v.action for s, v in signals.items()},
-                decisions={d.symbol: d.summary for d in decisions if d.summary != "HOLD"},
-                errors=decided.errors,
-            ))
+            records.append(
+                TickRecord(
+                    tick=key,
+                    at=end,
+                    net_liquidation=round(values["NetLiquidation"], 2),
+                    cash=round(values["TotalCashValue"], 2),
+                    gross=round(values["GrossPositionValue"], 2),
+                    positions={h.symbol: h.quantity for h in broker.holdings().values()},
+                    closes=decided.closes,
+                    signals={s: v.action for s, v in signals.items()},
+                    decisions={d.symbol: d.summary for d in decisions if d.summary != "HOLD"},
+                    errors=decided.errors,
+                )
+            )
             if on_tick:
                 on_tick(records[-1])
     finally:
         engine.dispose()
-    return BacktestResult(spec.name, starting_cash, records, broker.fills, broker.rejections, broker.orders_sent,
-                          str(history.latest_served))
+    return BacktestResult(
+        spec.name,
+        starting_cash,
+        records,
+        broker.fills,
+        broker.rejections,
+        broker.orders_sent,
+        str(history.latest_served),
+    )
 
 
-def decide_tick(spec: StrategySpec, key: str, end: datetime, history: PointInTimeBars,
-                contracts: dict[str, ContractInfo], ledger: Ledger, analyst: Analyst,
-                charts_to: ChartsTo | None = None) -> TickDecision:
+def decide_tick(
+    spec: StrategySpec,
+    key: str,
+    end: datetime,
+    history: PointInTimeBars,
+    contracts: dict[str, ContractInfo],
+    ledger: Ledger,
+    analyst: Analyst,
+    charts_to: ChartsTo | None = None,
+) -> TickDecision:
     """The live tick's steps (``pipeline``) on the bars known at ``end``: indicators, charts, analysis, signals."""
-    bars, _ = frames_by_symbol(spec, list(contracts), end,
-                               lambda symbol, tf: history.bars(symbol, tf.bar_size, end, tf.lookback), {})
+    bars, _ = frames_by_symbol(
+        spec, list(contracts), end, lambda symbol, tf: history.bars(symbol, tf.bar_size, end, tf.lookback), {}
+    )
     indicators = compute_indicators(spec, bars).results
     frames, refs, errors = indicators.values, {}, indicators.errors
     if charts_to is not None:
-        drawn = draw_charts(spec, indicators, charts_to.store,
-                            lambda symbol, tf: keys.backtest_chart(charts_to.folder, symbol, key, tf)).results
+        drawn = draw_charts(
+            spec, indicators, charts_to.store, lambda symbol, tf: keys.backtest_chart(charts_to.folder, symbol, key, tf)
+        ).results
         frames, refs, errors = {s: frames[s] for s in drawn.values}, drawn.values, drawn.errors
     primary = spec.signal.timeframe
-    analyses = {} if spec.signal.mode == "rules" else analyst(  # rules alone decide: nobody to ask
-        key, end, frames, refs, held_in_words(spec.name, ledger, frames, primary))
+    analyses = (
+        {}
+        if spec.signal.mode == "rules"
+        else analyst(  # rules alone decide: nobody to ask
+            key, end, frames, refs, held_in_words(spec.name, ledger, frames, primary)
+        )
+    )
     closes = {s: float(f[primary]["close"].iloc[-1]) for s, f in frames.items()}
     return TickDecision(decide_signals(spec, end, frames, analyses), closes, errors)
 
 
-def _signals_from_columns(spec: StrategySpec, end: datetime, history: PointInTimeBars,
-                          contracts: dict[str, ContractInfo], columns: dict[str, SymbolColumns], rsi: str | None,
-                          ) -> TickDecision:
+def _signals_from_columns(
+    spec: StrategySpec,
+    end: datetime,
+    history: PointInTimeBars,
+    contracts: dict[str, ContractInfo],
+    columns: dict[str, SymbolColumns],
+    rsi: str | None,
+) -> TickDecision:
     primary = spec.timeframe(spec.signal.timeframe)
     signals: dict[str, Signal] = {}
     closes: dict[str, float] = {}
@@ -250,11 +287,26 @@ def _signals_from_columns(spec: StrategySpec, end: datetime, history: PointInTim
             inputs = cols.analyst_inputs(lo, hi, trend_closes, values, rsi)
             analysis = analyse(inputs)
             last_close = float(cols.close[hi - 1])
-            problems = sanity_problems(analysis, last_close, values.get(spec.signal.atr) if spec.signal.atr else None,
-                                       float(np.nanmin(cols.low[lo:hi])), float(np.nanmax(cols.high[lo:hi])))
-            record = AnalysisRecord(symbol=symbol, source="offline", model="offline-analyst", prompt_name="",
-                                    system_prompt="", user_prompt="", charts_sent=[], answers=[], analysis=analysis,
-                                    accepted=not problems, problems=problems)
+            problems = sanity_problems(
+                analysis,
+                last_close,
+                values.get(spec.signal.atr) if spec.signal.atr else None,
+                float(np.nanmin(cols.low[lo:hi])),
+                float(np.nanmax(cols.high[lo:hi])),
+            )
+            record = AnalysisRecord(
+                symbol=symbol,
+                source="offline",
+                model="offline-analyst",
+                prompt_name="",
+                system_prompt="",
+                user_prompt="",
+                charts_sent=[],
+                answers=[],
+                analysis=analysis,
+                accepted=not problems,
+                problems=problems,
+            )
         signals[symbol] = combined_signal(symbol, end, values, spec.signal, record)
         closes[symbol] = float(cols.close[hi - 1])
     return TickDecision(signals, closes, errors)

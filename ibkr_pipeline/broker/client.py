@@ -19,7 +19,6 @@ import pandas as pd
 from ib_async import IB, Contract, LimitOrder, MarketOrder, Order, StopOrder, Trade, util
 from ib_async.wrapper import RequestError
 
-from ibkr_pipeline.broker.records import PortfolioLine, portfolio_line
 from ibkr_pipeline.broker.errors import (
     GatewayConnectionError,
     GatewayOutageError,
@@ -30,6 +29,7 @@ from ibkr_pipeline.broker.errors import (
     UnknownContractError,
 )
 from ibkr_pipeline.broker.pacing import PacingBudget, PacingScheduler
+from ibkr_pipeline.broker.records import PortfolioLine, portfolio_line
 from ibkr_pipeline.domain.bars import empty_bars, normalize_bars
 from ibkr_pipeline.domain.contracts import CacheStats, ContractInfo, ContractSpec
 from ibkr_pipeline.domain.orders import oca_group
@@ -193,8 +193,12 @@ class IBKRClient:
             self._last_errors.clear()
             try:
                 await self.ib.connectAsync(
-                    s.host, s.port, clientId=self.client_id, timeout=s.connect_timeout_s,
-                    readonly=s.readonly, account=s.account,
+                    s.host,
+                    s.port,
+                    clientId=self.client_id,
+                    timeout=s.connect_timeout_s,
+                    readonly=s.readonly,
+                    account=s.account,
                 )
                 self.stats.connects += 1
                 # Live data where the account subscribes to it, IB's delayed data (15 min) where it does not:
@@ -202,7 +206,7 @@ class IBKRClient:
                 self.ib.reqMarketDataType(DELAYED_WHERE_NOT_SUBSCRIBED)
                 log.info("connected to %s:%d as client %d", s.host, s.port, self.client_id)
                 return
-            except (OSError, ConnectionError, TimeoutError, asyncio.TimeoutError) as exc:
+            except (OSError, ConnectionError, TimeoutError) as exc:
                 last_error = exc
                 self.ib.disconnect()
                 if any(code == CLIENT_ID_IN_USE for _, code, _ in self._last_errors):
@@ -251,7 +255,8 @@ class IBKRClient:
             raise GatewayTimeoutError(
                 f"{what}: no answer from the gateway at {s.host}:{s.port} within {s.call_budget_s:g} s "
                 f"(requests time out after {s.request_timeout_s:g} s, then reconnect and retry): "
-                "it is silent, restarting (IB Gateway restarts daily) or cut off from IB") from exc
+                "it is silent, restarting (IB Gateway restarts daily) or cut off from IB"
+            ) from exc
 
     async def _attempts(self, what: str, factory: Callable[[], Awaitable[T]]) -> T:
         s = self.settings
@@ -266,8 +271,9 @@ class IBKRClient:
             request = asyncio.ensure_future(factory())
             data_lost = asyncio.ensure_future(self._data_lost.wait())
             try:
-                done, _ = await asyncio.wait({request, data_lost}, timeout=s.request_timeout_s,
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {request, data_lost}, timeout=s.request_timeout_s, return_when=asyncio.FIRST_COMPLETED
+                )
             except BaseException:
                 request.cancel()
                 raise
@@ -287,12 +293,19 @@ class IBKRClient:
                 log.warning("%s: IB restored connectivity with data lost (1101); requesting again", what)
                 continue
             self.stats.timeouts += 1
-            log.warning("%s: no answer within %.0f s (attempt %d/%d); treating it as a drop", what,
-                        s.request_timeout_s, attempt, s.request_attempts)
+            log.warning(
+                "%s: no answer within %.0f s (attempt %d/%d); treating it as a drop",
+                what,
+                s.request_timeout_s,
+                attempt,
+                s.request_attempts,
+            )
             self.ib.disconnect()
             if attempt == s.request_attempts:
-                raise GatewayTimeoutError(f"{what}: no answer from the gateway within {s.request_timeout_s:g} s, "
-                                          f"{attempt} times (connected but silent, or restarting)")
+                raise GatewayTimeoutError(
+                    f"{what}: no answer from the gateway within {s.request_timeout_s:g} s, "
+                    f"{attempt} times (connected but silent, or restarting)"
+                )
         raise AssertionError("unreachable")
 
     async def _through_outage(self, what: str) -> None:
@@ -305,7 +318,8 @@ class IBKRClient:
         except TimeoutError as exc:
             raise GatewayOutageError(
                 f"{what}: the gateway has been cut off from IB's servers (error 1100) for more than "
-                f"{self.settings.request_timeout_s:g} s; nothing can be requested until it reports 1101/1102") from exc
+                f"{self.settings.request_timeout_s:g} s; nothing can be requested until it reports 1101/1102"
+            ) from exc
 
     def run(self, coro: Awaitable[T]) -> T:
         """Run one of the async methods from synchronous code (Dagster steps, the CLI).
@@ -324,8 +338,11 @@ class IBKRClient:
             if cached is not None:
                 return cached
         contract = Contract(
-            symbol=spec.symbol, secType=spec.sec_type, exchange=spec.exchange,
-            currency=spec.currency, primaryExchange=spec.primary_exchange,
+            symbol=spec.symbol,
+            secType=spec.sec_type,
+            exchange=spec.exchange,
+            currency=spec.currency,
+            primaryExchange=spec.primary_exchange,
         )
         try:
             details = await self._call(
@@ -333,23 +350,34 @@ class IBKRClient:
             )
         except RequestError as exc:
             if exc.code == NO_SECURITY_DEFINITION:
-                raise UnknownContractError(spec.symbol, f"{spec.sec_type} on {spec.exchange} in {spec.currency}") from exc
+                raise UnknownContractError(
+                    spec.symbol, f"{spec.sec_type} on {spec.exchange} in {spec.currency}"
+                ) from exc
             raise IBKRError(exc.message, exc.code) from exc
         if not details:
             raise UnknownContractError(spec.symbol)
         if len(details) > 1:
-            raise IBKRError(
-                f"{spec.symbol!r} is ambiguous: {len(details)} contracts match; set primary_exchange"
-            )
+            raise IBKRError(f"{spec.symbol!r} is ambiguous: {len(details)} contracts match; set primary_exchange")
         cd = details[0]
         c = cd.contract
         assert c is not None
         info = ContractInfo(
-            symbol=c.symbol, sec_type=c.secType, exchange=spec.exchange, currency=c.currency,
-            con_id=c.conId, primary_exchange=c.primaryExchange, local_symbol=c.localSymbol,
-            trading_class=c.tradingClass, long_name=cd.longName, industry=cd.industry,
-            stock_type=cd.stockType, min_tick=cd.minTick, time_zone=cd.timeZoneId,
-            trading_hours=cd.tradingHours, liquid_hours=cd.liquidHours, fetched_at=datetime.now(UTC),
+            symbol=c.symbol,
+            sec_type=c.secType,
+            exchange=spec.exchange,
+            currency=c.currency,
+            con_id=c.conId,
+            primary_exchange=c.primaryExchange,
+            local_symbol=c.localSymbol,
+            trading_class=c.tradingClass,
+            long_name=cd.longName,
+            industry=cd.industry,
+            stock_type=cd.stockType,
+            min_tick=cd.minTick,
+            time_zone=cd.timeZoneId,
+            trading_hours=cd.tradingHours,
+            liquid_hours=cd.liquidHours,
+            fetched_at=datetime.now(UTC),
         )
         if self.cache is not None:
             self.cache.put(spec, info)
@@ -358,9 +386,7 @@ class IBKRClient:
     def resolve(self, spec: ContractSpec) -> ContractInfo:
         return self.run(self.resolve_async(spec))
 
-    async def resolve_many_async(
-        self, specs: Sequence[ContractSpec]
-    ) -> list[ContractInfo | IBKRError]:
+    async def resolve_many_async(self, specs: Sequence[ContractSpec]) -> list[ContractInfo | IBKRError]:
         """Resolve concurrently; an unknown symbol is returned as its error, not raised."""
 
         async def one(spec: ContractSpec) -> ContractInfo | IBKRError:
@@ -401,8 +427,14 @@ class IBKRClient:
                     bars = await self._call(
                         f"historical bars for {req.contract.symbol}",
                         lambda: self.ib.reqHistoricalDataAsync(
-                            contract, end, req.duration, req.bar_size, req.what_to_show,
-                            req.use_rth, formatDate=2, timeout=0,  # our deadline: ib_async's returns no bars
+                            contract,
+                            end,
+                            req.duration,
+                            req.bar_size,
+                            req.what_to_show,
+                            req.use_rth,
+                            formatDate=2,
+                            timeout=0,  # our deadline: ib_async's returns no bars
                         ),
                     )
                 except RequestError as exc:
@@ -492,15 +524,15 @@ class IBKRClient:
     ) -> list[Trade]:
         """Entry (MKT when ``entry`` is None, else LMT) with take-profit and stop-loss children."""
         reverse = "SELL" if action == "BUY" else "BUY"
-        parent = (
-            MarketOrder(action, quantity) if entry is None else LimitOrder(action, quantity, entry)
-        )
+        parent = MarketOrder(action, quantity) if entry is None else LimitOrder(action, quantity, entry)
         parent.orderId = self.ib.client.getReqId()
         parent.transmit = False
-        target = LimitOrder(reverse, quantity, take_profit, orderId=self.ib.client.getReqId(), transmit=False,
-                            parentId=parent.orderId)
-        stop = StopOrder(reverse, quantity, stop_loss, orderId=self.ib.client.getReqId(), transmit=True,
-                         parentId=parent.orderId)
+        target = LimitOrder(
+            reverse, quantity, take_profit, orderId=self.ib.client.getReqId(), transmit=False, parentId=parent.orderId
+        )
+        stop = StopOrder(
+            reverse, quantity, stop_loss, orderId=self.ib.client.getReqId(), transmit=True, parentId=parent.orderId
+        )
         for child in (target, stop):  # one OCA group: whichever leg fills first cancels the other
             child.ocaGroup, child.ocaType = oca_group(order_ref), 1
         trades = []

@@ -17,8 +17,7 @@ class UnknownContractError(IBKRError):
 
     def __init__(self, symbol: str, detail: str = ""):
         super().__init__(
-            f"unknown contract {symbol!r}: IB has no security definition for it"
-            + (f" ({detail})" if detail else ""),
+            f"unknown contract {symbol!r}: IB has no security definition for it" + (f" ({detail})" if detail else ""),
             200,
         )
         self.symbol = symbol

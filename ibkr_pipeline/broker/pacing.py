@@ -72,8 +72,9 @@ def with_margin(rules: PacingRules, margin: float = 0.05) -> PacingRules:
 
 
 class PacingScheduler:
-    def __init__(self, rules: PacingRules, budget: PacingBudget | None = None,
-                 max_concurrent: int = IB_MAX_CONCURRENT_HISTORICAL):
+    def __init__(
+        self, rules: PacingRules, budget: PacingBudget | None = None, max_concurrent: int = IB_MAX_CONCURRENT_HISTORICAL
+    ):
         self.rules = with_margin(rules)
         self.budget = budget or LocalPacingBudget(self.rules)
         self.stats = PacingStats()

@@ -22,7 +22,12 @@ class PortfolioLine:
 
 def portfolio_line(item: Any) -> PortfolioLine:
     """From an ib_async ``PortfolioItem``."""
-    return PortfolioLine(symbol=item.contract.symbol, position=float(item.position),
-                         average_cost=float(item.averageCost), market_price=float(item.marketPrice),
-                         market_value=float(item.marketValue), unrealized_pnl=float(item.unrealizedPNL),
-                         realized_pnl=float(item.realizedPNL))
+    return PortfolioLine(
+        symbol=item.contract.symbol,
+        position=float(item.position),
+        average_cost=float(item.averageCost),
+        market_price=float(item.marketPrice),
+        market_value=float(item.marketValue),
+        unrealized_pnl=float(item.unrealizedPNL),
+        realized_pnl=float(item.realizedPNL),
+    )

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Trend = Literal["up", "down", "sideways"]
+Verdict = Literal["BUY", "SELL", "HOLD"]
 
 
 MAX_ANSWER_CHARS = 32_000
@@ -34,8 +35,9 @@ class ChartAnalysis(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     trend: dict[Annotated[str, Field(max_length=32)], Trend] = Field(
-        max_length=8, description="Trend per timeframe, e.g. {'daily': 'up', 'weekly': 'sideways'}")
-    action: Literal["BUY", "SELL", "HOLD"]
+        max_length=8, description="Trend per timeframe, e.g. {'daily': 'up', 'weekly': 'sideways'}"
+    )
+    action: Verdict
     confidence: float = Field(ge=0, le=1)
     entry: Price | None = None
     stop_loss: Price | None = None

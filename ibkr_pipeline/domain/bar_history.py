@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -32,8 +32,11 @@ def daily_known_at(timestamps: pd.Series) -> pd.Series:
     """When each daily bar is complete: its session's close in New York, as UTC (an early close only makes
     this conservative). The one rule the live tick and the backtest's point-in-time view share."""
     days = timestamps.dt.tz_convert("UTC").dt.date
-    return pd.Series([pd.Timestamp(datetime.combine(d, SESSION_CLOSE, NEW_YORK)).tz_convert("UTC") for d in days],
-                     index=timestamps.index, dtype="datetime64[ns, UTC]")
+    return pd.Series(
+        [pd.Timestamp(datetime.combine(d, SESSION_CLOSE, NEW_YORK)).tz_convert("UTC") for d in days],
+        index=timestamps.index,
+        dtype="datetime64[ns, UTC]",
+    )
 
 
 def completed_as_of(frame: pd.DataFrame, end: datetime, bar_size: str) -> pd.DataFrame:

@@ -13,8 +13,11 @@ PERIOD_BAR_SIZES = ("1 week", "1 month")
 def period_keys(stamps: pd.DatetimeIndex, bar_size: str) -> np.ndarray:
     """A number per bar, equal within a week (or month) and increasing from one to the next."""
     if bar_size == "1 week":
-        days = stamps.tz_localize(None).to_numpy().astype("datetime64[D]").astype("int64") if stamps.tz is not None \
+        days = (
+            stamps.tz_localize(None).to_numpy().astype("datetime64[D]").astype("int64")
+            if stamps.tz is not None
             else stamps.to_numpy().astype("datetime64[D]").astype("int64")
+        )
         return (days + 3) // 7  # day 0 (1970-01-01) was a Thursday: weeks run Monday to Sunday
     if bar_size == "1 month":
         return np.asarray(stamps.year * 100 + stamps.month)
@@ -33,10 +36,13 @@ def period_starts(stamps: pd.DatetimeIndex, bar_size: str) -> np.ndarray:
 def aggregate_runs(stamps: pd.DatetimeIndex, ohlcv: pd.DataFrame, starts: np.ndarray) -> pd.DataFrame:
     """One OHLCV bar per run of rows beginning at ``starts``, labelled by the run's first row."""
     ends = np.r_[starts[1:] - 1, len(stamps) - 1]
-    return pd.DataFrame({
-        "open": ohlcv["open"].to_numpy(dtype=float)[starts],
-        "high": np.maximum.reduceat(ohlcv["high"].to_numpy(dtype=float), starts),
-        "low": np.minimum.reduceat(ohlcv["low"].to_numpy(dtype=float), starts),
-        "close": ohlcv["close"].to_numpy(dtype=float)[ends],
-        "volume": np.add.reduceat(ohlcv["volume"].to_numpy(dtype=float), starts),
-    }, index=stamps[starts].rename(None))
+    return pd.DataFrame(
+        {
+            "open": ohlcv["open"].to_numpy(dtype=float)[starts],
+            "high": np.maximum.reduceat(ohlcv["high"].to_numpy(dtype=float), starts),
+            "low": np.minimum.reduceat(ohlcv["low"].to_numpy(dtype=float), starts),
+            "close": ohlcv["close"].to_numpy(dtype=float)[ends],
+            "volume": np.add.reduceat(ohlcv["volume"].to_numpy(dtype=float), starts),
+        },
+        index=stamps[starts].rename(None),
+    )

@@ -7,8 +7,9 @@ import math
 from ibkr_pipeline.domain.strategy import OrderTemplate
 
 
-def bracket_levels(action: str, price: float, stop: float | None, target: float | None,
-                   template: OrderTemplate) -> tuple[float | None, float | None, str]:
+def bracket_levels(
+    action: str, price: float, stop: float | None, target: float | None, template: OrderTemplate
+) -> tuple[float | None, float | None, str]:
     """(stop, target, problem): the signal's levels, or the template's percentages when it has none;
     a problem ('' when none) when a level is not finite, on the wrong side, or beyond the template's bound."""
     if not (math.isfinite(price) and price > 0):
@@ -30,8 +31,18 @@ def bracket_levels(action: str, price: float, stop: float | None, target: float 
     stop_pct = abs(price - stop) / price * 100
     target_pct = abs(target - price) / price * 100
     if stop_pct > template.max_stop_pct + 1e-9:
-        return None, None, f"stop {stop} is {stop_pct:.1f}% from the entry {price}, beyond order.max_stop_pct {template.max_stop_pct:g}%"
+        return (
+            None,
+            None,
+            f"stop {stop} is {stop_pct:.1f}% from the entry {price}, beyond order.max_stop_pct {template.max_stop_pct:g}%",
+        )
     if target_pct > template.max_target_pct + 1e-9:
-        return None, None, (f"target {target} is {target_pct:.1f}% from the entry {price}, "
-                            f"beyond order.max_target_pct {template.max_target_pct:g}%")
+        return (
+            None,
+            None,
+            (
+                f"target {target} is {target_pct:.1f}% from the entry {price}, "
+                f"beyond order.max_target_pct {template.max_target_pct:g}%"
+            ),
+        )
     return stop, target, ""

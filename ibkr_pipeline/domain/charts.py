@@ -35,7 +35,9 @@ def plotting():
 
 
 def _frame_for_mpf(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.set_index("timestamp").rename(columns={c: c.capitalize() for c in ("open", "high", "low", "close", "volume")})
+    out = frame.set_index("timestamp").rename(
+        columns={c: c.capitalize() for c in ("open", "high", "low", "close", "volume")}
+    )
     out.index = pd.DatetimeIndex(out.index).tz_convert("UTC").tz_localize(None)
     return out
 
@@ -81,7 +83,9 @@ def render_chart(
         if shown:
             axes[0].legend(
                 [plt.Line2D([0], [0], color=OVERLAY_COLORS[i % len(OVERLAY_COLORS)]) for i in range(len(shown))],
-                shown, loc="upper left", fontsize=8,
+                shown,
+                loc="upper left",
+                fontsize=8,
             )
     full = io.BytesIO()
     fig.savefig(full, format="png", dpi=100, bbox_inches="tight")
@@ -112,12 +116,23 @@ class FillMark:
     price: float
 
 
-LEVEL_STYLES = {"entry": "#1f77b4", "stop": "#d62728", "target": "#2ca02c", "support": "#7f7f7f",
-                "resistance": "#bcbd22"}
+LEVEL_STYLES = {
+    "entry": "#1f77b4",
+    "stop": "#d62728",
+    "target": "#2ca02c",
+    "support": "#7f7f7f",
+    "resistance": "#bcbd22",
+}
 
 
-def render_trade_chart(frame: pd.DataFrame, title: str, levels: dict[str, list[float]], fills: list[FillMark],
-                       tick_at: datetime, bars: int = 80) -> ChartImages:
+def render_trade_chart(
+    frame: pd.DataFrame,
+    title: str,
+    levels: dict[str, list[float]],
+    fills: list[FillMark],
+    tick_at: datetime,
+    bars: int = 80,
+) -> ChartImages:
     """An order on its chart: candles up to the tick and after, the tick as a vertical line, the entry,
     stop, target, support and resistance as horizontal lines, and each fill as a marker at its bar."""
     plt, mpf = plotting()
@@ -139,16 +154,33 @@ def render_trade_chart(frame: pd.DataFrame, title: str, levels: dict[str, list[f
     lines = [(name, price) for name, prices in levels.items() for price in prices if price]
     extra: dict = {"addplot": addplots} if addplots else {}
     if lines:
-        extra["hlines"] = {"hlines": [p for _, p in lines], "colors": [LEVEL_STYLES[n] for n, _ in lines],
-                           "linestyle": "--", "linewidths": 1.0}
+        extra["hlines"] = {
+            "hlines": [p for _, p in lines],
+            "colors": [LEVEL_STYLES[n] for n, _ in lines],
+            "linestyle": "--",
+            "linewidths": 1.0,
+        }
     if before.index.size and after.index.size:
         extra["vlines"] = {"vlines": [before.index[-1]], "colors": ["#444444"], "linestyle": ":", "linewidths": 1.0}
-    fig, axes = mpf.plot(data[["Open", "High", "Low", "Close", "Volume"]], type="candle", style="yahoo", volume=True,
-                         figsize=(12, 6), title=title, returnfig=True, warn_too_much_data=10_000, **extra)
+    fig, axes = mpf.plot(
+        data[["Open", "High", "Low", "Close", "Volume"]],
+        type="candle",
+        style="yahoo",
+        volume=True,
+        figsize=(12, 6),
+        title=title,
+        returnfig=True,
+        warn_too_much_data=10_000,
+        **extra,
+    )
     named = list(dict.fromkeys(n for n, _ in lines))
     if named:
-        axes[0].legend([plt.Line2D([0], [0], color=LEVEL_STYLES[n], linestyle="--") for n in named], named,
-                       loc="upper left", fontsize=8)
+        axes[0].legend(
+            [plt.Line2D([0], [0], color=LEVEL_STYLES[n], linestyle="--") for n in named],
+            named,
+            loc="upper left",
+            fontsize=8,
+        )
     full = io.BytesIO()
     fig.savefig(full, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)

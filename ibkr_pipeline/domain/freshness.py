@@ -46,16 +46,22 @@ def session_boundaries(start: datetime, end: datetime) -> list[datetime]:
 def stale_reason(tick_at: datetime, now: datetime, max_age: timedelta) -> str:
     """Why this tick's signals must not be sent at ``now`` ('' when they are fresh)."""
     if tick_at - now > FUTURE_TOLERANCE:
-        return (f"tick as of {tick_at:%Y-%m-%d %H:%M} UTC is ahead of the broker's clock {now:%Y-%m-%d %H:%M} UTC; "
-                "its signals describe a market that has not happened")
+        return (
+            f"tick as of {tick_at:%Y-%m-%d %H:%M} UTC is ahead of the broker's clock {now:%Y-%m-%d %H:%M} UTC; "
+            "its signals describe a market that has not happened"
+        )
     age = now - tick_at
     if age > max_age:
-        return (f"signals are stale: tick as of {tick_at:%Y-%m-%d %H:%M} UTC is {_span(age)} old at "
-                f"{now:%Y-%m-%d %H:%M} UTC (allowed {_span(max_age)})")
+        return (
+            f"signals are stale: tick as of {tick_at:%Y-%m-%d %H:%M} UTC is {_span(age)} old at "
+            f"{now:%Y-%m-%d %H:%M} UTC (allowed {_span(max_age)})"
+        )
     crossed = session_boundaries(tick_at, now)
     if crossed:
-        return (f"signals are stale: the market {'opened' if _is_open(crossed[0]) else 'closed'} at "
-                f"{crossed[0]:%Y-%m-%d %H:%M} UTC, after the tick as of {tick_at:%Y-%m-%d %H:%M} UTC")
+        return (
+            f"signals are stale: the market {'opened' if _is_open(crossed[0]) else 'closed'} at "
+            f"{crossed[0]:%Y-%m-%d %H:%M} UTC, after the tick as of {tick_at:%Y-%m-%d %H:%M} UTC"
+        )
     return ""
 
 

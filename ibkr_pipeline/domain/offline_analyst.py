@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ibkr_pipeline.domain.analysis import ChartAnalysis, KeyLevels, Trend
+from ibkr_pipeline.domain.analysis import ChartAnalysis, KeyLevels, Trend, Verdict
 
 TREND_BARS = 50
 ATR_BARS = 14
@@ -48,7 +48,8 @@ def inputs_from_frames(frames: Mapping[str, pd.DataFrame], primary: str, atr_col
     rsi = first_rsi_column(list(frame.columns))
     return AnalystInputs(
         closes={name: f["close"].to_numpy(dtype=float) for name, f in frames.items()},
-        high=tail["high"].to_numpy(dtype=float), low=tail["low"].to_numpy(dtype=float),
+        high=tail["high"].to_numpy(dtype=float),
+        low=tail["low"].to_numpy(dtype=float),
         close=tail["close"].to_numpy(dtype=float),
         atr=_last(frame[atr_column]) if atr_column and atr_column in frame else None,
         rsi=_last(frame[rsi]) if rsi else None,
@@ -88,7 +89,7 @@ def analyse(inputs: AnalystInputs) -> ChartAnalysis:
     atr = inputs.atr or _atr(inputs.high, inputs.low, inputs.close) or close * 0.02
     rsi = inputs.rsi
     agreeing = list(trends.values())
-    action = "HOLD"
+    action: Verdict = "HOLD"
     if agreeing.count("up") == len(agreeing) and (rsi is None or rsi < 70):
         action = "BUY"
     elif agreeing.count("down") == len(agreeing) and (rsi is None or rsi > 30):

@@ -70,10 +70,14 @@ class OrderIntent(BaseModel):
     @model_validator(mode="after")
     def _bracket_sides(self) -> OrderIntent:
         if self.is_bracket:
-            low, high = (self.stop_loss, self.take_profit) if self.action == "BUY" else (self.take_profit, self.stop_loss)
+            low, high = (
+                (self.stop_loss, self.take_profit) if self.action == "BUY" else (self.take_profit, self.stop_loss)
+            )
             if not low < high:  # type: ignore[operator]
-                raise ValueError(f"a {self.action} bracket needs its stop on the losing side of its target, "
-                                 f"got stop {self.stop_loss} and target {self.take_profit}")
+                raise ValueError(
+                    f"a {self.action} bracket needs its stop on the losing side of its target, "
+                    f"got stop {self.stop_loss} and target {self.take_profit}"
+                )
         return self
 
     @property

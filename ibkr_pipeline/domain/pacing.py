@@ -15,10 +15,18 @@ from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-
 HARD_PACING_MAX_BAR_SECONDS = 30
-_UNIT_SECONDS = {"sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600, "day": 86_400,
-                 "week": 604_800, "month": 2_592_000}
+_UNIT_SECONDS = {
+    "sec": 1,
+    "secs": 1,
+    "min": 60,
+    "mins": 60,
+    "hour": 3600,
+    "hours": 3600,
+    "day": 86_400,
+    "week": 604_800,
+    "month": 2_592_000,
+}
 
 
 def hard_paced(bar_size: str) -> bool:

@@ -62,9 +62,11 @@ def exit_refusal(symbol: str, own: float, others: float, account: float) -> str:
     if own <= 0:
         return f"{symbol}: this strategy holds no long position to close (its fills net to {own:g})"
     if account - own < max(others, 0.0) - 1e-9:
-        return (f"{symbol}: exit refused: the account holds {account:g}, this strategy's fills {own:g} and other "
-                f"strategies' fills {max(others, 0.0):g}; selling {own:g} would take shares that are not this "
-                "strategy's (reconcile the ledger with the account first)")
+        return (
+            f"{symbol}: exit refused: the account holds {account:g}, this strategy's fills {own:g} and other "
+            f"strategies' fills {max(others, 0.0):g}; selling {own:g} would take shares that are not this "
+            "strategy's (reconcile the ledger with the account first)"
+        )
     return ""
 
 
@@ -90,7 +92,9 @@ def position_summary(position: StrategyPosition | None, last_close: float, worki
         side = "long" if quantity > 0 else "short"
         cost = position.average_cost  # type: ignore[union-attr]
         pnl = (last_close - cost) * quantity
-        held = (f"{side} {abs(quantity):g} shares at an average cost of {cost:.2f}; unrealized P&L {pnl:+,.2f} "
-                f"({(last_close / cost - 1) * (1 if quantity > 0 else -1):+.1%}) at the last close {last_close:.2f}")
+        held = (
+            f"{side} {abs(quantity):g} shares at an average cost of {cost:.2f}; unrealized P&L {pnl:+,.2f} "
+            f"({(last_close / cost - 1) * (1 if quantity > 0 else -1):+.1%}) at the last close {last_close:.2f}"
+        )
     orders = f"working orders: {', '.join(working)}" if working else "no working orders"
     return f"{held}; {orders}"

@@ -31,7 +31,10 @@ class PromptError(ValueError):
 def _environment(directory: Path) -> Environment:
     """One environment per directory: Jinja caches compiled templates there (and reloads edited files)."""
     return Environment(
-        loader=FileSystemLoader(str(directory)), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        loader=FileSystemLoader(str(directory)),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
         autoescape=False,
     )
 

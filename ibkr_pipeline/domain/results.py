@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class SymbolResults(Generic[T]):
+class SymbolResults[T]:
     values: dict[str, T] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # symbol -> "step: message"
 

@@ -45,8 +45,14 @@ class RiskContext:
 
 
 # Checks that limit new exposure. An exit reduces exposure, so it passes them, and says it did.
-EXPOSURE_CHECKS = ("position_value", "position_pct_of_net_liq", "gross_exposure_pct", "open_positions",
-                   "orders_today", "daily_loss")
+EXPOSURE_CHECKS = (
+    "position_value",
+    "position_pct_of_net_liq",
+    "gross_exposure_pct",
+    "open_positions",
+    "orders_today",
+    "daily_loss",
+)
 
 
 def is_exit(intent: OrderIntent, strategy_position: float) -> bool:
@@ -57,8 +63,9 @@ def is_exit(intent: OrderIntent, strategy_position: float) -> bool:
 def _waive(check: RiskCheck) -> RiskCheck:
     if check.passed:
         return check.model_copy(update={"detail": "an exit: not limited by this check"})
-    return check.model_copy(update={"passed": True,
-                                    "detail": f"waived for an exit, which reduces risk ({check.value} vs {check.limit})"})
+    return check.model_copy(
+        update={"passed": True, "detail": f"waived for an exit, which reduces risk ({check.value} vs {check.limit})"}
+    )
 
 
 def check_order(intent: OrderIntent, limits: RiskLimits, ctx: RiskContext) -> list[RiskCheck]:
@@ -69,51 +76,118 @@ def check_order(intent: OrderIntent, limits: RiskLimits, ctx: RiskContext) -> li
     exiting = is_exit(intent, ctx.strategy_position)
     others = [r for r in ctx.working_refs_by_symbol.get(intent.symbol, []) if r != intent.order_ref]
     checks = [
-        RiskCheck(name="trading_enabled", passed=ctx.trading_enabled, value=intent.mode, limit="paper/live + no kill switch",
-                  detail=ctx.trading_block_reason),
         RiskCheck(
-            name="market_session", passed=ctx.market_open or ctx.queue_when_closed,
+            name="trading_enabled",
+            passed=ctx.trading_enabled,
+            value=intent.mode,
+            limit="paper/live + no kill switch",
+            detail=ctx.trading_block_reason,
+        ),
+        RiskCheck(
+            name="market_session",
+            passed=ctx.market_open or ctx.queue_when_closed,
             value="open" if ctx.market_open else "closed",
             limit="open" if not ctx.queue_when_closed else "open, or queued for the next session",
             detail="" if ctx.market_open else f"next open {ctx.next_open:%Y-%m-%d %H:%M} UTC" if ctx.next_open else "",
         ),
-        RiskCheck(name="signal_confidence", passed=ctx.signal_confidence >= limits.min_confidence,
-                  value=round(ctx.signal_confidence, 4), limit=limits.min_confidence),
-        RiskCheck(name="position_value", passed=held + value <= limits.max_position_value + 1e-6,
-                  value=round(held + value, 2), limit=limits.max_position_value),
-        RiskCheck(name="position_pct_of_net_liq", passed=nl > 0 and (held + value) / nl * 100 <= limits.max_position_pct + 1e-9,
-                  value=round((held + value) / nl * 100, 4) if nl > 0 else None, limit=limits.max_position_pct),
-        RiskCheck(name="gross_exposure_pct", passed=nl > 0 and (ctx.gross_exposure + value) / nl * 100 <= limits.max_gross_exposure_pct + 1e-9,
-                  value=round((ctx.gross_exposure + value) / nl * 100, 4) if nl > 0 else None, limit=limits.max_gross_exposure_pct),
-        RiskCheck(name="open_positions", passed=held > 0 or ctx.open_positions < limits.max_open_positions,
-                  value=ctx.open_positions, limit=limits.max_open_positions),
-        RiskCheck(name="orders_today", passed=ctx.orders_today < limits.max_orders_per_day,
-                  value=ctx.orders_today, limit=limits.max_orders_per_day),
-        RiskCheck(name="daily_loss", passed=ctx.daily_pnl > -limits.daily_loss_limit,
-                  value=round(ctx.daily_pnl, 2), limit=-limits.daily_loss_limit),
-        RiskCheck(name="no_other_open_order", passed=not others or exiting,
-                  value=", ".join(ctx.working_refs_by_symbol.get(intent.symbol, [])) or "none", limit="none",
-                  detail="the exit cancels this strategy's own working orders before it is sent" if others and exiting else ""),
+        RiskCheck(
+            name="signal_confidence",
+            passed=ctx.signal_confidence >= limits.min_confidence,
+            value=round(ctx.signal_confidence, 4),
+            limit=limits.min_confidence,
+        ),
+        RiskCheck(
+            name="position_value",
+            passed=held + value <= limits.max_position_value + 1e-6,
+            value=round(held + value, 2),
+            limit=limits.max_position_value,
+        ),
+        RiskCheck(
+            name="position_pct_of_net_liq",
+            passed=nl > 0 and (held + value) / nl * 100 <= limits.max_position_pct + 1e-9,
+            value=round((held + value) / nl * 100, 4) if nl > 0 else None,
+            limit=limits.max_position_pct,
+        ),
+        RiskCheck(
+            name="gross_exposure_pct",
+            passed=nl > 0 and (ctx.gross_exposure + value) / nl * 100 <= limits.max_gross_exposure_pct + 1e-9,
+            value=round((ctx.gross_exposure + value) / nl * 100, 4) if nl > 0 else None,
+            limit=limits.max_gross_exposure_pct,
+        ),
+        RiskCheck(
+            name="open_positions",
+            passed=held > 0 or ctx.open_positions < limits.max_open_positions,
+            value=ctx.open_positions,
+            limit=limits.max_open_positions,
+        ),
+        RiskCheck(
+            name="orders_today",
+            passed=ctx.orders_today < limits.max_orders_per_day,
+            value=ctx.orders_today,
+            limit=limits.max_orders_per_day,
+        ),
+        RiskCheck(
+            name="daily_loss",
+            passed=ctx.daily_pnl > -limits.daily_loss_limit,
+            value=round(ctx.daily_pnl, 2),
+            limit=-limits.daily_loss_limit,
+        ),
+        RiskCheck(
+            name="no_other_open_order",
+            passed=not others or exiting,
+            value=", ".join(ctx.working_refs_by_symbol.get(intent.symbol, [])) or "none",
+            limit="none",
+            detail="the exit cancels this strategy's own working orders before it is sent"
+            if others and exiting
+            else "",
+        ),
     ]
     if exiting:
         checks = [_waive(c) if c.name in EXPOSURE_CHECKS else c for c in checks]
     if ctx.quote_price and intent.limit_price:
         deviation = abs(intent.limit_price - ctx.quote_price) / ctx.quote_price * 100
-        checks.append(RiskCheck(name="price_sanity", passed=deviation <= ctx.max_price_deviation_pct,
-                                value=round(deviation, 4), limit=ctx.max_price_deviation_pct,
-                                detail=f"limit {intent.limit_price} vs quote {ctx.quote_price}"))
+        checks.append(
+            RiskCheck(
+                name="price_sanity",
+                passed=deviation <= ctx.max_price_deviation_pct,
+                value=round(deviation, 4),
+                limit=ctx.max_price_deviation_pct,
+                detail=f"limit {intent.limit_price} vs quote {ctx.quote_price}",
+            )
+        )
     elif ctx.quote_price is None and exiting:
-        checks.append(RiskCheck(name="price_sanity", passed=True, value=None, limit="a quote",
-                                detail="no reference quote; an exit at market is sent without one"))
+        checks.append(
+            RiskCheck(
+                name="price_sanity",
+                passed=True,
+                value=None,
+                limit="a quote",
+                detail="no reference quote; an exit at market is sent without one",
+            )
+        )
     else:
-        checks.append(RiskCheck(name="price_sanity", passed=ctx.quote_price is not None, value=ctx.quote_price, limit="a quote",
-                                detail="no reference quote" if ctx.quote_price is None else "market order"))
-    if intent.is_bracket and ctx.quote_price:
-        low, high = (intent.stop_loss, intent.take_profit) if intent.action == "BUY" else (intent.take_profit, intent.stop_loss)
-        checks.append(RiskCheck(
-            name="bracket_around_quote", passed=low < ctx.quote_price < high, value=ctx.quote_price,
-            limit=f"{low} < quote < {high}", detail="a stop or target already crossed would fill at once",
-        ))
+        checks.append(
+            RiskCheck(
+                name="price_sanity",
+                passed=ctx.quote_price is not None,
+                value=ctx.quote_price,
+                limit="a quote",
+                detail="no reference quote" if ctx.quote_price is None else "market order",
+            )
+        )
+    if intent.stop_loss is not None and intent.take_profit is not None and ctx.quote_price:  # a bracket
+        low, high = (
+            (intent.stop_loss, intent.take_profit) if intent.action == "BUY" else (intent.take_profit, intent.stop_loss)
+        )
+        checks.append(
+            RiskCheck(
+                name="bracket_around_quote",
+                passed=low < ctx.quote_price < high,
+                value=ctx.quote_price,
+                limit=f"{low} < quote < {high}",
+                detail="a stop or target already crossed would fill at once",
+            )
+        )
     return checks
 
 

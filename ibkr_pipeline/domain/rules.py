@@ -23,9 +23,30 @@ MAX_CALL_ARGS = 8
 VALIDATION_BUDGET_S = 0.25
 
 _ALLOWED_NODES = (
-    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
-    ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Compare, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
-    ast.Eq, ast.NotEq, ast.Name, ast.Load, ast.Constant, ast.Call,
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Compare,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.Eq,
+    ast.NotEq,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Call,
 )
 
 
@@ -49,8 +70,10 @@ def _tree(expression: str) -> ast.Expression:
         raise RuleError(f"{expression!r} has {len(nodes)} parts; at most {MAX_RULE_NODES}")
     for node in nodes:
         if not isinstance(node, _ALLOWED_NODES):
-            raise RuleError(f"{expression!r} uses {_describe(node)}, which rules do not allow "
-                            "(comparisons, + - * /, and/or/not, numbers and abs/min/max only)")
+            raise RuleError(
+                f"{expression!r} uses {_describe(node)}, which rules do not allow "
+                "(comparisons, + - * /, and/or/not, numbers and abs/min/max only)"
+            )
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, int | float):
                 raise RuleError(f"{expression!r} uses the constant {node.value!r}; only numbers are allowed")
@@ -58,16 +81,24 @@ def _tree(expression: str) -> ast.Expression:
                 raise RuleError(f"{expression!r} uses the constant {node.value!r}; numbers up to {MAX_CONSTANT:g}")
         if isinstance(node, ast.Call):
             if not (isinstance(node.func, ast.Name) and node.func.id in ALLOWED_FUNCTIONS):
-                raise RuleError(f"{expression!r} calls {ast.unparse(node.func)!r}; only {sorted(ALLOWED_FUNCTIONS)} "
-                                "are allowed")
+                raise RuleError(
+                    f"{expression!r} calls {ast.unparse(node.func)!r}; only {sorted(ALLOWED_FUNCTIONS)} are allowed"
+                )
             if node.keywords or not 1 <= len(node.args) <= MAX_CALL_ARGS:
                 raise RuleError(f"{expression!r}: {node.func.id}() takes 1 to {MAX_CALL_ARGS} values and no keywords")
     return tree
 
 
 def _describe(node: ast.AST) -> str:
-    names = {ast.Pow: "'**'", ast.Mod: "'%'", ast.FloorDiv: "'//'", ast.Lambda: "a lambda",
-             ast.Attribute: "attribute access", ast.Subscript: "a subscript", ast.IfExp: "'if ... else'"}
+    names = {
+        ast.Pow: "'**'",
+        ast.Mod: "'%'",
+        ast.FloorDiv: "'//'",
+        ast.Lambda: "a lambda",
+        ast.Attribute: "attribute access",
+        ast.Subscript: "a subscript",
+        ast.IfExp: "'if ... else'",
+    }
     for kind, text in names.items():
         if isinstance(node, kind):
             return text

@@ -91,10 +91,15 @@ def combined_signal(
     if analysis is None:
         why = "no analysis" if record is None else "analysis rejected: " + "; ".join(record.problems)
         return _hold(by_rules, source, [*by_rules.reasons, why])
-    reasons = [*by_rules.reasons, f"{source} analysis says {analysis.action} at confidence {analysis.confidence:.2f}: "
-               f"{analysis.rationale[:300]}"]
+    reasons = [
+        *by_rules.reasons,
+        f"{source} analysis says {analysis.action} at confidence {analysis.confidence:.2f}: {analysis.rationale[:300]}",
+    ]
     if spec.mode == "weighted":
-        score = spec.llm_weight * _DIRECTION[analysis.action] * analysis.confidence + (1 - spec.llm_weight) * _DIRECTION[by_rules.action]
+        score = (
+            spec.llm_weight * _DIRECTION[analysis.action] * analysis.confidence
+            + (1 - spec.llm_weight) * _DIRECTION[by_rules.action]
+        )
         action: Action = "BUY" if score >= spec.min_confidence else "SELL" if score <= -spec.min_confidence else "HOLD"
         reasons.append(f"weighted score {score:+.2f} against threshold {spec.min_confidence:.2f}")
         confidence = abs(score)
@@ -111,17 +116,30 @@ def combined_signal(
         return _hold(by_rules, f"{spec.mode}:{source}", reasons)
     from_analysis = analysis.action == action
     return Signal(
-        symbol=symbol, as_of=as_of, action=action, confidence=round(confidence, 4),
+        symbol=symbol,
+        as_of=as_of,
+        action=action,
+        confidence=round(confidence, 4),
         entry=analysis.entry if from_analysis else by_rules.entry,
         stop_loss=analysis.stop_loss if from_analysis else by_rules.stop_loss,
         take_profit=analysis.take_profit if from_analysis else by_rules.take_profit,
-        source=f"{spec.mode}:{source}", reasons=reasons, values=values,
+        source=f"{spec.mode}:{source}",
+        reasons=reasons,
+        values=values,
     )
 
 
 def _hold(base: Signal, source: str, reasons: list[str]) -> Signal:
-    return base.model_copy(update={"action": "HOLD", "confidence": 0.0, "stop_loss": None, "take_profit": None,
-                                   "source": source, "reasons": reasons})
+    return base.model_copy(
+        update={
+            "action": "HOLD",
+            "confidence": 0.0,
+            "stop_loss": None,
+            "take_profit": None,
+            "source": source,
+            "reasons": reasons,
+        }
+    )
 
 
 def _word(value: bool | None) -> str:

@@ -22,8 +22,22 @@ from ibkr_pipeline.domain.contracts import ContractSpec, normalize_symbol
 from ibkr_pipeline.domain.orders import MAX_ORDER_SHARES
 
 BAR_SIZES = (
-    "1 min", "2 mins", "3 mins", "5 mins", "10 mins", "15 mins", "20 mins", "30 mins",
-    "1 hour", "2 hours", "3 hours", "4 hours", "8 hours", "1 day", "1 week", "1 month",
+    "1 min",
+    "2 mins",
+    "3 mins",
+    "5 mins",
+    "10 mins",
+    "15 mins",
+    "20 mins",
+    "30 mins",
+    "1 hour",
+    "2 hours",
+    "3 hours",
+    "4 hours",
+    "8 hours",
+    "1 day",
+    "1 week",
+    "1 month",
 )
 _DURATION = re.compile(r"^(\d{1,5}) ([SDWMY])$")
 # The most of each unit IB serves in one request (and more than any strategy needs).
@@ -33,8 +47,23 @@ IB_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9 .\-]{0,19}$")
 IB_CODE = r"^[A-Z0-9.]{0,16}$"
 MAX_UNIVERSE = 2_000
 # pandas-ta parameters that count bars: whole and positive.
-_WINDOW_PARAMS = frozenset({"length", "fast", "slow", "signal", "period", "window", "lookback", "k", "d", "smooth_k",
-                            "atr_length", "rsi_length", "macd_length"})
+_WINDOW_PARAMS = frozenset(
+    {
+        "length",
+        "fast",
+        "slow",
+        "signal",
+        "period",
+        "window",
+        "lookback",
+        "k",
+        "d",
+        "smooth_k",
+        "atr_length",
+        "rsi_length",
+        "macd_length",
+    }
+)
 MAX_AMOUNT = 1e9
 
 
@@ -46,13 +75,17 @@ def check_cron(value: str) -> str:
     (``0 0 30 2 *``) or fires less than once in five years is refused."""
     fields = value.split()
     if len(fields) != 5:
-        raise ValueError(f"{value!r} has {len(fields)} fields; a cron has 5 (minute hour day-of-month month day-of-week)")
+        raise ValueError(
+            f"{value!r} has {len(fields)} fields; a cron has 5 (minute hour day-of-month month day-of-week)"
+        )
     for i, (label, low, high) in enumerate(_CRON_FIELDS):
         probe = ["*"] * 5
         probe[i] = fields[i]
         if not croniter.is_valid(" ".join(probe)):
-            raise ValueError(f"{value!r}: {label} field {fields[i]!r} is not valid (values {low}-{high}, "
-                             "lists a,b, ranges a-b, steps */n)")
+            raise ValueError(
+                f"{value!r}: {label} field {fields[i]!r} is not valid (values {low}-{high}, "
+                "lists a,b, ranges a-b, steps */n)"
+            )
     if not croniter.is_valid(value):
         raise ValueError(f"{value!r} is not a valid cron expression")
     reference = datetime(2024, 1, 1)
@@ -79,8 +112,11 @@ class UniverseEntry(_Model):
 
     def contract_spec(self) -> ContractSpec:
         return ContractSpec(
-            symbol=self.symbol, sec_type=self.sec_type, exchange=self.exchange,
-            currency=self.currency, primary_exchange=self.primary_exchange,
+            symbol=self.symbol,
+            sec_type=self.sec_type,
+            exchange=self.exchange,
+            currency=self.currency,
+            primary_exchange=self.primary_exchange,
         )
 
     @field_validator("symbol")
@@ -158,8 +194,9 @@ class IndicatorSpec(_Model):
                     pass
                 else:  # YAML reads 1e30 (no dot) as text: say so rather than hand pandas-ta a string
                     raise ValueError(f"{key}: {item!r} is text; write a number such as 14 or 2.0")
-            if key in _WINDOW_PARAMS and not (isinstance(item, int) and not isinstance(item, bool)
-                                              and 1 <= item <= 5_000):
+            if key in _WINDOW_PARAMS and not (
+                isinstance(item, int) and not isinstance(item, bool) and 1 <= item <= 5_000
+            ):
                 raise ValueError(f"{key}: {item!r} is not a whole number of bars from 1 to 5000")
             if isinstance(item, int | float) and not isinstance(item, bool) and not abs(item) <= 100_000:
                 raise ValueError(f"{key}: {item} is outside -100000 .. 100000")
@@ -215,7 +252,9 @@ class RiskLimits(_Model):
     daily_loss_limit: float = Field(default=5_000, gt=0, le=MAX_AMOUNT)
     min_confidence: float = Field(default=0.6, ge=0, le=1)
     max_signal_age_minutes: int | None = Field(
-        default=None, ge=1, le=31 * 24 * 60,
+        default=None,
+        ge=1,
+        le=31 * 24 * 60,
         description="Oldest a tick may be when its orders are sent; default one cron period (never across a session open or close)",
     )
 
@@ -230,10 +269,18 @@ class OrderTemplate(_Model):
     tif: Literal["DAY", "GTC"] = "DAY"
     outside_rth: bool = False
     bracket: bool = True
-    stop_pct: float | None = Field(default=None, gt=0, le=50, description="Stop distance in % of the entry when no ATR gives one")
-    target_pct: float | None = Field(default=None, gt=0, le=500, description="Target distance in % of the entry when no ATR gives one")
-    max_stop_pct: float = Field(default=15.0, gt=0, le=50, description="No bracket's stop further than this from its entry")
-    max_target_pct: float = Field(default=30.0, gt=0, le=500, description="No bracket's target further than this from its entry")
+    stop_pct: float | None = Field(
+        default=None, gt=0, le=50, description="Stop distance in % of the entry when no ATR gives one"
+    )
+    target_pct: float | None = Field(
+        default=None, gt=0, le=500, description="Target distance in % of the entry when no ATR gives one"
+    )
+    max_stop_pct: float = Field(
+        default=15.0, gt=0, le=50, description="No bracket's stop further than this from its entry"
+    )
+    max_target_pct: float = Field(
+        default=30.0, gt=0, le=500, description="No bracket's target further than this from its entry"
+    )
 
 
 class BacktestSettings(_Model):
@@ -303,15 +350,25 @@ class StrategySpec(_Model):
             for column in getattr(self.chart, field):
                 if column not in drawable:
                     problems.append(f"chart.{field}: unknown column {column!r}; have {sorted(drawable)}")
-        for sizing, needed in (("fixed_quantity", "quantity"), ("fixed_notional", "notional"),
-                               ("pct_equity", "pct_equity")):
+        for sizing, needed in (
+            ("fixed_quantity", "quantity"),
+            ("fixed_notional", "notional"),
+            ("pct_equity", "pct_equity"),
+        ):
             if self.order.sizing == sizing and not getattr(self.order, needed):
                 problems.append(f"order.{needed} is required when order.sizing is {sizing}")
-        if self.order.bracket and self.signal.buy and self.signal.mode != "llm" and not self.signal.atr and not (
-                self.order.stop_pct and self.order.target_pct):
-            problems.append("order.bracket: a bracket needs its distances: set signal.atr, or order.stop_pct and "
-                            "order.target_pct (an analysis in signal.mode llm gives its own, bounded by "
-                            "order.max_stop_pct and order.max_target_pct)")
+        if (
+            self.order.bracket
+            and self.signal.buy
+            and self.signal.mode != "llm"
+            and not self.signal.atr
+            and not (self.order.stop_pct and self.order.target_pct)
+        ):
+            problems.append(
+                "order.bracket: a bracket needs its distances: set signal.atr, or order.stop_pct and "
+                "order.target_pct (an analysis in signal.mode llm gives its own, bounded by "
+                "order.max_stop_pct and order.max_target_pct)"
+            )
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -352,7 +409,7 @@ MAX_YAML_NODES = 50_000
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses a mapping with the same key twice (a later ``mode: live`` must not win silently)."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
@@ -365,13 +422,13 @@ class _StrictLoader(yaml.SafeLoader):
             seen[key] = True
         return super().construct_mapping(node, deep=deep)
 
-
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:  # type: ignore[override]
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
         try:
             return super().construct_yaml_timestamp(node)
         except (ValueError, OverflowError) as exc:  # 2026-13-45 looks like a date to YAML
-            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a date: {exc}",
-                                                    node.start_mark) from exc
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a date: {exc}", node.start_mark
+            ) from exc
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
@@ -387,13 +444,16 @@ def _scan(text: str, path: Path) -> None:
     depth = nodes = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise StrategyFileError(path, [(_where(event.start_mark),
-                                            "YAML anchors and aliases (& and *) are not allowed in strategy files")])
+            raise StrategyFileError(
+                path,
+                [(_where(event.start_mark), "YAML anchors and aliases (& and *) are not allowed in strategy files")],
+            )
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_YAML_DEPTH:
-                raise StrategyFileError(path, [(_where(event.start_mark),
-                                                f"nested deeper than {MAX_YAML_DEPTH} levels")])
+                raise StrategyFileError(
+                    path, [(_where(event.start_mark), f"nested deeper than {MAX_YAML_DEPTH} levels")]
+                )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
         if isinstance(event, yaml.NodeEvent):
@@ -408,7 +468,9 @@ def parse_strategy(text: str, path: Path) -> StrategySpec:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise StrategyFileError(path, [(_where(mark), f"invalid YAML: {getattr(exc, 'problem', None) or exc}")]) from exc
+        raise StrategyFileError(
+            path, [(_where(mark), f"invalid YAML: {getattr(exc, 'problem', None) or exc}")]
+        ) from exc
     if not isinstance(data, dict):
         raise StrategyFileError(path, [("", "a strategy file is a YAML mapping (name:, universe:, schedule:, ...)")])
     try:
@@ -422,10 +484,16 @@ def parse_strategy(text: str, path: Path) -> StrategySpec:
             StrategySpec.model_validate(repaired)
         except ValidationError as again:
             # Without the broken indicators their columns are unknown: say so next to a name that may be theirs.
-            hint = " (perhaps because of the broken indicators above)" if repaired.get("indicators") != \
-                data.get("indicators") else ""
-            problems += [(loc, message + (hint if "unknown" in message else ""))
-                         for loc, message in _problems(again) if loc == "" and (loc, message) not in problems]
+            hint = (
+                " (perhaps because of the broken indicators above)"
+                if repaired.get("indicators") != data.get("indicators")
+                else ""
+            )
+            problems += [
+                (loc, message + (hint if "unknown" in message else ""))
+                for loc, message in _problems(again)
+                if loc == "" and (loc, message) not in problems
+            ]
         raise StrategyFileError(path, problems) from exc
 
 
@@ -494,8 +562,9 @@ def read_strategy_text(path: Path) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise StrategyFileError(path, [(f"line {line}", f"not UTF-8 (byte {exc.start}: {data[exc.start]:#04x}); "
-                                                        "save the file as UTF-8")]) from exc
+        raise StrategyFileError(
+            path, [(f"line {line}", f"not UTF-8 (byte {exc.start}: {data[exc.start]:#04x}); save the file as UTF-8")]
+        ) from exc
     if "\x00" in text:
         raise StrategyFileError(path, [("", "contains NUL characters; not a text file")])
     return text.removeprefix("\ufeff")

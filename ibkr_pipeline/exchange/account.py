@@ -62,11 +62,7 @@ class Account:
         return realized
 
     def unrealized_pnl(self, marks: dict[int, float]) -> float:
-        return sum(
-            (marks[c] - p.average_cost) * p.quantity
-            for c, p in self.positions.items()
-            if p.quantity
-        )
+        return sum((marks[c] - p.average_cost) * p.quantity for c, p in self.positions.items() if p.quantity)
 
     def values(self, marks: dict[int, float]) -> dict[str, float]:
         """The account values IB reports, from cash, positions and current marks."""

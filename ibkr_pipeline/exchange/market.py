@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
@@ -32,7 +31,6 @@ PRE_MARKET_OPEN = time(4, 0)
 POST_MARKET_HOURS = 4
 TRADING_DAYS_PER_YEAR = 252
 OHLCV = ["open", "high", "low", "close", "volume"]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,7 @@ MINUTE_CACHE_SESSIONS = 2048
 PRICE_CACHE_ENTRIES = 65_536
 
 
-def _remembered(owner: object, name: str, limit: int, key: Hashable, compute: Callable[[], T]) -> T:
+def _remembered[T](owner: object, name: str, limit: int, key: Hashable, compute: Callable[[], T]) -> T:
     """``compute()``, kept under ``key`` in ``owner``'s cache ``name``, which is emptied when it holds ``limit``
     entries (the market is read forward in time: what was read long ago is rarely read again)."""
     cache: dict[Hashable, T] = owner.__dict__.setdefault(name, {})
@@ -192,20 +190,31 @@ class MarketModel(ABC):
     def minute_arrays(self, instrument: Instrument, session_index: int) -> MinuteArrays:
         """``minute_frame`` (extended hours included) as arrays."""
         frame = self.minute_frame(instrument, session_index, rth=False)
-        return MinuteArrays(pd.DatetimeIndex(frame.index).as_unit("ns").asi8,
-                            *(frame[c].to_numpy(dtype=float) for c in OHLCV))
+        return MinuteArrays(
+            pd.DatetimeIndex(frame.index).as_unit("ns").asi8, *(frame[c].to_numpy(dtype=float) for c in OHLCV)
+        )
 
     def _minutes(self, instrument: Instrument, session_index: int) -> MinuteArrays:
         """One session's minute arrays, kept for the sessions read most recently: fills, quotes and marks read
         the same few sessions again and again."""
-        return _remembered(self, "_minute_arrays_cache", MINUTE_CACHE_SESSIONS, (instrument.symbol, session_index),
-                           lambda: self.minute_arrays(instrument, session_index))
+        return _remembered(
+            self,
+            "_minute_arrays_cache",
+            MINUTE_CACHE_SESSIONS,
+            (instrument.symbol, session_index),
+            lambda: self.minute_arrays(instrument, session_index),
+        )
 
     def price_at(self, instrument: Instrument, instant: datetime) -> float:
         """The traded price at an instant: inside a session from its minutes, else the last close. Kept for the
         instants asked most recently: marks, quotes and the matching engine's windows ask the same ones."""
-        return _remembered(self, "_price_cache", PRICE_CACHE_ENTRIES, (instrument.symbol, instant),
-                           lambda: self._price_at(instrument, instant))
+        return _remembered(
+            self,
+            "_price_cache",
+            PRICE_CACHE_ENTRIES,
+            (instrument.symbol, instant),
+            lambda: self._price_at(instrument, instant),
+        )
 
     def _price_at(self, instrument: Instrument, instant: datetime) -> float:
         session = self.calendar.session_covering(instant)
@@ -271,9 +280,7 @@ def _bridges(
     return start[:, None] + (end - start)[:, None] * ramp + walk - ramp * walk[:, -1:]
 
 
-def _bars_along(
-    rng: np.random.Generator, log_path: np.ndarray, wick_sigma: np.ndarray, tick: float
-) -> np.ndarray:
+def _bars_along(rng: np.random.Generator, log_path: np.ndarray, wick_sigma: np.ndarray, tick: float) -> np.ndarray:
     """(rows, minutes, 4) OHLC bars along log-price paths, rounded to the tick grid."""
     opens = np.exp(log_path[:, :-1])
     closes = np.exp(log_path[:, 1:])
@@ -377,12 +384,7 @@ class SyntheticMarket(MarketModel):
         log_open += shift
         log_close += shift
         base_volume = 1e6 * (1 + zlib.crc32(instrument.symbol.encode()[::-1]) % 40)
-        volumes = (
-            base_volume
-            * vol_mult
-            * np.exp(rng.standard_normal(n) * 0.3)
-            * (1 + 0.5 * np.abs(intraday) / sigma)
-        )
+        volumes = base_volume * vol_mult * np.exp(rng.standard_normal(n) * 0.3) * (1 + 0.5 * np.abs(intraday) / sigma)
         closes = np.exp(log_close)
         prev = np.concatenate([[np.exp(log_open[0])], closes[:-1]])
         return _DailyPath(np.exp(log_open), closes, prev, np.round(volumes), sigma)
@@ -404,9 +406,7 @@ class SyntheticMarket(MarketModel):
             sigma_m * 0.2,
             tick,
         )
-        rth = _bars_along(
-            rng, _bridges(rng, lo, lc, n_rth, FULL_DAY_MINUTES, sigma_m), sigma_m * 0.4, tick
-        )
+        rth = _bars_along(rng, _bridges(rng, lo, lc, n_rth, FULL_DAY_MINUTES, sigma_m), sigma_m * 0.4, tick)
         post = _bars_along(
             rng,
             _bridges(rng, lc, lc, np.full(n, POST_MINUTES), POST_MINUTES, sigma_m * 0.25),
@@ -438,9 +438,7 @@ class SyntheticMarket(MarketModel):
         s = self.calendar.session(session_index)
         frame = pd.DataFrame(bars, columns=["open", "high", "low", "close"])
         frame["volume"] = volumes
-        frame["rth"] = np.r_[
-            np.zeros(PRE_MINUTES, bool), np.ones(n_rth, bool), np.zeros(POST_MINUTES, bool)
-        ]
+        frame["rth"] = np.r_[np.zeros(PRE_MINUTES, bool), np.ones(n_rth, bool), np.zeros(POST_MINUTES, bool)]
         frame.index = pd.date_range(s.pre_open, periods=len(frame), freq="min", tz=UTC)
         return frame
 
@@ -487,10 +485,7 @@ def read_bar_file(path: Path) -> pd.DataFrame:
     time_col = next((c for c in ("timestamp", "datetime", "date", "time") if c in frame), None)
     missing = [c for c in OHLCV if c not in frame]
     if time_col is None or missing:
-        raise ValueError(
-            f"{path}: needs a timestamp/date column and {OHLCV}; missing "
-            f"{missing or ['timestamp']}"
-        )
+        raise ValueError(f"{path}: needs a timestamp/date column and {OHLCV}; missing {missing or ['timestamp']}")
     stamps = pd.to_datetime(frame[time_col], utc=False)
     if getattr(stamps.dt, "tz", None) is None:
         stamps = stamps.dt.tz_localize(EXCHANGE_TZ) if (stamps.dt.hour != 0).any() else stamps
@@ -574,12 +569,14 @@ class ReplayMarket(MarketModel):
             return MinuteArrays.empty()
         s = self.calendar.session(session_index)
         n = s.rth_minutes
-        first, second = (bar["low"], bar["high"]) if bar["close"] >= bar["open"] else (
-            bar["high"], bar["low"]
-        )
+        first, second = (bar["low"], bar["high"]) if bar["close"] >= bar["open"] else (bar["high"], bar["low"])
         knots_x = [0, n // 3, 2 * n // 3, n]
         path = np.interp(np.arange(n + 1), knots_x, [bar["open"], first, second, bar["close"]])
         return MinuteArrays(
-            _ns(s.open) + np.arange(n, dtype=np.int64) * MINUTE_NS, path[:-1], np.maximum(path[:-1], path[1:]),
-            np.minimum(path[:-1], path[1:]), path[1:], np.round(np.full(n, bar["volume"] / n)),
+            _ns(s.open) + np.arange(n, dtype=np.int64) * MINUTE_NS,
+            path[:-1],
+            np.maximum(path[:-1], path[1:]),
+            np.minimum(path[:-1], path[1:]),
+            path[1:],
+            np.round(np.full(n, bar["volume"] / n)),
         )

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ibkr_pipeline.domain.orders import IB_DONE_STATUSES
 from ibkr_pipeline.exchange.account import Account, ibkr_fixed_commission
 from ibkr_pipeline.exchange.market import MarketModel
-from ibkr_pipeline.domain.orders import IB_DONE_STATUSES
 from ibkr_pipeline.exchange.universe import Instrument
 
 ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
@@ -143,10 +143,7 @@ class MatchingEngine:
         return value
 
     def marks(self, now: datetime) -> dict[int, float]:
-        return {
-            con_id: self.market.price_at(p.instrument, now)
-            for con_id, p in self.account.positions.items()
-        }
+        return {con_id: self.market.price_at(p.instrument, now) for con_id, p in self.account.positions.items()}
 
     def validate(self, order: SimOrder, now: datetime) -> None:
         """Raise OrderRejected for an order IB would not accept."""
@@ -162,9 +159,7 @@ class MatchingEngine:
             raise OrderRejected("a stop order needs a stop price")
         for price in (order.lmt_price, order.aux_price):
             if price and abs(round(price / order.instrument.min_tick) * order.instrument.min_tick - price) > 1e-9:
-                raise OrderRejected(
-                    f"price {price} does not conform to the minimum tick {order.instrument.min_tick}"
-                )
+                raise OrderRejected(f"price {price} does not conform to the minimum tick {order.instrument.min_tick}")
         if order.parent_id == 0 and order.is_buy:
             price = order.lmt_price or self.market.price_at(order.instrument, now)
             values = self.account.values(self.marks(now))
@@ -212,11 +207,7 @@ class MatchingEngine:
         self.step(now)
 
     def children_of(self, parent: SimOrder) -> list[SimOrder]:
-        return [
-            o
-            for o in self.orders.values()
-            if o.client_id == parent.client_id and o.parent_id == parent.order_id
-        ]
+        return [o for o in self.orders.values() if o.client_id == parent.client_id and o.parent_id == parent.order_id]
 
     def _waits_for_parent(self, order: SimOrder) -> bool:
         if not order.parent_id:
@@ -237,9 +228,7 @@ class MatchingEngine:
         order.status = "Cancelled"
         order.completed_at = now
         order.completed_status = "Cancelled by Trader" if not reason else reason
-        self.emit(
-            OrderEvent(order, error_code=202, error_message=f"Order Canceled - reason:{reason}")
-        )
+        self.emit(OrderEvent(order, error_code=202, error_message=f"Order Canceled - reason:{reason}"))
 
     def reject(self, order: SimOrder, now: datetime, reason: str) -> None:
         """IB's rejection: error 201, and the order ends Inactive (also when it comes after acceptance)."""
@@ -325,15 +314,13 @@ class MatchingEngine:
         shares = order.remaining
         commission = self.config.commission(shares, price)
         realized = self.account.apply_fill(order.instrument, order.action, shares, price, commission)
-        order.avg_fill_price = (
-            order.avg_fill_price * order.filled + price * shares
-        ) / (order.filled + shares)
+        order.avg_fill_price = (order.avg_fill_price * order.filled + price * shares) / (order.filled + shares)
         order.filled += shares
         order.last_fill_price = price
         order.commission += commission
         order.status = "Filled"
         order.completed_at = now
-        order.completed_status = "Filled Size: %g" % order.filled
+        order.completed_status = f"Filled Size: {order.filled:g}"
         fill = Fill(
             exec_id=f"{order.instrument.con_id:08x}.{order.perm_id:08x}.{self._next_exec_seq():02d}.01",
             order=order,

@@ -42,13 +42,29 @@ def _order_dict(order: SimOrder) -> dict[str, Any]:
 def save(path: Path, account: Account, engine: MatchingEngine, next_order_ids: dict[int, int]) -> None:
     state = {
         "version": VERSION,
-        "account": {"id": account.account_id, "cash": account.cash, "realized_pnl": account.realized_pnl,
-                    "starting_cash": account.starting_cash,
-                    "positions": [{"con_id": c, "quantity": p.quantity, "average_cost": p.average_cost,
-                                   "realized_pnl": p.realized_pnl} for c, p in account.positions.items()]},
+        "account": {
+            "id": account.account_id,
+            "cash": account.cash,
+            "realized_pnl": account.realized_pnl,
+            "starting_cash": account.starting_cash,
+            "positions": [
+                {"con_id": c, "quantity": p.quantity, "average_cost": p.average_cost, "realized_pnl": p.realized_pnl}
+                for c, p in account.positions.items()
+            ],
+        },
         "orders": [_order_dict(o) for o in engine.orders.values()],
-        "fills": [{"exec_id": f.exec_id, "order": list(f.order.key), "time": f.time.isoformat(), "shares": f.shares,
-                   "price": f.price, "commission": f.commission, "realized_pnl": f.realized_pnl} for f in engine.fills],
+        "fills": [
+            {
+                "exec_id": f.exec_id,
+                "order": list(f.order.key),
+                "time": f.time.isoformat(),
+                "shares": f.shares,
+                "price": f.price,
+                "commission": f.commission,
+                "realized_pnl": f.realized_pnl,
+            }
+            for f in engine.fills
+        ],
         "next_perm_id": engine.peek_perm_id(),
         "next_exec_seq": engine.peek_exec_seq(),
         "next_order_ids": {str(k): v for k, v in next_order_ids.items()},
@@ -65,8 +81,10 @@ def load(path: Path, account: Account, engine: MatchingEngine, universe: Univers
     try:
         state = json.loads(path.read_text())
         if state.get("version") != VERSION or state["account"]["id"] != account.account_id:
-            raise StateError(f"{path}: written for account {state['account']['id']!r} (version "
-                             f"{state.get('version')}); start with --fresh or another --state-file")
+            raise StateError(
+                f"{path}: written for account {state['account']['id']!r} (version "
+                f"{state.get('version')}); start with --fresh or another --state-file"
+            )
         account.cash = float(state["account"]["cash"])
         account.realized_pnl = float(state["account"]["realized_pnl"])
         account.starting_cash = float(state["account"]["starting_cash"])
@@ -74,8 +92,9 @@ def load(path: Path, account: Account, engine: MatchingEngine, universe: Univers
             instrument = universe.by_con_id(int(row["con_id"]))
             if instrument is None:
                 raise StateError(f"{path}: position in conId {row['con_id']}, which this universe does not have")
-            account.positions[instrument.con_id] = Position(instrument, row["quantity"], row["average_cost"],
-                                                            row["realized_pnl"])
+            account.positions[instrument.con_id] = Position(
+                instrument, row["quantity"], row["average_cost"], row["realized_pnl"]
+            )
         for row in state["orders"]:
             instrument = universe.by_con_id(int(row.pop("con_id")))
             if instrument is None:
@@ -85,14 +104,25 @@ def load(path: Path, account: Account, engine: MatchingEngine, universe: Univers
             order = SimOrder(instrument=instrument, **row)
             engine.orders[order.key] = order
         for row in state["fills"]:
-            filled = engine.orders.get(tuple(row["order"]))  # type: ignore[arg-type]
+            filled = engine.orders.get(tuple(row["order"]))
             if filled is not None:
-                engine.fills.append(Fill(row["exec_id"], filled, datetime.fromisoformat(row["time"]), row["shares"],
-                                         row["price"], row["commission"], row["realized_pnl"]))
+                engine.fills.append(
+                    Fill(
+                        row["exec_id"],
+                        filled,
+                        datetime.fromisoformat(row["time"]),
+                        row["shares"],
+                        row["price"],
+                        row["commission"],
+                        row["realized_pnl"],
+                    )
+                )
         engine.restore_counters(int(state["next_perm_id"]), int(state["next_exec_seq"]))
         return {int(k): int(v) for k, v in state["next_order_ids"].items()}
     except StateError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise StateError(f"{path}: cannot read the simulator's account state ({type(exc).__name__}: {exc}); "
-                         "start with --fresh to begin a new account") from exc
+        raise StateError(
+            f"{path}: cannot read the simulator's account state ({type(exc).__name__}: {exc}); "
+            "start with --fresh to begin a new account"
+        ) from exc

@@ -146,9 +146,7 @@ class Instrument:
     listed: date | None = None  # no bars before this day (a recent IPO)
     min_tick: float = 0.01
     time_zone: str = "US/Eastern"
-    valid_exchanges: tuple[str, ...] = field(
-        default=("SMART", "NYSE", "NASDAQ", "ARCA", "BATS", "IEX", "EDGX")
-    )
+    valid_exchanges: tuple[str, ...] = field(default=("SMART", "NYSE", "NASDAQ", "ARCA", "BATS", "IEX", "EDGX"))
 
     @property
     def con_id(self) -> int:

@@ -83,7 +83,9 @@ def parse_end(text: str, now: datetime) -> datetime:
         zone = ZoneInfo(parts[2]) if len(parts) > 2 else EXCHANGE_TZ
         return naive.replace(tzinfo=zone).astimezone(UTC)
     except (ValueError, KeyError) as exc:
-        raise HistoryRequestError(321, f"Error validating request:-'bO' : cause - invalid end date/time {text!r}") from exc
+        raise HistoryRequestError(
+            321, f"Error validating request:-'bO' : cause - invalid end date/time {text!r}"
+        ) from exc
 
 
 def parse_duration(duration: str) -> tuple[int, str]:
@@ -160,15 +162,23 @@ class HistoricalService:
         count, unit = parse_duration(req.duration)
         if unit == "D" and daily:  # IB counts 'N D' in trading sessions for daily bars
             first = max(last - count + 1, self.market.first_session_index(instrument))
-        frame = self._daily(instrument, req, first, last) if daily else self._intraday(
-            instrument, req, first, last, start
+        frame = (
+            self._daily(instrument, req, first, last) if daily else self._intraday(instrument, req, first, last, start)
         )
         frame = frame[frame["volume"].notna()]
         frame = _quote_adjust(frame, req.what_to_show, instrument.min_tick)
         o, h, lo, c, v = (frame[col].to_numpy(dtype=float).tolist() for col in OHLCV)
         return [
-            Bar(_format_date(stamp, daily, req.format_date), o[k], h[k], lo[k], c[k], v[k],
-                round((h[k] + lo[k] + c[k]) / 3, 4), int(v[k] // 100) if v[k] > 0 else -1)
+            Bar(
+                _format_date(stamp, daily, req.format_date),
+                o[k],
+                h[k],
+                lo[k],
+                c[k],
+                v[k],
+                round((h[k] + lo[k] + c[k]) / 3, 4),
+                int(v[k] // 100) if v[k] > 0 else -1,
+            )
             for k, stamp in enumerate(frame.index)
         ]
 
@@ -188,9 +198,7 @@ class HistoricalService:
                 frame = frame.iloc[:-1]
             else:
                 frame.iloc[-1] = _aggregate(partial)
-        frame.index = pd.DatetimeIndex(
-            [pd.Timestamp(cal.days[int(i)]) for i in frame.index], name="date"
-        )
+        frame.index = pd.DatetimeIndex([pd.Timestamp(cal.days[int(i)]) for i in frame.index], name="date")
         if req.bar_size == "1 day":
             return frame
         return aggregate_runs(frame.index, frame, period_starts(frame.index, req.bar_size))
@@ -268,4 +276,3 @@ def _aggregate(minutes: pd.DataFrame) -> list[float]:
         float(minutes["close"].iloc[-1]),
         float(minutes["volume"].sum()),
     ]
-

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ibkr_pipeline.gateway_sim.history import Bar
 from ibkr_pipeline.exchange.market import EXCHANGE_TZ, SessionCalendar
 from ibkr_pipeline.exchange.matching import Fill, SimOrder
-from ibkr_pipeline.gateway_sim.protocol import Field
 from ibkr_pipeline.exchange.universe import Instrument
+from ibkr_pipeline.gateway_sim.history import Bar
+from ibkr_pipeline.gateway_sim.protocol import Field
 
 
 class OUT:
@@ -91,17 +91,50 @@ def _hours(calendar: SessionCalendar, now: datetime, extended: bool) -> str:
     return ";".join(parts)
 
 
-def contract_details(
-    req_id: int, i: Instrument, calendar: SessionCalendar, now: datetime
-) -> list[Field]:
+def contract_details(req_id: int, i: Instrument, calendar: SessionCalendar, now: datetime) -> list[Field]:
     return [
-        OUT.CONTRACT_DATA, req_id, i.symbol, i.sec_type, "", 0.0, "", "SMART", i.currency,
-        i.local_symbol, i.trading_class, i.trading_class, i.con_id, i.min_tick,
-        "", ORDER_TYPES_OFFERED, ",".join(i.valid_exchanges), 1, 0,
-        i.long_name, i.primary_exchange, "", i.industry, "", "", i.time_zone,
-        _hours(calendar, now, extended=True), _hours(calendar, now, extended=False), "", "",
-        1, "ISIN", f"US{i.con_id:010d}",
-        1, "", "", "26", "", i.stock_type, "0.0001", "0.0001", "100",
+        OUT.CONTRACT_DATA,
+        req_id,
+        i.symbol,
+        i.sec_type,
+        "",
+        0.0,
+        "",
+        "SMART",
+        i.currency,
+        i.local_symbol,
+        i.trading_class,
+        i.trading_class,
+        i.con_id,
+        i.min_tick,
+        "",
+        ORDER_TYPES_OFFERED,
+        ",".join(i.valid_exchanges),
+        1,
+        0,
+        i.long_name,
+        i.primary_exchange,
+        "",
+        i.industry,
+        "",
+        "",
+        i.time_zone,
+        _hours(calendar, now, extended=True),
+        _hours(calendar, now, extended=False),
+        "",
+        "",
+        1,
+        "ISIN",
+        f"US{i.con_id:010d}",
+        1,
+        "",
+        "",
+        "26",
+        "",
+        i.stock_type,
+        "0.0001",
+        "0.0001",
+        "100",
     ]
 
 
@@ -119,7 +152,8 @@ def symbol_samples(req_id: int, instruments: list[Instrument]) -> list[Field]:
 
 def historical_data(req_id: int, start: datetime, end: datetime, bars: list[Bar]) -> list[Field]:
     fields: list[Field] = [
-        OUT.HISTORICAL_DATA, req_id,
+        OUT.HISTORICAL_DATA,
+        req_id,
         start.astimezone(UTC).strftime("%Y%m%d %H:%M:%S"),
         end.astimezone(UTC).strftime("%Y%m%d %H:%M:%S"),
         len(bars),
@@ -151,60 +185,235 @@ def tick_snapshot_end(req_id: int) -> list[Field]:
 
 def _order_core(o: SimOrder) -> list[Field]:
     return [
-        o.action, o.quantity, o.order_type, o.lmt_price, o.aux_price, o.tif, o.oca_group,
-        o.account, "O", 0, o.order_ref,
+        o.action,
+        o.quantity,
+        o.order_type,
+        o.lmt_price,
+        o.aux_price,
+        o.tif,
+        o.oca_group,
+        o.account,
+        "O",
+        0,
+        o.order_ref,
     ]
 
 
 def open_order(o: SimOrder) -> list[Field]:
     commission = o.commission if o.status == "Filled" else None
     return [
-        OUT.OPEN_ORDER, o.order_id, *_contract_11(o.instrument), *_order_core(o),
-        o.client_id, o.perm_id, o.outside_rth, False, 0.0, "", "", "", "", "",
+        OUT.OPEN_ORDER,
+        o.order_id,
+        *_contract_11(o.instrument),
+        *_order_core(o),
+        o.client_id,
+        o.perm_id,
+        o.outside_rth,
+        False,
+        0.0,
+        "",
+        "",
+        "",
+        "",
+        "",
         # modelCode .. deltaNeutralAuxPrice
-        "", "", "", "", "", 0, "", "", "", None, None, None, None, None, 0, False, False, False,
-        None, o.oca_type or 3, False, False, None, o.parent_id, 0, None, 0, "", None,
+        "",
+        "",
+        "",
+        "",
+        "",
+        0,
+        "",
+        "",
+        "",
+        None,
+        None,
+        None,
+        None,
+        None,
+        0,
+        False,
+        False,
+        False,
+        None,
+        o.oca_type or 3,
+        False,
+        False,
+        None,
+        o.parent_id,
+        0,
+        None,
+        0,
+        "",
+        None,
         # continuousUpdate .. comboLegsDescrip, legs, order legs, smart params
-        0, 0, None, None, None, "", "", 0, 0, 0,
+        0,
+        0,
+        None,
+        None,
+        None,
+        "",
+        "",
+        0,
+        0,
+        0,
         # scale, hedge, clearing, delta-neutral contract, algo
-        None, None, "", "", False, "", "", False, 0, "",
+        None,
+        None,
+        "",
+        "",
+        False,
+        "",
+        "",
+        False,
+        0,
+        "",
         # solicited, whatIf, status, margins, commission, warning, randomize
-        False, False, o.status, "", "", "", "", "", "", "", "", "",
-        commission, None, None, "USD" if commission is not None else "", "", False, False,
+        False,
+        False,
+        o.status,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        commission,
+        None,
+        None,
+        "USD" if commission is not None else "",
+        "",
+        False,
+        False,
         0,  # conditions
-        "None", None, None, None, None, None, None, 0, "", "", "", None, False, False, None, False,
-        None, False, False,
-        None, None, None, None, None,
+        "None",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        0,
+        "",
+        "",
+        "",
+        None,
+        False,
+        False,
+        None,
+        False,
+        None,
+        False,
+        False,
+        None,
+        None,
+        None,
+        None,
+        None,
     ]
 
 
 def order_status(o: SimOrder) -> list[Field]:
     return [
-        OUT.ORDER_STATUS, o.order_id, o.status, o.filled, o.remaining, o.avg_fill_price,
-        o.perm_id, o.parent_id, o.last_fill_price, o.client_id, o.why_held, None,
+        OUT.ORDER_STATUS,
+        o.order_id,
+        o.status,
+        o.filled,
+        o.remaining,
+        o.avg_fill_price,
+        o.perm_id,
+        o.parent_id,
+        o.last_fill_price,
+        o.client_id,
+        o.why_held,
+        None,
     ]
 
 
 def completed_order(o: SimOrder) -> list[Field]:
     completed = o.completed_at.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC") if o.completed_at else ""
     return [
-        OUT.COMPLETED_ORDER, *_contract_11(o.instrument), *_order_core(o),
-        o.perm_id, o.outside_rth, False, 0.0, "", "", "", "",
+        OUT.COMPLETED_ORDER,
+        *_contract_11(o.instrument),
+        *_order_core(o),
+        o.perm_id,
+        o.outside_rth,
+        False,
+        0.0,
+        "",
+        "",
+        "",
+        "",
         # modelCode .. deltaNeutralAuxPrice
-        "", "", "", None, "", 0, "", "", None, None, None, None, None, 0, False, False, None,
-        o.oca_type or 3, 0, None, 0, "", None,
+        "",
+        "",
+        "",
+        None,
+        "",
+        0,
+        "",
+        "",
+        None,
+        None,
+        None,
+        None,
+        None,
+        0,
+        False,
+        False,
+        None,
+        o.oca_type or 3,
+        0,
+        None,
+        0,
+        "",
+        None,
         # continuousUpdate, referencePriceType, trailStopPrice, trailingPercent, comboLegsDescrip
-        0, 0, None, None, "",
-        0, 0, 0,  # legs, order legs, smart params
-        None, None, "",  # scale
+        0,
+        0,
+        None,
+        None,
+        "",
+        0,
+        0,
+        0,  # legs, order legs, smart params
+        None,
+        None,
+        "",  # scale
         "",  # hedge type
-        "", "", False, 0,  # clearing, notHeld, delta-neutral contract
+        "",
+        "",
+        False,
+        0,  # clearing, notHeld, delta-neutral contract
         "",  # algo
-        False, o.status, False, False,
+        False,
+        o.status,
+        False,
+        False,
         0,  # conditions
-        None, None, None, False, False, "", o.filled, 0, False, "", False, False, 0,
-        completed, o.completed_status,
-        None, None, None, None, None,
+        None,
+        None,
+        None,
+        False,
+        False,
+        "",
+        o.filled,
+        0,
+        False,
+        "",
+        False,
+        False,
+        0,
+        completed,
+        o.completed_status,
+        None,
+        None,
+        None,
+        None,
+        None,
     ]
 
 
@@ -212,10 +421,28 @@ def exec_details(req_id: int, f: Fill) -> list[Field]:
     o = f.order
     stamp = f.time.astimezone(UTC).strftime("%Y%m%d %H:%M:%S") + " UTC"
     return [
-        OUT.EXECUTION_DATA, req_id, o.order_id, *_contract_11(o.instrument),
-        f.exec_id, stamp, o.account, o.instrument.primary_exchange,
-        "BOT" if o.is_buy else "SLD", f.shares, f.price, o.perm_id, o.client_id, 0,
-        f.shares, f.price, o.order_ref, "", None, "", 1, False,
+        OUT.EXECUTION_DATA,
+        req_id,
+        o.order_id,
+        *_contract_11(o.instrument),
+        f.exec_id,
+        stamp,
+        o.account,
+        o.instrument.primary_exchange,
+        "BOT" if o.is_buy else "SLD",
+        f.shares,
+        f.price,
+        o.perm_id,
+        o.client_id,
+        0,
+        f.shares,
+        f.price,
+        o.order_ref,
+        "",
+        None,
+        "",
+        1,
+        False,
     ]
 
 
@@ -225,8 +452,22 @@ def commission_report(f: Fill) -> list[Field]:
 
 def position(account: str, i: Instrument, quantity: float, average_cost: float) -> list[Field]:
     return [
-        OUT.POSITION_DATA, 3, account, i.con_id, i.symbol, i.sec_type, "", 0.0, "", "",
-        i.primary_exchange, i.currency, i.local_symbol, i.trading_class, quantity, average_cost,
+        OUT.POSITION_DATA,
+        3,
+        account,
+        i.con_id,
+        i.symbol,
+        i.sec_type,
+        "",
+        0.0,
+        "",
+        "",
+        i.primary_exchange,
+        i.currency,
+        i.local_symbol,
+        i.trading_class,
+        quantity,
+        average_cost,
     ]
 
 
@@ -238,10 +479,26 @@ def portfolio_value(
     account: str, i: Instrument, quantity: float, mark: float, average_cost: float, realized: float
 ) -> list[Field]:
     return [
-        OUT.PORTFOLIO_VALUE, 8, i.con_id, i.symbol, i.sec_type, "", 0.0, "", "",
-        i.primary_exchange, i.currency, i.local_symbol, i.trading_class, quantity, mark,
-        round(quantity * mark, 2), average_cost, round((mark - average_cost) * quantity, 2),
-        round(realized, 2), account,
+        OUT.PORTFOLIO_VALUE,
+        8,
+        i.con_id,
+        i.symbol,
+        i.sec_type,
+        "",
+        0.0,
+        "",
+        "",
+        i.primary_exchange,
+        i.currency,
+        i.local_symbol,
+        i.trading_class,
+        quantity,
+        mark,
+        round(quantity * mark, 2),
+        average_cost,
+        round((mark - average_cost) * quantity, 2),
+        round(realized, 2),
+        account,
     ]
 
 

@@ -23,8 +23,17 @@ SAME_CONTRACT_VIOLATION_AT = 6
 GLOBAL_WINDOW_S = 600.0
 GLOBAL_VIOLATION_AT = 61
 
-_SECONDS = {"secs": 1, "sec": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600, "day": 86_400,
-            "week": 604_800, "month": 2_592_000}
+_SECONDS = {
+    "secs": 1,
+    "sec": 1,
+    "min": 60,
+    "mins": 60,
+    "hour": 3600,
+    "hours": 3600,
+    "day": 86_400,
+    "week": 604_800,
+    "month": 2_592_000,
+}
 
 
 def bar_seconds(bar_size: str) -> int:

@@ -22,13 +22,16 @@ from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ibkr_pipeline.gateway_sim import messages as msg
+from ibkr_pipeline.exchange import state
 from ibkr_pipeline.exchange.account import Account
 from ibkr_pipeline.exchange.clock import SimClock
+from ibkr_pipeline.exchange.market import EXCHANGE_TZ, MarketModel, ReplayMarket, SyntheticMarket
+from ibkr_pipeline.exchange.matching import MatchingConfig, MatchingEngine, OrderEvent
+from ibkr_pipeline.exchange.universe import Instrument, Universe
+from ibkr_pipeline.gateway_sim import messages as msg
 from ibkr_pipeline.gateway_sim.faults import FaultPlan
 from ibkr_pipeline.gateway_sim.history import HistoricalService
-from ibkr_pipeline.exchange.market import EXCHANGE_TZ, MarketModel, ReplayMarket, SyntheticMarket
-from ibkr_pipeline.exchange.matching import MatchingEngine, MatchingConfig, OrderEvent
+from ibkr_pipeline.gateway_sim.pacing import HistoricalPacing
 from ibkr_pipeline.gateway_sim.protocol import (
     MIN_CLIENT_VERSION,
     SERVER_VERSION,
@@ -39,9 +42,6 @@ from ibkr_pipeline.gateway_sim.protocol import (
     read_handshake,
     read_message,
 )
-from ibkr_pipeline.exchange import state
-from ibkr_pipeline.gateway_sim.pacing import HistoricalPacing
-from ibkr_pipeline.exchange.universe import Instrument, Universe
 from ibkr_pipeline.gateway_sim.requests.account import AccountRequests
 from ibkr_pipeline.gateway_sim.requests.contracts import ContractRequests
 from ibkr_pipeline.gateway_sim.requests.market_data import MarketDataRequests
@@ -51,6 +51,7 @@ from ibkr_pipeline.gateway_sim.wire_contract import WireContract
 
 log = logging.getLogger("ibkr_pipeline.gateway_sim")
 T = TypeVar("T")
+
 
 @dataclass
 class SimulatorConfig:
@@ -291,13 +292,17 @@ class GatewaySimulator:
         for session in list(self.sessions.values()):
             waiting, session.stalled = session.stalled, []
             if data_kept:
-                session.send(msg.error(-1, 1102, "Connectivity between IB and Trader Workstation has been "
-                                                  "restored - data maintained."))
+                session.send(
+                    msg.error(
+                        -1, 1102, "Connectivity between IB and Trader Workstation has been restored - data maintained."
+                    )
+                )
                 for msg_id, fields in waiting:
                     session.replay(msg_id, fields)
             else:
-                session.send(msg.error(-1, 1101, "Connectivity between IB and Trader Workstation has been "
-                                                  "restored - data lost."))
+                session.send(
+                    msg.error(-1, 1101, "Connectivity between IB and Trader Workstation has been restored - data lost.")
+                )
 
     def broadcast_connectivity(self, lost: bool) -> None:
         """Send 1100 (lost) or 1102 (restored) to every client; sockets stay open."""
@@ -306,7 +311,9 @@ class GatewaySimulator:
                 session.send(msg.error(-1, 1100, "Connectivity between IB and Trader Workstation has been lost."))
             else:
                 session.send(
-                    msg.error(-1, 1102, "Connectivity between IB and Trader Workstation has been restored - data maintained.")
+                    msg.error(
+                        -1, 1102, "Connectivity between IB and Trader Workstation has been restored - data maintained."
+                    )
                 )
 
 
@@ -417,13 +424,16 @@ class ClientSession(SetupRequests, ContractRequests, MarketDataRequests, OrderRe
         except Exception as exc:  # a simulator bug must not look like a dropped gateway, nor a silent one
             log.exception("failed to handle message %s", fields[:3])
             pos = _REQ_ID_POSITION.get(msg_id)
-            req_id = int(fields[pos]) if pos is not None and len(fields) > pos and fields[pos].lstrip("-").isdigit() else -1
+            req_id = (
+                int(fields[pos]) if pos is not None and len(fields) > pos and fields[pos].lstrip("-").isdigit() else -1
+            )
             # 322 ("Error processing request") ends the request in every client; 321 is only a warning to ib_async.
-            self.send(msg.error(req_id, 322, f"Error processing request: simulator failed on message {msg_id}: {exc!r}"))
+            self.send(
+                msg.error(req_id, 322, f"Error processing request: simulator failed on message {msg_id}: {exc!r}")
+            )
 
     def ignore(self, r: FieldReader) -> None:
         pass
-
 
 
 # The message ids a client sends, and who answers each.
@@ -570,4 +580,3 @@ def run_forever(config: SimulatorConfig) -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-

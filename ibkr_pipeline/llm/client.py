@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ibkr_pipeline.domain.analysis import AnswerError, ChartAnalysis, json_schema, parse_answer
 
@@ -125,8 +125,10 @@ class LLMClient:
 
         self._openai = openai
         self._sdk = openai.AsyncOpenAI(
-            base_url=settings.base_url, api_key=settings.api_key or "unused",
-            timeout=settings.timeout_s, max_retries=settings.max_retries,
+            base_url=settings.base_url,
+            api_key=settings.api_key or "unused",
+            timeout=settings.timeout_s,
+            max_retries=settings.max_retries,
         )
         self._slots = asyncio.Semaphore(settings.max_in_flight)
 
@@ -162,14 +164,16 @@ class LLMClient:
         openai = self._openai
         async with self._slots:
             try:
-                kwargs = {"model": s.model, "messages": messages, "temperature": s.temperature}
+                kwargs: dict[str, Any] = {"model": s.model, "messages": messages, "temperature": s.temperature}
                 if params["response_format"] is not None:
                     kwargs["response_format"] = params["response_format"]
                 response = await self._sdk.chat.completions.create(**kwargs)
             except openai.APIStatusError as exc:
                 raise LLMCallError(f"LLM endpoint answered HTTP {exc.status_code} after retries") from None
             except openai.APITimeoutError:
-                raise LLMCallError(f"LLM endpoint timed out after {s.timeout_s:g}s (and {s.max_retries} retries)") from None
+                raise LLMCallError(
+                    f"LLM endpoint timed out after {s.timeout_s:g}s (and {s.max_retries} retries)"
+                ) from None
             except openai.APIConnectionError as exc:
                 raise LLMCallError(f"cannot reach the LLM endpoint: {type(exc).__name__}") from None
         latency = round(time.perf_counter() - started, 3)
@@ -204,7 +208,10 @@ class LLMClient:
             problem = str(exc)
         repair = messages + [
             {"role": "assistant", "content": first.text},
-            {"role": "user", "content": f"That answer was not valid: {problem}. Reply with only the corrected JSON object."},
+            {
+                "role": "user",
+                "content": f"That answer was not valid: {problem}. Reply with only the corrected JSON object.",
+            },
         ]
         try:
             second = await self._exchange(repair)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 import pandas as pd
 
@@ -42,8 +42,14 @@ class Analysts(Protocol):
     @property
     def vision(self) -> bool: ...
 
-    def client(self, temperature: float = 0.0, model: str | None = None, detail: str | None = None,
-               vision: bool | None = None, answers: AnswerStore | None = None) -> LLMClient: ...
+    def client(
+        self,
+        temperature: float = 0.0,
+        model: str | None = None,
+        detail: str | None = None,
+        vision: bool | None = None,
+        answers: AnswerStore | None = None,
+    ) -> LLMClient: ...
 
 
 # (tick, as_of, frames with indicators, chart refs, the strategy's position per symbol in words) -> analyses
@@ -78,19 +84,32 @@ def build_analysis_request(
     frame = frames[primary]
     latest = ind.latest_values(frame.drop(columns="timestamp"))
     recent = [
-        {"date": f"{row.timestamp:%Y-%m-%d}", "open": row.open, "high": row.high, "low": row.low,
-         "close": row.close, "volume": row.volume}
+        {
+            "date": f"{row.timestamp:%Y-%m-%d}",
+            "open": row.open,
+            "high": row.high,
+            "low": row.low,
+            "close": row.close,
+            "volume": row.volume,
+        }
         for row in frame.tail(RECENT_BARS).itertuples()
     ]
     low, high = float(frame["low"].min()), float(frame["high"].max())
     prompt = render_prompt(
         spec.llm.prompt,
         {
-            "symbol": symbol, "contract": contract, "as_of": f"{as_of:%Y-%m-%d %H:%M} UTC",
-            "timeframes": list(charts), "primary": primary, "bars": bars_table(recent),
+            "symbol": symbol,
+            "contract": contract,
+            "as_of": f"{as_of:%Y-%m-%d %H:%M} UTC",
+            "timeframes": list(charts),
+            "primary": primary,
+            "bars": bars_table(recent),
             "indicators": {k: v for k, v in latest.items() if k not in ind.PRICE_COLUMNS},
-            "range_low": low, "range_high": high, "position": position,
-            "notes": spec.llm.notes, "schema": json.dumps(json_schema()),
+            "range_low": low,
+            "range_high": high,
+            "position": position,
+            "notes": spec.llm.notes,
+            "schema": json.dumps(json_schema()),
         },
     )
     images = []
@@ -99,23 +118,45 @@ def build_analysis_request(
         if png is not None:
             images.append(ChartImage(timeframe, png))
     atr = latest.get(spec.signal.atr) if spec.signal.atr else None
-    return AnalysisRequest(symbol, prompt, images, [c["key"] for c in charts.values()], frames,
-                           float(frame["close"].iloc[-1]), atr, low, high)
+    return AnalysisRequest(
+        symbol,
+        prompt,
+        images,
+        [c["key"] for c in charts.values()],
+        frames,
+        float(frame["close"].iloc[-1]),
+        atr,
+        low,
+        high,
+    )
 
 
 def _record(
-    spec: StrategySpec, req: AnalysisRequest, source: str, model: str, analysis: ChartAnalysis | None,
-    error: str, attempt: AnalysisAttempt | None, latency: float,
+    spec: StrategySpec,
+    req: AnalysisRequest,
+    source: Literal["llm", "offline"],
+    model: str,
+    analysis: ChartAnalysis | None,
+    error: str,
+    attempt: AnalysisAttempt | None,
+    latency: float,
 ) -> AnalysisRecord:
     problems = [error] if error else []
     if analysis is not None:
         problems += sanity_problems(analysis, req.last_close, req.atr, req.range_low, req.range_high)
     return AnalysisRecord(
-        symbol=req.symbol, source=source, model=model, prompt_name=req.prompt.name,
-        prompt_template_hash=req.prompt.template_hash, system_prompt=req.prompt.system, user_prompt=req.prompt.user,
+        symbol=req.symbol,
+        source=source,
+        model=model,
+        prompt_name=req.prompt.name,
+        prompt_template_hash=req.prompt.template_hash,
+        system_prompt=req.prompt.system,
+        user_prompt=req.prompt.user,
         charts_sent=[img.name for img in req.images] if source == "llm" else [],
         answers=[e.text for e in attempt.exchanges] if attempt else [],
-        analysis=analysis, accepted=analysis is not None and not problems, problems=problems,
+        analysis=analysis,
+        accepted=analysis is not None and not problems,
+        problems=problems,
         prompt_tokens=attempt.prompt_tokens if attempt else 0,
         completion_tokens=attempt.completion_tokens if attempt else 0,
         cost_usd=attempt.cost_usd if attempt else 0.0,
@@ -125,22 +166,37 @@ def _record(
     )
 
 
-def run_analyses(spec: StrategySpec, llm: Analysts, requests: dict[str, AnalysisRequest],
-                 answers: AnswerStore | None) -> dict[str, AnalysisRecord]:
+def run_analyses(
+    spec: StrategySpec, llm: Analysts, requests: dict[str, AnalysisRequest], answers: AnswerStore | None
+) -> dict[str, AnalysisRecord]:
     """Every symbol concurrently, bounded by the resource's max_in_flight; offline when no endpoint.
     ``answers`` keeps what the model said by question, so a re-run or a backtest asks once."""
     if llm.offline:
         return {
-            s: _record(spec, r, "offline", "offline-analyst",
-                       offline_analysis(r.frames, spec.signal.timeframe, spec.signal.atr), "", None, 0.0)
+            s: _record(
+                spec,
+                r,
+                "offline",
+                "offline-analyst",
+                offline_analysis(r.frames, spec.signal.timeframe, spec.signal.atr),
+                "",
+                None,
+                0.0,
+            )
             for s, r in requests.items()
         }
     model = spec.llm.model or llm.model
 
     async def all_symbols() -> dict[str, AnalysisRecord]:
-        client = llm.client(temperature=spec.llm.temperature, model=model, detail=spec.llm.detail,
-                            vision=spec.llm.vision and llm.vision, answers=answers)
+        client = llm.client(
+            temperature=spec.llm.temperature,
+            model=model,
+            detail=spec.llm.detail,
+            vision=spec.llm.vision and llm.vision,
+            answers=answers,
+        )
         try:
+
             async def one(req: AnalysisRequest) -> AnalysisRecord:
                 started = time.perf_counter()
                 try:
@@ -159,21 +215,37 @@ def run_analyses(spec: StrategySpec, llm: Analysts, requests: dict[str, Analysis
     return asyncio.run(all_symbols())
 
 
-def analyse_symbols(spec: StrategySpec, llm: Analysts, answers: AnswerStore | None, store: ObjectStore,
-                    contracts: dict[str, ContractInfo], frames: dict[str, Frames], charts: dict[str, ChartRefs],
-                    as_of: datetime, held: dict[str, str]) -> dict[str, AnalysisRecord]:
+def analyse_symbols(
+    spec: StrategySpec,
+    llm: Analysts,
+    answers: AnswerStore | None,
+    store: ObjectStore,
+    contracts: dict[str, ContractInfo],
+    frames: dict[str, Frames],
+    charts: dict[str, ChartRefs],
+    as_of: datetime,
+    held: dict[str, str],
+) -> dict[str, AnalysisRecord]:
     """Every symbol of ``frames`` asked at once; ``held`` says what the strategy holds in each, in words."""
-    requests = {s: build_analysis_request(spec, s, contracts[s], f, charts.get(s, {}), as_of, store, held[s])
-                for s, f in frames.items()}
+    requests = {
+        s: build_analysis_request(spec, s, contracts[s], f, charts.get(s, {}), as_of, store, held[s])
+        for s, f in frames.items()
+    }
     return run_analyses(spec, llm, requests, answers)
 
 
-def analyst_for(spec: StrategySpec, llm: Analysts, answers: AnswerStore | None, store: ObjectStore,
-                contracts: dict[str, ContractInfo]) -> Analyst:
+def analyst_for(
+    spec: StrategySpec,
+    llm: Analysts,
+    answers: AnswerStore | None,
+    store: ObjectStore,
+    contracts: dict[str, ContractInfo],
+) -> Analyst:
     """``analyse_symbols`` bound to one strategy's endpoint, store and contracts, as a backtest calls it each tick."""
 
-    def analyse(tick: str, as_of: datetime, frames: dict[str, Frames], charts: dict[str, ChartRefs],
-                held: dict[str, str]) -> dict[str, AnalysisRecord]:
+    def analyse(
+        tick: str, as_of: datetime, frames: dict[str, Frames], charts: dict[str, ChartRefs], held: dict[str, str]
+    ) -> dict[str, AnalysisRecord]:
         return analyse_symbols(spec, llm, answers, store, contracts, frames, charts, as_of, held)
 
     return analyse

@@ -47,8 +47,9 @@ class BarsStep:
     grown: dict[tuple[str, str], pd.DataFrame]  # (symbol, timeframe) -> merged history that gained bars: store it
 
 
-def plan_fetches(spec: StrategySpec, contracts: dict[str, ContractInfo], end: datetime,
-                 stored: Callable[[str, str], pd.DataFrame]) -> list[BarsFetch]:
+def plan_fetches(
+    spec: StrategySpec, contracts: dict[str, ContractInfo], end: datetime, stored: Callable[[str, str], pd.DataFrame]
+) -> list[BarsFetch]:
     """Per symbol and timeframe, the IB duration that completes the lookback given ``stored(symbol, timeframe)``."""
     plan = []
     for symbol, info in contracts.items():
@@ -56,13 +57,19 @@ def plan_fetches(spec: StrategySpec, contracts: dict[str, ContractInfo], end: da
             history = stored(symbol, tf.name)
             known = bar_history.completed_as_of(history[history["timestamp"] <= pd.Timestamp(end)], end, tf.bar_size)
             duration = bar_history.missing_duration(known, end, tf.lookback, tf.bar_size)
-            plan.append(BarsFetch(symbol, tf, history, BarsRequest(info, end, duration, tf.bar_size, "TRADES",
-                                                                   tf.use_rth)))
+            plan.append(
+                BarsFetch(symbol, tf, history, BarsRequest(info, end, duration, tf.bar_size, "TRADES", tf.use_rth))
+            )
     return plan
 
 
-def merge_fetched(spec: StrategySpec, plan: list[BarsFetch], fetched: list[pd.DataFrame | IBKRError],
-                  end: datetime, carried: dict[str, str]) -> BarsStep:
+def merge_fetched(
+    spec: StrategySpec,
+    plan: list[BarsFetch],
+    fetched: list[pd.DataFrame | IBKRError],
+    end: datetime,
+    carried: dict[str, str],
+) -> BarsStep:
     """IB's answers merged into the stored histories, then cut to what the tick at ``end`` may read."""
     merged: dict[tuple[str, str], pd.DataFrame | str] = {}
     grown: dict[tuple[str, str], pd.DataFrame] = {}
@@ -83,8 +90,11 @@ def merge_fetched(spec: StrategySpec, plan: list[BarsFetch], fetched: list[pd.Da
 
     symbols = list(dict.fromkeys(item.symbol for item in plan))
     results, new_errors = frames_by_symbol(spec, symbols, end, frame_for, carried)
-    rows = [FetchedRow(s, tf, *sizes[(s, tf)], len(f), f["timestamp"].iloc[0], f["timestamp"].iloc[-1])
-            for s, frames in results.values.items() for tf, f in frames.items()]
+    rows = [
+        FetchedRow(s, tf, *sizes[(s, tf)], len(f), f["timestamp"].iloc[0], f["timestamp"].iloc[-1])
+        for s, frames in results.values.items()
+        for tf, f in frames.items()
+    ]
     return BarsStep(results, new_errors, rows, grown)
 
 
@@ -93,9 +103,13 @@ def tick_window(history: pd.DataFrame, end: datetime, tf: Timeframe) -> pd.DataF
     return bar_history.window(bar_history.as_of_tick(history, end, tf.bar_size), end, tf.lookback)
 
 
-def frames_by_symbol(spec: StrategySpec, symbols: list[str], end: datetime,
-                     frame_for: Callable[[str, Timeframe], pd.DataFrame | str],
-                     carried: dict[str, str]) -> tuple[SymbolResults[Frames], dict[str, str]]:
+def frames_by_symbol(
+    spec: StrategySpec,
+    symbols: list[str],
+    end: datetime,
+    frame_for: Callable[[str, Timeframe], pd.DataFrame | str],
+    carried: dict[str, str],
+) -> tuple[SymbolResults[Frames], dict[str, str]]:
     """Every timeframe of every symbol, or the symbol's first problem (an error, or no bars up to ``end``)."""
     values: dict[str, Frames] = {}
     new_errors: dict[str, str] = {}

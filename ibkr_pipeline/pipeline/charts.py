@@ -31,8 +31,9 @@ class ChartsStep:
     drawn: list[DrawnChart]
 
 
-def draw_charts(spec: StrategySpec, indicators: SymbolResults[Frames], store: ObjectStore,
-                key_for: Callable[[str, str], str]) -> ChartsStep:
+def draw_charts(
+    spec: StrategySpec, indicators: SymbolResults[Frames], store: ObjectStore, key_for: Callable[[str, str], str]
+) -> ChartsStep:
     """``key_for(symbol, timeframe)`` names each chart in the store (``storage.keys``)."""
     values: dict[str, ChartRefs] = {}
     new_errors: dict[str, str] = {}
@@ -42,12 +43,17 @@ def draw_charts(spec: StrategySpec, indicators: SymbolResults[Frames], store: Ob
             refs: ChartRefs = {}
             for tf, frame in frames.items():
                 title = charts.chart_title(symbol, tf, frame)
-                images = charts.render_chart(frame, title, spec.chart.overlays, spec.chart.panels, spec.chart.bars,
-                                             spec.chart.style)
+                images = charts.render_chart(
+                    frame, title, spec.chart.overlays, spec.chart.panels, spec.chart.bars, spec.chart.style
+                )
                 key = key_for(symbol, tf)
                 stored = store.put(key, images.full, "image/png")
-                refs[tf] = {"key": key, "uri": stored.uri, "path": stored.path or "",
-                            "sha256": hashlib.sha256(images.full).hexdigest()}
+                refs[tf] = {
+                    "key": key,
+                    "uri": stored.uri,
+                    "path": stored.path or "",
+                    "sha256": hashlib.sha256(images.full).hexdigest(),
+                }
                 drawn.append(DrawnChart(symbol, tf, title, refs[tf], images.thumbnail))
         except Exception as exc:  # a chart that cannot be drawn must not stop the others
             new_errors[symbol] = f"charts: {exc!r}"

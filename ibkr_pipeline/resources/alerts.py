@@ -17,7 +17,9 @@ log = logging.getLogger("ibkr_pipeline.alerts")
 
 
 class AlertWebhook(dg.ConfigurableResource):
-    url: str = Field(default="", repr=False, description="Incoming-webhook URL, through dg.EnvVar('IBKR_PIPELINE_ALERT_WEBHOOK')")
+    url: str = Field(
+        default="", repr=False, description="Incoming-webhook URL, through dg.EnvVar('IBKR_PIPELINE_ALERT_WEBHOOK')"
+    )
     timeout_s: float = 10.0
 
     @property

@@ -1,17 +1,18 @@
 """ChartStore: where charts and bar files live; one interface over a local directory or S3/MinIO."""
 
 from __future__ import annotations
+
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from ibkr_pipeline.domain.health import ComponentHealth
 from ibkr_pipeline.storage import keys
 from ibkr_pipeline.storage.object_store import LocalObjectStore, ObjectStore, S3ObjectStore, StoredObject
-from ibkr_pipeline.domain.health import ComponentHealth
 from ibkr_pipeline.store.database import data_dir
-
 
 
 class ChartStore(dg.ConfigurableResource):
@@ -33,7 +34,7 @@ class ChartStore(dg.ConfigurableResource):
                     self.endpoint, self.bucket, self.access_key, self.secret_key, self.secure, self.region
                 )
             else:
-                self._store = LocalObjectStore(self.local_dir or str(data_dir() / "objects"))
+                self._store = LocalObjectStore(Path(self.local_dir) if self.local_dir else data_dir() / "objects")
         return self._store
 
     @property
@@ -57,8 +58,9 @@ class ChartStore(dg.ConfigurableResource):
                 return ComponentHealth("object_store", "down", f"{where}: read back something else than was written")
         except Exception as exc:  # any client error is the answer here
             return ComponentHealth("object_store", "down", f"{where}: {type(exc).__name__}: {exc}")
-        return ComponentHealth("object_store", "ok", f"{where}: write and read back",
-                               round((time.perf_counter() - started) * 1000, 1))
+        return ComponentHealth(
+            "object_store", "ok", f"{where}: write and read back", round((time.perf_counter() - started) * 1000, 1)
+        )
 
     def link(self, key: str) -> str:
         """A link a person can open: a file URI, or a presigned URL for S3."""

@@ -27,8 +27,12 @@ from ibkr_pipeline.store.pacing_budget import DatabasePacingBudget
 class DatabaseResource(dg.ConfigurableResource):
     """Leave ``url`` empty for ``IBKR_PIPELINE_DB_URL`` or, without it, the embedded SQLite file."""
 
-    url: str = Field(default="", repr=False, description="SQLAlchemy URL (carries the password: set it through "
-                                                         "dg.EnvVar); empty = IBKR_PIPELINE_DB_URL or embedded SQLite")
+    url: str = Field(
+        default="",
+        repr=False,
+        description="SQLAlchemy URL (carries the password: set it through "
+        "dg.EnvVar); empty = IBKR_PIPELINE_DB_URL or embedded SQLite",
+    )
 
     def engine(self) -> Engine:
         return engine_for(self.url or default_url())

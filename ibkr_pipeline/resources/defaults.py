@@ -71,8 +71,13 @@ def alerts_from_env() -> AlertWebhook:
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    return {"ibkr": ibkr_from_env(), "database": database_from_env(), "chart_store": chart_store_from_env(),
-            "llm": llm_from_env(), "alerts": alerts_from_env()}
+    return {
+        "ibkr": ibkr_from_env(),
+        "database": database_from_env(),
+        "chart_store": chart_store_from_env(),
+        "llm": llm_from_env(),
+        "alerts": alerts_from_env(),
+    }
 
 
 def locked(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
@@ -102,7 +107,9 @@ def executor_from_env() -> dg.ExecutorDefinition | None:
         return None
     from dagster_celery import celery_executor
 
-    return celery_executor.configured({
-        "broker": {"env": env.CELERY_BROKER.name},
-        "backend": {"env": env.CELERY_BACKEND.name},
-    })
+    return celery_executor.configured(
+        {
+            "broker": {"env": env.CELERY_BROKER.name},
+            "backend": {"env": env.CELERY_BACKEND.name},
+        }
+    )

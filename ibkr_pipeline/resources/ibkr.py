@@ -16,8 +16,8 @@ from pydantic import Field
 
 from ibkr_pipeline.broker.client import ContractCache, IBKRClient, IBKRSettings
 from ibkr_pipeline.broker.errors import GatewayConnectionError
-from ibkr_pipeline.domain.health import ComponentHealth
 from ibkr_pipeline.broker.pacing import PacingBudget, with_margin
+from ibkr_pipeline.domain.health import ComponentHealth
 from ibkr_pipeline.domain.pacing import PacingRules
 
 
@@ -69,17 +69,24 @@ class IBKRResource(dg.ConfigurableResource):
             socket.create_connection((self.host, self.port), timeout=timeout_s).close()
         except OSError as exc:
             return ComponentHealth("gateway", "down", f"{where}: {exc.strerror or exc!r}")
-        settings = dataclasses.replace(self.settings(), client_id=self.client_id + PROBE_CLIENT_ID_OFFSET,
-                                       connect_timeout_s=timeout_s, request_timeout_s=timeout_s, connect_attempts=1,
-                                       readonly=True)
+        settings = dataclasses.replace(
+            self.settings(),
+            client_id=self.client_id + PROBE_CLIENT_ID_OFFSET,
+            connect_timeout_s=timeout_s,
+            request_timeout_s=timeout_s,
+            connect_attempts=1,
+            readonly=True,
+        )
         client = IBKRClient(settings, None)
         try:
             client.connect()
             now = client.run(asyncio.wait_for(client.ib.reqCurrentTimeAsync(), timeout_s))
-        except (GatewayConnectionError, TimeoutError, asyncio.TimeoutError, ConnectionError) as exc:
-            return ComponentHealth("gateway", "unresponsive",
-                                   f"{where} accepts connections but did not answer within {timeout_s:g} s "
-                                   f"({type(exc).__name__})")
+        except (GatewayConnectionError, TimeoutError, ConnectionError) as exc:
+            return ComponentHealth(
+                "gateway",
+                "unresponsive",
+                f"{where} accepts connections but did not answer within {timeout_s:g} s ({type(exc).__name__})",
+            )
         finally:
             client.disconnect()
         latency = round((time.perf_counter() - started) * 1000, 1)
@@ -87,7 +94,9 @@ class IBKRResource(dg.ConfigurableResource):
 
     def pacing_budget(self, stores: BrokerStores) -> PacingBudget:
         """IB's pacing windows, counted by every process using this gateway (IB counts per session)."""
-        return stores.pacing_budget(f"{self.host}:{self.port}", with_margin(PacingRules().scaled(self.pacing_time_scale)))
+        return stores.pacing_budget(
+            f"{self.host}:{self.port}", with_margin(PacingRules().scaled(self.pacing_time_scale))
+        )
 
     @contextmanager
     def get_client(self, stores: BrokerStores) -> Iterator[IBKRClient]:

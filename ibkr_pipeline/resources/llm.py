@@ -20,7 +20,9 @@ from ibkr_pipeline.llm.client import DEFAULT_PRICES, AnswerStore, LLMClient, LLM
 
 
 class LLMResource(dg.ConfigurableResource):
-    base_url: str = Field(default="", description="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1; empty = offline analyst")
+    base_url: str = Field(
+        default="", description="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1; empty = offline analyst"
+    )
     api_key: str = Field(default="", repr=False, description="Set through dg.EnvVar('OPENAI_API_KEY')")
     model: str = "gpt-4o-mini"
     timeout_s: float = 60.0
@@ -53,18 +55,30 @@ class LLMResource(dg.ConfigurableResource):
             return ComponentHealth("llm", "down", f"{host}: {type(exc).__name__}")  # its text may carry the URL
         if answer.status_code != 200:
             return ComponentHealth("llm", "down", f"{host}: GET /models answered HTTP {answer.status_code}")
-        return ComponentHealth("llm", "ok", f"{host}: GET /models answered",
-                               round((time.perf_counter() - started) * 1000, 1))
+        return ComponentHealth(
+            "llm", "ok", f"{host}: GET /models answered", round((time.perf_counter() - started) * 1000, 1)
+        )
 
     def client(
-        self, temperature: float = 0.0, model: str | None = None, detail: str | None = None, vision: bool | None = None,
+        self,
+        temperature: float = 0.0,
+        model: str | None = None,
+        detail: str | None = None,
+        vision: bool | None = None,
         answers: AnswerStore | None = None,
     ) -> LLMClient:
         """``answers``: where answers are kept (``DatabaseResource.answer_cache()``), so none is paid for twice."""
         settings = LLMSettings(
-            base_url=self.base_url, api_key=self.api_key, model=model or self.model, timeout_s=self.timeout_s,
-            max_in_flight=self.max_in_flight, max_retries=self.max_retries, response_format=self.response_format,
-            detail=detail or self.detail, vision=self.vision if vision is None else vision, temperature=temperature,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            model=model or self.model,
+            timeout_s=self.timeout_s,
+            max_in_flight=self.max_in_flight,
+            max_retries=self.max_retries,
+            response_format=self.response_format,
+            detail=detail or self.detail,
+            vision=self.vision if vision is None else vision,
+            temperature=temperature,
             prices={k: (float(v[0]), float(v[1])) for k, v in self.prices.items()},
         )
         return LLMClient(settings, answers)

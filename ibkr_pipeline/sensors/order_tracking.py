@@ -4,23 +4,28 @@ import hashlib
 
 import dagster as dg
 
+from ibkr_pipeline import settings as env
 from ibkr_pipeline.assets.portfolio import portfolio_job
 from ibkr_pipeline.domain.orders import strategy_of
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.trading.reconcile import reconcile
-from ibkr_pipeline import settings as env
 
 INTERVAL_S = int(env.ORDER_TRACKING_S.read())
 
 
-@dg.sensor(name="order_tracking", minimum_interval_seconds=INTERVAL_S, job=portfolio_job,
-           default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Reconciles live orders with IB, records fills, marks orders IB does not know as lost, "
-                       "snapshots the portfolio after fills.")
-def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource, database: DatabaseResource,
-                   alerts: AlertWebhook):
+@dg.sensor(
+    name="order_tracking",
+    minimum_interval_seconds=INTERVAL_S,
+    job=portfolio_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Reconciles live orders with IB, records fills, marks orders IB does not know as lost, "
+    "snapshots the portfolio after fills.",
+)
+def order_tracking(
+    context: dg.SensorEvaluationContext, ibkr: IBKRResource, database: DatabaseResource, alerts: AlertWebhook
+):
     ledger = database.ledger()
     if not ledger.open_orders():
         return dg.SkipReason("no live orders to track")
@@ -28,20 +33,34 @@ def order_tracking(context: dg.SensorEvaluationContext, ibkr: IBKRResource, data
         result = reconcile(client, ledger)
     for ref, old, new in result.changes:
         strategy = strategy_of(ref)
-        context.instance.report_runless_asset_event(dg.AssetObservation(
-            asset_key=dg.AssetKey([strategy, "orders"]), metadata={"order_ref": ref, "from": old, "to": new}))
+        context.instance.report_runless_asset_event(
+            dg.AssetObservation(
+                asset_key=dg.AssetKey([strategy, "orders"]), metadata={"order_ref": ref, "from": old, "to": new}
+            )
+        )
     for ref, exec_id, side, shares, price in result.fills:
-        context.instance.report_runless_asset_event(dg.AssetObservation(
-            asset_key=dg.AssetKey([strategy_of(ref), "orders"]),
-            metadata={"order_ref": ref, "fill": exec_id, "side": side, "shares": shares, "price": price}))
+        context.instance.report_runless_asset_event(
+            dg.AssetObservation(
+                asset_key=dg.AssetKey([strategy_of(ref), "orders"]),
+                metadata={"order_ref": ref, "fill": exec_id, "side": side, "shares": shares, "price": price},
+            )
+        )
     if result.lost:
-        alerts.send("ibkr_pipeline: orders lost: IB does not know them", [
-            f"{ref}: {ledger.get(ref).error}" for ref in result.lost])
+        alerts.send(
+            "ibkr_pipeline: orders lost: IB does not know them",
+            [f"{ref}: {row.error if (row := ledger.get(ref)) else 'not in the ledger'}" for ref in result.lost],
+        )
     if result.rejects or result.lost:
-        raise dg.Failure(description="; ".join(
-            part for part in (f"orders rejected by IB: {', '.join(result.rejects)}" if result.rejects else "",
-                              f"orders lost (IB does not know them): {', '.join(result.lost)}" if result.lost else "")
-            if part))
+        raise dg.Failure(
+            description="; ".join(
+                part
+                for part in (
+                    f"orders rejected by IB: {', '.join(result.rejects)}" if result.rejects else "",
+                    f"orders lost (IB does not know them): {', '.join(result.lost)}" if result.lost else "",
+                )
+                if part
+            )
+        )
     # Ticks record their own fills too: a snapshot (and with it the orders, fills and P&L tables) follows
     # whatever fill is newest since the last one, and any status change seen here.
     fills = ledger.fills()

@@ -5,8 +5,11 @@ import dagster as dg
 from ibkr_pipeline.resources.alerts import AlertWebhook
 
 
-@dg.run_failure_sensor(name="run_failure_alert", default_status=dg.DefaultSensorStatus.RUNNING,
-                       description="Posts each failed run to the alert webhook (IBKR_PIPELINE_ALERT_WEBHOOK).")
+@dg.run_failure_sensor(
+    name="run_failure_alert",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Posts each failed run to the alert webhook (IBKR_PIPELINE_ALERT_WEBHOOK).",
+)
 def run_failure_alert(context: dg.RunFailureSensorContext, alerts: AlertWebhook):
     run = context.dagster_run
     lines = [f"job {run.job_name}, run {run.run_id}"]

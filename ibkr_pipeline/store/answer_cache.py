@@ -22,5 +22,13 @@ class AnswerCache:
 
     def put(self, key: str, model: str, text: str, prompt_tokens: int, completion_tokens: int) -> None:
         with Session(self.engine) as session, session.begin():
-            session.merge(LLMCacheRow(key=key, model=model, response_text=text, prompt_tokens=prompt_tokens,
-                                      completion_tokens=completion_tokens, created_at=datetime.now(UTC)))
+            session.merge(
+                LLMCacheRow(
+                    key=key,
+                    model=model,
+                    response_text=text,
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    created_at=datetime.now(UTC),
+                )
+            )

@@ -6,14 +6,14 @@ to a PostgreSQL URL in production.
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from pathlib import Path
-
-import time
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase
+
 from ibkr_pipeline import bundled
 from ibkr_pipeline import settings as env
 
@@ -90,7 +90,9 @@ def _adopt_shared_version_row(connection, config) -> None:
     ours = [v for v in versions if v in revisions]
     if not ours:
         return
-    connection.execute(text("CREATE TABLE ibkr_pipeline_alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+    connection.execute(
+        text("CREATE TABLE ibkr_pipeline_alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+    )
     connection.execute(text("INSERT INTO ibkr_pipeline_alembic_version VALUES (:v)"), {"v": ours[0]})
     connection.execute(text("DELETE FROM alembic_version WHERE version_num = :v"), {"v": ours[0]})
     if len(versions) == 1:

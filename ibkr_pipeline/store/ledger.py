@@ -61,13 +61,29 @@ class Ledger:
         with Session(self.engine) as session, session.begin():
             if session.get(OrderRow, intent.order_ref) is not None:
                 return False
-            session.add(OrderRow(
-                order_ref=intent.order_ref, strategy=intent.strategy, symbol=intent.symbol, con_id=intent.con_id,
-                tick=intent.tick, tick_as_of=intent.tick_as_of, mode=intent.mode, action=intent.action, quantity=intent.quantity,
-                entry_type=intent.entry_type, limit_price=intent.limit_price, stop_loss=intent.stop_loss,
-                take_profit=intent.take_profit, status=status, broker_order_ids="", perm_ids="", error=error,
-                created_at=now, updated_at=now,
-            ))
+            session.add(
+                OrderRow(
+                    order_ref=intent.order_ref,
+                    strategy=intent.strategy,
+                    symbol=intent.symbol,
+                    con_id=intent.con_id,
+                    tick=intent.tick,
+                    tick_as_of=intent.tick_as_of,
+                    mode=intent.mode,
+                    action=intent.action,
+                    quantity=intent.quantity,
+                    entry_type=intent.entry_type,
+                    limit_price=intent.limit_price,
+                    stop_loss=intent.stop_loss,
+                    take_profit=intent.take_profit,
+                    status=status,
+                    broker_order_ids="",
+                    perm_ids="",
+                    error=error,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             session.add(OrderEventRow(order_ref=intent.order_ref, status=status, detail=error, at=now))
         return True
 
@@ -80,8 +96,14 @@ class Ledger:
             for name in ("quantity", "entry_type", "limit_price", "stop_loss", "take_profit", "action", "con_id"):
                 setattr(row, name, getattr(intent, name))
 
-    def set_status(self, order_ref: str, status: str, detail: str = "", broker_ids: list[int] | None = None,
-                   perm_ids: list[int] | None = None) -> None:
+    def set_status(
+        self,
+        order_ref: str,
+        status: str,
+        detail: str = "",
+        broker_ids: list[int] | None = None,
+        perm_ids: list[int] | None = None,
+    ) -> None:
         now = self.clock()
         with Session(self.engine) as session, session.begin():
             row = session.get(OrderRow, order_ref)
@@ -103,7 +125,9 @@ class Ledger:
 
     def events(self, order_ref: str) -> list[tuple[str, str]]:
         with Session(self.engine) as session:
-            rows = session.scalars(select(OrderEventRow).where(OrderEventRow.order_ref == order_ref).order_by(OrderEventRow.id))
+            rows = session.scalars(
+                select(OrderEventRow).where(OrderEventRow.order_ref == order_ref).order_by(OrderEventRow.id)
+            )
             return [(r.status, r.detail) for r in rows]
 
     def open_orders(self, strategy: str | None = None) -> list[OrderRow]:
@@ -124,30 +148,64 @@ class Ledger:
 
     def orders_since(self, since: datetime, strategy: str | None = None) -> int:
         with Session(self.engine) as session:
-            query = select(func.count()).select_from(OrderRow).where(
-                OrderRow.created_at >= since, OrderRow.status.not_in({"dry_run", "blocked"}))
+            query = (
+                select(func.count())
+                .select_from(OrderRow)
+                .where(OrderRow.created_at >= since, OrderRow.status.not_in({"dry_run", "blocked"}))
+            )
             if strategy:
                 query = query.where(OrderRow.strategy == strategy)
             return int(session.scalar(query) or 0)
 
-    def record_fill(self, exec_id: str, order_ref: str, symbol: str, side: str, shares: float, price: float,
-                    commission: float, realized_pnl: float, time: datetime) -> bool:
+    def record_fill(
+        self,
+        exec_id: str,
+        order_ref: str,
+        symbol: str,
+        side: str,
+        shares: float,
+        price: float,
+        commission: float,
+        realized_pnl: float,
+        time: datetime,
+    ) -> bool:
         """Insert a fill keyed by execId (True when new); a commission report that arrives later updates it."""
         try:
             return self._upsert_fill(exec_id, order_ref, symbol, side, shares, price, commission, realized_pnl, time)
         except IntegrityError:  # the sensor and a tick recorded the same execution at once: it is there
             return False
 
-    def _upsert_fill(self, exec_id: str, order_ref: str, symbol: str, side: str, shares: float, price: float,
-                     commission: float, realized_pnl: float, time: datetime) -> bool:
+    def _upsert_fill(
+        self,
+        exec_id: str,
+        order_ref: str,
+        symbol: str,
+        side: str,
+        shares: float,
+        price: float,
+        commission: float,
+        realized_pnl: float,
+        time: datetime,
+    ) -> bool:
         with Session(self.engine) as session, session.begin():
             existing = session.get(FillRow, exec_id)
             if existing is not None:
                 if commission and not existing.commission:
                     existing.commission, existing.realized_pnl = commission, realized_pnl
                 return False
-            session.add(FillRow(exec_id=exec_id, order_ref=order_ref, symbol=symbol, side=side, shares=shares,
-                                price=price, commission=commission, realized_pnl=realized_pnl, time=time))
+            session.add(
+                FillRow(
+                    exec_id=exec_id,
+                    order_ref=order_ref,
+                    symbol=symbol,
+                    side=side,
+                    shares=shares,
+                    price=price,
+                    commission=commission,
+                    realized_pnl=realized_pnl,
+                    time=time,
+                )
+            )
             return True
 
     def fills(self, order_ref_prefix: str = "", exact_ref: str = "") -> list[FillRow]:
@@ -162,19 +220,38 @@ class Ledger:
         """(strategy, symbol) → each strategy's own position, from its own fills. Replayed again only when the
         fills have changed (a tick asks every symbol; a ten-year backtest asks thousands of times)."""
         with Session(self.engine) as session:
-            key = tuple(session.execute(select(func.count(), func.sum(FillRow.shares), func.sum(FillRow.price),
-                                               func.max(FillRow.time))).one())
+            key = tuple(
+                session.execute(
+                    select(func.count(), func.sum(FillRow.shares), func.sum(FillRow.price), func.max(FillRow.time))
+                ).one()
+            )
         cached = self._positions
         if cached is None or cached[0] != key:
             cached = self._positions = (key, positions_from_fills(self.fills()))
         return dict(cached[1])
 
-    def snapshot(self, at: datetime, account: str, net_liq: float, cash: float, unrealized: float,
-                 realized: float, positions: dict) -> None:
+    def snapshot(
+        self,
+        at: datetime,
+        account: str,
+        net_liq: float,
+        cash: float,
+        unrealized: float,
+        realized: float,
+        positions: dict,
+    ) -> None:
         with Session(self.engine) as session, session.begin():
-            session.add(PortfolioSnapshotRow(at=at, account=account, net_liquidation=net_liq, cash=cash,
-                                             unrealized_pnl=unrealized, realized_pnl=realized,
-                                             positions_json=json.dumps(positions, default=str)))
+            session.add(
+                PortfolioSnapshotRow(
+                    at=at,
+                    account=account,
+                    net_liquidation=net_liq,
+                    cash=cash,
+                    unrealized_pnl=unrealized,
+                    realized_pnl=realized,
+                    positions_json=json.dumps(positions, default=str),
+                )
+            )
 
     def snapshots(self, since: datetime | None = None) -> list[PortfolioSnapshotRow]:
         query = select(PortfolioSnapshotRow).order_by(PortfolioSnapshotRow.at)

@@ -25,8 +25,14 @@ OPEN_CAP_POLL_S = 0.1  # how soon to look again when 50 requests are open across
 
 
 class DatabasePacingBudget:
-    def __init__(self, engine: Engine, gateway: str, rules: PacingRules, clock: Callable[[], float] = time.time,
-                 max_open: int = IB_MAX_CONCURRENT_HISTORICAL):
+    def __init__(
+        self,
+        engine: Engine,
+        gateway: str,
+        rules: PacingRules,
+        clock: Callable[[], float] = time.time,
+        max_open: int = IB_MAX_CONCURRENT_HISTORICAL,
+    ):
         self.engine = engine
         self.max_open = max_open
         self.gateway = gateway
@@ -43,19 +49,32 @@ class DatabasePacingBudget:
         cap of open requests; only ``hard`` ones (bars of 30 s or less) against IB's windows."""
         r = self.rules
         with self.engine.begin() as conn:
-            conn.execute(update(PacingGatewayRow).where(PacingGatewayRow.gateway == self.gateway)
-                         .values(reservations=PacingGatewayRow.reservations + 1))  # the lock
+            conn.execute(
+                update(PacingGatewayRow)
+                .where(PacingGatewayRow.gateway == self.gateway)
+                .values(reservations=PacingGatewayRow.reservations + 1)
+            )  # the lock
             now = self.clock()
             rows = conn.execute(
-                select(PacingRequestRow.identical, PacingRequestRow.contract, PacingRequestRow.at,
-                       PacingRequestRow.in_flight, PacingRequestRow.hard)
-                .where(PacingRequestRow.gateway == self.gateway,
-                       PacingRequestRow.at > now - max(r.global_window_s, IN_FLIGHT_STALE_S))).all()
+                select(
+                    PacingRequestRow.identical,
+                    PacingRequestRow.contract,
+                    PacingRequestRow.at,
+                    PacingRequestRow.in_flight,
+                    PacingRequestRow.hard,
+                ).where(
+                    PacingRequestRow.gateway == self.gateway,
+                    PacingRequestRow.at > now - max(r.global_window_s, IN_FLIGHT_STALE_S),
+                )
+            ).all()
             open_now = sum(1 for row in rows if row.in_flight and row.at > now - IN_FLIGHT_STALE_S)
             if open_now >= self.max_open:
                 return OPEN_CAP_POLL_S, None
-            times = [(row.identical, row.contract, now if row.in_flight and row.at > now - IN_FLIGHT_STALE_S
-                      else row.at) for row in rows if row.hard]
+            times = [
+                (row.identical, row.contract, now if row.in_flight and row.at > now - IN_FLIGHT_STALE_S else row.at)
+                for row in rows
+                if row.hard
+            ]
             waits = [0.0]
             waits += [t + r.identical_window_s - now for key, _c, t in times if key == identical]
             same = sorted(t for _i, c, t in times if c == contract and t > now - r.same_contract_window_s)
@@ -67,16 +86,25 @@ class DatabasePacingBudget:
             wait = max(waits) if hard else 0.0
             if wait > 0:
                 return wait, None
-            token = conn.execute(insert(PacingRequestRow).values(
-                gateway=self.gateway, identical=identical, contract=contract, at=now, in_flight=True, hard=hard)
-            ).inserted_primary_key[0]
-            conn.execute(delete(PacingRequestRow).where(
-                PacingRequestRow.gateway == self.gateway, PacingRequestRow.at < now - 2 * r.global_window_s,
-                PacingRequestRow.at < now - IN_FLIGHT_STALE_S))
+            inserted = conn.execute(
+                insert(PacingRequestRow).values(
+                    gateway=self.gateway, identical=identical, contract=contract, at=now, in_flight=True, hard=hard
+                )
+            ).inserted_primary_key
+            assert inserted is not None  # an INSERT of one row always has its key
+            token = inserted[0]
+            conn.execute(
+                delete(PacingRequestRow).where(
+                    PacingRequestRow.gateway == self.gateway,
+                    PacingRequestRow.at < now - 2 * r.global_window_s,
+                    PacingRequestRow.at < now - IN_FLIGHT_STALE_S,
+                )
+            )
             return 0.0, int(token)
 
     def release(self, token: int) -> None:
         """The answer came back: the request counts from now (IB counted it on arrival, never later)."""
         with self.engine.begin() as conn:
-            conn.execute(update(PacingRequestRow).where(PacingRequestRow.id == token)
-                         .values(at=self.clock(), in_flight=False))
+            conn.execute(
+                update(PacingRequestRow).where(PacingRequestRow.id == token).values(at=self.clock(), in_flight=False)
+            )

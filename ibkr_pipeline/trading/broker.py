@@ -15,9 +15,9 @@ from typing import Protocol
 from ibkr_pipeline.broker.client import IBKRClient
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.orders import OrderIntent
+from ibkr_pipeline.store.claims import Lease
 from ibkr_pipeline.store.kill_switch import KillSwitch
 from ibkr_pipeline.store.ledger import Ledger
-from ibkr_pipeline.store.claims import Lease
 from ibkr_pipeline.trading.executor import (
     DEFAULT_POLICY,
     Placement,
@@ -25,8 +25,8 @@ from ibkr_pipeline.trading.executor import (
     place_exactly_once,
     record_executions,
 )
-from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline.trading.guards import kill_switch_reason, sending_blocked
+from ibkr_pipeline.trading.reconcile import reconcile
 
 
 @dataclass(frozen=True)
@@ -57,14 +57,23 @@ class Broker(Protocol):
 
     def quote(self, contract: ContractInfo) -> float | None: ...
 
-    def place(self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo, blocked_reason: str = "") -> Placement: ...
+    def place(
+        self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo, blocked_reason: str = ""
+    ) -> Placement: ...
 
 
 class GatewayBroker:
     """IB Gateway/TWS through ``IBKRClient``; every order goes through ``place_exactly_once``."""
 
-    def __init__(self, client: IBKRClient, data_dir: Path, switch: KillSwitch | None = None, extra_block: str = "",
-                 lease: Lease | None = None, policy: PlacementPolicy = DEFAULT_POLICY):
+    def __init__(
+        self,
+        client: IBKRClient,
+        data_dir: Path,
+        switch: KillSwitch | None = None,
+        extra_block: str = "",
+        lease: Lease | None = None,
+        policy: PlacementPolicy = DEFAULT_POLICY,
+    ):
         self.client = client
         self.managed = client.managed_accounts()
         configured = client.settings.account
@@ -79,8 +88,9 @@ class GatewayBroker:
         return self.client.current_time()
 
     def blocked_reason(self, mode: str) -> str:
-        return self.extra_block or sending_blocked(mode, self.account, self.data_dir, self.switch, self.managed,
-                                                   configured=self.client.settings.account)
+        return self.extra_block or sending_blocked(
+            mode, self.account, self.data_dir, self.switch, self.managed, configured=self.client.settings.account
+        )
 
     def send_blocked(self) -> str:
         """The kill switch, read again immediately before each send; then the strategy's claim, renewed."""
@@ -93,8 +103,11 @@ class GatewayBroker:
         return self.client.account_summary()
 
     def holdings(self) -> dict[str, Holding]:
-        return {p.contract.symbol: Holding(p.contract.symbol, float(p.position), float(p.avgCost))
-                for p in self.client.positions() if p.position}
+        return {
+            p.contract.symbol: Holding(p.contract.symbol, float(p.position), float(p.avgCost))
+            for p in self.client.positions()
+            if p.position
+        }
 
     def quote(self, contract: ContractInfo) -> float | None:
         return self.client.snapshot(contract).reference_price
@@ -103,9 +116,16 @@ class GatewayBroker:
         # An exit takes the strategy's own working orders on the contract with it: a bracket's stop or target left
         # working would sell shares that are no longer there and open a short; an entry left working would buy them back.
         exit_ = intent.action == "SELL" and not intent.is_bracket
-        return place_exactly_once(self.client, ledger, intent, contract, blocked_reason=blocked_reason,
-                                  before_send=(lambda: self.prepare_exit(ledger, intent, contract)) if exit_ else None,
-                                  guard=self.send_blocked, policy=self.policy)
+        return place_exactly_once(
+            self.client,
+            ledger,
+            intent,
+            contract,
+            blocked_reason=blocked_reason,
+            before_send=(lambda: self.prepare_exit(ledger, intent, contract)) if exit_ else None,
+            guard=self.send_blocked,
+            policy=self.policy,
+        )
 
     def prepare_exit(self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo) -> str:
         """Cancel the strategy's legs on the contract, then check it still owns what the exit sells."""
@@ -114,15 +134,22 @@ class GatewayBroker:
         own = ledger.positions().get((intent.strategy, intent.symbol))
         held = own.quantity if own else 0.0
         if held + 1e-9 < intent.quantity:
-            return (f"{intent.symbol}: the strategy's position changed to {held:g} while its working orders were "
-                    f"cancelled; the exit of {intent.quantity} was not sent (the next tick re-sizes it)")
+            return (
+                f"{intent.symbol}: the strategy's position changed to {held:g} while its working orders were "
+                f"cancelled; the exit of {intent.quantity} was not sent (the next tick re-sizes it)"
+            )
         return ""
 
     def cancel_working_orders(self, intent: OrderIntent, contract: ContractInfo, wait_s: float = 10.0) -> list[str]:
         """Cancel this strategy's working orders on the contract (bracket legs included); wait until IB confirms."""
-        children = [t for t in self.client.open_trades()
-                    if t.contract.conId == contract.con_id and t.order.orderRef != intent.order_ref
-                    and t.order.orderRef.startswith(f"{intent.strategy}:") and not t.isDone()]
+        children = [
+            t
+            for t in self.client.open_trades()
+            if t.contract.conId == contract.con_id
+            and t.order.orderRef != intent.order_ref
+            and t.order.orderRef.startswith(f"{intent.strategy}:")
+            and not t.isDone()
+        ]
         for trade in children:
             self.client.cancel(trade.order)
         deadline = time.monotonic() + wait_s
@@ -130,6 +157,7 @@ class GatewayBroker:
             self.client.sleep(0.1)
         left = [t.order.orderId for t in children if not t.isDone()]
         if left:
-            raise RuntimeError(f"{intent.symbol}: IB did not confirm cancelling working orders {left}; "
-                               "the exit was not sent")
+            raise RuntimeError(
+                f"{intent.symbol}: IB did not confirm cancelling working orders {left}; the exit was not sent"
+            )
         return [t.order.orderRef for t in children]

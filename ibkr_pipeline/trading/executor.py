@@ -62,14 +62,28 @@ def broker_book(client: IBKRClient) -> dict[str, list[BrokerOrder]]:
         o = trade.order
         if o.orderRef:
             found.setdefault(o.orderRef, {})[o.permId] = BrokerOrder(
-                o.orderRef, o.orderId, o.permId, trade.orderStatus.status, trade.contract.conId, o.action,
-                float(o.totalQuantity), o.parentId, reasons.get(o.permId, ""))
+                o.orderRef,
+                o.orderId,
+                o.permId,
+                trade.orderStatus.status,
+                trade.contract.conId,
+                o.action,
+                float(o.totalQuantity),
+                o.parentId,
+                reasons.get(o.permId, ""),
+            )
     for fill in client.executions():
         e = fill.execution
         if e.orderRef and e.permId not in found.get(e.orderRef, {}):
             found.setdefault(e.orderRef, {})[e.permId] = BrokerOrder(
-                e.orderRef, e.orderId, e.permId, "Filled", fill.contract.conId, "BUY" if e.side == "BOT" else "SELL",
-                float(e.cumQty or e.shares))
+                e.orderRef,
+                e.orderId,
+                e.permId,
+                "Filled",
+                fill.contract.conId,
+                "BUY" if e.side == "BOT" else "SELL",
+                float(e.cumQty or e.shares),
+            )
     return {ref: list(orders.values()) for ref, orders in found.items()}
 
 
@@ -90,23 +104,35 @@ def record_executions(client: IBKRClient, ledger: Ledger) -> list[tuple[str, str
             continue
         report = fill.commissionReport
         side = "BUY" if e.side == "BOT" else "SELL" if e.side == "SLD" else e.side
-        if ledger.record_fill(e.execId, e.orderRef, fill.contract.symbol, side, e.shares, e.price,
-                              report.commission if report else 0.0, report.realizedPNL if report else 0.0, e.time):
+        if ledger.record_fill(
+            e.execId,
+            e.orderRef,
+            fill.contract.symbol,
+            side,
+            e.shares,
+            e.price,
+            report.commission if report else 0.0,
+            report.realizedPNL if report else 0.0,
+            e.time,
+        ):
             new.append((e.orderRef, e.execId, side, e.shares, e.price))
     return new
 
 
 def adoption_mismatch(intent: OrderIntent, known: list[BrokerOrder]) -> str:
     """Why the orders IB holds under the intent's orderRef are not the intent ('' when they are)."""
-    entries = [o for o in known if o.parent_id == 0 and o.action == intent.action] or \
-              [o for o in known if o.action == intent.action]
+    entries = [o for o in known if o.parent_id == 0 and o.action == intent.action] or [
+        o for o in known if o.action == intent.action
+    ]
     problems = []
     if not entries:
         sides = sorted({o.action for o in known})
         problems.append(f"no {intent.action} order (IB has {', '.join(sides) or 'nothing readable'})")
     for o in entries:
         if o.con_id and o.con_id != intent.con_id:
-            problems.append(f"order {o.order_id} is on conId {o.con_id}, the intent on {intent.con_id} ({intent.symbol})")
+            problems.append(
+                f"order {o.order_id} is on conId {o.con_id}, the intent on {intent.con_id} ({intent.symbol})"
+            )
         if o.quantity and abs(o.quantity - intent.quantity) > 1e-9 and o.status != "Filled":
             problems.append(f"order {o.order_id} is for {o.quantity:g} shares, the intent for {intent.quantity}")
         elif o.quantity > intent.quantity + 1e-9:
@@ -159,13 +185,26 @@ def place_exactly_once(
     holder = _wait_for_claim(client, claims, key, owner, policy)
     if holder is not None:
         existing = ledger.get(intent.order_ref)
-        detail = (f"another execution ({holder.owner}) is placing {intent.order_ref} and was still at it after "
-                  f"{policy.claim_wait_s:g} s; this one sent nothing")
+        detail = (
+            f"another execution ({holder.owner}) is placing {intent.order_ref} and was still at it after "
+            f"{policy.claim_wait_s:g} s; this one sent nothing"
+        )
         log.warning("%s", detail)
-        return Placement(intent.order_ref, "claimed_elsewhere", existing.status if existing else "intent", detail=detail)
+        return Placement(
+            intent.order_ref, "claimed_elsewhere", existing.status if existing else "intent", detail=detail
+        )
     try:
-        return _place(client, ledger, intent, contract, blocked_reason, before_send, guard, policy,
-                      Lease(claims, key, owner, policy.claim_lease_s))
+        return _place(
+            client,
+            ledger,
+            intent,
+            contract,
+            blocked_reason,
+            before_send,
+            guard,
+            policy,
+            Lease(claims, key, owner, policy.claim_lease_s),
+        )
     finally:
         claims.release(key, owner)
 
@@ -179,13 +218,25 @@ def _wait_for_claim(client: IBKRClient, claims: Claims, key: str, owner: str, po
         client.sleep(0.2)
 
 
-def _place(client: IBKRClient, ledger: Ledger, intent: OrderIntent, contract: ContractInfo, blocked_reason: str,
-           before_send: Callable[[], str] | None, guard: Callable[[], str] | None, policy: PlacementPolicy,
-           lease: Lease) -> Placement:
+def _place(
+    client: IBKRClient,
+    ledger: Ledger,
+    intent: OrderIntent,
+    contract: ContractInfo,
+    blocked_reason: str,
+    before_send: Callable[[], str] | None,
+    guard: Callable[[], str] | None,
+    policy: PlacementPolicy,
+    lease: Lease,
+) -> Placement:
     existing = ledger.get(intent.order_ref)
     if existing is not None and existing.status in NOT_TO_SEND:
-        return Placement(intent.order_ref, "already_done", existing.status,
-                         tuple(int(i) for i in existing.broker_order_ids.split(",") if i))
+        return Placement(
+            intent.order_ref,
+            "already_done",
+            existing.status,
+            tuple(int(i) for i in existing.broker_order_ids.split(",") if i),
+        )
     if blocked_reason and (existing is None or existing.status in NEVER_SENT):
         return _block(ledger, intent, existing, blocked_reason)
     if existing is None:
@@ -198,12 +249,18 @@ def _place(client: IBKRClient, ledger: Ledger, intent: OrderIntent, contract: Co
     if existing is not None and existing.status == UNCONFIRMED:
         waited = (ledger.clock() - existing.updated_at).total_seconds()
         if waited < policy.resend_grace_s:
-            detail = (f"sent {waited:.0f} s ago and not yet acknowledged by IB, which has nothing under the ref; "
-                      f"it is sent again after {policy.resend_grace_s:g} s if IB still has nothing")
+            detail = (
+                f"sent {waited:.0f} s ago and not yet acknowledged by IB, which has nothing under the ref; "
+                f"it is sent again after {policy.resend_grace_s:g} s if IB still has nothing"
+            )
             return Placement(intent.order_ref, "unconfirmed", UNCONFIRMED, detail=detail)
         left = _cancel_leftovers(client, intent.order_ref)
-        log.warning("%s: IB has nothing %.0f s after the send; sending again%s", intent.order_ref, waited,
-                    f" (cancelled {len(left)} untransmitted leg(s))" if left else "")
+        log.warning(
+            "%s: IB has nothing %.0f s after the send; sending again%s",
+            intent.order_ref,
+            waited,
+            f" (cancelled {len(left)} untransmitted leg(s))" if left else "",
+        )
         if blocked_reason:
             return _block(ledger, intent, existing, blocked_reason)
     for step in (guard, before_send, guard, lease.renew):
@@ -226,8 +283,13 @@ def _adopt(client: IBKRClient, ledger: Ledger, intent: OrderIntent, known: list[
         return Placement(intent.order_ref, "conflict", "conflict", tuple(ids), detail)
     status = status_of(known)
     reason = reasons_of(known)
-    ledger.set_status(intent.order_ref, status, "adopted from the broker after an interrupted placement"
-                      + (f": {reason}" if reason else ""), ids, perms)
+    ledger.set_status(
+        intent.order_ref,
+        status,
+        "adopted from the broker after an interrupted placement" + (f": {reason}" if reason else ""),
+        ids,
+        perms,
+    )
     record_executions(client, ledger)  # an adopted order's fills are ours too
     log.warning("%s was already at the broker; adopted, not re-sent", intent.order_ref)
     return Placement(intent.order_ref, "adopted", status, tuple(ids), reason)
@@ -243,8 +305,9 @@ def _cancel_leftovers(client: IBKRClient, order_ref: str) -> list[int]:
     return [t.order.orderId for t in left]
 
 
-def _confirm(client: IBKRClient, ledger: Ledger, intent: OrderIntent, trades: list[Trade],
-             policy: PlacementPolicy) -> Placement:
+def _confirm(
+    client: IBKRClient, ledger: Ledger, intent: OrderIntent, trades: list[Trade], policy: PlacementPolicy
+) -> Placement:
     """Working only once IB acknowledged every leg; a reject is IB's reason; silence is ``unconfirmed``."""
     ids = [t.order.orderId for t in trades]
     deadline = time.monotonic() + policy.confirm_s
@@ -261,8 +324,10 @@ def _confirm(client: IBKRClient, ledger: Ledger, intent: OrderIntent, trades: li
         return Placement(intent.order_ref, "placed", "rejected", tuple(ids), message)
     if not acknowledged:
         why = "the connection dropped" if not client.connected else f"no acknowledgement within {policy.confirm_s:g} s"
-        detail = (f"sent as orders {ids}, but {why}: IB may or may not have them; the next execution or the "
-                  "order-tracking sensor searches IB by orderRef and adopts, re-sends or marks it lost")
+        detail = (
+            f"sent as orders {ids}, but {why}: IB may or may not have them; the next execution or the "
+            "order-tracking sensor searches IB by orderRef and adopts, re-sends or marks it lost"
+        )
         ledger.set_status(intent.order_ref, UNCONFIRMED, detail, ids)
         log.error("%s: %s", intent.order_ref, detail)
         return Placement(intent.order_ref, "unconfirmed", UNCONFIRMED, tuple(ids), detail)
@@ -281,17 +346,25 @@ def _block(ledger: Ledger, intent: OrderIntent, existing, reason: str) -> Placem
 
 
 def _send(client: IBKRClient, intent: OrderIntent, contract: ContractInfo) -> list[Trade]:
-    if intent.is_bracket:
+    if intent.take_profit is not None and intent.stop_loss is not None:  # a bracket
         return client.place_bracket(
-            contract, intent.action, intent.quantity,
+            contract,
+            intent.action,
+            intent.quantity,
             intent.limit_price if intent.entry_type == "LMT" else None,
-            take_profit=intent.take_profit, stop_loss=intent.stop_loss,  # type: ignore[arg-type]
-            order_ref=intent.order_ref, tif=intent.tif, outside_rth=intent.outside_rth,
+            take_profit=intent.take_profit,
+            stop_loss=intent.stop_loss,
+            order_ref=intent.order_ref,
+            tif=intent.tif,
+            outside_rth=intent.outside_rth,
         )
-    from ib_async import LimitOrder, MarketOrder
+    from ib_async import LimitOrder, MarketOrder, Order
 
-    order = (LimitOrder(intent.action, intent.quantity, intent.limit_price) if intent.entry_type == "LMT"
-             else MarketOrder(intent.action, intent.quantity))
+    order: Order = MarketOrder(intent.action, intent.quantity)
+    if intent.entry_type == "LMT":
+        if intent.limit_price is None:  # never sent as a market order instead
+            raise ValueError(f"{intent.order_ref}: a LMT entry without a limit price")
+        order = LimitOrder(intent.action, intent.quantity, intent.limit_price)
     order.orderRef, order.tif, order.outsideRth = intent.order_ref, intent.tif, intent.outside_rth
     if client.settings.account:
         order.account = client.settings.account

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ibkr_pipeline.store.kill_switch import KillSwitch
 from ibkr_pipeline import settings as env
+from ibkr_pipeline.store.kill_switch import KillSwitch
 
 LIVE_SWITCH_ENV = env.LIVE_TRADING.name
 KILL_SWITCH_ENV = env.KILL_SWITCH.name
@@ -66,8 +66,14 @@ def account_problem(mode: str, configured: str, managed: list[str]) -> str:
     return ""
 
 
-def sending_blocked(mode: str, account: str, data_dir: Path, switch: KillSwitch | None = None,
-                    managed: list[str] | None = None, configured: str | None = None) -> str:
+def sending_blocked(
+    mode: str,
+    account: str,
+    data_dir: Path,
+    switch: KillSwitch | None = None,
+    managed: list[str] | None = None,
+    configured: str | None = None,
+) -> str:
     """Why no order may be sent now, or '' when sending is allowed.
 
     ``account`` is the one orders go to; ``configured`` what the settings named ('' for none: the login's only

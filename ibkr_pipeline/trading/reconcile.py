@@ -46,9 +46,11 @@ def reconcile(client: IBKRClient, ledger: Ledger, lost_after_s: float = LOST_AFT
             else:
                 status = LOST
                 was = "sent and never acknowledged" if row.status == UNCONFIRMED else "last seen working"
-                detail = (f"IB has no open order, completed order or execution under {row.order_ref} "
-                          f"{silent_for:.0f} s after it was {was}; it no longer blocks {row.symbol}: check the "
-                          "account in TWS before trading it again")
+                detail = (
+                    f"IB has no open order, completed order or execution under {row.order_ref} "
+                    f"{silent_for:.0f} s after it was {was}; it no longer blocks {row.symbol}: check the "
+                    "account in TWS before trading it again"
+                )
         if status != row.status:
             ledger.set_status(row.order_ref, status, detail)
             result.changes.append((row.order_ref, row.status, status))

@@ -106,8 +106,9 @@ def trade_tick(
     net_liq = summary.get("NetLiquidation", 0.0)
     is_open, next_open = market_state(now)
     held_by = ledger.positions()
-    own: dict[str, StrategyPosition] = {sym: p for (strategy, sym), p in held_by.items()
-                                        if strategy == spec.name and p.quantity}
+    own: dict[str, StrategyPosition] = {
+        sym: p for (strategy, sym), p in held_by.items() if strategy == spec.name and p.quantity
+    }
     account_positions = broker.holdings()
     marks = {symbol: abs(p.quantity) * p.average_cost for symbol, p in own.items()}
     working: dict[str, list[str]] = {}
@@ -117,8 +118,15 @@ def trade_tick(
     snapshots = ledger.snapshots(since=day_start)
     daily_pnl = net_liq - snapshots[0].net_liquidation if snapshots else 0.0
     if not snapshots:
-        ledger.snapshot(now, account, net_liq, summary.get("TotalCashValue", 0.0), summary.get("UnrealizedPnL", 0.0),
-                        summary.get("RealizedPnL", 0.0), {})
+        ledger.snapshot(
+            now,
+            account,
+            net_liq,
+            summary.get("TotalCashValue", 0.0),
+            summary.get("UnrealizedPnL", 0.0),
+            summary.get("RealizedPnL", 0.0),
+            {},
+        )
     orders_today = ledger.orders_since(day_start, strategy=spec.name)
     decisions = []
     for symbol, signal in signals.items():
@@ -135,15 +143,34 @@ def trade_tick(
             decision.notes.append(mismatch)
         try:
             context = RiskContext(
-                now=now, trading_enabled=not blocked, trading_block_reason=blocked, market_open=is_open,
-                next_open=next_open, net_liquidation=net_liq, gross_exposure=summary.get("GrossPositionValue", 0.0),
-                open_positions=sum(1 for p in own.values() if p.quantity > 0), orders_today=orders_today,
-                daily_pnl=daily_pnl, position_value=marks, working_refs_by_symbol=working,
+                now=now,
+                trading_enabled=not blocked,
+                trading_block_reason=blocked,
+                market_open=is_open,
+                next_open=next_open,
+                net_liquidation=net_liq,
+                gross_exposure=summary.get("GrossPositionValue", 0.0),
+                open_positions=sum(1 for p in own.values() if p.quantity > 0),
+                orders_today=orders_today,
+                daily_pnl=daily_pnl,
+                position_value=marks,
+                working_refs_by_symbol=working,
                 signal_confidence=signal.confidence,
                 strategy_position=own[symbol].quantity if symbol in own else 0.0,
             )
-            _decide(spec, tick, tick_at, signal, contracts.get(symbol), broker, ledger, context, by_strategy, account_qty,
-                    decision)
+            _decide(
+                spec,
+                tick,
+                tick_at,
+                signal,
+                contracts.get(symbol),
+                broker,
+                ledger,
+                context,
+                by_strategy,
+                account_qty,
+                decision,
+            )
         except Exception as exc:  # one symbol's failure is recorded there; orders already sent stay recorded
             log.exception("%s: trading failed", symbol)
             decision.error = f"{type(exc).__name__}: {exc}"
@@ -163,9 +190,19 @@ def legacy_order(ledger: Ledger, strategy: str, symbol: str, legacy_tick: str) -
     return row.order_ref if row is not None and row.tick_as_of is None else ""
 
 
-def _decide(spec: StrategySpec, tick: str, tick_at: datetime | None, signal: Signal, contract: ContractInfo | None, broker: Broker,
-            ledger: Ledger, context: RiskContext, by_strategy: dict[str, float], account_qty: float,
-            decision: SymbolDecision) -> None:
+def _decide(
+    spec: StrategySpec,
+    tick: str,
+    tick_at: datetime | None,
+    signal: Signal,
+    contract: ContractInfo | None,
+    broker: Broker,
+    ledger: Ledger,
+    context: RiskContext,
+    by_strategy: dict[str, float],
+    account_qty: float,
+    decision: SymbolDecision,
+) -> None:
     symbol = signal.symbol
     if signal.action == "HOLD" or contract is None:
         decision.skipped = "HOLD" if contract else "no contract"
@@ -191,8 +228,9 @@ def _decide(spec: StrategySpec, tick: str, tick_at: datetime | None, signal: Sig
         price = (quote if spec.order.entry == "MKT" else signal.entry) or quote or signal.entry
         stop = target = None
         if spec.order.bracket:
-            raw_stop, raw_target, problem = bracket_levels("BUY", price or 0.0, signal.stop_loss, signal.take_profit,
-                                                           spec.order)
+            raw_stop, raw_target, problem = bracket_levels(
+                "BUY", price or 0.0, signal.stop_loss, signal.take_profit, spec.order
+            )
             if problem:
                 decision.skipped = problem
                 return
@@ -205,18 +243,29 @@ def _decide(spec: StrategySpec, tick: str, tick_at: datetime | None, signal: Sig
     reference = signal.entry or quote
     limit = round_to_tick(reference, contract.min_tick) if spec.order.entry == "LMT" and reference else None
     intent = OrderIntent(
-        order_ref=order_ref(spec.name, symbol, tick), strategy=spec.name, symbol=symbol, con_id=contract.con_id,
-        tick=tick, tick_as_of=tick_at, mode=spec.mode, action=signal.action, quantity=quantity,
-        entry_type="LMT" if limit else "MKT", limit_price=limit,
-        stop_loss=stop if signal.action == "BUY" else None, take_profit=target if signal.action == "BUY" else None,
-        tif=spec.order.tif, outside_rth=spec.order.outside_rth,
+        order_ref=order_ref(spec.name, symbol, tick),
+        strategy=spec.name,
+        symbol=symbol,
+        con_id=contract.con_id,
+        tick=tick,
+        tick_as_of=tick_at,
+        mode=spec.mode,
+        action=signal.action,
+        quantity=quantity,
+        entry_type="LMT" if limit else "MKT",
+        limit_price=limit,
+        stop_loss=stop if signal.action == "BUY" else None,
+        take_profit=target if signal.action == "BUY" else None,
+        tif=spec.order.tif,
+        outside_rth=spec.order.outside_rth,
     )
     decision.intent = intent
     context = replace(context, quote_price=quote)
     decision.checks = check_order(intent, spec.risk, context)
     if not passed(decision.checks):
-        failed = "; ".join(f"{c.name} ({c.detail or f'{c.value} vs {c.limit}'})"
-                           for c in decision.checks if not c.passed)
+        failed = "; ".join(
+            f"{c.name} ({c.detail or f'{c.value} vs {c.limit}'})" for c in decision.checks if not c.passed
+        )
         decision.placement = broker.place(ledger, intent, contract, blocked_reason=failed)
         return
     decision.placement = broker.place(ledger, intent, contract)

@@ -33,22 +33,69 @@ def _utc(value: datetime) -> str:
 def orders_view(ledger: Ledger, strategy: str = "", live_only: bool = False) -> View:
     rows = []
     for row in ledger.orders(strategy=strategy, live_only=live_only):
-        rows.append((row.order_ref, row.strategy, row.symbol, row.action, int(row.quantity), row.entry_type,
-                     row.limit_price, row.stop_loss, row.take_profit, row.status, _utc(row.created_at),
-                     _utc(row.updated_at), row.error))
-    columns = (("orderRef", "text"), ("strategy", "text"), ("symbol", "text"), ("side", "text"), ("qty", "int"),
-               ("type", "text"), ("limit", "float"), ("stop", "float"), ("target", "float"), ("status", "text"),
-               ("created (UTC)", "text"), ("updated (UTC)", "text"), ("why", "text"))
+        rows.append(
+            (
+                row.order_ref,
+                row.strategy,
+                row.symbol,
+                row.action,
+                int(row.quantity),
+                row.entry_type,
+                row.limit_price,
+                row.stop_loss,
+                row.take_profit,
+                row.status,
+                _utc(row.created_at),
+                _utc(row.updated_at),
+                row.error,
+            )
+        )
+    columns = (
+        ("orderRef", "text"),
+        ("strategy", "text"),
+        ("symbol", "text"),
+        ("side", "text"),
+        ("qty", "int"),
+        ("type", "text"),
+        ("limit", "float"),
+        ("stop", "float"),
+        ("target", "float"),
+        ("status", "text"),
+        ("created (UTC)", "text"),
+        ("updated (UTC)", "text"),
+        ("why", "text"),
+    )
     return View("open orders" if live_only else "orders", columns, rows)
 
 
 def fills_view(ledger: Ledger, strategy: str = "") -> View:
-    rows = [(f.exec_id, strategy_of(f.order_ref), f.order_ref, f.symbol, f.side, f.shares, f.price, f.commission,
-             f.realized_pnl, _utc(f.time))
-            for f in ledger.fills(order_ref_prefix=f"{strategy}:" if strategy else "")]
-    columns = (("execId", "text"), ("strategy", "text"), ("orderRef", "text"), ("symbol", "text"), ("side", "text"),
-               ("shares", "float"), ("price", "float"), ("commission", "float"), ("realized P&L", "float"),
-               ("time (UTC)", "text"))
+    rows = [
+        (
+            f.exec_id,
+            strategy_of(f.order_ref),
+            f.order_ref,
+            f.symbol,
+            f.side,
+            f.shares,
+            f.price,
+            f.commission,
+            f.realized_pnl,
+            _utc(f.time),
+        )
+        for f in ledger.fills(order_ref_prefix=f"{strategy}:" if strategy else "")
+    ]
+    columns = (
+        ("execId", "text"),
+        ("strategy", "text"),
+        ("orderRef", "text"),
+        ("symbol", "text"),
+        ("side", "text"),
+        ("shares", "float"),
+        ("price", "float"),
+        ("commission", "float"),
+        ("realized P&L", "float"),
+        ("time (UTC)", "text"),
+    )
     return View("fills", columns, rows)
 
 
@@ -61,8 +108,11 @@ def pnl_view(ledger: Ledger) -> View:
         t[1] += fill.realized_pnl
         t[2] += fill.commission
     rows = [(s, int(n), round(pnl, 2), round(fees, 2)) for s, (n, pnl, fees) in sorted(totals.items())]
-    return View("P&L by strategy", (("strategy", "text"), ("fills", "int"), ("realized P&L", "float"),
-                                    ("commission", "float")), rows)
+    return View(
+        "P&L by strategy",
+        (("strategy", "text"), ("fills", "int"), ("realized P&L", "float"), ("commission", "float")),
+        rows,
+    )
 
 
 def equity_points(ledger: Ledger) -> list[tuple[datetime, float]]:
@@ -82,12 +132,15 @@ def realized_by_strategy(ledger: Ledger) -> dict[str, list[tuple[datetime, float
     return curves
 
 
-def held_in_words(strategy: str, ledger: Ledger, frames: dict[str, dict[str, pd.DataFrame]],
-                  timeframe: str) -> dict[str, str]:
+def held_in_words(
+    strategy: str, ledger: Ledger, frames: dict[str, dict[str, pd.DataFrame]], timeframe: str
+) -> dict[str, str]:
     """Per symbol: what the strategy holds and has working, as the analyst's prompt says it (live and replay alike)."""
     held = ledger.positions()
     working: dict[str, list[str]] = {}
     for row in ledger.open_orders(strategy=strategy):
         working.setdefault(row.symbol, []).append(f"{row.action} {row.quantity} {row.entry_type} ({row.order_ref})")
-    return {s: position_summary(held.get((strategy, s)), float(f[timeframe]["close"].iloc[-1]), working.get(s, []))
-            for s, f in frames.items()}
+    return {
+        s: position_summary(held.get((strategy, s)), float(f[timeframe]["close"].iloc[-1]), working.get(s, []))
+        for s, f in frames.items()
+    }

@@ -10,18 +10,31 @@ from PIL import Image
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline_tests.assets.test_strategy_assets import (
-    STRATEGY, TUESDAY_TICK, gateway, metadata, out, resources, strategy,  # noqa: F401 - fixture
+    STRATEGY,  # noqa: F401 - fixture
+    TUESDAY_TICK,
+    metadata,
+    out,
+    resources,
+    strategy,
 )
 from ibkr_pipeline_tests.openai_server import FakeOpenAI, Reply, completion, sensible_analysis, user_text
 
 SECRET = "sk-live-DO-NOT-LEAK-0123456789"
-LLM_STRATEGY = STRATEGY.replace('signal: {buy: "rsi_14 < 101", sell: "rsi_14 < 0", atr: atr_14}',
-                                'signal: {mode: llm, min_confidence: 0.6, atr: atr_14}\nllm: {notes: "Prefer pullbacks."}')
+LLM_STRATEGY = STRATEGY.replace(
+    'signal: {buy: "rsi_14 < 101", sell: "rsi_14 < 0", atr: atr_14}',
+    'signal: {mode: llm, min_confidence: 0.6, atr: atr_14}\nllm: {notes: "Prefer pullbacks."}',
+)
 
 
 def run(spec, res, instance) -> dg.ExecuteInProcessResult:
     defs = build_strategy_definitions(spec)
-    result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name), partition_key=TUESDAY_TICK, resources=res, instance=instance)
+    result = dg.materialize(
+        list(defs.assets),
+        selection=dg.AssetSelection.groups(spec.name),
+        partition_key=TUESDAY_TICK,
+        resources=res,
+        instance=instance,
+    )
     assert result.success
     return result
 
@@ -40,8 +53,9 @@ def test_llm_tick_sends_prompts_and_charts_validates_caches_and_hides_the_key(ga
     spec = strategy(LLM_STRATEGY)
     with FakeOpenAI(responder) as server:
         res = resources(gateway, tmp_path)
-        res["llm"] = LLMResource(base_url=server.base_url, api_key=dg.EnvVar("TEST_OPENAI_KEY"), model="gpt-4o-mini",
-                                 max_in_flight=2)
+        res["llm"] = LLMResource(
+            base_url=server.base_url, api_key=dg.EnvVar("TEST_OPENAI_KEY"), model="gpt-4o-mini", max_in_flight=2
+        )
         with dg.instance_for_test() as instance:
             first = run(spec, res, instance)
             calls_after_first = len(server.requests)
@@ -79,7 +93,9 @@ def test_llm_tick_sends_prompts_and_charts_validates_caches_and_hides_the_key(ga
     assert "gpt-4o-mini via 127.0.0.1" == meta1["analyst"]
     assert "### AAPL — BUY (0.80), accepted" in meta1["analysis"]
     assert "{'" not in meta1["analysis"] and "· trend daily " in meta1["analysis"]  # read as text, not a Python repr
-    everything = logs + json.dumps({k: str(v) for k, v in meta1.items()}) + json.dumps({k: str(v) for k, v in meta2.items()})
+    everything = (
+        logs + json.dumps({k: str(v) for k, v in meta1.items()}) + json.dumps({k: str(v) for k, v in meta2.items()})
+    )
     assert SECRET not in everything
     assert server.headers[0]["authorization"] == f"Bearer {SECRET}"  # it was used, just never shown
 
@@ -102,11 +118,13 @@ def test_a_hostile_answer_stays_with_its_symbol(gateway, tmp_path):  # noqa: F81
         with dg.instance_for_test() as instance:
             result = run(strategy(LLM_STRATEGY), res, instance)
     records = out(result, "analysis").values
-    assert records["AAPL"].problems == ["answer is 120001 characters; at most 32000; after one repair: answer is "
-                                        "120001 characters; at most 32000"]
+    assert records["AAPL"].problems == [
+        "answer is 120001 characters; at most 32000; after one repair: answer is 120001 characters; at most 32000"
+    ]
     assert records["MSFT"].problems == [
         "answer does not match the schema: confidence: Input should be a valid number; after one repair: answer does "
-        "not match the schema: confidence: Input should be a valid number"]
+        "not match the schema: confidence: Input should be a valid number"
+    ]
     assert records["SPY"].accepted
     signals = out(result, "signals").values
     assert (signals["AAPL"].action, signals["MSFT"].action, signals["SPY"].action) == ("HOLD", "HOLD", "BUY")

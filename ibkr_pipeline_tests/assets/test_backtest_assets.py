@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from ibkr_pipeline.assets.backtest import BacktestConfig, materialize_backtest
-from ibkr_pipeline.assets.ticks import partitions_for, tick_instant, ticks_between
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.assets.ticks import partitions_for, tick_instant, ticks_between
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
@@ -24,16 +24,22 @@ def test_a_single_run_backfill_backtests_on_stored_history_and_reports(tmp_path)
     defs = build_strategy_definitions(strategy)
     with make_gateway(clock_start=CLOCK, pacing=True) as gw, dg.instance_for_test() as instance:
         db = f"sqlite:///{tmp_path / 'db.sqlite'}"
-        resources = {"ibkr": IBKRResource(port=gw.port), "database": DatabaseResource(url=db),
-                     "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
-                     "llm": LLMResource()}
-        keys = [k for k in partitions_for(strategy).get_partition_keys()
-                if "2026-06-01" <= k[:10] <= "2026-08-31"]
+        resources = {
+            "ibkr": IBKRResource(port=gw.port),
+            "database": DatabaseResource(url=db),
+            "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
+            "llm": LLMResource(),
+        }
+        keys = [k for k in partitions_for(strategy).get_partition_keys() if "2026-06-01" <= k[:10] <= "2026-08-31"]
         event = materialize_backtest(defs, strategy, keys, BacktestConfig(), resources, instance)
 
         runs = instance.get_runs()
-        backtest_runs = [r for r in runs if "bt_test__backtest" in (r.step_keys_to_execute or [])
-                         or r.tags.get("dagster/asset_partition_range_start")]
+        backtest_runs = [
+            r
+            for r in runs
+            if "bt_test__backtest" in (r.step_keys_to_execute or [])
+            or r.tags.get("dagster/asset_partition_range_start")
+        ]
         assert len(backtest_runs) == 1, "the whole range is one run"
         done = instance.get_materialized_partitions(dg.AssetKey(["bt_test", "backtest"]))
         assert done == set(keys)
@@ -67,9 +73,13 @@ def test_history_from_files_runs_without_a_gateway_and_a_missing_file_is_named(t
     files.mkdir()
     for symbol, frame in synthetic_daily(["AAPL", "MSFT", "XOM"], datetime(2026, 10, 5, tzinfo=UTC)).items():
         frame.assign(date=frame["timestamp"].dt.strftime("%Y-%m-%d")).drop(columns="timestamp").to_csv(
-            files / f"{symbol}.csv", index=False)
-    resources = {"ibkr": IBKRResource(port=1), "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
-                 "llm": LLMResource()}
+            files / f"{symbol}.csv", index=False
+        )
+    resources = {
+        "ibkr": IBKRResource(port=1),
+        "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
+        "llm": LLMResource(),
+    }
     config = BacktestConfig(history="files", files_dir=str(files))
     with dg.instance_for_test() as instance:
         with pytest.raises(dg.Failure, match=r"history: no SYMBOL.csv or SYMBOL.parquet for \['JNJ'\]"):

@@ -13,18 +13,23 @@ from ibkr_pipeline.domain.strategy import parse_strategy
 
 
 def spec(cron: str, name: str = "dst"):
-    return parse_strategy(f"""
+    return parse_strategy(
+        f"""
 name: {name}
 universe: [{{symbol: AAPL}}]
 schedule: {{cron: "{cron}", timezone: America/New_York, start: 2026-01-01}}
-""", Path(f"{name}.yaml"))
+""",
+        Path(f"{name}.yaml"),
+    )
 
 
 def fire(cron: str, at: datetime) -> str:
     """The partition key the schedule built from the strategy's job requests when it fires at ``at``."""
     [schedule] = list(build_strategy_definitions(spec(cron)).schedules)
-    with dg.instance_for_test() as instance, dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=at) as context:
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=at) as context,
+    ):
         [request] = schedule.evaluate_tick(context).run_requests
     return request.partition_key
 
@@ -68,7 +73,9 @@ def test_names_in_order_refs_and_printouts_carry_the_run_instant():
 def test_ticks_between_two_days_are_those_that_ran_in_them():
     daily = partitions_for(spec("15 16 * * 1-5"))
     now = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)  # Thursday 17:00 New York: Thursday's tick has run
-    assert ticks_between(daily, datetime(2026, 11, 16, 21, 15, tzinfo=UTC), datetime(2026, 11, 18, 21, 15, tzinfo=UTC),
-                         now) == ["2026-11-16-16:15", "2026-11-17-16:15", "2026-11-18-16:15"]
-    assert ticks_between(daily, datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC),
-                         now) == ["2026-11-19-16:15"]
+    assert ticks_between(
+        daily, datetime(2026, 11, 16, 21, 15, tzinfo=UTC), datetime(2026, 11, 18, 21, 15, tzinfo=UTC), now
+    ) == ["2026-11-16-16:15", "2026-11-17-16:15", "2026-11-18-16:15"]
+    assert ticks_between(daily, datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC), now) == [
+        "2026-11-19-16:15"
+    ]

@@ -1,7 +1,6 @@
 """A strategy's tick through Dagster against the simulator, with local and S3 chart stores."""
 
 import re
-
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,15 +17,14 @@ from ibkr_pipeline.backtest.runner import ChartsTo, decide_tick
 from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.strategy import parse_strategy
-from ibkr_pipeline.store.claims import Claims
 from ibkr_pipeline.pipeline.analysis import analyst_for
-from ibkr_pipeline.store.database import engine_for, upgrade
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.store.database import engine_for, upgrade
+from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline_tests.conftest import make_gateway
 
 # Clock: Thursday 2026-11-19 17:00 New York. A tick is named by the instant it runs: "2026-11-17-16:15"
@@ -81,8 +79,13 @@ def resources(gateway, tmp_path, store: ChartStore | None = None) -> dict:
 
 def run_tick(spec, res, partition: str, instance) -> dg.ExecuteInProcessResult:
     defs = build_strategy_definitions(spec)
-    result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name), partition_key=partition,
-                            resources=res, instance=instance)
+    result = dg.materialize(
+        list(defs.assets),
+        selection=dg.AssetSelection.groups(spec.name),
+        partition_key=partition,
+        resources=res,
+        instance=instance,
+    )
     assert result.success
     return result
 
@@ -92,8 +95,9 @@ def out(result, step: str, name: str = "test_megacaps"):
 
 
 def metadata(result, step: str, name: str = "test_megacaps") -> dict:
-    [event] = [e for e in result.get_asset_materialization_events()
-               if e.materialization.asset_key == dg.AssetKey([name, step])]
+    [event] = [
+        e for e in result.get_asset_materialization_events() if e.materialization.asset_key == dg.AssetKey([name, step])
+    ]
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
@@ -176,13 +180,15 @@ def test_unknown_symbol_and_symbol_without_bars_do_not_stop_the_others(gateway, 
     assert "ZZZQ" in checks["contracts"].metadata["failed_here"].value
     # What failed, counted and named, is the check's description: readable at a glance in the UI.
     assert checks["contracts"].description.startswith(
-        "1 of 5 symbols did not get through contracts: ZZZQ — contracts: IB error 200: unknown contract 'ZZZQ'")
+        "1 of 5 symbols did not get through contracts: ZZZQ — contracts: IB error 200: unknown contract 'ZZZQ'"
+    )
     assert checks["signals"].description.startswith("2 of 5 symbols did not get through signals: ZZZQ — ")
 
 
 def test_tick_with_charts_and_bars_in_s3(gateway, tmp_path, s3_endpoint):
-    store = ChartStore(endpoint=s3_endpoint, bucket="charts-test", access_key="testing", secret_key="testing",
-                       secure=False)
+    store = ChartStore(
+        endpoint=s3_endpoint, bucket="charts-test", access_key="testing", secret_key="testing", secure=False
+    )
     spec = strategy()
     with dg.instance_for_test() as instance:
         result = run_tick(spec, resources(gateway, tmp_path, store), TUESDAY_TICK, instance)
@@ -197,19 +203,27 @@ def test_tick_with_charts_and_bars_in_s3(gateway, tmp_path, s3_endpoint):
     assert metadata(result, "bars")["store"] == "s3"
 
 
-@pytest.mark.parametrize(("cron", "partition", "tick_end", "bar_size", "last_bar"), [
-    # Fridays 15:45: Friday's daily bar is still forming (IB returns it partial); the backtest sees it at 16:00.
-    ("45 15 * * 5", "2026-11-13-15:45", datetime(2026, 11, 13, 20, 45, tzinfo=UTC), "1 day", "2026-11-12 00:00"),
-    # Weekdays 10:15: the 10:00 hourly bar is still forming; the tick decides on the 09:30 one.
-    ("15 10 * * 1-5", "2026-11-18-10:15", datetime(2026, 11, 18, 15, 15, tzinfo=UTC), "1 hour", "2026-11-18 14:30"),
-])
-def test_the_live_tick_decides_on_the_bars_its_backtest_sees(gateway, tmp_path, cron, partition, tick_end, bar_size,
-                                                            last_bar):
+@pytest.mark.parametrize(
+    ("cron", "partition", "tick_end", "bar_size", "last_bar"),
+    [
+        # Fridays 15:45: Friday's daily bar is still forming (IB returns it partial); the backtest sees it at 16:00.
+        ("45 15 * * 5", "2026-11-13-15:45", datetime(2026, 11, 13, 20, 45, tzinfo=UTC), "1 day", "2026-11-12 00:00"),
+        # Weekdays 10:15: the 10:00 hourly bar is still forming; the tick decides on the 09:30 one.
+        ("15 10 * * 1-5", "2026-11-18-10:15", datetime(2026, 11, 18, 15, 15, tzinfo=UTC), "1 hour", "2026-11-18 14:30"),
+    ],
+)
+def test_the_live_tick_decides_on_the_bars_its_backtest_sees(
+    gateway, tmp_path, cron, partition, tick_end, bar_size, last_bar
+):
     lookback = "1 Y" if bar_size == "1 day" else "5 D"
-    spec = strategy(STRATEGY.replace('"15 16 * * 1-5"', f'"{cron}"').replace(
-        "  - {name: daily, bar_size: 1 day, lookback: 1 Y}\n  - {name: weekly, bar_size: 1 week, lookback: 2 Y}",
-        f"  - {{name: main, bar_size: {bar_size}, lookback: {lookback}}}").replace(
-        "signal: {", "signal: {timeframe: main, "))
+    spec = strategy(
+        STRATEGY.replace('"15 16 * * 1-5"', f'"{cron}"')
+        .replace(
+            "  - {name: daily, bar_size: 1 day, lookback: 1 Y}\n  - {name: weekly, bar_size: 1 week, lookback: 2 Y}",
+            f"  - {{name: main, bar_size: {bar_size}, lookback: {lookback}}}",
+        )
+        .replace("signal: {", "signal: {timeframe: main, ")
+    )
     client = IBKRClient(IBKRSettings(port=gateway.port))
     with client:  # what IB answers at the tick: the forming bar included
         contract = client.resolve(ContractSpec(symbol="AAPL"))
@@ -234,13 +248,21 @@ def test_a_tick_refuses_to_trade_while_another_run_trades_the_strategy(gateway, 
     res["database"].claims().acquire("strategy:test_megacaps", "run elsewhere", lease_s=300)
     defs = build_strategy_definitions(spec)
     with dg.instance_for_test() as instance:
-        result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name),
-                                partition_key=TUESDAY_TICK, resources=res, instance=instance, raise_on_error=False)
+        result = dg.materialize(
+            list(defs.assets),
+            selection=dg.AssetSelection.groups(spec.name),
+            partition_key=TUESDAY_TICK,
+            resources=res,
+            instance=instance,
+            raise_on_error=False,
+        )
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert failure.step_key == "test_megacaps__orders"
-    assert re.search(r"another run is trading this strategy \(run elsewhere, lease \d+ s left\); this tick refuses",
-                     failure.step_failure_data.user_failure_data.description)
+    assert re.search(
+        r"another run is trading this strategy \(run elsewhere, lease \d+ s left\); this tick refuses",
+        failure.step_failure_data.user_failure_data.description,
+    )
     assert gateway.call(lambda: list(gateway.sim.engine.orders.values())) == []
 
 
@@ -263,16 +285,21 @@ def test_run_monitoring_is_on_in_both_instances(path):
     assert config["run_monitoring"]["enabled"] is True
 
 
-@pytest.mark.parametrize("signal", [
-    'signal: {buy: "rsi_14 < 50 and close > sma_50", sell: "rsi_14 > 60", atr: atr_14}',
-    "signal: {mode: llm, atr: atr_14}",  # the offline analyst reads the charts' frames and both timeframes
-])
+@pytest.mark.parametrize(
+    "signal",
+    [
+        'signal: {buy: "rsi_14 < 50 and close > sma_50", sell: "rsi_14 > 60", atr: atr_14}',
+        "signal: {mode: llm, atr: atr_14}",  # the offline analyst reads the charts' frames and both timeframes
+    ],
+)
 def test_the_live_tick_and_its_backtest_decide_the_same_signals_on_the_same_bars(gateway, tmp_path, signal):
     spec = strategy(STRATEGY.replace('signal: {buy: "rsi_14 < 101", sell: "rsi_14 < 0", atr: atr_14}', signal))
     with dg.instance_for_test() as instance:
         live = out(run_tick(spec, resources(gateway, tmp_path), TUESDAY_TICK, instance), "signals")
     assert set(live.values) == {"AAPL", "MSFT", "SPY"}
-    with IBKRClient(IBKRSettings(port=gateway.port)) as client:  # the same gateway's daily bars, as a backtest reads them
+    with IBKRClient(
+        IBKRSettings(port=gateway.port)
+    ) as client:  # the same gateway's daily bars, as a backtest reads them
         contracts = {s: client.resolve(ContractSpec(symbol=s)) for s in live.values}
         daily = {s: client.bars(BarsRequest(c, CLOCK, "3 Y", "1 day")) for s, c in contracts.items()}
     history = PointInTimeBars(daily)
@@ -280,8 +307,16 @@ def test_the_live_tick_and_its_backtest_decide_the_same_signals_on_the_same_bars
     engine = engine_for(f"sqlite:///{tmp_path / 'replay.sqlite'}")
     upgrade(engine)
     store = ChartStore(local_dir=str(tmp_path / "replay_objects"))
-    replayed = decide_tick(spec, TUESDAY_TICK, TUESDAY_END, history, contracts, Ledger(engine),
-                           analyst_for(spec, LLMResource(), None, store, contracts), ChartsTo(store, "replay"))
+    replayed = decide_tick(
+        spec,
+        TUESDAY_TICK,
+        TUESDAY_END,
+        history,
+        contracts,
+        Ledger(engine),
+        analyst_for(spec, LLMResource(), None, store, contracts),
+        ChartsTo(store, "replay"),
+    )
     assert replayed.errors == {}
     assert replayed.signals == live.values  # action, confidence, entry, stop, target, reasons and every value read
     assert any(s.action != "HOLD" for s in live.values.values()), "the comparison means something only if it decides"

@@ -6,12 +6,11 @@ from pathlib import Path
 import pandas as pd
 
 from ibkr_pipeline.assets.backtest import _offline_contract
-from ibkr_pipeline.pipeline.analysis import analyst_for
-from ibkr_pipeline.assets.ticks import tick_instants
-from ibkr_pipeline.assets.ticks import partitions_for
+from ibkr_pipeline.assets.ticks import partitions_for, tick_instants
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.exchange.market import SyntheticMarket
 from ibkr_pipeline.exchange.universe import Universe
+from ibkr_pipeline.pipeline.analysis import analyst_for
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.llm import LLMResource
 
@@ -44,8 +43,12 @@ def synthetic_daily(symbols: list[str], until: datetime) -> dict[str, pd.DataFra
     out = {}
     for symbol in symbols:
         frame = market.daily_bars(universe.by_symbol(symbol), True, 0, cal.last_index_started_by(until))
-        out[symbol] = pd.DataFrame({"timestamp": [pd.Timestamp(cal.days[i], tz="UTC") for i in frame.index],
-                                    **{c: frame[c].to_numpy() for c in ("open", "high", "low", "close", "volume")}})
+        out[symbol] = pd.DataFrame(
+            {
+                "timestamp": [pd.Timestamp(cal.days[i], tz="UTC") for i in frame.index],
+                **{c: frame[c].to_numpy() for c in ("open", "high", "low", "close", "volume")},
+            }
+        )
     return out
 
 
@@ -62,4 +65,6 @@ def contracts(strategy):
 
 
 def offline_analyst(strategy, tmp_path: Path):
-    return analyst_for(strategy, LLMResource(), None, ChartStore(local_dir=str(tmp_path / "objects")), contracts(strategy))
+    return analyst_for(
+        strategy, LLMResource(), None, ChartStore(local_dir=str(tmp_path / "objects")), contracts(strategy)
+    )

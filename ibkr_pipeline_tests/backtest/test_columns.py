@@ -31,8 +31,10 @@ def _pandas_ta(kind: str, **params):
     return lambda bars: ind.with_indicators(bars, [spec]).drop(columns=["timestamp", *ind.PRICE_COLUMNS])
 
 
-@pytest.mark.parametrize("kind, params", [("sma", {"length": 20}), ("rsi", {"length": 14}), ("atr", {"length": 14}),
-                                          ("bbands", {"length": 20})])
+@pytest.mark.parametrize(
+    "kind, params",
+    [("sma", {"length": 20}), ("rsi", {"length": 14}), ("atr", {"length": 14}), ("bbands", {"length": 20})],
+)
 def test_causal_indicators_pass(daily, kind, params):
     assert causality_problems(_pandas_ta(kind, **params), daily, WINDOWS) == {}
 
@@ -49,8 +51,11 @@ def test_an_ema_seeded_inside_a_short_window_depends_on_where_the_window_starts(
 
 
 def test_an_indicator_shifted_into_the_past_is_recomputed_per_tick_with_its_name():
-    strategy = spec(STRATEGY.replace("{kind: sma, params: {length: 20}}", "{kind: sma, params: {length: 20, offset: -3}, name: peek}")
-                    .replace("signal: {mode: llm, atr: atr_14}", "signal: {mode: rules, buy: 'close > peek', atr: atr_14}"))
+    strategy = spec(
+        STRATEGY.replace(
+            "{kind: sma, params: {length: 20}}", "{kind: sma, params: {length: 20, offset: -3}, name: peek}"
+        ).replace("signal: {mode: llm, atr: atr_14}", "signal: {mode: rules, buy: 'close > peek', atr: atr_14}")
+    )
     history = PointInTimeBars(synthetic_daily(["AAPL", "MSFT"], UNTIL))
     period = [end for _, end in ticks(strategy, "2026-06-01-16:15", "2026-08-31-16:15")]
     failing, causality = check_indicators(strategy, history, ["AAPL", "MSFT"], period)
@@ -59,15 +64,22 @@ def test_an_indicator_shifted_into_the_past_is_recomputed_per_tick_with_its_name
     assert causality.problems["peek(length=20, offset=-3)"].startswith("AAPL: peek at 2026-06-01 it is nan on the bars")
     # Wilder's ATR seeded six months back still differs by 1e-5 from the whole history's: recomputed, not trusted.
     assert "atr_14(length=14)" in causality.per_tick
-    one_year = spec(STRATEGY.replace("lookback: 6 M", "lookback: 1 Y")
-                    .replace("signal: {mode: llm, atr: atr_14}", "signal: {mode: rules, buy: 'rsi_14 < 30', atr: atr_14}"))
+    one_year = spec(
+        STRATEGY.replace("lookback: 6 M", "lookback: 1 Y").replace(
+            "signal: {mode: llm, atr: atr_14}", "signal: {mode: rules, buy: 'rsi_14 < 30', atr: atr_14}"
+        )
+    )
     assert check_indicators(one_year, history, ["AAPL", "MSFT"], period)[1].per_tick == ()
 
 
 def test_only_the_columns_decisions_read_are_computed():
     strategy = spec()  # llm mode: the offline analyst reads the first RSI column; the rules read none; ATR for stops
     assert [i.kind for i in needed_indicators(strategy)] == ["rsi", "atr"]
-    rules = spec(STRATEGY.replace("signal: {mode: llm, atr: atr_14}", "signal: {mode: rules, buy: 'close > sma_20', atr: atr_14}"))
+    rules = spec(
+        STRATEGY.replace(
+            "signal: {mode: llm, atr: atr_14}", "signal: {mode: rules, buy: 'close > sma_20', atr: atr_14}"
+        )
+    )
     assert [i.kind for i in needed_indicators(rules)] == ["sma", "atr"]
 
 

@@ -19,7 +19,8 @@ COSTS = Costs(slippage_bps=3, commission_per_share=0.005, min_commission=1.0)
 
 def _rules_strategy(symbols: int):
     universe = ", ".join(f"{{symbol: {s}}}" for s in Universe.default().symbols[:symbols])
-    return parse_strategy(f"""
+    return parse_strategy(
+        f"""
 name: parity
 universe: [{universe}]
 schedule: {{cron: "15 16 * * 1-5", timezone: America/New_York, start: 2024-01-01}}
@@ -30,7 +31,9 @@ indicators:
   - {{kind: atr, params: {{length: 14}}, name: atr_14}}
 signal: {{mode: rules, buy: "rsi_14 < 45 and close > sma_50", sell: "rsi_14 > 62", atr: atr_14}}
 risk: {{max_open_positions: 8, max_position_pct: 10}}
-""", Path("parity.yaml"))
+""",
+        Path("parity.yaml"),
+    )
 
 
 def _both(strategy, period, history, analyst):
@@ -87,8 +90,19 @@ def test_a_planted_future_bar_changes_nothing_in_a_fast_backtest():
 
 
 def test_a_strategy_that_reads_charts_is_refused_the_fast_path():
-    strategy = spec(open(Path(__file__).with_name("history.py")).read().split('STRATEGY = """')[1].split('"""')[0]
-                    .replace("signal: {mode: llm, atr: atr_14}", "signal: {mode: llm, timeframe: weekly}"))
+    strategy = spec(
+        open(Path(__file__).with_name("history.py"))
+        .read()
+        .split('STRATEGY = """')[1]
+        .split('"""')[0]
+        .replace("signal: {mode: llm, atr: atr_14}", "signal: {mode: llm, timeframe: weekly}")
+    )
     with pytest.raises(ValueError, match="not daily"):
-        run_fast_backtest(strategy, ticks(strategy, "2026-03-02-16:15", "2026-03-06-16:15"),
-                          PointInTimeBars(synthetic_daily(["AAPL"], UNTIL)), contracts(strategy), COSTS, 100_000)
+        run_fast_backtest(
+            strategy,
+            ticks(strategy, "2026-03-02-16:15", "2026-03-06-16:15"),
+            PointInTimeBars(synthetic_daily(["AAPL"], UNTIL)),
+            contracts(strategy),
+            COSTS,
+            100_000,
+        )

@@ -49,14 +49,25 @@ def test_a_planted_future_bar_is_never_read_and_changes_nothing(tmp_path):
     clean = synthetic_daily([u.symbol for u in strategy.universe], last_known)
     planted = {}
     for symbol, frame in clean.items():
-        future = pd.DataFrame([{"timestamp": pd.Timestamp(last_known.date(), tz="UTC") + pd.Timedelta(days=3),
-                                "open": 1e6, "high": 1e6, "low": 1e6, "close": 1e6, "volume": 1e9}])
+        future = pd.DataFrame(
+            [
+                {
+                    "timestamp": pd.Timestamp(last_known.date(), tz="UTC") + pd.Timedelta(days=3),
+                    "open": 1e6,
+                    "high": 1e6,
+                    "low": 1e6,
+                    "close": 1e6,
+                    "volume": 1e9,
+                }
+            ]
+        )
         planted[symbol] = pd.concat([frame, future], ignore_index=True)
 
     def run(history):
         bars = PointInTimeBars(history)
-        result = run_backtest(strategy, period, bars, contracts(strategy), offline_analyst(strategy, tmp_path),
-                              Costs(), 100_000)
+        result = run_backtest(
+            strategy, period, bars, contracts(strategy), offline_analyst(strategy, tmp_path), Costs(), 100_000
+        )
         return result, bars
 
     base, _ = run(clean)

@@ -19,12 +19,21 @@ DAYS = ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
 
 def history() -> PointInTimeBars:
     rows = [  # Monday to Thursday; Wednesday's range reaches both 104 (target) and 97 (stop), falling first
-        (100.0, 101.0, 99.0, 100.0), (100.5, 102.0, 100.0, 101.0), (101.0, 104.5, 96.5, 103.0),
+        (100.0, 101.0, 99.0, 100.0),
+        (100.5, 102.0, 100.0, 101.0),
+        (101.0, 104.5, 96.5, 103.0),
         (103.0, 103.5, 102.0, 103.0),
     ]
-    return PointInTimeBars({"XYZ": pd.DataFrame(
-        [{"timestamp": pd.Timestamp(d, tz="UTC"), "open": o, "high": h, "low": lo, "close": c, "volume": 1e6}
-         for d, (o, h, lo, c) in zip(DAYS, rows, strict=True)])})
+    return PointInTimeBars(
+        {
+            "XYZ": pd.DataFrame(
+                [
+                    {"timestamp": pd.Timestamp(d, tz="UTC"), "open": o, "high": h, "low": lo, "close": c, "volume": 1e6}
+                    for d, (o, h, lo, c) in zip(DAYS, rows, strict=True)
+                ]
+            )
+        }
+    )
 
 
 def ledger(tmp_path: Path, broker: ReplayBroker) -> Ledger:
@@ -34,8 +43,18 @@ def ledger(tmp_path: Path, broker: ReplayBroker) -> Ledger:
 
 
 def intent(**kw) -> OrderIntent:
-    base = dict(order_ref="t:XYZ:1", strategy="t", symbol="XYZ", con_id=0, tick="1", mode="paper", action="BUY",
-                quantity=100, entry_type="MKT", tif="DAY")
+    base = dict(
+        order_ref="t:XYZ:1",
+        strategy="t",
+        symbol="XYZ",
+        con_id=0,
+        tick="1",
+        mode="paper",
+        action="BUY",
+        quantity=100,
+        entry_type="MKT",
+        tif="DAY",
+    )
     return OrderIntent(**{**base, **kw})
 
 
@@ -45,8 +64,12 @@ def monday_after_close() -> datetime:
 
 def test_a_market_order_fills_at_the_next_open_with_slippage_and_commission(tmp_path):
     bars = history()
-    broker = ReplayBroker(bars, {"XYZ": _offline_contract("XYZ")}, 100_000, Costs(slippage_bps=10, commission_per_share=0.01,
-                                                                              min_commission=2))
+    broker = ReplayBroker(
+        bars,
+        {"XYZ": _offline_contract("XYZ")},
+        100_000,
+        Costs(slippage_bps=10, commission_per_share=0.01, min_commission=2),
+    )
     book = ledger(tmp_path, broker)
     broker.advance_to(monday_after_close(), book)
     placed = broker.place(book, intent(), _offline_contract("XYZ"))
@@ -67,8 +90,9 @@ def test_a_bracket_stop_and_target_in_one_bar_trigger_in_the_order_the_path_reac
     broker = ReplayBroker(bars, {"XYZ": _offline_contract("XYZ")}, 100_000, Costs(slippage_bps=0))
     book = ledger(tmp_path, broker)
     broker.advance_to(monday_after_close(), book)
-    broker.place(book, intent(entry_type="LMT", limit_price=100.5, stop_loss=97.0, take_profit=104.0),
-                 _offline_contract("XYZ"))
+    broker.place(
+        book, intent(entry_type="LMT", limit_price=100.5, stop_loss=97.0, take_profit=104.0), _offline_contract("XYZ")
+    )
     broker.advance_to(monday_after_close() + timedelta(days=2), book)  # through Wednesday
     legs = [(f.leg, f.side, f.price) for f in broker.fills]
     # Wednesday closed up (open 101 < close 103), so the replayed path visits the low (stop) before the high.

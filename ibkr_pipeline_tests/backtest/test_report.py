@@ -13,7 +13,9 @@ from ibkr_pipeline.backtest.replay_broker import TradeFill
 
 def curve(values: list[float], step_days: int = 1) -> pd.Series:
     start = datetime(2025, 1, 1, 21, 15, tzinfo=UTC)
-    return pd.Series(values, index=pd.DatetimeIndex([start + timedelta(days=step_days * i) for i in range(len(values))]))
+    return pd.Series(
+        values, index=pd.DatetimeIndex([start + timedelta(days=step_days * i) for i in range(len(values))])
+    )
 
 
 def test_return_drawdown_and_ratios():
@@ -40,13 +42,17 @@ def test_round_trips_pair_exits_with_entries_first_in_first_out():
         TradeFill(t + timedelta(days=3), "AAA", "SELL", 5, 90.0, 1.0, 0.0, "r2", "stop"),
     ]
     trips = report.round_trips(fills)
-    assert [(x.shares, x.entry_price, x.exit_price) for x in trips] == [(10, 100.0, 120.0), (5, 110.0, 120.0),
-                                                                       (5, 110.0, 90.0)]
+    assert [(x.shares, x.entry_price, x.exit_price) for x in trips] == [
+        (10, 100.0, 120.0),
+        (5, 110.0, 120.0),
+        (5, 110.0, 90.0),
+    ]
     assert trips[0].pnl == pytest.approx(200 - 1.0 - 1.0)  # both commissions, the exit's pro rata
     assert trips[2].pnl == pytest.approx(-100 - 0.5 - 1.0)
     table = report.per_symbol(trips)
-    assert table.to_dict("records") == [{"symbol": "AAA", "trades": 3, "wins": 2, "win_rate": 0.6667,
-                                         "pnl": round(sum(x.pnl for x in trips), 2)}]
+    assert table.to_dict("records") == [
+        {"symbol": "AAA", "trades": 3, "wins": 2, "win_rate": 0.6667, "pnl": round(sum(x.pnl for x in trips), 2)}
+    ]
 
 
 def test_buy_and_hold_buys_whole_shares_equally_and_keeps_the_rest_in_cash():

@@ -10,7 +10,6 @@ import pytest
 from ib_async import IB, Stock
 
 from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
-from ibkr_pipeline.store.contract_cache import ContractCache
 from ibkr_pipeline.broker.errors import (
     GatewayConnectionError,
     GatewayOutageError,
@@ -20,6 +19,7 @@ from ibkr_pipeline.broker.errors import (
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.pacing import PacingRules
 from ibkr_pipeline.exchange.universe import Universe
+from ibkr_pipeline.store.contract_cache import ContractCache
 from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline_tests.conftest import MARKET_OPEN_INSTANT, free_port, make_gateway
 
@@ -88,7 +88,8 @@ def test_daily_and_weekly_bars_are_not_held_to_the_small_bar_limits():
         with client_for(gw) as client:
             infos = client.run(client.resolve_many_async([ContractSpec(symbol=s) for s in symbols]))
             reqs = [BarsRequest(info, None, "1 Y", "1 day") for info in infos] + [
-                BarsRequest(info, None, "2 Y", "1 week") for info in infos]
+                BarsRequest(info, None, "2 Y", "1 week") for info in infos
+            ]
             frames = client.bars_many(reqs)
         assert all(not isinstance(f, Exception) and len(f) > 0 for f in frames)
         assert (client.pacing.stats.requests, client.pacing.stats.waited_s) == (200, 0.0)
@@ -141,7 +142,12 @@ def test_bracket_through_the_client_with_order_ref(gateway):
         ref = quote.reference_price
         assert ref and quote.bid < quote.ask
         trades = client.place_bracket(
-            info, "BUY", 10, None, take_profit=round(ref * 1.5, 2), stop_loss=round(ref * 0.5, 2),
+            info,
+            "BUY",
+            10,
+            None,
+            take_profit=round(ref * 1.5, 2),
+            stop_loss=round(ref * 0.5, 2),
             order_ref="strategy:SPY:20261124T1500",
         )
         client.sleep(0.3)
@@ -151,7 +157,12 @@ def test_bracket_through_the_client_with_order_ref(gateway):
         assert execution.execution.orderRef == "strategy:SPY:20261124T1500"
         assert [(p.contract.symbol, p.position) for p in client.positions()] == [("SPY", 10.0)]
         resting = client.place_bracket(
-            info, "BUY", 10, round(ref * 0.8, 2), take_profit=round(ref * 1.5, 2), stop_loss=round(ref * 0.5, 2),
+            info,
+            "BUY",
+            10,
+            round(ref * 0.8, 2),
+            take_profit=round(ref * 1.5, 2),
+            stop_loss=round(ref * 0.5, 2),
             order_ref="strategy:SPY:20261124T1600",
         )
         client.sleep(0.3)
@@ -179,8 +190,14 @@ def test_a_162_caused_by_another_client_is_retried():
 
 
 def fast_client(gw, **overrides) -> IBKRClient:
-    settings = dict(port=gw.port, connect_timeout_s=1, backoff_initial_s=0.05, request_timeout_s=1,
-                    call_budget_s=4, connect_attempts=2)
+    settings = dict(
+        port=gw.port,
+        connect_timeout_s=1,
+        backoff_initial_s=0.05,
+        request_timeout_s=1,
+        call_budget_s=4,
+        connect_attempts=2,
+    )
     client = IBKRClient(IBKRSettings(**{**settings, **overrides}))
     client.connect()
     return client

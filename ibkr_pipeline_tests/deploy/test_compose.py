@@ -19,15 +19,19 @@ def compose() -> dict:
 
 
 def env_example(name: str) -> dict[str, str]:
-    pairs = [line.split("=", 1) for line in (DEPLOY / name).read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    pairs = [
+        line.split("=", 1)
+        for line in (DEPLOY / name).read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     return {k: v for k, v in pairs}
 
 
 def check(path: Path) -> subprocess.CompletedProcess[str]:
     tool = Path(sys.executable).parent / "check-jsonschema"
-    return subprocess.run([str(tool), "--builtin-schema", "vendor.compose-spec", str(path)], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [str(tool), "--builtin-schema", "vendor.compose-spec", str(path)], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_compose_file_is_valid_under_the_compose_specification(tmp_path):
@@ -43,8 +47,19 @@ def test_the_compose_file_is_valid_under_the_compose_specification(tmp_path):
 
 def test_the_topology_is_all_there():
     services = compose()["services"]
-    assert {"postgres", "minio", "minio-init", "ib-gateway", "code", "webserver", "webserver-readonly", "daemon",
-            "redis", "celery-worker", "dagster-init"} <= set(services)
+    assert {
+        "postgres",
+        "minio",
+        "minio-init",
+        "ib-gateway",
+        "code",
+        "webserver",
+        "webserver-readonly",
+        "daemon",
+        "redis",
+        "celery-worker",
+        "dagster-init",
+    } <= set(services)
     assert services["dagster-init"]["command"][-1].endswith("dagster instance migrate")
     assert "code-server" in services["code"]["command"] and "dagster-daemon" in services["daemon"]["command"]
     assert "--read-only" in services["webserver-readonly"]["command"]
@@ -70,8 +85,13 @@ def test_nothing_is_exposed_beyond_localhost_and_only_what_must_reaches_out():
 
 def test_each_container_gets_only_the_variables_it_needs():
     services = compose()["services"]
-    trading_secrets = {"OPENAI_API_KEY", "IBKR_PIPELINE_S3_SECRET_KEY", "IBKR_PIPELINE_DB_URL",
-                       "IBKR_PIPELINE_ALERT_WEBHOOK", "MINIO_ROOT_PASSWORD"}
+    trading_secrets = {
+        "OPENAI_API_KEY",
+        "IBKR_PIPELINE_S3_SECRET_KEY",
+        "IBKR_PIPELINE_DB_URL",
+        "IBKR_PIPELINE_ALERT_WEBHOOK",
+        "MINIO_ROOT_PASSWORD",
+    }
     assert all("env_file" not in s for n, s in services.items() if n != "ib-gateway")  # no whole .env anywhere
     for name in ("webserver", "webserver-readonly", "daemon"):
         assert set(services[name]["environment"]) & trading_secrets == set(), name
@@ -86,8 +106,10 @@ def test_each_container_gets_only_the_variables_it_needs():
 def test_the_app_uses_its_own_bucket_only_minio_user():
     services = compose()["services"]
     script = services["minio-init"]["command"][0]
-    assert services["minio"]["environment"] == {"MINIO_ROOT_USER": "${MINIO_ROOT_USER}",
-                                                "MINIO_ROOT_PASSWORD": "${MINIO_ROOT_PASSWORD}"}
+    assert services["minio"]["environment"] == {
+        "MINIO_ROOT_USER": "${MINIO_ROOT_USER}",
+        "MINIO_ROOT_PASSWORD": "${MINIO_ROOT_PASSWORD}",
+    }
     assert 'mc admin user add local "$$APP_ACCESS_KEY" "$$APP_SECRET_KEY"' in script
     assert "mc admin policy attach local ibkr-pipeline-app" in script
     assert '"Resource":["arn:aws:s3:::%s/*"]' in script and "s3:*" not in script  # one bucket, listed actions
@@ -97,10 +119,18 @@ def test_the_app_uses_its_own_bucket_only_minio_user():
 
 def test_placeholder_secrets_stop_the_deployment_before_anything_starts():
     services = compose()["services"]
-    assert services["dagster-init"]["command"] == ["sh", "-c", "ibkr-pipeline check-deployment && dagster instance migrate"]
+    assert services["dagster-init"]["command"] == [
+        "sh",
+        "-c",
+        "ibkr-pipeline check-deployment && dagster instance migrate",
+    ]
     tool = Path(sys.executable).parent / "ibkr-pipeline"
-    refused = subprocess.run([str(tool), "check-deployment", "--env-file", str(DEPLOY / ".env.example")],
-                             capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [str(tool), "check-deployment", "--env-file", str(DEPLOY / ".env.example")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 1
     assert refused.stdout.splitlines() == [
         "✗ DAGSTER_PG_PASSWORD (Dagster's and the ledger's PostgreSQL) contains the placeholder 'change-me'",
@@ -115,26 +145,43 @@ def test_strong_secrets_pass_and_weak_ones_are_named():
     from ibkr_pipeline.deployment import placeholder_problems
 
     strong = "9f2c4e7a1b3d5f60a8c2e4b6d8f0a1c3"
-    env = {"DAGSTER_PG_PASSWORD": strong, "MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": strong + "x",
-           "IBKR_PIPELINE_S3_ACCESS_KEY": "app", "IBKR_PIPELINE_S3_SECRET_KEY": strong + "y",
-           "IBKR_PIPELINE_DB_URL": f"postgresql+psycopg2://dagster:{strong}@postgres:5432/dagster"}
+    env = {
+        "DAGSTER_PG_PASSWORD": strong,
+        "MINIO_ROOT_USER": "root",
+        "MINIO_ROOT_PASSWORD": strong + "x",
+        "IBKR_PIPELINE_S3_ACCESS_KEY": "app",
+        "IBKR_PIPELINE_S3_SECRET_KEY": strong + "y",
+        "IBKR_PIPELINE_DB_URL": f"postgresql+psycopg2://dagster:{strong}@postgres:5432/dagster",
+    }
     assert placeholder_problems(env) == []
     assert placeholder_problems({**env, "DAGSTER_PG_PASSWORD": "short1"}) == [
-        "DAGSTER_PG_PASSWORD (Dagster's and the ledger's PostgreSQL) is shorter than 16 characters"]
+        "DAGSTER_PG_PASSWORD (Dagster's and the ledger's PostgreSQL) is shorter than 16 characters"
+    ]
     assert placeholder_problems({**env, "IBKR_PIPELINE_S3_ACCESS_KEY": "root"}) == [
-        "IBKR_PIPELINE_S3_ACCESS_KEY is MinIO's root user: the app needs its own, bucket-only user"]
+        "IBKR_PIPELINE_S3_ACCESS_KEY is MinIO's root user: the app needs its own, bucket-only user"
+    ]
 
 
 def test_every_setting_the_deployment_reads_is_in_env_example():
     env = env_example(".env.example")
-    text = (DEPLOY / "docker-compose.yml").read_text() + (DEPLOY / "dagster.yaml").read_text() \
-        + (DEPLOY / "workspace.yaml").read_text() + (DEPLOY / "celery.yaml").read_text()
+    text = (
+        (DEPLOY / "docker-compose.yml").read_text()
+        + (DEPLOY / "dagster.yaml").read_text()
+        + (DEPLOY / "workspace.yaml").read_text()
+        + (DEPLOY / "celery.yaml").read_text()
+    )
     used = set(re.findall(r"\$\{(\w+)\}", text)) | set(re.findall(r"\{env: (\w+)\}", text))
     assert used - set(env) == set(), f"missing from .env.example: {sorted(used - set(env))}"
     code = "\n".join(p.read_text() for p in (DEPLOY.parent / "ibkr_pipeline").rglob("*.py"))
     read_by_code = set(re.findall(r"""(?:environ\.get|environ\[|EnvVar(?:\.int)?)\(?["'](\w+)["']""", code))
-    missing = {v for v in read_by_code if v.startswith(("IBKR_", "OPENAI_"))} - set(env) - {
-        "IBKR_PIPELINE_HOME", "IBKR_PIPELINE_CHART_DIR",  # set by the Dockerfile; local-store only
-        "IBKR_PIPELINE_GIT_SHA"}  # the Dockerfile's GIT_SHA build argument
+    missing = (
+        {v for v in read_by_code if v.startswith(("IBKR_", "OPENAI_"))}
+        - set(env)
+        - {
+            "IBKR_PIPELINE_HOME",
+            "IBKR_PIPELINE_CHART_DIR",  # set by the Dockerfile; local-store only
+            "IBKR_PIPELINE_GIT_SHA",
+        }
+    )  # the Dockerfile's GIT_SHA build argument
     assert missing == set(), f"read by the code but not in .env.example: {sorted(missing)}"
     assert set(env_example("ib-gateway.env.example")) == {"TWS_USERID", "TWS_PASSWORD"}

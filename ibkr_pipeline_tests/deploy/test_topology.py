@@ -41,14 +41,18 @@ class Processes:
 
     def start(self, name: str, *args: str) -> None:
         out = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        self.running[name] = (subprocess.Popen([*args], stdout=out, stderr=subprocess.STDOUT, env=self.env,
-                                               cwd=ROOT, start_new_session=True), out)
+        self.running[name] = (
+            subprocess.Popen(
+                [*args], stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT, start_new_session=True
+            ),
+            out,
+        )
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text()
 
     def stop(self) -> None:
-        for proc, out in self.running.values():
+        for proc, _out in self.running.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc, out in self.running.values():
@@ -73,12 +77,19 @@ def test_daemon_launches_a_strategy_tick_whose_steps_run_on_a_celery_worker(tmp_
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # dagster-celery starts `celery` by name
-        "DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": pg["host"], "DAGSTER_PG_PORT": pg["port"],
-        "DAGSTER_PG_DB": database, "DAGSTER_PG_USER": pg["user"], "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
-        "DAGSTER_MAX_CONCURRENT_RUNS": "4", "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "compute_logs"),
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": pg["host"],
+        "DAGSTER_PG_PORT": pg["port"],
+        "DAGSTER_PG_DB": database,
+        "DAGSTER_PG_USER": pg["user"],
+        "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
+        "DAGSTER_MAX_CONCURRENT_RUNS": "4",
+        "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "compute_logs"),
         "DAGSTER_ARTIFACT_DIR": str(tmp_path / "storage"),
-        "DAGSTER_CODE_SERVER_HOST": "127.0.0.1", "DAGSTER_CODE_SERVER_PORT": str(code_port),
-        "IBKR_PORT": str(gateway_port), "IBKR_PIPELINE_HOME": str(tmp_path / "data"),
+        "DAGSTER_CODE_SERVER_HOST": "127.0.0.1",
+        "DAGSTER_CODE_SERVER_PORT": str(code_port),
+        "IBKR_PORT": str(gateway_port),
+        "IBKR_PIPELINE_HOME": str(tmp_path / "data"),
         "IBKR_PIPELINE_DB_URL": f"postgresql+psycopg2://{pg['user']}@{pg['host']}:{pg['port']}/{database}",
         "IBKR_PIPELINE_STRATEGIES": str(strategies),
         "IBKR_PIPELINE_EXECUTOR": "celery",
@@ -86,46 +97,99 @@ def test_daemon_launches_a_strategy_tick_whose_steps_run_on_a_celery_worker(tmp_
         "IBKR_PIPELINE_CELERY_BACKEND": f"redis://127.0.0.1:6379/{BACKEND_DB}",
     }
     # Create Dagster's schema once, before any service starts (compose runs the same as dagster-init).
-    migrate = subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, cwd=ROOT, capture_output=True,
-                             text=True, timeout=120)
+    migrate = subprocess.run(
+        [str(BIN / "dagster"), "instance", "migrate"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
     procs = Processes(logs, env)
     try:
-        procs.start("gateway", str(BIN / "ibkr-pipeline"), "gateway-sim", "--port", str(gateway_port),
-                    "--clock-start", "2026-11-19T22:00:00", "--clock-speed", "0", "--no-pacing")
-        procs.start("code", str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(code_port),
-                    "-m", "ibkr_pipeline.definitions")
+        procs.start(
+            "gateway",
+            str(BIN / "ibkr-pipeline"),
+            "gateway-sim",
+            "--port",
+            str(gateway_port),
+            "--clock-start",
+            "2026-11-19T22:00:00",
+            "--clock-speed",
+            "0",
+            "--no-pacing",
+        )
+        procs.start(
+            "code",
+            str(BIN / "dagster"),
+            "code-server",
+            "start",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(code_port),
+            "-m",
+            "ibkr_pipeline.definitions",
+        )
         wait_for_port(gateway_port)
         wait_for_port(code_port, timeout=90)
-        procs.start("worker", str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                    "-y", str(ROOT / "deploy" / "celery.yaml"), "--loglevel", "INFO")
-        procs.start("webserver", str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port),
-                    "-w", str(ROOT / "deploy" / "workspace.yaml"))
+        procs.start(
+            "worker",
+            str(BIN / "dagster-celery"),
+            "worker",
+            "start",
+            "-A",
+            "dagster_celery.app",
+            "-y",
+            str(ROOT / "deploy" / "celery.yaml"),
+            "--loglevel",
+            "INFO",
+        )
+        procs.start(
+            "webserver",
+            str(BIN / "dagster-webserver"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(web_port),
+            "-w",
+            str(ROOT / "deploy" / "workspace.yaml"),
+        )
         procs.start("daemon", str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "deploy" / "workspace.yaml"))
         wait_for_port(web_port, timeout=90)
 
         client = DagsterGraphQLClient("127.0.0.1", port_number=web_port)
-        run_id = client.submit_job_execution("tiny_tick", repository_location_name="ibkr_pipeline",
-                                             repository_name="__repository__", tags={"dagster/partition": TICK})
+        run_id = client.submit_job_execution(
+            "tiny_tick",
+            repository_location_name="ibkr_pipeline",
+            repository_name="__repository__",
+            tags={"dagster/partition": TICK},
+        )
         status, deadline = None, time.monotonic() + 240
         while time.monotonic() < deadline:
             status = client.get_run_status(run_id).value
             if status in ("SUCCESS", "FAILURE", "CANCELED"):
                 break
             time.sleep(2)
-        assert status == "SUCCESS", (f"run {status}\n--- daemon\n{procs.log('daemon')[-3000:]}\n--- worker\n"
-                                     f"{procs.log('worker')[-3000:]}\n--- code\n{procs.log('code')[-3000:]}")
+        assert status == "SUCCESS", (
+            f"run {status}\n--- daemon\n{procs.log('daemon')[-3000:]}\n--- worker\n"
+            f"{procs.log('worker')[-3000:]}\n--- code\n{procs.log('code')[-3000:]}"
+        )
         worker_log = procs.log("worker")
     finally:
         procs.stop()
 
-    with psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], dbname=database) as conn, \
-            conn.cursor() as cur:
-        cur.execute("SELECT dagster_event_type, count(*) FROM event_logs WHERE run_id = %s "
-                    "AND dagster_event_type IS NOT NULL GROUP BY 1", (run_id,))
+    with (
+        psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], dbname=database) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute(
+            "SELECT dagster_event_type, count(*) FROM event_logs WHERE run_id = %s "
+            "AND dagster_event_type IS NOT NULL GROUP BY 1",
+            (run_id,),
+        )
         events = dict(cur.fetchall())
-        cur.execute("SELECT r.status, t.value FROM runs r JOIN run_tags t ON t.run_id = r.run_id WHERE r.run_id = %s "
-                    "AND t.key = 'strategy'", (run_id,))
+        cur.execute(
+            "SELECT r.status, t.value FROM runs r JOIN run_tags t ON t.run_id = r.run_id WHERE r.run_id = %s "
+            "AND t.key = 'strategy'",
+            (run_id,),
+        )
         run_status, strategy = cur.fetchone()
         cur.execute("SELECT count(*), min(mode) FROM orders WHERE strategy = 'tiny'")
         ledger_rows, mode = cur.fetchone()

@@ -6,15 +6,34 @@ import pandas as pd
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.domain.bar_periods import aggregate_runs, period_starts
 
-DAYS = pd.DatetimeIndex(["2025-12-22", "2025-12-23", "2025-12-24", "2025-12-26",  # Christmas week
-                         "2025-12-29", "2025-12-30", "2025-12-31", "2026-01-02",  # ISO week 1 of 2026
-                         "2026-01-06", "2026-01-07"])  # a week whose Monday is not traded here
+DAYS = pd.DatetimeIndex(
+    [
+        "2025-12-22",
+        "2025-12-23",
+        "2025-12-24",
+        "2025-12-26",  # Christmas week
+        "2025-12-29",
+        "2025-12-30",
+        "2025-12-31",
+        "2026-01-02",  # ISO week 1 of 2026
+        "2026-01-06",
+        "2026-01-07",
+    ]
+)  # a week whose Monday is not traded here
 
 
 def _daily() -> pd.DataFrame:
     n = len(DAYS)
-    return pd.DataFrame({"open": np.arange(n) + 10.0, "high": np.arange(n) + 12.0, "low": np.arange(n) + 8.0,
-                         "close": np.arange(n) + 11.0, "volume": np.full(n, 100.0)}, index=DAYS)
+    return pd.DataFrame(
+        {
+            "open": np.arange(n) + 10.0,
+            "high": np.arange(n) + 12.0,
+            "low": np.arange(n) + 8.0,
+            "close": np.arange(n) + 11.0,
+            "volume": np.full(n, 100.0),
+        },
+        index=DAYS,
+    )
 
 
 def test_weeks_run_monday_to_sunday_across_a_year_end_and_are_labelled_by_their_first_session():

@@ -8,10 +8,12 @@ def test_flat_long_and_short_positions_in_words():
     long = StrategyPosition("s", "AAPL", 10, 90.0)
     assert position_summary(long, 99.0, ["SELL 10 MKT (s:AAPL:2026-11-20-1000)"]) == (
         "long 10 shares at an average cost of 90.00; unrealized P&L +90.00 (+10.0%) at the last close 99.00; "
-        "working orders: SELL 10 MKT (s:AAPL:2026-11-20-1000)")
+        "working orders: SELL 10 MKT (s:AAPL:2026-11-20-1000)"
+    )
     short = StrategyPosition("s", "AAPL", -5, 100.0)
     assert position_summary(short, 110.0, []).startswith(
-        "short 5 shares at an average cost of 100.00; unrealized P&L -50.00 (-10.0%)")
+        "short 5 shares at an average cost of 100.00; unrealized P&L -50.00 (-10.0%)"
+    )
 
 
 def test_an_order_groups_status_from_its_legs():

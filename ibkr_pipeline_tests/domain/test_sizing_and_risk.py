@@ -22,7 +22,14 @@ limits = st.builds(RiskLimits, max_position_value=st.floats(100, 1e6), max_posit
 
 
 @settings(max_examples=300, deadline=None)
-@given(templates, limits, st.floats(1_000, 1e8), st.floats(0.5, 5_000), st.floats(0.001, 0.5), st.sampled_from([1, 10, 100]))
+@given(
+    templates,
+    limits,
+    st.floats(1_000, 1e8),
+    st.floats(0.5, 5_000),
+    st.floats(0.001, 0.5),
+    st.sampled_from([1, 10, 100]),
+)
 def test_sized_orders_never_breach_limits(template, risk_limits, equity, price, stop_frac, lot):
     quantity = position_size(template, risk_limits, equity, price, price * (1 - stop_frac), lot)
     assert isinstance(quantity, int) and quantity >= 0 and quantity % lot == 0
@@ -30,11 +37,31 @@ def test_sized_orders_never_breach_limits(template, risk_limits, equity, price, 
     assert value <= risk_limits.max_position_value + 1e-6
     assert value <= equity * risk_limits.max_position_pct / 100 + 1e-6
     if quantity:
-        intent = OrderIntent(order_ref="s:X:t", strategy="s", symbol="X", con_id=1, tick="t", mode="paper", action="BUY",
-                             quantity=quantity, entry_type="LMT", limit_price=price)
-        ctx = RiskContext(now=NOW, trading_enabled=True, trading_block_reason="", market_open=True, next_open=None,
-                          net_liquidation=equity, gross_exposure=0.0, open_positions=0, orders_today=0, daily_pnl=0.0,
-                          quote_price=price)
+        intent = OrderIntent(
+            order_ref="s:X:t",
+            strategy="s",
+            symbol="X",
+            con_id=1,
+            tick="t",
+            mode="paper",
+            action="BUY",
+            quantity=quantity,
+            entry_type="LMT",
+            limit_price=price,
+        )
+        ctx = RiskContext(
+            now=NOW,
+            trading_enabled=True,
+            trading_block_reason="",
+            market_open=True,
+            next_open=None,
+            net_liquidation=equity,
+            gross_exposure=0.0,
+            open_positions=0,
+            orders_today=0,
+            daily_pnl=0.0,
+            quote_price=price,
+        )
         checks = {c.name: c for c in check_order(intent, risk_limits, ctx)}
         assert checks["position_value"].passed and checks["position_pct_of_net_liq"].passed
 
@@ -47,13 +74,40 @@ def test_risk_sizing_needs_a_stop_and_rounds_down():
 
 
 def test_each_limit_blocks_with_its_numbers():
-    limits_ = RiskLimits(max_position_value=10_000, max_position_pct=5, max_open_positions=2, max_orders_per_day=3,
-                         daily_loss_limit=1_000, min_confidence=0.6)
-    intent = OrderIntent(order_ref=order_ref("s", "AAPL", "2026-11-16-16:15"), strategy="s", symbol="AAPL", con_id=1,
-                         tick="t", mode="paper", action="BUY", quantity=10, entry_type="LMT", limit_price=100.0)
-    base = dict(now=NOW, trading_enabled=True, trading_block_reason="", market_open=True, next_open=None,
-                net_liquidation=100_000, gross_exposure=0.0, open_positions=0, orders_today=0, daily_pnl=0.0,
-                quote_price=100.0, signal_confidence=0.8)
+    limits_ = RiskLimits(
+        max_position_value=10_000,
+        max_position_pct=5,
+        max_open_positions=2,
+        max_orders_per_day=3,
+        daily_loss_limit=1_000,
+        min_confidence=0.6,
+    )
+    intent = OrderIntent(
+        order_ref=order_ref("s", "AAPL", "2026-11-16-16:15"),
+        strategy="s",
+        symbol="AAPL",
+        con_id=1,
+        tick="t",
+        mode="paper",
+        action="BUY",
+        quantity=10,
+        entry_type="LMT",
+        limit_price=100.0,
+    )
+    base = dict(
+        now=NOW,
+        trading_enabled=True,
+        trading_block_reason="",
+        market_open=True,
+        next_open=None,
+        net_liquidation=100_000,
+        gross_exposure=0.0,
+        open_positions=0,
+        orders_today=0,
+        daily_pnl=0.0,
+        quote_price=100.0,
+        signal_confidence=0.8,
+    )
     assert passed(check_order(intent, limits_, RiskContext(**base)))
     cases = {
         "trading_enabled": dict(trading_enabled=False, trading_block_reason="kill switch is on"),

@@ -81,7 +81,9 @@ def test_every_strategy_file_is_rejected_with_a_location_or_accepted(tmp_path):
         counts["rejected with file and location" if located else "rejected with the file"] += 1
         if case.expect == "accept":
             failures.append(f"{label}: rejected, should have been accepted: {lines}")
-    report_line(f"strategy-file fuzzer: {len(cases)} files: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    report_line(
+        f"strategy-file fuzzer: {len(cases)} files: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    )
     assert not failures, "\n".join(failures)
     assert counts["crash"] == counts["hang"] == 0
 

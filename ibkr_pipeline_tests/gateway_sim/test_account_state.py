@@ -5,8 +5,8 @@ import json
 import pytest
 from ib_async import IB, LimitOrder, MarketOrder, Stock
 
-from ibkr_pipeline.gateway_sim.server import SimulatorThread
 from ibkr_pipeline.exchange.state import StateError
+from ibkr_pipeline.gateway_sim.server import SimulatorThread
 from ibkr_pipeline_tests.conftest import make_gateway
 
 

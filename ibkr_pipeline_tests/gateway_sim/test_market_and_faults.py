@@ -15,8 +15,14 @@ def test_replay_serves_the_files_bars(tmp_path):
     days = pd.bdate_range("2026-10-01", "2026-11-20")
     days = [d for d in days if d.strftime("%Y-%m-%d") != "2026-11-11"]  # a gap the file simply lacks
     frame = pd.DataFrame(
-        {"date": [d.strftime("%Y-%m-%d") for d in days], "open": 10.0, "high": 11.0, "low": 9.0,
-         "close": [10.0 + i * 0.1 for i in range(len(days))], "volume": 1000}
+        {
+            "date": [d.strftime("%Y-%m-%d") for d in days],
+            "open": 10.0,
+            "high": 11.0,
+            "low": 9.0,
+            "close": [10.0 + i * 0.1 for i in range(len(days))],
+            "volume": 1000,
+        }
     )
     frame.to_csv(tmp_path / "ACME.csv", index=False)
     (tmp_path / "universe.yaml").write_text("- {symbol: ACME, primary_exchange: NYSE, price: 10, name: Acme Corp}\n")

@@ -55,6 +55,7 @@ def test_the_project_client_asks_for_delayed_data_and_names_a_refusal(gw):
         with pytest.raises(MarketDataRefusedError) as refused:
             client.snapshot(client.resolve(ContractSpec(symbol="SPY")))
         assert refused.value.code == 354 and str(refused.value) == (
-            "IB error 354: SPY: Requested market data is not subscribed.")
+            "IB error 354: SPY: Requested market data is not subscribed."
+        )
     finally:
         client.disconnect()

@@ -63,8 +63,11 @@ def test_more_than_60_requests_in_10_minutes_is_error_162(paced):
 
 def test_bars_larger_than_30_seconds_are_never_refused_for_pacing(paced):
     gw, ib = paced
-    answers = [bars(ib, s, duration, size) for s in gw.sim.universe.symbols[:31]
-               for duration, size in (("1 D", "1 min"), ("1 M", "1 day"))]
+    answers = [
+        bars(ib, s, duration, size)
+        for s in gw.sim.universe.symbols[:31]
+        for duration, size in (("1 D", "1 min"), ("1 M", "1 day"))
+    ]
     answers += [bars(ib, "AAPL", "1 M", "1 day") for _ in range(3)]  # identical, at once
     assert all(isinstance(a, int) and a > 0 for a in answers), [a for a in answers if not isinstance(a, int)]
     assert gw.sim.pacing_violations == 0

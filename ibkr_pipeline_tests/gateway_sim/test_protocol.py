@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from ib_async.decoder import Decoder
 
-from ibkr_pipeline.gateway_sim import messages as msg
 from ibkr_pipeline.exchange.market import SessionCalendar
 from ibkr_pipeline.exchange.matching import Fill, SimOrder
-from ibkr_pipeline.gateway_sim.protocol import SERVER_VERSION, encode_field, frame, split_fields
 from ibkr_pipeline.exchange.universe import Universe
+from ibkr_pipeline.gateway_sim import messages as msg
+from ibkr_pipeline.gateway_sim.protocol import SERVER_VERSION, encode_field, frame, split_fields
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
@@ -47,10 +47,25 @@ def aapl():
 
 def order(aapl, **kw) -> SimOrder:
     base = dict(
-        client_id=7, order_id=42, perm_id=1000042, instrument=aapl, action="BUY", quantity=100.0,
-        order_type="LMT", lmt_price=101.25, aux_price=None, tif="GTC", oca_group="", oca_type=0,
-        account="DU1234567", order_ref="strat:AAPL:20261124", transmit=True, parent_id=41,
-        outside_rth=True, placed_at=NOW, status="Submitted",
+        client_id=7,
+        order_id=42,
+        perm_id=1000042,
+        instrument=aapl,
+        action="BUY",
+        quantity=100.0,
+        order_type="LMT",
+        lmt_price=101.25,
+        aux_price=None,
+        tif="GTC",
+        oca_group="",
+        oca_type=0,
+        account="DU1234567",
+        order_ref="strat:AAPL:20261124",
+        transmit=True,
+        parent_id=41,
+        outside_rth=True,
+        placed_at=NOW,
+        status="Submitted",
     )
     base.update(kw)
     return SimOrder(**base)
@@ -84,7 +99,12 @@ def test_completed_order_has_96_fields_and_decodes(aapl):
     assert len(fields) == 96
     name, (contract, decoded, state) = decode(fields)
     assert name == "completedOrder"
-    assert (contract.symbol, decoded.orderRef, decoded.permId, decoded.filledQuantity) == ("AAPL", o.order_ref, 1000042, 100.0)
+    assert (contract.symbol, decoded.orderRef, decoded.permId, decoded.filledQuantity) == (
+        "AAPL",
+        o.order_ref,
+        1000042,
+        100.0,
+    )
     assert (state.status, state.completedStatus) == ("Filled", "Filled Size: 100")
 
 
@@ -96,7 +116,12 @@ def test_order_status_exec_and_commission(aapl):
     name, (req_id, contract, execution) = decode(msg.exec_details(-1, fill))
     assert name == "execDetails" and req_id == -1
     assert (execution.execId, execution.side, execution.shares, execution.price, execution.orderRef) == (
-        "abc.01", "BOT", 100.0, 101.0, o.order_ref)
+        "abc.01",
+        "BOT",
+        100.0,
+        101.0,
+        o.order_ref,
+    )
     assert execution.time == NOW
     fields = msg.commission_report(fill)
     assert len(fields) == 8
@@ -108,7 +133,13 @@ def test_contract_details_decodes(aapl):
     name, (req_id, cd) = decode(msg.contract_details(5, aapl, SessionCalendar(), NOW))
     assert name == "contractDetails" and req_id == 5
     c = cd.contract
-    assert (c.symbol, c.conId, c.primaryExchange, c.exchange, c.currency) == ("AAPL", aapl.con_id, "NASDAQ", "SMART", "USD")
+    assert (c.symbol, c.conId, c.primaryExchange, c.exchange, c.currency) == (
+        "AAPL",
+        aapl.con_id,
+        "NASDAQ",
+        "SMART",
+        "USD",
+    )
     assert (cd.minTick, cd.timeZoneId, cd.longName, cd.stockType) == (0.01, "US/Eastern", "APPLE INC", "COMMON")
     assert cd.liquidHours.startswith("20261124:0930-20261124:1600")
     assert "20261126:CLOSED" in cd.tradingHours  # Thanksgiving

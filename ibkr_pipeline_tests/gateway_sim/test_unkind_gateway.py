@@ -69,8 +69,9 @@ def test_a_restart_drops_sessions_refuses_connections_and_keeps_orders():
 
 def test_the_nightly_restart_happens_at_its_configured_time():
     at = CLOCK.astimezone(ZoneInfo("America/New_York")) + timedelta(minutes=5)
-    with make_gateway(clock_start=CLOCK, clock_speed=0, pacing=False, restart_at=dt_time(at.hour, at.minute),
-                      restart_downtime_s=0.5) as gw:
+    with make_gateway(
+        clock_start=CLOCK, clock_speed=0, pacing=False, restart_at=dt_time(at.hour, at.minute), restart_downtime_s=0.5
+    ) as gw:
         ib = connect(gw.port)
         gw.advance(timedelta(minutes=4))
         assert not any(dropped(ib) for _ in range(6)) and gw.sim.restarts == 0
@@ -205,7 +206,8 @@ def test_untransmitted_legs_are_not_orders_and_go_with_their_client(gateway):
     gateway.step()
     assert [t.order.orderRef for t in observer.reqAllOpenOrders()] == []
     assert gateway.call(lambda: [(o.order_ref, o.released) for o in gateway.sim.engine.orders.values()]) == [
-        ("half:AAPL:1", False)]
+        ("half:AAPL:1", False)
+    ]
     placing.disconnect()
     wait_until(lambda: gateway.call(lambda: len(gateway.sim.engine.orders)) == 0, "the held leg is discarded")
     assert observer.reqExecutions() == [] and observer.reqPositions() == []
@@ -267,12 +269,14 @@ def test_more_than_50_open_historical_requests_is_error_162():
         ib.errorEvent += lambda req_id, code, message, contract: errors.append((code, message))
 
         async def all_at_once():
-            return await asyncio.gather(*(ib.reqHistoricalDataAsync(c, "", "5 D", "1 day", "TRADES", True, 2,
-                                                                     timeout=60) for c in contracts))
+            return await asyncio.gather(
+                *(ib.reqHistoricalDataAsync(c, "", "5 D", "1 day", "TRADES", True, 2, timeout=60) for c in contracts)
+            )
 
         answers = ib.run(all_at_once())
         assert sum(1 for a in answers if a) == 50  # the 51st, sent while 50 were open, was refused
         assert [e for e in errors if e[0] == 162] == [
-            (162, "Historical Market Data Service error message:more than 50 simultaneous historical data requests")]
+            (162, "Historical Market Data Service error message:more than 50 simultaneous historical data requests")
+        ]
         assert gw.sim.open_historical == 0
         ib.disconnect()

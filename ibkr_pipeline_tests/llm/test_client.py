@@ -15,8 +15,14 @@ from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline_tests.openai_server import FakeOpenAI, Reply, completion
 
 ANSWER = {
-    "trend": {"daily": "up"}, "action": "BUY", "confidence": 0.7, "entry": 100.0, "stop_loss": 97.0,
-    "take_profit": 106.0, "horizon": "2 weeks", "key_levels": {"support": [95.0], "resistance": [110.0]},
+    "trend": {"daily": "up"},
+    "action": "BUY",
+    "confidence": 0.7,
+    "entry": 100.0,
+    "stop_loss": 97.0,
+    "take_profit": 106.0,
+    "horizon": "2 weeks",
+    "key_levels": {"support": [95.0], "resistance": [110.0]},
     "rationale": "Breakout above resistance on rising volume.",
 }
 USER = "Symbol: TEST\nPrice range of the daily bars provided: 90.00 to 112.00."
@@ -46,7 +52,9 @@ def analyze(c: LLMClient, images=(), user: str = USER):
 
 def test_request_carries_prompt_images_and_schema(tmp_path):
     with FakeOpenAI(lambda body, n: Reply(body=completion(json.dumps(ANSWER)))) as server:
-        attempt = analyze(client(server, detail="high"), [ChartImage("daily", png("red")), ChartImage("weekly", png("blue"))])
+        attempt = analyze(
+            client(server, detail="high"), [ChartImage("daily", png("red")), ChartImage("weekly", png("blue"))]
+        )
     assert attempt.analysis is not None and attempt.analysis.action == "BUY"
     [body] = server.requests
     assert body["messages"][0] == {"role": "system", "content": "You are an analyst."}
@@ -92,7 +100,9 @@ def test_timeout_becomes_an_error_not_an_answer():
 
 def test_malformed_json_gets_one_repair():
     replies = {1: Reply(body=completion("Sure! {'action': BUY, confidence: high}"))}
-    with FakeOpenAI(lambda body, n: replies.get(n, Reply(body=completion("```json\n" + json.dumps(ANSWER) + "\n```")))) as server:
+    with FakeOpenAI(
+        lambda body, n: replies.get(n, Reply(body=completion("```json\n" + json.dumps(ANSWER) + "\n```")))
+    ) as server:
         attempt = analyze(client(server))
     assert attempt.analysis is not None and len(attempt.exchanges) == 2
     repair = server.requests[1]["messages"]

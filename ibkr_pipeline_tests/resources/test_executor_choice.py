@@ -6,8 +6,9 @@ import pytest
 from ibkr_pipeline.resources.defaults import executor_from_env
 
 
-@pytest.mark.parametrize(("choice", "name"), [("in_process", "in_process"), ("", None), ("multiprocess", None),
-                                              ("celery", "celery")])
+@pytest.mark.parametrize(
+    ("choice", "name"), [("in_process", "in_process"), ("", None), ("multiprocess", None), ("celery", "celery")]
+)
 def test_the_executor_follows_the_environment(monkeypatch, choice, name):
     if choice:
         monkeypatch.setenv("IBKR_PIPELINE_EXECUTOR", choice)

@@ -1,10 +1,8 @@
 """IBKRResource inside Dagster: configured like production, used from an asset, run with dg.materialize."""
 
-
 import dagster as dg
 
 from ibkr_pipeline.domain.contracts import ContractSpec
-from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 

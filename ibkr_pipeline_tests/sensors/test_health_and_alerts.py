@@ -5,9 +5,6 @@ import logging
 from datetime import UTC, datetime
 
 import dagster as dg
-
-from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline.store.kill_switch import KillSwitch
 import pytest
 
 from ibkr_pipeline.resources.alerts import AlertWebhook
@@ -17,6 +14,8 @@ from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.sensors.health import CHECK, HEALTH_KEY, health
 from ibkr_pipeline.sensors.run_failure import run_failure_alert
+from ibkr_pipeline.store.database import engine_for
+from ibkr_pipeline.store.kill_switch import KillSwitch
 from ibkr_pipeline_tests.conftest import free_port, make_gateway
 from ibkr_pipeline_tests.openai_server import FakeOpenAI
 from ibkr_pipeline_tests.webhook_server import WebhookReceiver
@@ -52,7 +51,8 @@ def test_health_sees_a_silent_gateway_a_dead_one_and_recovery_and_alerts_on_each
         seen = observation.asset_observation.metadata
         assert seen["gateway"].value.startswith("ok: 127.0.0.1:") and "gateway_latency_ms" in seen
         check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            [dg.AssetCheckKey(HEALTH_KEY, CHECK)])[dg.AssetCheckKey(HEALTH_KEY, CHECK)]
+            [dg.AssetCheckKey(HEALTH_KEY, CHECK)]
+        )[dg.AssetCheckKey(HEALTH_KEY, CHECK)]
         assert check.evaluation.passed
 
         gw.sim.faults.unresponsive = True  # connected, but answering nothing: IB's nightly restart
@@ -97,8 +97,11 @@ def test_a_failed_run_is_posted_with_its_strategy_partition_and_error(webhook):
         result = tick.execute_in_process(instance=instance, raise_on_error=False, tags={"dagster/partition": "p1"})
         failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
         context = dg.build_run_status_sensor_context(
-            sensor_name="run_failure_alert", dagster_instance=instance, dagster_run=result.dagster_run,
-            dagster_event=failure, resources={"alerts": AlertWebhook(url=webhook.url)},
+            sensor_name="run_failure_alert",
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            dagster_event=failure,
+            resources={"alerts": AlertWebhook(url=webhook.url)},
         ).for_run_failure()
         run_failure_alert(context)
     [text] = webhook.texts()
@@ -122,7 +125,8 @@ def test_an_order_rejected_at_placement_is_posted(tmp_path, webhook, monkeypatch
     from ibkr_pipeline.gateway_sim.faults import FaultPlan
 
     monkeypatch.setenv("IBKR_PIPELINE_HOME", str(tmp_path / "home"))
-    spec = parse_strategy("""
+    spec = parse_strategy(
+        """
 name: rejecter
 universe: [{symbol: AAPL}]
 schedule: {cron: "0 10 * * 1-5", timezone: America/New_York, start: 2026-01-01}
@@ -132,16 +136,29 @@ chart: {bars: 40}
 signal: {buy: "close > 0", atr: atr_14}
 risk: {min_confidence: 0.5}
 order: {entry: MKT, sizing: fixed_quantity, quantity: 10}
-""", Path("rejecter.yaml"))
+""",
+        Path("rejecter.yaml"),
+    )
     defs = build_strategy_definitions(spec)
     clock = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)
-    with make_gateway(clock_start=clock, pacing=False, faults=FaultPlan(reject_orders={"AAPL"})) as gw, \
-            dg.instance_for_test() as instance:
+    with (
+        make_gateway(clock_start=clock, pacing=False, faults=FaultPlan(reject_orders={"AAPL"})) as gw,
+        dg.instance_for_test() as instance,
+    ):
         db = f"sqlite:///{tmp_path / 'db.sqlite'}"
-        resources = {"ibkr": IBKRResource(port=gw.port), "database": DatabaseResource(url=db),
-                     "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
-                     "llm": LLMResource(), "alerts": AlertWebhook(url=webhook.url)}
-        dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups("rejecter"),
-                       partition_key="2026-11-19-10:00", resources=resources, instance=instance)
+        resources = {
+            "ibkr": IBKRResource(port=gw.port),
+            "database": DatabaseResource(url=db),
+            "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
+            "llm": LLMResource(),
+            "alerts": AlertWebhook(url=webhook.url),
+        }
+        dg.materialize(
+            list(defs.assets),
+            selection=dg.AssetSelection.groups("rejecter"),
+            partition_key="2026-11-19-10:00",
+            resources=resources,
+            instance=instance,
+        )
     [text] = webhook.texts()
     assert "rejecter orders need attention at tick 2026-11-19-10:00" in text and "AAPL" in text

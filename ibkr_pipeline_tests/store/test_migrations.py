@@ -33,10 +33,14 @@ def test_a_database_from_before_the_own_version_table_is_adopted_not_recreated(d
     upgrade(engine)
     with engine.begin() as conn:  # the layout older releases wrote
         conn.execute(text("ALTER TABLE ibkr_pipeline_alembic_version RENAME TO alembic_version"))
-        conn.execute(text("INSERT INTO orders (order_ref, strategy, symbol, con_id, tick, mode, action, quantity, "
-                          "entry_type, status, broker_order_ids, perm_ids, error, created_at, updated_at) VALUES "
-                          "('r', 's', 'AAPL', 1, 't', 'paper', 'BUY', 1, 'MKT', 'filled', '', '', '', "
-                          "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        conn.execute(
+            text(
+                "INSERT INTO orders (order_ref, strategy, symbol, con_id, tick, mode, action, quantity, "
+                "entry_type, status, broker_order_ids, perm_ids, error, created_at, updated_at) VALUES "
+                "('r', 's', 'AAPL', 1, 't', 'paper', 'BUY', 1, 'MKT', 'filled', '', '', '', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
     upgrade(engine)
     tables = set(inspect(engine).get_table_names())
     assert "alembic_version" not in tables and "ibkr_pipeline_alembic_version" in tables

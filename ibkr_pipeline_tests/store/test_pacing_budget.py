@@ -20,8 +20,13 @@ SCALE = 0.02  # IB's windows scaled: 10 minutes -> 12 s, 15 s -> 0.3 s
 def fetch_together(gw, budgets) -> list:
     """Each client's own scheduler (as in two processes), 40 requests each, all started at once."""
     symbols = Universe.default().symbols[:40]
-    clients = [IBKRClient(IBKRSettings(port=gw.port, client_id=10 + i, pacing_time_scale=SCALE, request_attempts=1),
-                          pacing_budget=budget) for i, budget in enumerate(budgets)]
+    clients = [
+        IBKRClient(
+            IBKRSettings(port=gw.port, client_id=10 + i, pacing_time_scale=SCALE, request_attempts=1),
+            pacing_budget=budget,
+        )
+        for i, budget in enumerate(budgets)
+    ]
     for client in clients:
         client.connect()
     infos = clients[0].run(clients[0].resolve_many_async([ContractSpec(symbol=s) for s in symbols]))
@@ -59,8 +64,11 @@ def test_the_cap_of_open_requests_counts_every_process_and_only_small_bars_count
     engine = engine_for(database_url)
     rules = PacingRules()  # IB's own numbers: 15 s identical, 60 per 10 minutes
     one, two = (DatabasePacingBudget(engine, "gw:4002", rules, clock=lambda: now[0], max_open=3) for _ in range(2))
-    tokens = [one.try_reserve("daily-AAPL", "AAPL", hard=False)[1], two.try_reserve("daily-MSFT", "MSFT", hard=False)[1],
-              one.try_reserve("5s-AAPL", "AAPL", hard=True)[1]]
+    tokens = [
+        one.try_reserve("daily-AAPL", "AAPL", hard=False)[1],
+        two.try_reserve("daily-MSFT", "MSFT", hard=False)[1],
+        one.try_reserve("5s-AAPL", "AAPL", hard=True)[1],
+    ]
     assert all(t is not None for t in tokens)
     wait, token = two.try_reserve("daily-NVDA", "NVDA", hard=False)
     assert token is None and wait > 0  # three open across the two processes

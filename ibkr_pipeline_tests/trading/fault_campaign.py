@@ -90,8 +90,11 @@ class Campaign:
             known = broker_orders(client, ref)
         finally:
             client.disconnect()
-        brackets = self.gw.call(lambda: sum(1 for o in self.gw.sim.engine.orders.values()
-                                            if o.order_ref == ref and o.released and not o.parent_id))
+        brackets = self.gw.call(
+            lambda: sum(
+                1 for o in self.gw.sim.engine.orders.values() if o.order_ref == ref and o.released and not o.parent_id
+            )
+        )
         row = self.ledger.get(ref)
         status = row.status if row else "(none)"
         expected = status_of(known) if known else None
@@ -142,8 +145,9 @@ class Campaign:
         self.gw.restart(0.3)
         if re_execute:
             self.re_execute(ref, symbol)
-        return self.judge("silent gateway at the order, restart" + (", re-execution" if re_execute else
-                                                                    ", only the sensor"), ref)
+        return self.judge(
+            "silent gateway at the order, restart" + (", re-execution" if re_execute else ", only the sensor"), ref
+        )
 
     def restart_after_placing(self, symbol: str) -> Verdict:
         ref = self.ref("restart", symbol)
@@ -211,12 +215,38 @@ class Campaign:
 
     # -- faults only a process has ------------------------------------------------------------------------
 
-    def worker(self, ref: str, symbol: str, *, kill_at: str = "", go_file: str = "", lease_s: float = 300.0,
-               claims: bool = True) -> list[str]:
-        return [sys.executable, "-m", "ibkr_pipeline_tests.trading.placement_worker", "--port", str(self.gw.port),
-                "--db", self.db_url, "--ref", ref, "--symbol", symbol, "--client-id", str(next(_ids)),
-                "--kill-at", kill_at, "--go-file", go_file, "--lease-s", str(lease_s),
-                *([] if claims else ["--no-claim"])]
+    def worker(
+        self,
+        ref: str,
+        symbol: str,
+        *,
+        kill_at: str = "",
+        go_file: str = "",
+        lease_s: float = 300.0,
+        claims: bool = True,
+    ) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "ibkr_pipeline_tests.trading.placement_worker",
+            "--port",
+            str(self.gw.port),
+            "--db",
+            self.db_url,
+            "--ref",
+            ref,
+            "--symbol",
+            symbol,
+            "--client-id",
+            str(next(_ids)),
+            "--kill-at",
+            kill_at,
+            "--go-file",
+            go_file,
+            "--lease-s",
+            str(lease_s),
+            *([] if claims else ["--no-claim"]),
+        ]
 
     @staticmethod
     def start(commands: list[list[str]]) -> list[subprocess.Popen]:
@@ -242,18 +272,22 @@ class Campaign:
         """``executions`` processes run the same tick's placement at the same instant (``claims=False``: the
         baseline, with the orderRef claim switched off)."""
         cases = [(s, self.ref(f"overlap{executions}", s)) for s in symbols]
-        procs = self.start([self.worker(ref, s, go_file=go_file, claims=claims)
-                            for s, ref in cases for _ in range(executions)])
+        procs = self.start(
+            [self.worker(ref, s, go_file=go_file, claims=claims) for s, ref in cases for _ in range(executions)]
+        )
         for proc in procs:  # every one connected and resolved: now they go together
             assert proc.stdout.readline().strip() == "ready", proc.stderr.read()[-2000:]
         open(go_file, "w").close()
         outcomes: dict[str, list[str]] = {}
-        for (code, out, err), command in zip(self.finish(procs), [c for c in cases for _ in range(executions)],
-                                             strict=True):
+        for (code, out, err), command in zip(
+            self.finish(procs), [c for c in cases for _ in range(executions)], strict=True
+        ):
             assert code == 0 or not claims, err[-2000:]
             if code == 0:
                 outcomes.setdefault(command[1], []).append(json.loads(out.strip().splitlines()[-1])["outcome"])
-        for ref, seen in outcomes.items() if claims else ():  # the others waited on the claim and found it done; none raced to IB
+        for ref, seen in (
+            outcomes.items() if claims else ()
+        ):  # the others waited on the claim and found it done; none raced to IB
             assert sorted(seen) == ["already_done"] * (executions - 1) + ["placed"], (ref, seen)
         return [self.judge(f"{executions} overlapping executions", ref, faults=executions - 1) for _s, ref in cases]
 
@@ -262,7 +296,9 @@ class Campaign:
         duplicates = sum(v.duplicate for v in self.verdicts)
         lost = sum(v.unexplained_loss for v in self.verdicts)
         explained = sum(v.ledger_status in (LOST, "rejected") for v in self.verdicts)
-        return (f"fault campaign: {faults} faults over {len(self.verdicts)} orderRefs: {duplicates} duplicates, "
-                f"{lost} lost without explanation, {explained} ended lost/rejected with IB's reason or an alert; "
-                f"longest call into a silent gateway {self.longest_silent_call_s:.1f} s "
-                f"(deadline {FAST['request_timeout_s']} s, budget {FAST['call_budget_s']} s)")
+        return (
+            f"fault campaign: {faults} faults over {len(self.verdicts)} orderRefs: {duplicates} duplicates, "
+            f"{lost} lost without explanation, {explained} ended lost/rejected with IB's reason or an alert; "
+            f"longest call into a silent gateway {self.longest_silent_call_s:.1f} s "
+            f"(deadline {FAST['request_timeout_s']} s, budget {FAST['call_budget_s']} s)"
+        )

@@ -30,8 +30,19 @@ KILL_POINTS = ("claimed", "intent_written", "searched", "before_send", "mid_brac
 
 def bracket_intent(ref: str, info) -> OrderIntent:
     """The intent every execution of the tick computes: a market entry of 10 with far stop and target."""
-    return OrderIntent(order_ref=ref, strategy=ref.split(":")[0], symbol=info.symbol, con_id=info.con_id, tick="t",
-                       mode="paper", action="BUY", quantity=10, entry_type="MKT", stop_loss=1.0, take_profit=100000.0)
+    return OrderIntent(
+        order_ref=ref,
+        strategy=ref.split(":")[0],
+        symbol=info.symbol,
+        con_id=info.con_id,
+        tick="t",
+        mode="paper",
+        action="BUY",
+        quantity=10,
+        entry_type="MKT",
+        stop_loss=1.0,
+        take_profit=100000.0,
+    )
 
 
 def die() -> None:
@@ -88,8 +99,16 @@ def main() -> None:
     p.add_argument("--lease-s", type=float, default=300.0)
     p.add_argument("--no-claim", action="store_true", help="the benchmark's baseline: nothing claims the orderRef")
     args = p.parse_args()
-    client = IBKRClient(IBKRSettings(port=args.port, client_id=args.client_id, connect_timeout_s=5,
-                                     backoff_initial_s=0.05, request_timeout_s=10, call_budget_s=30))
+    client = IBKRClient(
+        IBKRSettings(
+            port=args.port,
+            client_id=args.client_id,
+            connect_timeout_s=5,
+            backoff_initial_s=0.05,
+            request_timeout_s=10,
+            call_budget_s=30,
+        )
+    )
     client.connect()
     info = client.resolve(ContractSpec(symbol=args.symbol))
     intent = bracket_intent(args.ref, info)
@@ -102,11 +121,13 @@ def main() -> None:
         print("ready", flush=True)
         while not os.path.exists(args.go_file):
             time.sleep(0.002)
-    policy = executor.PlacementPolicy(confirm_s=5, resend_grace_s=args.grace_s, claim_lease_s=args.lease_s,
-                                      claim_wait_s=20)
+    policy = executor.PlacementPolicy(
+        confirm_s=5, resend_grace_s=args.grace_s, claim_lease_s=args.lease_s, claim_wait_s=20
+    )
     placement = executor.place_exactly_once(client, ledger, intent, info, policy=policy)
-    print(json.dumps({"outcome": placement.outcome, "status": placement.status, "detail": placement.detail}),
-          flush=True)
+    print(
+        json.dumps({"outcome": placement.outcome, "status": placement.status, "detail": placement.detail}), flush=True
+    )
     client.disconnect()
 
 

@@ -34,9 +34,19 @@ def connect(gw) -> IBKRClient:
 def intent_for(client: IBKRClient, ref: str = "strat:AAPL:2026-11-18-1615"):
     info = client.resolve(ContractSpec(symbol="AAPL"))
     price = client.snapshot(info).reference_price
-    return info, OrderIntent(order_ref=ref, strategy="strat", symbol="AAPL", con_id=info.con_id, tick="t", mode="paper",
-                             action="BUY", quantity=10, entry_type="MKT", stop_loss=round(price * 0.9, 2),
-                             take_profit=round(price * 1.1, 2))
+    return info, OrderIntent(
+        order_ref=ref,
+        strategy="strat",
+        symbol="AAPL",
+        con_id=info.con_id,
+        tick="t",
+        mode="paper",
+        action="BUY",
+        quantity=10,
+        entry_type="MKT",
+        stop_loss=round(price * 0.9, 2),
+        take_profit=round(price * 1.1, 2),
+    )
 
 
 def released_at_broker(gw, ref: str) -> list:

@@ -23,8 +23,12 @@ _CAMPAIGNS: list[Campaign] = []
 def campaign_report():
     yield
     if _CAMPAIGNS:
-        total = Campaign(_CAMPAIGNS[0].gw, "", [v for c in _CAMPAIGNS for v in c.verdicts],
-                         max(c.longest_silent_call_s for c in _CAMPAIGNS))
+        total = Campaign(
+            _CAMPAIGNS[0].gw,
+            "",
+            [v for c in _CAMPAIGNS for v in c.verdicts],
+            max(c.longest_silent_call_s for c in _CAMPAIGNS),
+        )
         report_line(total.summary())
 
 
@@ -44,8 +48,10 @@ def campaign(gw, database_url):
 
 def assert_good(verdicts):
     bad = [v for v in verdicts if not v.good]
-    assert not bad, "\n".join(f"{v.scenario}: {v.brackets_at_ib} brackets at IB, ledger {v.ledger_status!r}, "
-                              f"agrees={v.agrees}: {v.detail}" for v in bad)
+    assert not bad, "\n".join(
+        f"{v.scenario}: {v.brackets_at_ib} brackets at IB, ledger {v.ledger_status!r}, agrees={v.agrees}: {v.detail}"
+        for v in bad
+    )
 
 
 def test_sigkill_at_every_point_of_placement(campaign):
@@ -55,8 +61,10 @@ def test_sigkill_at_every_point_of_placement(campaign):
 
 
 def test_two_and_three_overlapping_executions_of_one_tick_send_one_bracket(campaign, tmp_path):
-    verdicts = [*campaign.overlapping(2, SYMBOLS[:2], str(tmp_path / "go2")),
-                *campaign.overlapping(3, SYMBOLS[:2], str(tmp_path / "go3"))]
+    verdicts = [
+        *campaign.overlapping(2, SYMBOLS[:2], str(tmp_path / "go2")),
+        *campaign.overlapping(3, SYMBOLS[:2], str(tmp_path / "go3")),
+    ]
     assert_good(verdicts)
     assert all(v.brackets_at_ib == 1 for v in verdicts)
 
@@ -90,8 +98,9 @@ def test_an_order_ib_never_got_ends_lost_with_its_reason_when_nobody_re_executes
     assert sqlite_campaign.ledger.open_orders() == []  # no longer blocking its symbol
 
 
-@pytest.mark.parametrize("scenario", ["restart_after_placing", "late_reject", "late_commission",
-                                      "next_day_re_execution"])
+@pytest.mark.parametrize(
+    "scenario", ["restart_after_placing", "late_reject", "late_commission", "next_day_re_execution"]
+)
 def test_restarts_late_reports_and_the_next_day(sqlite_campaign, scenario):
     verdicts = [getattr(sqlite_campaign, scenario)(symbol) for symbol in SYMBOLS[:3]]
     assert_good(verdicts)

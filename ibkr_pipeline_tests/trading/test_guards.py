@@ -62,33 +62,51 @@ def test_an_unreadable_database_switch_blocks(tmp_path):
     assert "cannot be read" in kill_switch_reason(tmp_path, broken)
 
 
-@pytest.mark.parametrize(("mode", "configured", "managed", "expected"), [
-    ("paper", "", ["DU111"], ""),
-    ("paper", "DU111", ["DU111", "DU222"], ""),
-    ("paper", "DU999", ["DU111"], "configured account DU999 is not one of this login's accounts ['DU111']"),
-    ("paper", "", ["DU111", "DU222"], "this login manages several accounts ['DU111', 'DU222']: set IBKR_ACCOUNT to the one to trade"),
-    ("paper", "DU111", ["U123", "DU111"], "mode is paper but this login manages live account(s) ['U123']"),
-    ("paper", "", [], "the gateway reported no managed accounts for this login"),
-    ("live", "U123", ["U123"], ""),
-    ("live", "", ["DU111"], "mode is live but account DU111 is a paper account"),
-    ("dry_run", "X", [], ""),
-])
+@pytest.mark.parametrize(
+    ("mode", "configured", "managed", "expected"),
+    [
+        ("paper", "", ["DU111"], ""),
+        ("paper", "DU111", ["DU111", "DU222"], ""),
+        ("paper", "DU999", ["DU111"], "configured account DU999 is not one of this login's accounts ['DU111']"),
+        (
+            "paper",
+            "",
+            ["DU111", "DU222"],
+            "this login manages several accounts ['DU111', 'DU222']: set IBKR_ACCOUNT to the one to trade",
+        ),
+        ("paper", "DU111", ["U123", "DU111"], "mode is paper but this login manages live account(s) ['U123']"),
+        ("paper", "", [], "the gateway reported no managed accounts for this login"),
+        ("live", "U123", ["U123"], ""),
+        ("live", "", ["DU111"], "mode is live but account DU111 is a paper account"),
+        ("dry_run", "X", [], ""),
+    ],
+)
 def test_the_logins_own_accounts_decide(mode, configured, managed, expected):
     assert account_problem(mode, configured, managed) == expected
 
 
 def test_sending_blocked_in_order_of_precedence(tmp_path, monkeypatch):
     assert sending_blocked("paper", "DU1234567", tmp_path, managed=["DU1234567"]) == ""
-    assert sending_blocked("paper", "U7654321", tmp_path) == \
-        "mode is paper but account U7654321 is not a paper account (paper ids start with D)"
+    assert (
+        sending_blocked("paper", "U7654321", tmp_path)
+        == "mode is paper but account U7654321 is not a paper account (paper ids start with D)"
+    )
     # A configured paper id does not make a live login paper.
-    assert sending_blocked("paper", "DU1234567", tmp_path, managed=["U7654321"]) == \
-        "configured account DU1234567 is not one of this login's accounts ['U7654321']"
-    assert sending_blocked("live", "U7654321", tmp_path, managed=["U7654321"]) == \
-        f"mode is live but {LIVE_SWITCH_ENV}=1 is not set in the environment"
+    assert (
+        sending_blocked("paper", "DU1234567", tmp_path, managed=["U7654321"])
+        == "configured account DU1234567 is not one of this login's accounts ['U7654321']"
+    )
+    assert (
+        sending_blocked("live", "U7654321", tmp_path, managed=["U7654321"])
+        == f"mode is live but {LIVE_SWITCH_ENV}=1 is not set in the environment"
+    )
     monkeypatch.setenv(LIVE_SWITCH_ENV, "1")
     assert sending_blocked("live", "U7654321", tmp_path, managed=["U7654321"]) == ""
-    assert sending_blocked("dry_run", "DU1234567", tmp_path) == "mode is dry_run: everything is computed, nothing is sent"
+    assert (
+        sending_blocked("dry_run", "DU1234567", tmp_path) == "mode is dry_run: everything is computed, nothing is sent"
+    )
     monkeypatch.setenv(KILL_SWITCH_ENV, "yes")
-    assert sending_blocked("live", "U7654321", tmp_path, managed=["U7654321"]) == \
-        f"kill switch is on ({KILL_SWITCH_ENV}='yes')"
+    assert (
+        sending_blocked("live", "U7654321", tmp_path, managed=["U7654321"])
+        == f"kill switch is on ({KILL_SWITCH_ENV}='yes')"
+    )

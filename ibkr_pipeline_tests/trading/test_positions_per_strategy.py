@@ -26,7 +26,8 @@ CLOCK = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # Thursday 10:00 New York
 
 
 def spec(name: str, extra: str = "", universe: str = "[{symbol: AAPL}]"):
-    return parse_strategy(f"""
+    return parse_strategy(
+        f"""
 name: {name}
 universe: {universe}
 schedule: {{cron: "0 10 * * 1-5", timezone: America/New_York, start: 2026-01-01}}
@@ -35,7 +36,9 @@ signal: {{buy: "close > 0", sell: "close < 0"}}
 risk: {{max_position_value: 50000, max_position_pct: 10, min_confidence: 0.5}}
 order: {{entry: MKT, sizing: fixed_quantity, quantity: 100, stop_pct: 5, target_pct: 10}}
 {extra}
-""", Path(f"{name}.yaml"))
+""",
+        Path(f"{name}.yaml"),
+    )
 
 
 @pytest.fixture
@@ -49,8 +52,18 @@ def world(tmp_path, database_url):
 
 
 def signal(symbol: str, action: str, price: float = 100.0) -> Signal:
-    return Signal(symbol=symbol, as_of=CLOCK, action=action, confidence=1.0, entry=price, stop_loss=None,
-                  take_profit=None, source="test", reasons=[], values={})
+    return Signal(
+        symbol=symbol,
+        as_of=CLOCK,
+        action=action,
+        confidence=1.0,
+        entry=price,
+        stop_loss=None,
+        take_profit=None,
+        source="test",
+        reasons=[],
+        values={},
+    )
 
 
 def run(strategy, world, actions: dict[str, str], tick: str = "t1", broker=None):
@@ -85,10 +98,19 @@ def test_two_strategies_on_one_symbol_each_exit_only_their_own_shares(world):
     assert (exit_.intent.action, exit_.intent.quantity, exit_.placement.status) == ("SELL", 100, "working")
     assert {c.name: c.passed for c in exit_.checks}["no_other_open_order"] is True
     assert account_position(gw, "AAPL") == 100
-    legs = gw.call(lambda: {(o.order_ref.split(":")[0], o.order_type): o.status
-                            for o in gw.sim.engine.orders.values() if o.parent_id and o.released})
-    assert legs == {("beta", "LMT"): "Cancelled", ("beta", "STP"): "Cancelled",
-                    ("alpha", "LMT"): "Submitted", ("alpha", "STP"): "PreSubmitted"}  # IB holds an untriggered stop
+    legs = gw.call(
+        lambda: {
+            (o.order_ref.split(":")[0], o.order_type): o.status
+            for o in gw.sim.engine.orders.values()
+            if o.parent_id and o.released
+        }
+    )
+    assert legs == {
+        ("beta", "LMT"): "Cancelled",
+        ("beta", "STP"): "Cancelled",
+        ("alpha", "LMT"): "Submitted",
+        ("alpha", "STP"): "PreSubmitted",
+    }  # IB holds an untriggered stop
     GatewayBroker(client, world[4]).reconcile(ledger)  # what the next tick or the sensor does first
     positions = {k: p.quantity for k, p in ledger.positions().items()}
     assert positions == {("beta", "AAPL"): 0, ("alpha", "AAPL"): 100}
@@ -113,9 +135,11 @@ def test_manual_holdings_stay_and_a_short_account_refuses_the_exit(world):
     assert account_position(gw, "AAPL") == 10
     refused = run(g, world, {"AAPL": "SELL"}, tick="t4")["AAPL"]
     assert refused.intent is None
-    assert refused.skipped == ("AAPL: exit refused: the account holds 10, this strategy's fills 100 and other "
-                               "strategies' fills 0; selling 100 would take shares that are not this strategy's "
-                               "(reconcile the ledger with the account first)")
+    assert refused.skipped == (
+        "AAPL: exit refused: the account holds 10, this strategy's fills 100 and other "
+        "strategies' fills 0; selling 100 would take shares that are not this strategy's "
+        "(reconcile the ledger with the account first)"
+    )
     assert refused.notes == ["AAPL: ledger says strategies hold 100 (gamma 100) but the account holds 10"]
     assert account_position(gw, "AAPL") == 10
 
@@ -124,9 +148,16 @@ def test_exits_pass_every_exposure_limit_and_say_so(world):
     gw, _, ledger, _, _ = world
     strategy = spec("tight")
     run(strategy, world, {"AAPL": "BUY"})
-    limits = strategy.risk.model_copy(update={"max_position_value": 1.0, "max_position_pct": 0.001,
-                                              "max_gross_exposure_pct": 0.001, "max_open_positions": 1,
-                                              "max_orders_per_day": 1, "daily_loss_limit": 0.01})
+    limits = strategy.risk.model_copy(
+        update={
+            "max_position_value": 1.0,
+            "max_position_pct": 0.001,
+            "max_gross_exposure_pct": 0.001,
+            "max_open_positions": 1,
+            "max_orders_per_day": 1,
+            "daily_loss_limit": 0.01,
+        }
+    )
     strict = strategy.model_copy(update={"risk": limits})
     exit_ = run(strict, world, {"AAPL": "SELL"}, tick="t2")["AAPL"]
     checks = {c.name: c for c in exit_.checks}
@@ -135,15 +166,24 @@ def test_exits_pass_every_exposure_limit_and_say_so(world):
         assert checks[name].passed and checks[name].detail.startswith("waived for an exit, which reduces risk ("), name
     assert checks["orders_today"].value == 1 and checks["orders_today"].limit == 1
     # Limits that leave sizing alone block a new entry, each with its numbers.
-    entry_limits = strategy.risk.model_copy(update={"max_gross_exposure_pct": 0.001, "max_open_positions": 1,
-                                                    "max_orders_per_day": 2, "daily_loss_limit": 0.01})
+    entry_limits = strategy.risk.model_copy(
+        update={
+            "max_gross_exposure_pct": 0.001,
+            "max_open_positions": 1,
+            "max_orders_per_day": 2,
+            "daily_loss_limit": 0.01,
+        }
+    )
     entry = run(strategy.model_copy(update={"risk": entry_limits}), world, {"AAPL": "BUY"}, tick="t3")["AAPL"]
     failed = {c.name: (c.value, c.limit) for c in entry.checks if not c.passed}
     day_start_net_liq = ledger.snapshots()[0].net_liquidation
     loss = round(gw.account_values()["NetLiquidation"] - day_start_net_liq, 2)
     assert loss < 0  # two commissions and a spread paid
-    assert failed == {"orders_today": (2, 2), "daily_loss": (loss, -0.01),
-                      "gross_exposure_pct": (failed["gross_exposure_pct"][0], 0.001)}
+    assert failed == {
+        "orders_today": (2, 2),
+        "daily_loss": (loss, -0.01),
+        "gross_exposure_pct": (failed["gross_exposure_pct"][0], 0.001),
+    }
     assert failed["gross_exposure_pct"][0] > 0.001
     assert entry.placement.status == "blocked"
 
@@ -168,11 +208,14 @@ def test_a_stale_tick_computes_everything_and_sends_nothing_unless_forced(world)
     old = CLOCK - timedelta(days=1)  # yesterday 10:00: the market has closed and opened since
     [stale] = trade_tick(strategy, "old", {"AAPL": signal("AAPL", "BUY")}, contracts, broker, ledger, tick_at=old)
     assert stale.intent is not None and stale.placement.status == "blocked"
-    assert ("signals are stale: the market closed at 2026-11-18 21:00 UTC, after the tick as of 2026-11-18 15:00 UTC"
-            in stale.placement.detail)
+    assert (
+        "signals are stale: the market closed at 2026-11-18 21:00 UTC, after the tick as of 2026-11-18 15:00 UTC"
+        in stale.placement.detail
+    )
     assert gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.released]) == []
-    [forced] = trade_tick(strategy, "old", {"AAPL": signal("AAPL", "BUY")}, contracts, broker, ledger, tick_at=old,
-                          allow_stale=True)
+    [forced] = trade_tick(
+        strategy, "old", {"AAPL": signal("AAPL", "BUY")}, contracts, broker, ledger, tick_at=old, allow_stale=True
+    )
     assert forced.placement.status == "working"
 
 
@@ -188,8 +231,9 @@ def test_the_kill_switch_set_mid_tick_stops_the_next_send(world):
             switch.set(True, "trader pressed stop", "test")
             return placement
 
-    decisions = run(strategy, world, {"AAPL": "BUY", "MSFT": "BUY", "SPY": "BUY"},
-                    broker=EngageAfterFirstSend(client, tmp, switch))
+    decisions = run(
+        strategy, world, {"AAPL": "BUY", "MSFT": "BUY", "SPY": "BUY"}, broker=EngageAfterFirstSend(client, tmp, switch)
+    )
     assert [decisions[s].placement.status for s in ("AAPL", "MSFT", "SPY")] == ["working", "blocked", "blocked"]
     assert "kill switch is on (set by test" in decisions["MSFT"].placement.detail
     released = gw.call(lambda: {o.order_ref for o in gw.sim.engine.orders.values() if o.released})
@@ -208,8 +252,10 @@ def test_an_order_at_ib_under_our_ref_but_not_our_intent_is_a_conflict_never_ado
     assert decision.placement.outcome == "conflict"
     assert ledger.get("victim:AAPL:t1").status == "conflict"
     aapl = client.resolve(ContractSpec(symbol="AAPL"))
-    assert decision.placement.detail == ("IB already holds orders under victim:AAPL:t1 that are not this intent: "
-                                         f"order 0 is on conId {info.con_id}, the intent on {aapl.con_id} (AAPL)")
+    assert decision.placement.detail == (
+        "IB already holds orders under victim:AAPL:t1 that are not this intent: "
+        f"order 0 is on conId {info.con_id}, the intent on {aapl.con_id} (AAPL)"
+    )
     released = gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.order_ref == "victim:AAPL:t1"])
     assert len(released) == 1  # nothing of ours was sent beside it
     again = run(strategy, world, {"AAPL": "BUY"})["AAPL"]
@@ -222,30 +268,54 @@ def test_the_login_decides_the_account(world, tmp_path):
     client.connect()
     try:
         broker = GatewayBroker(client, tmp_path, switch)
-        assert broker.blocked_reason("paper") == \
-            f"configured account DU0000000 is not one of this login's accounts {broker.managed}"
+        assert (
+            broker.blocked_reason("paper")
+            == f"configured account DU0000000 is not one of this login's accounts {broker.managed}"
+        )
     finally:
         client.disconnect()
 
 
-@pytest.mark.parametrize(("stop", "target", "expected"), [
-    (0.5, 1.1, "stop {stop} is 50.0% from the entry {q}, beyond order.max_stop_pct 15%"),
-    (0.95, 100.0, "target {target} is 9900.0% from the entry {q}, beyond order.max_target_pct 30%"),
-    (0.95, 1e306, "beyond order.max_target_pct 30%"),
-    (0.95, float("inf"), "target inf is not a finite positive price"),
-    (1.05, 1.1, "BUY stop {stop} is not on the losing side of the entry {q}"),
-])
+@pytest.mark.parametrize(
+    ("stop", "target", "expected"),
+    [
+        (0.5, 1.1, "stop {stop} is 50.0% from the entry {q}, beyond order.max_stop_pct 15%"),
+        (0.95, 100.0, "target {target} is 9900.0% from the entry {q}, beyond order.max_target_pct 30%"),
+        (0.95, 1e306, "beyond order.max_target_pct 30%"),
+        (0.95, float("inf"), "target inf is not a finite positive price"),
+        (1.05, 1.1, "BUY stop {stop} is not on the losing side of the entry {q}"),
+    ],
+)
 def test_brackets_beyond_their_bound_are_never_sent(world, stop, target, expected):
     gw, client, ledger, switch, tmp = world
     strategy = spec("bounded", universe="[{symbol: AAPL}, {symbol: MSFT}]")
     contracts = {s: client.resolve(ContractSpec(symbol=s)) for s in ("AAPL", "MSFT")}
     q = client.snapshot(contracts["AAPL"]).reference_price  # a market entry is sized and bounded at the quote
     stop, target = q * stop, q * target
-    wild = Signal(symbol="AAPL", as_of=CLOCK, action="BUY", confidence=1.0, entry=q, stop_loss=stop,
-                  take_profit=target, source="test", reasons=[], values={})
-    decisions = {d.symbol: d for d in trade_tick(strategy, "t1", {"AAPL": wild, "MSFT": signal("MSFT", "BUY")},
-                                                 contracts, GatewayBroker(client, tmp, switch), ledger,
-                                                 tick_at=gw.sim.clock.now())}
+    wild = Signal(
+        symbol="AAPL",
+        as_of=CLOCK,
+        action="BUY",
+        confidence=1.0,
+        entry=q,
+        stop_loss=stop,
+        take_profit=target,
+        source="test",
+        reasons=[],
+        values={},
+    )
+    decisions = {
+        d.symbol: d
+        for d in trade_tick(
+            strategy,
+            "t1",
+            {"AAPL": wild, "MSFT": signal("MSFT", "BUY")},
+            contracts,
+            GatewayBroker(client, tmp, switch),
+            ledger,
+            tick_at=gw.sim.clock.now(),
+        )
+    }
     assert decisions["AAPL"].intent is None
     assert expected.format(stop=stop, target=target, q=q) in decisions["AAPL"].skipped
     assert decisions["MSFT"].placement.status == "working"  # the other symbol is not held up
@@ -260,14 +330,25 @@ def test_a_refused_quote_costs_that_symbol_its_order_and_nothing_else(tmp_path):
             engine = engine_for(f"sqlite:///{tmp_path / 'l.db'}")
             strategy = spec("quoted", universe="[{symbol: AAPL}, {symbol: MSFT}]")
             contracts = {s: client.resolve(ContractSpec(symbol=s)) for s in ("AAPL", "MSFT")}
-            decisions = {d.symbol: d for d in trade_tick(
-                strategy, "t1", {"AAPL": signal("AAPL", "BUY"), "MSFT": signal("MSFT", "BUY")}, contracts,
-                GatewayBroker(client, tmp_path, KillSwitch(engine)), Ledger(engine), tick_at=gw.sim.clock.now())}
+            decisions = {
+                d.symbol: d
+                for d in trade_tick(
+                    strategy,
+                    "t1",
+                    {"AAPL": signal("AAPL", "BUY"), "MSFT": signal("MSFT", "BUY")},
+                    contracts,
+                    GatewayBroker(client, tmp_path, KillSwitch(engine)),
+                    Ledger(engine),
+                    tick_at=gw.sim.clock.now(),
+                )
+            }
         finally:
             client.disconnect()
     assert decisions["AAPL"].placement.status == "working"
     msft = decisions["MSFT"]
-    assert msft.notes == ["no quote: MarketDataRefusedError: IB error 354: MSFT: Requested market data is not subscribed."]
+    assert msft.notes == [
+        "no quote: MarketDataRefusedError: IB error 354: MSFT: Requested market data is not subscribed."
+    ]
     assert msft.placement.status == "blocked" and msft.placement.detail == "price_sanity (no reference quote)"
 
 
@@ -282,14 +363,21 @@ def test_a_late_reject_is_seen_by_reconciliation_with_ibs_reason(tmp_path):
             engine = engine_for(f"sqlite:///{tmp_path / 'l.db'}")
             ledger = Ledger(engine)
             strategy = spec("late")
-            strategy = strategy.model_copy(update={"order": strategy.order.model_copy(
-                update={"entry": "LMT", "bracket": False})})
+            strategy = strategy.model_copy(
+                update={"order": strategy.order.model_copy(update={"entry": "LMT", "bracket": False})}
+            )
             contracts = {"AAPL": client.resolve(ContractSpec(symbol="AAPL"))}
             quote = client.snapshot(contracts["AAPL"]).reference_price
             buy = signal("AAPL", "BUY", price=round(quote * 0.99, 2))  # rests below the market
-            [decision] = trade_tick(strategy, "t1", {"AAPL": buy}, contracts,
-                                    GatewayBroker(client, tmp_path, KillSwitch(engine)), ledger,
-                                    tick_at=gw.sim.clock.now())
+            [decision] = trade_tick(
+                strategy,
+                "t1",
+                {"AAPL": buy},
+                contracts,
+                GatewayBroker(client, tmp_path, KillSwitch(engine)),
+                ledger,
+                tick_at=gw.sim.clock.now(),
+            )
             assert decision.placement.status == "working"
             ref = decision.intent.order_ref
             for _ in range(40):  # the reject comes half a second later
@@ -312,10 +400,15 @@ def test_a_commission_report_that_trails_its_execution_updates_the_recorded_fill
         try:
             engine = engine_for(f"sqlite:///{tmp_path / 'l.db'}")
             ledger = Ledger(engine)
-            [decision] = trade_tick(spec("fees"), "t1", {"AAPL": signal("AAPL", "BUY")},
-                                    {"AAPL": client.resolve(ContractSpec(symbol="AAPL"))},
-                                    GatewayBroker(client, tmp_path, KillSwitch(engine)), ledger,
-                                    tick_at=gw.sim.clock.now())
+            [decision] = trade_tick(
+                spec("fees"),
+                "t1",
+                {"AAPL": signal("AAPL", "BUY")},
+                {"AAPL": client.resolve(ContractSpec(symbol="AAPL"))},
+                GatewayBroker(client, tmp_path, KillSwitch(engine)),
+                ledger,
+                tick_at=gw.sim.clock.now(),
+            )
             [fill] = ledger.fills()  # the tick records what filled at once, before its commission is known
             assert fill.order_ref == decision.intent.order_ref and fill.commission == 0.0
             for _ in range(20):

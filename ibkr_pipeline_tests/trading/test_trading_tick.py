@@ -5,12 +5,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-
 from PIL import Image
 
 from ibkr_pipeline.assets.order_audit import order_audit
 from ibkr_pipeline.assets.portfolio import portfolio
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.audit import audit_record
 from ibkr_pipeline.domain.orders import OrderIntent
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.resources.alerts import AlertWebhook
@@ -20,10 +20,9 @@ from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.sensors.order_audits import order_audits
 from ibkr_pipeline.sensors.order_tracking import order_tracking
-from ibkr_pipeline.audit import audit_record
-from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline_tests.conftest import make_gateway
 
 CLOCK = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # Thursday 10:00 New York: orders fill
@@ -59,8 +58,14 @@ def setup(tmp_path, monkeypatch):
 def tick(spec_text: str, resources, instance, tags: dict[str, str] | None = None, partition: str = TICK):
     spec = parse_strategy(spec_text, Path("trader.yaml"))
     defs = build_strategy_definitions(spec)
-    result = dg.materialize(list(defs.assets), selection=dg.AssetSelection.groups(spec.name), partition_key=partition,
-                            resources=resources, instance=instance, tags=tags)
+    result = dg.materialize(
+        list(defs.assets),
+        selection=dg.AssetSelection.groups(spec.name),
+        partition_key=partition,
+        resources=resources,
+        instance=instance,
+        tags=tags,
+    )
     assert result.success
     return result
 
@@ -70,7 +75,11 @@ def test_tick_to_fills_positions_and_pnl(setup):
     with dg.instance_for_test() as instance:
         result = tick(STRATEGY, resources, instance)
         orders = result.output_for_node("trader__orders").values
-        assert {s: d.placement.outcome for s, d in orders.items()} == {"AAPL": "placed", "MSFT": "placed", "SPY": "placed"}
+        assert {s: d.placement.outcome for s, d in orders.items()} == {
+            "AAPL": "placed",
+            "MSFT": "placed",
+            "SPY": "placed",
+        }
         for decision in orders.values():
             i = decision.intent
             assert i.order_ref == f"trader:{decision.symbol}:2026-11-19-1000"
@@ -86,16 +95,21 @@ def test_tick_to_fills_positions_and_pnl(setup):
         assert "pass  position_value: " in sections["risk checks"]
         assert sections["data"].startswith("| AAPL | daily |") and "chart daily: " in sections["data"]
         assert "data versions: contracts " in sections["data"] and ", signals " in sections["data"]
-        assert "file as it was at the tick:" in sections["strategy and code"] and "name: trader" in \
-            sections["strategy and code"]
+        assert (
+            "file as it was at the tick:" in sections["strategy and code"]
+            and "name: trader" in sections["strategy and code"]
+        )
         assert sections["runs"].count("run ") == 7
         # Re-executing the same tick sends nothing new, even when it would size the orders differently now,
         # and the orders table shows what was sent.
         rerun = tick(STRATEGY.replace("max_position_value: 20000", "max_position_value: 10000"), resources, instance)
         again = rerun.output_for_node("trader__orders").values
         assert {d.placement.outcome for d in again.values()} == {"already_done"}
-        [event] = [e for e in rerun.get_asset_materialization_events()
-                   if e.materialization.asset_key == dg.AssetKey(["trader", "orders"])]
+        [event] = [
+            e
+            for e in rerun.get_asset_materialization_events()
+            if e.materialization.asset_key == dg.AssetKey(["trader", "orders"])
+        ]
         table = event.materialization.metadata["orders"].value
         sent, now = orders["AAPL"].intent.quantity, again["AAPL"].intent.quantity
         assert now < sent and f"| AAPL | BUY | {sent} (sent; sized {now} now) |" in table
@@ -104,14 +118,18 @@ def test_tick_to_fills_positions_and_pnl(setup):
         parents = gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.parent_id == 0 and o.released])
         assert len(parents) == 3 and all(o.status == "Filled" for o in parents)
 
-        with dg.build_sensor_context(instance=instance, resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}) as context:
+        with dg.build_sensor_context(
+            instance=instance, resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}
+        ) as context:
             evaluation = order_tracking(context)
         assert isinstance(evaluation, dg.RunRequest)  # new fills → a portfolio snapshot is requested
         assert {(f.order_ref, f.side, f.shares) for f in ledger.fills()} == {
-            (d.intent.order_ref, "BUY", d.intent.quantity) for d in orders.values()}
+            (d.intent.order_ref, "BUY", d.intent.quantity) for d in orders.values()
+        }
         assert all(f.commission >= 1.0 for f in ledger.fills())
-        with dg.build_sensor_context(instance=instance, cursor=context.cursor,
-                                     resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}) as context:
+        with dg.build_sensor_context(
+            instance=instance, cursor=context.cursor, resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}
+        ) as context:
             assert isinstance(order_tracking(context), dg.SkipReason)  # nothing new since the last snapshot
         with resources["ibkr"].get_client(resources["database"]) as client:
             assert reconcile(client, ledger).fills == []  # idempotent
@@ -119,8 +137,12 @@ def test_tick_to_fills_positions_and_pnl(setup):
         audit_order_through_its_partition(instance, resources, ref, orders["AAPL"].intent)
     meta = {k: v.value for k, v in snapshot.asset_materializations_for_node("portfolio")[0].metadata.items()}
     sim = gw.account_values()
-    for key, sim_key in [("net_liquidation", "NetLiquidation"), ("cash", "TotalCashValue"),
-                         ("unrealized_pnl", "UnrealizedPnL"), ("realized_pnl", "RealizedPnL")]:
+    for key, sim_key in [
+        ("net_liquidation", "NetLiquidation"),
+        ("cash", "TotalCashValue"),
+        ("unrealized_pnl", "UnrealizedPnL"),
+        ("realized_pnl", "RealizedPnL"),
+    ]:
         assert meta[key] == pytest.approx(sim[sim_key], abs=0.05), key
     assert meta["open_positions"] == 3
     assert meta["attribution"]["trader"]["fills"] == 3
@@ -163,7 +185,9 @@ def test_an_exit_cancels_the_positions_bracket_children_before_selling(setup):
     with dg.instance_for_test() as instance:
         tick(STRATEGY, resources, instance)  # brackets: entries fill, stops and targets left working
         children = gw.call(lambda: [o for o in gw.sim.engine.orders.values() if o.parent_id and o.released])
-        assert len(children) == 6 and all(o.status == ("PreSubmitted" if o.order_type == "STP" else "Submitted") for o in children)
+        assert len(children) == 6 and all(
+            o.status == ("PreSubmitted" if o.order_type == "STP" else "Submitted") for o in children
+        )
         exit_strategy = STRATEGY.replace('buy: "close > 0"', 'buy: "close < 0", sell: "close > 0"')
         gw.advance(timedelta(days=1))  # Friday 10:00 New York: the next tick runs
         result = tick(exit_strategy, resources, instance, partition="2026-11-20-10:00")
@@ -172,22 +196,36 @@ def test_an_exit_cancels_the_positions_bracket_children_before_selling(setup):
     told = result.output_for_node("trader__analysis").values["AAPL"].user_prompt
     assert "Current position in AAPL: long " in told and "at an average cost of " in told, told  # the analyst knew
     assert {d.placement.status for d in exits.values()} == {"working"}
-    states = gw.call(lambda: {(o.instrument.symbol, o.parent_id != 0, o.action): o.status
-                              for o in gw.sim.engine.orders.values() if o.released})
+    states = gw.call(
+        lambda: {
+            (o.instrument.symbol, o.parent_id != 0, o.action): o.status
+            for o in gw.sim.engine.orders.values()
+            if o.released
+        }
+    )
     assert all(status == "Cancelled" for (_, child, _), status in states.items() if child), states
     assert gw.call(lambda: {s.instrument.symbol: s.quantity for s in gw.sim.account.positions.values()}) == {
-        "AAPL": 0, "MSFT": 0, "SPY": 0}
+        "AAPL": 0,
+        "MSFT": 0,
+        "SPY": 0,
+    }
     with dg.instance_for_test() as instance:
-        with dg.build_sensor_context(instance=instance, resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}) as context:
+        with dg.build_sensor_context(
+            instance=instance, resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}
+        ) as context:
             order_tracking(context)
-        observed = [r.event_log_entry.asset_observation.metadata
-                    for r in instance.fetch_observations(dg.AssetKey(["trader", "orders"]), limit=20).records]
+        observed = [
+            r.event_log_entry.asset_observation.metadata
+            for r in instance.fetch_observations(dg.AssetKey(["trader", "orders"]), limit=20).records
+        ]
         changes = {m["order_ref"].value: (m["from"].value, m["to"].value) for m in observed if "from" in m}
     entries = {f"trader:{s}:2026-11-19-1000" for s in ("AAPL", "MSFT", "SPY")}
     exit_refs = {d.intent.order_ref for d in exits.values()}
     # Each bracket ended (entry filled, stop and target cancelled) and each exit filled: the exit tick and the
     # sensor reconcile the ledger; what the sensor changed shows on the orders asset.
-    assert {ref: ledger.get(ref).status for ref in entries | exit_refs} == {ref: "filled" for ref in entries | exit_refs}
+    assert {ref: ledger.get(ref).status for ref in entries | exit_refs} == {
+        ref: "filled" for ref in entries | exit_refs
+    }
     assert set(changes) <= entries | exit_refs and set(changes.values()) <= {("working", "filled")}
     assert {row.status for row in ledger.open_orders()} == set()
 
@@ -197,16 +235,29 @@ def test_a_tick_traded_under_its_old_name_is_not_traded_again_under_its_new_one(
     holds AAPL's order under that name and no as-of instant. Re-run under its new name, the tick leaves AAPL."""
     gw, resources, ledger = setup
     old_ref = "trader:AAPL:2026-11-18-1000"
-    ledger.record_intent(OrderIntent(order_ref=old_ref, strategy="trader", symbol="AAPL", con_id=265598,
-                                     tick="2026-11-18-10:00", mode="paper", action="BUY", quantity=10, entry_type="MKT"),
-                         status="cancelled")
+    ledger.record_intent(
+        OrderIntent(
+            order_ref=old_ref,
+            strategy="trader",
+            symbol="AAPL",
+            con_id=265598,
+            tick="2026-11-18-10:00",
+            mode="paper",
+            action="BUY",
+            quantity=10,
+            entry_type="MKT",
+        ),
+        status="cancelled",
+    )
     with dg.instance_for_test() as instance:
         orders = tick(STRATEGY, resources, instance).output_for_node("trader__orders").values
     assert orders["AAPL"].intent is None and orders["AAPL"].skipped.startswith(f"already traded as {old_ref}")
     assert {orders[s].placement.outcome for s in ("MSFT", "SPY")} == {"placed"}
     assert ledger.get(orders["MSFT"].placement.order_ref).tick_as_of == CLOCK
-    assert gw.call(lambda: sorted(o.instrument.symbol for o in gw.sim.engine.orders.values() if not o.parent_id)) == \
-        ["MSFT", "SPY"]
+    assert gw.call(lambda: sorted(o.instrument.symbol for o in gw.sim.engine.orders.values() if not o.parent_id)) == [
+        "MSFT",
+        "SPY",
+    ]
 
 
 def audit_order_through_its_partition(instance, resources, ref, intent):
@@ -244,9 +295,14 @@ def test_a_status_change_without_a_fill_refreshes_the_portfolio(setup):
         with dg.build_sensor_context(instance=instance, resources=sensor_resources) as context:
             assert order_tracking(context).run_key.startswith("fills-")
             cursor = context.cursor
-        with resources["ibkr"].get_client(resources["database"]) as client:  # the trader cancels AAPL's stop and target by hand
-            children = [t for t in client.ib.reqAllOpenOrders()
-                        if t.contract.symbol == "AAPL" and t.order.parentId and t.orderStatus.status != "Cancelled"]
+        with resources["ibkr"].get_client(
+            resources["database"]
+        ) as client:  # the trader cancels AAPL's stop and target by hand
+            children = [
+                t
+                for t in client.ib.reqAllOpenOrders()
+                if t.contract.symbol == "AAPL" and t.order.parentId and t.orderStatus.status != "Cancelled"
+            ]
             assert len(children) == 2
             for trade in children:
                 client.ib.cancelOrder(trade.order)

@@ -16,9 +16,19 @@ T0 = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)
 
 
 def intent(strategy: str, symbol: str) -> OrderIntent:
-    return OrderIntent(order_ref=f"{strategy}:{symbol}:2026-11-19-1000", strategy=strategy, symbol=symbol, con_id=1,
-                       tick="t", mode="paper", action="BUY", quantity=10, entry_type="MKT", stop_loss=90.0,
-                       take_profit=120.0)
+    return OrderIntent(
+        order_ref=f"{strategy}:{symbol}:2026-11-19-1000",
+        strategy=strategy,
+        symbol=symbol,
+        con_id=1,
+        tick="t",
+        mode="paper",
+        action="BUY",
+        quantity=10,
+        entry_type="MKT",
+        stop_loss=90.0,
+        take_profit=120.0,
+    )
 
 
 def filled_ledger(database_url: str) -> Ledger:
@@ -28,7 +38,9 @@ def filled_ledger(database_url: str) -> Ledger:
     ledger.set_status("alpha:AAPL:2026-11-19-1000", "working", "sent and acknowledged by IB", [1, 2, 3])
     ledger.set_status("beta:MSFT:2026-11-19-1000", "lost", "IB has no order under it")
     ledger.record_fill("e1", "alpha:AAPL:2026-11-19-1000", "AAPL", "BUY", 10, 100.0, 1.0, 0.0, T0)
-    ledger.record_fill("e2", "alpha:AAPL:2026-11-19-1000", "AAPL", "SELL", 10, 110.0, 1.0, 98.0, T0 + timedelta(hours=1))
+    ledger.record_fill(
+        "e2", "alpha:AAPL:2026-11-19-1000", "AAPL", "SELL", 10, 110.0, 1.0, 98.0, T0 + timedelta(hours=1)
+    )
     # Snapshots written out of time order (a tick on the simulator's clock, the portfolio asset on another).
     for at, value in ((T0 + timedelta(hours=2), 1_000_098.0), (T0, 1_000_000.0), (T0 + timedelta(hours=1), 999_990.0)):
         ledger.snapshot(at, "DU1", value, value, 0.0, 0.0, {})
@@ -70,13 +82,15 @@ def test_audit_prints_the_record_or_one_clean_line(tmp_path):
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry: {enabled: false}\n")
     env = {**os.environ, "IBKR_PIPELINE_DB_URL": url, "DAGSTER_HOME": str(home), "COLUMNS": "200"}
-    found = subprocess.run([CLI, "audit", "alpha:AAPL:2026-11-19-1000"], capture_output=True, text=True, env=env,
-                           timeout=60)
+    found = subprocess.run(
+        [CLI, "audit", "alpha:AAPL:2026-11-19-1000"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert found.returncode == 0, found.stderr
     assert "alpha:AAPL:2026-11-19-1000: BUY 10 AAPL MKT, stop 90.0, target 120.0" in found.stdout
     assert "working: sent and acknowledged by IB" in found.stdout and "SELL 10 @ 110.00" in found.stdout
     assert "no run of this tick in this Dagster instance" in found.stdout
     missing = subprocess.run([CLI, "audit", "alpha:ZZZ:1"], capture_output=True, text=True, env=env, timeout=60)
     assert missing.returncode == 2
-    assert (missing.stdout + missing.stderr).strip() == \
-        "error: no order 'alpha:ZZZ:1' in the ledger (ibkr-pipeline orders lists them)"
+    assert (
+        missing.stdout + missing.stderr
+    ).strip() == "error: no order 'alpha:ZZZ:1' in the ledger (ibkr-pipeline orders lists them)"

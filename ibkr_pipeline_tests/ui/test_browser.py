@@ -29,8 +29,15 @@ indicators: [{kind: sma, params: {length: 20}}, {kind: rsi, params: {length: 14}
 chart: {overlays: [sma_20], panels: [rsi_14], bars: 60}
 signal: {buy: "close > 0", atr: atr_14}
 """
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +65,11 @@ def webserver(tmp_path, monkeypatch):
     home.mkdir()
     (strategies / "ui_demo.yaml").write_text(STRATEGY)
     shutil.copy(ROOT / "ibkr_pipeline" / "dagster.yaml", home / "dagster.yaml")
-    env = {"DAGSTER_HOME": str(home), "IBKR_PIPELINE_STRATEGIES": str(strategies),
-           "IBKR_PIPELINE_HOME": str(tmp_path / "data")}
+    env = {
+        "DAGSTER_HOME": str(home),
+        "IBKR_PIPELINE_STRATEGIES": str(strategies),
+        "IBKR_PIPELINE_HOME": str(tmp_path / "data"),
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     clock = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)
@@ -68,19 +78,37 @@ def webserver(tmp_path, monkeypatch):
         defs = build_definitions()
         with dg.DagsterInstance.get() as instance:
             result = defs.resolve_job_def("ui_demo_tick").execute_in_process(
-                partition_key=TICK, instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+                partition_key=TICK,
+                instance=instance,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
             assert result.success
             # What the order_audits sensor does when the daemon runs: the orderRef becomes a partition, then a record.
             [ref] = result.output_for_node("ui_demo__orders").values["AAPL"].intent.order_ref.split(" ")
             instance.add_dynamic_partitions("order_refs", [ref])
             audit = defs.resolve_job_def("order_audit_job").execute_in_process(
-                partition_key=ref, instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+                partition_key=ref,
+                instance=instance,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
             assert audit.success
     port = free_port()
     log = open(tmp_path / "webserver.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
-                             "-m", "ibkr_pipeline.definitions"], env={**os.environ, **env}, stdout=log,
-                            stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "dagster-webserver"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-m",
+            "ibkr_pipeline.definitions",
+        ],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     try:
         wait_for_port(port, timeout=90)
         yield f"http://127.0.0.1:{port}"
@@ -169,11 +197,17 @@ def test_from_the_catalog_to_an_orders_audit_record_in_three_clicks(chromium, we
             metadata.wait_for(timeout=60_000)
             navigations = len(set(urls[start:]))
             body = page.locator("body").inner_text()
-            for shown in ("senior discretionary technical analyst", "Symbol: AAPL",  # the prompt
-                          '"action"', '"key_levels"',  # the analyst's answer
-                          "position_value", "signal_confidence",  # the risk table
-                          "name: ui_demo", 'buy: "close > 0"',  # the strategy file as it was
-                          "as of 2026-11-18 16:15 America/New_York"):
+            for shown in (
+                "senior discretionary technical analyst",
+                "Symbol: AAPL",  # the prompt
+                '"action"',
+                '"key_levels"',  # the analyst's answer
+                "position_value",
+                "signal_confidence",  # the risk table
+                "name: ui_demo",
+                'buy: "close > 0"',  # the strategy file as it was
+                "as of 2026-11-18 16:15 America/New_York",
+            ):
                 assert shown in body, shown
             page.screenshot(path=str(ARTIFACTS / "audit-record.png"), full_page=True)
             dialog = open_markdown(page, "chart")

@@ -15,11 +15,7 @@ class AccountRequests(Session):
     def req_positions(self, r: FieldReader) -> None:
         self.wants_positions = True
         for pos in self.sim.account.positions.values():
-            self.send(
-                msg.position(
-                    self.sim.account.account_id, pos.instrument, pos.quantity, pos.average_cost
-                )
-            )
+            self.send(msg.position(self.sim.account.account_id, pos.instrument, pos.quantity, pos.average_cost))
         self.send(msg.position_end())
 
     def cancel_positions(self, r: FieldReader) -> None:

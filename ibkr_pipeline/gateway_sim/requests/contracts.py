@@ -6,8 +6,8 @@ from ibkr_pipeline.gateway_sim import messages as msg
 from ibkr_pipeline.gateway_sim.protocol import (
     FieldReader,
 )
-from ibkr_pipeline.gateway_sim.wire_contract import WireContract
 from ibkr_pipeline.gateway_sim.requests.session import Session
+from ibkr_pipeline.gateway_sim.wire_contract import WireContract
 
 
 class ContractRequests(Session):
@@ -20,9 +20,7 @@ class ContractRequests(Session):
         inst = self.instrument_or_200(req_id, contract)
         if inst is None:
             return
-        self.send(
-            msg.contract_details(req_id, inst, self.sim.market.calendar, self.sim.clock.now())
-        )
+        self.send(msg.contract_details(req_id, inst, self.sim.market.calendar, self.sim.clock.now()))
         self.send(msg.contract_details_end(req_id))
 
     def req_matching_symbols(self, r: FieldReader) -> None:

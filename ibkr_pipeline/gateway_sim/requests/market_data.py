@@ -17,8 +17,8 @@ from ibkr_pipeline.gateway_sim.history import (
 from ibkr_pipeline.gateway_sim.protocol import (
     FieldReader,
 )
-from ibkr_pipeline.gateway_sim.wire_contract import WireContract
 from ibkr_pipeline.gateway_sim.requests.session import Session
+from ibkr_pipeline.gateway_sim.wire_contract import WireContract
 
 log = logging.getLogger("ibkr_pipeline.gateway_sim")
 # IB: "The maximum number of simultaneous open historical data requests from the API is 50." The error IB
@@ -42,9 +42,7 @@ class MarketDataRequests(Session):
         sim.historical_requests += 1
         if sim.config.pacing:
             identical = (inst.con_id, end_text, duration, bar_size, what, use_rth, format_date)
-            violation = sim.pacing.admit(
-                identical, (inst.con_id, contract.exchange, what), bar_size
-            )
+            violation = sim.pacing.admit(identical, (inst.con_id, contract.exchange, what), bar_size)
             if violation:
                 sim.pacing_violations += 1
                 log.info("pacing violation (%s) for %s", violation, inst.symbol)
@@ -82,8 +80,14 @@ class MarketDataRequests(Session):
         # A slow HMDS, or IB throttling large bars softly: answered later, and open until then.
         if sim.config.pacing and sim.open_historical >= MAX_OPEN_HISTORICAL:
             sim.pacing_violations += 1
-            self.send(msg.error(req_id, 162, "Historical Market Data Service error message:"
-                                f"more than {MAX_OPEN_HISTORICAL} simultaneous historical data requests"))
+            self.send(
+                msg.error(
+                    req_id,
+                    162,
+                    "Historical Market Data Service error message:"
+                    f"more than {MAX_OPEN_HISTORICAL} simultaneous historical data requests",
+                )
+            )
             return
         sim.open_historical += 1
 
@@ -101,9 +105,7 @@ class MarketDataRequests(Session):
         inst = self.instrument_or_200(req_id, contract)
         if inst is None:
             return
-        self.send(
-            msg.head_timestamp(req_id, self.sim.history.head_timestamp(inst, use_rth, format_date))
-        )
+        self.send(msg.head_timestamp(req_id, self.sim.history.head_timestamp(inst, use_rth, format_date)))
 
     def req_market_data_type(self, r: FieldReader) -> None:
         r.skip()
@@ -146,9 +148,7 @@ class MarketDataRequests(Session):
         req_id = r.int()
         contract = WireContract.read(r)
         if contract.sec_type == "BAG":
-            self.send(
-                msg.error(req_id, 200, "No security definition has been found for the request")
-            )
+            self.send(msg.error(req_id, 200, "No security definition has been found for the request"))
             return
         if r.bool():  # delta-neutral contract present
             r.skip(3)

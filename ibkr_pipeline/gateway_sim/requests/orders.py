@@ -12,8 +12,8 @@ from ibkr_pipeline.gateway_sim.history import HistoryRequestError, parse_end
 from ibkr_pipeline.gateway_sim.protocol import (
     FieldReader,
 )
-from ibkr_pipeline.gateway_sim.wire_contract import WireContract
 from ibkr_pipeline.gateway_sim.requests.session import Session
+from ibkr_pipeline.gateway_sim.wire_contract import WireContract
 
 
 class OrderRequests(Session):
@@ -60,9 +60,7 @@ class OrderRequests(Session):
             placed_at=now,
         )
         existing = sim.engine.orders.get(order.key)
-        if (
-            existing is not None and existing.is_terminal
-        ):  # IB: an id is never reused, not even once done
+        if existing is not None and existing.is_terminal:  # IB: an id is never reused, not even once done
             self.send(msg.error(order_id, 103, "Duplicate order id"))
             return
         try:
@@ -86,9 +84,7 @@ class OrderRequests(Session):
 
             def reject_late() -> None:
                 if not order.is_terminal:
-                    sim.engine.reject(
-                        order, sim.clock.now(), "simulated late rejection (fault injection)"
-                    )
+                    sim.engine.reject(order, sim.clock.now(), "simulated late rejection (fault injection)")
 
             asyncio.get_running_loop().call_later(sim.faults.late_reject_after_s, reject_late)
 
@@ -97,11 +93,7 @@ class OrderRequests(Session):
         order_id = r.int()
         order = self.sim.engine.orders.get((self.client_id or 0, order_id))
         if order is None:
-            self.send(
-                msg.error(
-                    order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."
-                )
-            )
+            self.send(msg.error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."))
             return
         if order.is_terminal:
             self.send(
@@ -146,15 +138,11 @@ class OrderRequests(Session):
         since_dt = None
         if since:
             with contextlib.suppress(ValueError, HistoryRequestError):
-                since_dt = parse_end(
-                    since.replace("-", " ") if " " not in since else since, self.sim.clock.now()
-                )
+                since_dt = parse_end(since.replace("-", " ") if " " not in since else since, self.sim.clock.now())
         today = self.sim.trading_day_start()
         for fill in self.sim.engine.fills:
             o = fill.order
-            if (
-                fill.time < today
-            ):  # IB: executions of the current day only; yesterday's are gone from here
+            if fill.time < today:  # IB: executions of the current day only; yesterday's are gone from here
                 continue
             if client_filter and o.client_id != client_filter:
                 continue
@@ -168,7 +156,5 @@ class OrderRequests(Session):
                 continue
             self.send(msg.exec_details(req_id, fill))
             if time.monotonic() >= self.sim.commission_known_at.get(fill.exec_id, 0.0):
-                self.send(
-                    msg.commission_report(fill)
-                )  # a report that trails its execution is not known yet
+                self.send(msg.commission_report(fill))  # a report that trails its execution is not known yet
         self.send(msg.exec_details_end(req_id))

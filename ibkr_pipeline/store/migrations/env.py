@@ -15,15 +15,17 @@ VERSION_TABLE = "ibkr_pipeline_alembic_version"
 def run() -> None:
     connection = context.config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                          version_table=VERSION_TABLE)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, version_table=VERSION_TABLE
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
     url = context.config.get_main_option("sqlalchemy.url") or default_url()
     with create_engine(url).connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True,
-                          version_table=VERSION_TABLE)
+        context.configure(
+            connection=conn, target_metadata=target_metadata, render_as_batch=True, version_table=VERSION_TABLE
+        )
         with context.begin_transaction():
             context.run_migrations()
 
