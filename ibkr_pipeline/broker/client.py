@@ -29,10 +29,19 @@ from ibkr_pipeline.broker.errors import (
     UnknownContractError,
 )
 from ibkr_pipeline.broker.pacing import PacingBudget, PacingScheduler
-from ibkr_pipeline.broker.records import PortfolioLine, portfolio_line
+from ibkr_pipeline.broker.records import (
+    BrokerOrder,
+    Execution,
+    PortfolioLine,
+    Position,
+    broker_order,
+    execution,
+    portfolio_line,
+    position,
+)
 from ibkr_pipeline.domain.bars import empty_bars, normalize_bars
 from ibkr_pipeline.domain.contracts import CacheStats, ContractInfo, ContractSpec
-from ibkr_pipeline.domain.orders import oca_group
+from ibkr_pipeline.domain.orders import OrderIntent, oca_group
 from ibkr_pipeline.domain.pacing import PacingRules, hard_paced
 
 log = logging.getLogger("ibkr_pipeline.broker")
@@ -155,6 +164,7 @@ class IBKRClient:
         self.pacing = PacingScheduler(PacingRules().scaled(settings.pacing_time_scale), pacing_budget)
         self._last_errors: list[tuple[int, int, str]] = []
         self._connectivity = asyncio.Event()  # cleared by 1100, set again by 1101/1102
+        self._sent: dict[int, Trade] = {}  # orders this connection placed, by orderId: IB updates them in place
         self._connectivity.set()
         self._data_lost = asyncio.Event()  # set by 1101: requests in flight are never answered
         self.ib.errorEvent += self._on_error
@@ -507,8 +517,38 @@ class IBKRClient:
 
     # -- orders and account ----------------------------------------------
 
-    def place_order(self, info: ContractInfo, order: Order) -> Trade:
-        return self.ib.placeOrder(_to_contract(info), order)
+    def place_order(self, info: ContractInfo, order: Order) -> BrokerOrder:
+        """Send one order; what IB says of it afterwards comes from ``sent_orders``."""
+        trade = self.ib.placeOrder(_to_contract(info), order)
+        self._sent[trade.order.orderId] = trade
+        return broker_order(trade)
+
+    def place_intent(self, intent: OrderIntent, info: ContractInfo) -> list[BrokerOrder]:
+        """An order intent as IB orders: a bracket (entry, target, stop) or a single entry, tagged with its orderRef."""
+        limit = intent.limit_price if intent.entry_type == "LMT" else None
+        if intent.entry_type == "LMT" and limit is None:  # never sent as a market order instead
+            raise ValueError(f"{intent.order_ref}: a LMT entry without a limit price")
+        if intent.take_profit is not None and intent.stop_loss is not None:
+            return self.place_bracket(
+                info,
+                intent.action,
+                intent.quantity,
+                limit,
+                take_profit=intent.take_profit,
+                stop_loss=intent.stop_loss,
+                order_ref=intent.order_ref,
+                tif=intent.tif,
+                outside_rth=intent.outside_rth,
+            )
+        order = (
+            MarketOrder(intent.action, intent.quantity)
+            if limit is None
+            else LimitOrder(intent.action, intent.quantity, limit)
+        )
+        order.orderRef, order.tif, order.outsideRth = intent.order_ref, intent.tif, intent.outside_rth
+        if self.settings.account:
+            order.account = self.settings.account
+        return [self.place_order(info, order)]
 
     def place_bracket(
         self,
@@ -521,7 +561,7 @@ class IBKRClient:
         order_ref: str,
         tif: str = "DAY",
         outside_rth: bool = False,
-    ) -> list[Trade]:
+    ) -> list[BrokerOrder]:
         """Entry (MKT when ``entry`` is None, else LMT) with take-profit and stop-loss children."""
         reverse = "SELL" if action == "BUY" else "BUY"
         parent = MarketOrder(action, quantity) if entry is None else LimitOrder(action, quantity, entry)
@@ -535,37 +575,52 @@ class IBKRClient:
         )
         for child in (target, stop):  # one OCA group: whichever leg fills first cancels the other
             child.ocaGroup, child.ocaType = oca_group(order_ref), 1
-        trades = []
+        placed = []
         for o in (parent, target, stop):
             o.orderRef = order_ref
             o.tif = tif if o is parent else "GTC"
             o.outsideRth = outside_rth
             if self.settings.account:
                 o.account = self.settings.account
-            trades.append(self.place_order(info, o))
-        return trades
+            placed.append(self.place_order(info, o))
+        return placed
 
-    def cancel(self, order: Order) -> None:
-        self.ib.cancelOrder(order)
+    def sent_orders(self, order_ids: Sequence[int]) -> list[BrokerOrder]:
+        """The orders this connection sent, as they stand now: IB's acknowledgement or reject arrives later."""
+        return [broker_order(self._sent[i]) for i in order_ids if i in self._sent]
 
-    def session_trades(self) -> list[Trade]:
-        """Every order this connection has seen, with its log (IB's error messages, such as a 201's reason)."""
-        return list(self.ib.trades())
+    def seen_orders(self) -> list[BrokerOrder]:
+        """Every order this connection has sent or IB has listed to it, as it stands now (no request to IB)."""
+        return [broker_order(t) for t in self.ib.trades()]
 
-    def open_trades(self) -> list[Trade]:
+    def cancel(self, order: BrokerOrder) -> None:
+        """Cancel an order IB listed (by its permId) or one this connection sent before IB numbered it."""
+        for trade in self.ib.trades():
+            o = trade.order
+            if (order.perm_id and o.permId == order.perm_id) or (
+                not order.perm_id and o.orderId == order.order_id and self._sent.get(o.orderId) is trade
+            ):
+                self.ib.cancelOrder(o)
+                return
+        raise ValueError(f"order {order.order_id} ({order.order_ref}) is not known to this connection")
+
+    def open_orders(self) -> list[BrokerOrder]:
+        """Every open order of the account (all clients'), asked of IB now."""
         self.run(self._call("open orders", self.ib.reqAllOpenOrdersAsync))
-        return list(self.ib.openTrades())
+        return [broker_order(t) for t in self.ib.openTrades()]
 
-    def completed_trades(self) -> list[Trade]:
-        return list(self.run(self._call("completed orders", lambda: self.ib.reqCompletedOrdersAsync(False))))
+    def completed_orders(self) -> list[BrokerOrder]:
+        """Today's filled, cancelled and rejected orders, asked of IB now."""
+        done = self.run(self._call("completed orders", lambda: self.ib.reqCompletedOrdersAsync(False)))
+        return [broker_order(t) for t in done]
 
-    def executions(self) -> list[Any]:
-        """Today's executions, each with its commission report (ib_async attaches those to ``ib.fills()``)."""
+    def executions(self) -> list[Execution]:
+        """Today's executions, each with its commission once IB reported it (ib_async attaches those to its fills)."""
         self.run(self._call("executions", self.ib.reqExecutionsAsync))
-        return list(self.ib.fills())
+        return [execution(f) for f in self.ib.fills()]
 
-    def positions(self) -> list[Any]:
-        return list(self.run(self._call("positions", self.ib.reqPositionsAsync)))
+    def positions(self) -> list[Position]:
+        return [position(p) for p in self.run(self._call("positions", self.ib.reqPositionsAsync))]
 
     def account_summary(self) -> dict[str, float]:
         """Account values by tag (NetLiquidation, TotalCashValue, UnrealizedPnL, ...) as floats."""

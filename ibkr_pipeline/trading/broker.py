@@ -103,11 +103,7 @@ class GatewayBroker:
         return self.client.account_summary()
 
     def holdings(self) -> dict[str, Holding]:
-        return {
-            p.contract.symbol: Holding(p.contract.symbol, float(p.position), float(p.avgCost))
-            for p in self.client.positions()
-            if p.position
-        }
+        return {p.symbol: Holding(p.symbol, p.quantity, p.average_cost) for p in self.client.positions() if p.quantity}
 
     def quote(self, contract: ContractInfo) -> float | None:
         return self.client.snapshot(contract).reference_price
@@ -143,21 +139,25 @@ class GatewayBroker:
     def cancel_working_orders(self, intent: OrderIntent, contract: ContractInfo, wait_s: float = 10.0) -> list[str]:
         """Cancel this strategy's working orders on the contract (bracket legs included); wait until IB confirms."""
         children = [
-            t
-            for t in self.client.open_trades()
-            if t.contract.conId == contract.con_id
-            and t.order.orderRef != intent.order_ref
-            and t.order.orderRef.startswith(f"{intent.strategy}:")
-            and not t.isDone()
+            o
+            for o in self.client.open_orders()
+            if o.con_id == contract.con_id
+            and o.order_ref != intent.order_ref
+            and o.order_ref.startswith(f"{intent.strategy}:")
+            and not o.done
         ]
-        for trade in children:
-            self.client.cancel(trade.order)
+        for order in children:
+            self.client.cancel(order)
+
+        def left() -> list[int]:  # IB's cancel confirmations update what this connection has seen
+            done = {o.perm_id for o in self.client.seen_orders() if o.done}
+            return [o.order_id for o in children if o.perm_id not in done]
+
         deadline = time.monotonic() + wait_s
-        while any(not t.isDone() for t in children) and time.monotonic() < deadline:
+        while left() and time.monotonic() < deadline:
             self.client.sleep(0.1)
-        left = [t.order.orderId for t in children if not t.isDone()]
-        if left:
+        if left():
             raise RuntimeError(
-                f"{intent.symbol}: IB did not confirm cancelling working orders {left}; the exit was not sent"
+                f"{intent.symbol}: IB did not confirm cancelling working orders {left()}; the exit was not sent"
             )
-        return [t.order.orderRef for t in children]
+        return [o.order_ref for o in children]

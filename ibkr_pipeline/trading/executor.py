@@ -18,11 +18,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-
-from ib_async import Trade
+from dataclasses import dataclass, replace
 
 from ibkr_pipeline.broker.client import IBKRClient
+from ibkr_pipeline.broker.records import BrokerOrder
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.orders import OrderIntent, group_status
 from ibkr_pipeline.store.claims import PROCESS_OWNER, Claims, Holder, Lease
@@ -40,49 +39,17 @@ class Placement:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class BrokerOrder:
-    order_ref: str
-    order_id: int
-    perm_id: int
-    status: str
-    con_id: int = 0
-    action: str = ""
-    quantity: float = 0.0
-    parent_id: int = 0
-    reason: str = ""  # IB's message when it rejected the order
-
-
 def broker_book(client: IBKRClient) -> dict[str, list[BrokerOrder]]:
     """Everything IB knows, by orderRef: open, completed, or only as executions (three requests in all)."""
     found: dict[str, dict[int, BrokerOrder]] = {}
-    open_and_done = client.open_trades() + client.completed_trades()
-    reasons = {t.order.permId: e.message for t in client.session_trades() for e in t.log if e.errorCode == 201}
-    for trade in open_and_done:
-        o = trade.order
-        if o.orderRef:
-            found.setdefault(o.orderRef, {})[o.permId] = BrokerOrder(
-                o.orderRef,
-                o.orderId,
-                o.permId,
-                trade.orderStatus.status,
-                trade.contract.conId,
-                o.action,
-                float(o.totalQuantity),
-                o.parentId,
-                reasons.get(o.permId, ""),
-            )
-    for fill in client.executions():
-        e = fill.execution
-        if e.orderRef and e.permId not in found.get(e.orderRef, {}):
-            found.setdefault(e.orderRef, {})[e.permId] = BrokerOrder(
-                e.orderRef,
-                e.orderId,
-                e.permId,
-                "Filled",
-                fill.contract.conId,
-                "BUY" if e.side == "BOT" else "SELL",
-                float(e.cumQty or e.shares),
+    reasons = {o.perm_id: o.reason for o in client.seen_orders() if o.reason}  # a 201 is in the sender's log only
+    for o in client.open_orders() + client.completed_orders():
+        if o.order_ref:
+            found.setdefault(o.order_ref, {})[o.perm_id] = replace(o, reason=reasons.get(o.perm_id, o.reason))
+    for e in client.executions():
+        if e.order_ref and e.perm_id not in found.get(e.order_ref, {}):
+            found.setdefault(e.order_ref, {})[e.perm_id] = BrokerOrder(
+                e.order_ref, e.order_id, e.perm_id, "Filled", e.con_id, e.side, e.cumulative, done=True
             )
     return {ref: list(orders.values()) for ref, orders in found.items()}
 
@@ -98,24 +65,13 @@ def record_executions(client: IBKRClient, ledger: Ledger) -> list[tuple[str, str
     A commission report that arrives after its execution updates the fill recorded without it.
     """
     new = []
-    for fill in client.executions():
-        e = fill.execution
-        if not e.orderRef or ledger.get(e.orderRef) is None:
+    for e in client.executions():
+        if not e.order_ref or ledger.get(e.order_ref) is None:
             continue
-        report = fill.commissionReport
-        side = "BUY" if e.side == "BOT" else "SELL" if e.side == "SLD" else e.side
         if ledger.record_fill(
-            e.execId,
-            e.orderRef,
-            fill.contract.symbol,
-            side,
-            e.shares,
-            e.price,
-            report.commission if report else 0.0,
-            report.realizedPNL if report else 0.0,
-            e.time,
+            e.exec_id, e.order_ref, e.symbol, e.side, e.shares, e.price, e.commission, e.realized_pnl, e.time
         ):
-            new.append((e.orderRef, e.execId, side, e.shares, e.price))
+            new.append((e.order_ref, e.exec_id, e.side, e.shares, e.price))
     return new
 
 
@@ -269,8 +225,8 @@ def _place(
             return _block(ledger, intent, ledger.get(intent.order_ref), reason)
     # From here the intent may be at IB: only a search of the broker can say otherwise.
     ledger.set_status(intent.order_ref, UNCONFIRMED, "sending")
-    trades = _send(client, intent, contract)
-    return _confirm(client, ledger, intent, trades, policy)
+    sent = client.place_intent(intent, contract)
+    return _confirm(client, ledger, intent, sent, policy)
 
 
 def _adopt(client: IBKRClient, ledger: Ledger, intent: OrderIntent, known: list[BrokerOrder]) -> Placement:
@@ -298,28 +254,29 @@ def _adopt(client: IBKRClient, ledger: Ledger, intent: OrderIntent, known: list[
 def _cancel_leftovers(client: IBKRClient, order_ref: str) -> list[int]:
     """Legs this connection sent under the ref that IB never released (the transmitting leg was lost): cancel them,
     so a late transmit can never release them next to the new bracket."""
-    left = [t for t in client.session_trades() if t.order.orderRef == order_ref and not t.isDone()]
-    for trade in left:
+    left = [o for o in client.seen_orders() if o.order_ref == order_ref and not o.done]
+    for order in left:
         with contextlib.suppress(Exception):
-            client.cancel(trade.order)
-    return [t.order.orderId for t in left]
+            client.cancel(order)
+    return [o.order_id for o in left]
 
 
 def _confirm(
-    client: IBKRClient, ledger: Ledger, intent: OrderIntent, trades: list[Trade], policy: PlacementPolicy
+    client: IBKRClient, ledger: Ledger, intent: OrderIntent, sent: list[BrokerOrder], policy: PlacementPolicy
 ) -> Placement:
     """Working only once IB acknowledged every leg; a reject is IB's reason; silence is ``unconfirmed``."""
-    ids = [t.order.orderId for t in trades]
+    ids = [o.order_id for o in sent]
     deadline = time.monotonic() + policy.confirm_s
     while True:
-        rejected = [t for t in trades if any(e.errorCode == 201 for e in t.log)]
-        acknowledged = all(t.orderStatus.status not in ("PendingSubmit", "ApiPending", "") for t in trades)
+        legs = client.sent_orders(ids)
+        rejected = [o for o in legs if o.reason]
+        acknowledged = len(legs) == len(ids) and all(o.status not in ("PendingSubmit", "ApiPending", "") for o in legs)
         if rejected or acknowledged or not client.connected or time.monotonic() >= deadline:
             break
         with contextlib.suppress(ConnectionError):
             client.sleep(0.05)
     if rejected:
-        message = next(e.message for t in rejected for e in t.log if e.errorCode == 201)
+        message = rejected[0].reason
         ledger.set_status(intent.order_ref, "rejected", message, ids)
         return Placement(intent.order_ref, "placed", "rejected", tuple(ids), message)
     if not acknowledged:
@@ -331,7 +288,7 @@ def _confirm(
         ledger.set_status(intent.order_ref, UNCONFIRMED, detail, ids)
         log.error("%s: %s", intent.order_ref, detail)
         return Placement(intent.order_ref, "unconfirmed", UNCONFIRMED, tuple(ids), detail)
-    ledger.set_status(intent.order_ref, "working", "sent and acknowledged by IB", ids, [t.order.permId for t in trades])
+    ledger.set_status(intent.order_ref, "working", "sent and acknowledged by IB", ids, [o.perm_id for o in legs])
     return Placement(intent.order_ref, "placed", "working", tuple(ids))
 
 
@@ -343,29 +300,3 @@ def _block(ledger: Ledger, intent: OrderIntent, existing, reason: str) -> Placem
         ledger.refresh_intent(intent)
         ledger.set_status(intent.order_ref, status, reason)
     return Placement(intent.order_ref, status, status, detail=reason)
-
-
-def _send(client: IBKRClient, intent: OrderIntent, contract: ContractInfo) -> list[Trade]:
-    if intent.take_profit is not None and intent.stop_loss is not None:  # a bracket
-        return client.place_bracket(
-            contract,
-            intent.action,
-            intent.quantity,
-            intent.limit_price if intent.entry_type == "LMT" else None,
-            take_profit=intent.take_profit,
-            stop_loss=intent.stop_loss,
-            order_ref=intent.order_ref,
-            tif=intent.tif,
-            outside_rth=intent.outside_rth,
-        )
-    from ib_async import LimitOrder, MarketOrder, Order
-
-    order: Order = MarketOrder(intent.action, intent.quantity)
-    if intent.entry_type == "LMT":
-        if intent.limit_price is None:  # never sent as a market order instead
-            raise ValueError(f"{intent.order_ref}: a LMT entry without a limit price")
-        order = LimitOrder(intent.action, intent.quantity, intent.limit_price)
-    order.orderRef, order.tif, order.outsideRth = intent.order_ref, intent.tif, intent.outside_rth
-    if client.settings.account:
-        order.account = client.settings.account
-    return [client.place_order(contract, order)]

@@ -77,6 +77,7 @@ def test_history_from_files_runs_without_a_gateway_and_a_missing_file_is_named(t
         )
     resources = {
         "ibkr": IBKRResource(port=1),
+        "database": DatabaseResource(url=f"sqlite:///{tmp_path / 'db.sqlite'}"),
         "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
         "llm": LLMResource(),
     }

@@ -141,7 +141,7 @@ def test_bracket_through_the_client_with_order_ref(gateway):
         quote = client.snapshot(info)
         ref = quote.reference_price
         assert ref and quote.bid < quote.ask
-        trades = client.place_bracket(
+        sent = client.place_bracket(
             info,
             "BUY",
             10,
@@ -151,11 +151,20 @@ def test_bracket_through_the_client_with_order_ref(gateway):
             order_ref="strategy:SPY:20261124T1500",
         )
         client.sleep(0.3)
-        assert [t.orderStatus.status for t in trades] == ["Filled", "Submitted", "PreSubmitted"]  # IB holds the stop
-        assert {t.order.orderRef for t in client.open_trades()} == {"strategy:SPY:20261124T1500"}
+        ids = [o.order_id for o in sent]
+        now = client.sent_orders(ids)
+        assert [o.status for o in now] == ["Filled", "Submitted", "PreSubmitted"]  # IB holds the stop
+        assert [o.done for o in now] == [True, False, False] and all(o.perm_id for o in now)
+        assert {o.order_ref for o in client.open_orders()} == {"strategy:SPY:20261124T1500"}
         [execution] = client.executions()
-        assert execution.execution.orderRef == "strategy:SPY:20261124T1500"
-        assert [(p.contract.symbol, p.position) for p in client.positions()] == [("SPY", 10.0)]
+        assert (execution.order_ref, execution.side, execution.shares, execution.symbol) == (
+            "strategy:SPY:20261124T1500",
+            "BUY",
+            10.0,
+            "SPY",
+        )
+        assert execution.time.tzinfo is not None and execution.perm_id == now[0].perm_id
+        assert [(p.symbol, p.quantity) for p in client.positions()] == [("SPY", 10.0)]
         resting = client.place_bracket(
             info,
             "BUY",
@@ -166,10 +175,11 @@ def test_bracket_through_the_client_with_order_ref(gateway):
             order_ref="strategy:SPY:20261124T1600",
         )
         client.sleep(0.3)
-        assert [t.orderStatus.status for t in resting] == ["Submitted", "PreSubmitted", "PreSubmitted"]
-        client.cancel(resting[0].order)  # cancelling a working parent takes its children with it
+        ids = [o.order_id for o in resting]
+        assert [o.status for o in client.sent_orders(ids)] == ["Submitted", "PreSubmitted", "PreSubmitted"]
+        client.cancel(client.sent_orders(ids)[0])  # cancelling a working parent takes its children with it
         client.sleep(0.3)
-        assert [t.orderStatus.status for t in resting] == ["Cancelled", "Cancelled", "Cancelled"]
+        assert [o.status for o in client.sent_orders(ids)] == ["Cancelled", "Cancelled", "Cancelled"]
 
 
 def test_a_162_caused_by_another_client_is_retried():

@@ -136,7 +136,7 @@ class Campaign:
             assert placement is None or placement.status == "unconfirmed", placement
             started = time.monotonic()
             try:
-                client.open_trades()  # any call into the silence: it must end at its deadline, never hang
+                client.open_orders()  # any call into the silence: it must end at its deadline, never hang
             except GatewayConnectionError:
                 pass
             self.longest_silent_call_s = max(self.longest_silent_call_s, time.monotonic() - started)

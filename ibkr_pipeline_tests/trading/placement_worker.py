@@ -75,7 +75,7 @@ def arm(point: str) -> None:
     elif point == "searched":
         _wrap(executor, "broker_orders", after=True)
     elif point == "before_send":
-        _wrap(executor, "_send", before=True)
+        _wrap(IBKRClient, "place_intent", before=True)
     elif point == "mid_bracket":  # entry and take-profit sent untransmitted; the transmitting stop never goes
         _wrap(IBKRClient, "place_order", after=True, on_call=2)
     elif point == "after_send":

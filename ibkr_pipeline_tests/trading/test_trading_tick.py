@@ -119,7 +119,8 @@ def test_tick_to_fills_positions_and_pnl(setup):
         assert len(parents) == 3 and all(o.status == "Filled" for o in parents)
 
         with dg.build_sensor_context(
-            instance=instance, resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}
+            instance=instance,
+            resources={"ibkr": resources["ibkr"], "database": resources["database"], "alerts": AlertWebhook()},
         ) as context:
             evaluation = order_tracking(context)
         assert isinstance(evaluation, dg.RunRequest)  # new fills → a portfolio snapshot is requested
@@ -128,7 +129,9 @@ def test_tick_to_fills_positions_and_pnl(setup):
         }
         assert all(f.commission >= 1.0 for f in ledger.fills())
         with dg.build_sensor_context(
-            instance=instance, cursor=context.cursor, resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}
+            instance=instance,
+            cursor=context.cursor,
+            resources={"ibkr": resources["ibkr"], "database": resources["database"], "alerts": AlertWebhook()},
         ) as context:
             assert isinstance(order_tracking(context), dg.SkipReason)  # nothing new since the last snapshot
         with resources["ibkr"].get_client(resources["database"]) as client:
@@ -211,7 +214,8 @@ def test_an_exit_cancels_the_positions_bracket_children_before_selling(setup):
     }
     with dg.instance_for_test() as instance:
         with dg.build_sensor_context(
-            instance=instance, resources={"ibkr": resources["ibkr"], "alerts": AlertWebhook()}
+            instance=instance,
+            resources={"ibkr": resources["ibkr"], "database": resources["database"], "alerts": AlertWebhook()},
         ) as context:
             order_tracking(context)
         observed = [
@@ -264,7 +268,7 @@ def audit_order_through_its_partition(instance, resources, ref, intent):
     """The order_audits sensor adds the orderRef as a partition of order_audit and requests its record, once per
     state; the record holds the chart with the order's levels and fill, the prompt, the answer, the risk checks
     and the strategy file."""
-    with dg.build_sensor_context(instance=instance, resources={"ibkr": resources["ibkr"]}) as context:
+    with dg.build_sensor_context(instance=instance, resources={"database": resources["database"]}) as context:
         result = order_audits(context)
     [add] = result.dynamic_partitions_requests
     assert add.partitions_def_name == "order_refs" and ref in add.partition_keys
@@ -291,7 +295,7 @@ def test_a_status_change_without_a_fill_refreshes_the_portfolio(setup):
     gw, resources, ledger = setup
     with dg.instance_for_test() as instance:
         tick(STRATEGY, resources, instance)
-        sensor_resources = {"ibkr": resources["ibkr"], "alerts": AlertWebhook()}
+        sensor_resources = {"ibkr": resources["ibkr"], "database": resources["database"], "alerts": AlertWebhook()}
         with dg.build_sensor_context(instance=instance, resources=sensor_resources) as context:
             assert order_tracking(context).run_key.startswith("fills-")
             cursor = context.cursor
