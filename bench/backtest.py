@@ -18,12 +18,12 @@ from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.replay_broker import Costs
 from ibkr_pipeline.backtest.runner import run_backtest, run_fast_backtest
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
+from ibkr_pipeline.objects.bar_files import from_parquet
 from ibkr_pipeline.pipeline.analysis import analyst_for
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
-from ibkr_pipeline.storage.bar_files import from_parquet
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 
 TICK_BY_TICK_TICKS = 21  # a month of the path the fast one replaces: its per-tick cost, not a second full year
 
@@ -38,11 +38,11 @@ def run() -> list[dict]:
         dg.instance_for_test() as instance,
     ):
         db = f"sqlite:///{Path(tmp) / 'db.sqlite'}"
-        store = ChartStore(local_dir=str(Path(tmp) / "objects"))
+        store = ObjectStoreResource(local_dir=str(Path(tmp) / "objects"))
         resources = {
             "ibkr": IBKRResource(port=gw.port),
             "database": DatabaseResource(url=db),
-            "chart_store": store,
+            "objects": store,
             "llm": LLMResource(),
         }
         defs = build_strategy_definitions(spec)

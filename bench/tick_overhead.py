@@ -20,18 +20,18 @@ from bench.figures import figure
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.assets.ticks import partitions_for, tick_instant
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
+from ibkr_pipeline.objects import keys
+from ibkr_pipeline.objects.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.pipeline.analysis import analyse_symbols
 from ibkr_pipeline.pipeline.bars import merge_fetched, plan_fetches
 from ibkr_pipeline.pipeline.charts import draw_charts
 from ibkr_pipeline.pipeline.indicators import compute_indicators
 from ibkr_pipeline.pipeline.signals import decide_signals
 from ibkr_pipeline.resources.alerts import AlertWebhook
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
-from ibkr_pipeline.storage import keys
-from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 from ibkr_pipeline.trading.broker import GatewayBroker
 from ibkr_pipeline.trading.tick import trade_tick
 
@@ -45,7 +45,7 @@ def resources(port: int, tmp: Path) -> dict:
     return {
         "ibkr": IBKRResource(port=port, pacing_time_scale=0.001),
         "database": DatabaseResource(url=db),
-        "chart_store": ChartStore(local_dir=str(tmp / "objects")),
+        "objects": ObjectStoreResource(local_dir=str(tmp / "objects")),
         "llm": LLMResource(),
         "alerts": AlertWebhook(),
     }
@@ -54,7 +54,7 @@ def resources(port: int, tmp: Path) -> dict:
 def bare_tick(spec, res: dict, tmp: Path) -> int:
     """The same steps with the same functions (``ibkr_pipeline.pipeline``), in one process, without Dagster."""
     end = tick_instant(partitions_for(spec), TICK)
-    store: ChartStore = res["chart_store"]
+    store: ObjectStoreResource = res["objects"]
     database = res["database"]
     with res["ibkr"].get_client(database) as client:
         infos = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))

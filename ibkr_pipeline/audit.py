@@ -14,7 +14,7 @@ from typing import Any
 
 import dagster as dg
 
-from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.database.ledger import Ledger
 
 STEPS = ("contracts", "bars", "indicators", "charts", "analysis", "signals", "orders")
 

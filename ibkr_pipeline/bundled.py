@@ -14,4 +14,4 @@ def _path(package: str, name: str) -> Path:
 PROMPTS = _path("ibkr_pipeline", "prompts")  # <name>/system.j2 and user.j2
 STRATEGIES = _path("ibkr_pipeline", "strategies")  # the example strategies
 INSTANCE_YAML = _path("ibkr_pipeline", "dagster.yaml")  # the embedded default Dagster instance (make demo, make ui)
-MIGRATIONS = _path("ibkr_pipeline.store", "migrations")  # Alembic: env.py, script.py.mako, versions/
+MIGRATIONS = _path("ibkr_pipeline.database", "migrations")  # Alembic: env.py, script.py.mako, versions/

@@ -116,10 +116,10 @@ def gateway_sim(
 
     Like a real paper account, its account (cash, positions, orders, executions) outlives restarts.
     """
+    from ibkr_pipeline.database.engine import data_dir
     from ibkr_pipeline.exchange.state import StateError, default_state_file
     from ibkr_pipeline.gateway_sim.faults import FaultPlan
     from ibkr_pipeline.gateway_sim.server import SimulatorConfig, run_forever
-    from ibkr_pipeline.store.database import data_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     path = None if memory else (state_file or default_state_file(data_dir(), account))
@@ -506,7 +506,7 @@ def kill_switch_off(by: Annotated[str, typer.Option(help="Who")] = "") -> None:
     """Allow orders again (the environment variable and the file form, if set, still stop them)."""
     import getpass
 
-    from ibkr_pipeline.store.database import data_dir
+    from ibkr_pipeline.database.engine import data_dir
     from ibkr_pipeline.trading.guards import kill_switch_reason
 
     switch = _kill_switch()
@@ -520,7 +520,7 @@ def kill_switch_off(by: Annotated[str, typer.Option(help="Who")] = "") -> None:
 @kill_app.command("status")
 def kill_switch_status() -> None:
     """What every process sees now, and the database switch's recent history."""
-    from ibkr_pipeline.store.database import data_dir
+    from ibkr_pipeline.database.engine import data_dir
     from ibkr_pipeline.trading.guards import kill_switch_reason
 
     switch = _kill_switch()

@@ -58,8 +58,8 @@ def main() -> int:
     next_open = nyse_calendar().next_open(after.replace(tzinfo=None)).to_pydatetime().replace(tzinfo=UTC)
     clock = next_open + timedelta(minutes=30)
     first = min(ends.values()) + timedelta(minutes=1)
+    from ibkr_pipeline.database.engine import data_dir
     from ibkr_pipeline.exchange.state import default_state_file
-    from ibkr_pipeline.store.database import data_dir
 
     # The same persistent paper account `make ui`'s simulator uses: the ledger and the account stay in step.
     account_file = default_state_file(data_dir(), "DU1234567")

@@ -81,7 +81,7 @@ def postgres_url(postgres_database: str) -> Iterator[str]:
     params = postgres_params()
     url = f"postgresql+psycopg2://{params['user']}@{params['host']}:{params['port']}/{postgres_database}"
     yield url
-    from ibkr_pipeline.store.database import engine_for
+    from ibkr_pipeline.database.engine import engine_for
 
     engine_for(url).dispose()
     engine_for.cache_clear()

@@ -177,7 +177,7 @@ def test_the_kill_switch_from_the_command_line_reaches_every_process(tmp_path):
     # Another process (a run worker, another container) reads the same database.
     from sqlalchemy import create_engine
 
-    from ibkr_pipeline.store.kill_switch import KillSwitch
+    from ibkr_pipeline.database.kill_switch import KillSwitch
     from ibkr_pipeline.trading.guards import kill_switch_reason
 
     engine = create_engine(env["IBKR_PIPELINE_DB_URL"])

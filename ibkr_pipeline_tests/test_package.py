@@ -62,7 +62,7 @@ def test_the_wheel_carries_prompts_strategies_and_migrations_and_runs_outside_th
         """
 from ibkr_pipeline.definitions import defs
 from ibkr_pipeline.domain.prompts import DEFAULT_PROMPTS_DIR, _environment
-from ibkr_pipeline.store.database import default_url, engine_for
+from ibkr_pipeline.database.engine import default_url, engine_for
 from sqlalchemy import inspect
 print(sorted(j.name for j in defs.jobs if j.name.endswith('_tick')))
 print(_environment(DEFAULT_PROMPTS_DIR).get_template('technical_analyst/user.j2').filename)

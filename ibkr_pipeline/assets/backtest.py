@@ -25,13 +25,13 @@ from ibkr_pipeline.broker.errors import IBKRError
 from ibkr_pipeline.domain.bar_history import merge
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.strategy import StrategySpec
+from ibkr_pipeline.objects import keys
+from ibkr_pipeline.objects.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.pipeline.analysis import analyst_for
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
-from ibkr_pipeline.storage import keys
-from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 
 if TYPE_CHECKING:
     from ibkr_pipeline.backtest.runner import BacktestResult
@@ -75,7 +75,7 @@ def _daily_history(
     config: BacktestConfig,
     ibkr: IBKRResource,
     database: DatabaseResource,
-    store: ChartStore,
+    store: ObjectStoreResource,
     start: datetime,
     end: datetime,
     log: Any,
@@ -127,7 +127,7 @@ def build_backtest_assets(
             f"Backtest of {spec.name}: a backfill of past ticks, replayed in order in one run on point-in-time "
             "daily bars; orders go to the simulator's matching engine, never to a gateway."
         ),
-        required_resource_keys={"ibkr", "database", "chart_store", "llm"},
+        required_resource_keys={"ibkr", "database", "objects", "llm"},
         kinds={"python"},
         tags={"strategy": spec.name},
     )
@@ -148,7 +148,7 @@ def build_backtest_assets(
                 f"{spec.name}: tick {tick_keys[-1]} is as of {ticks[-1][1]:%Y-%m-%d %H:%M} UTC, after now: "
                 "backtests replay past ticks only"
             )
-        store: ChartStore = context.resources.chart_store
+        store: ObjectStoreResource = context.resources.objects
         started = time.perf_counter()
         database: DatabaseResource = context.resources.database
         contracts, daily, fetched = _daily_history(
@@ -231,14 +231,14 @@ def build_backtest_assets(
         group_name=f"{spec.name}_backtest",
         description=f"The latest backtest of {spec.name}: equity and drawdown against equal-weight buy and hold, "
         "return, CAGR, Sharpe, Sortino, max drawdown, win rate, exposure, trades, per-symbol results.",
-        required_resource_keys={"chart_store"},
+        required_resource_keys={"objects"},
         kinds={"python"},
         tags={"strategy": spec.name},
     )
     def backtest_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ibkr_pipeline.backtest.runner import BacktestResult
 
-        store: ChartStore = context.resources.chart_store
+        store: ObjectStoreResource = context.resources.objects
         pointer = store.get(keys.latest_backtest(spec.name))
         if pointer is None:
             raise dg.Failure(
@@ -259,7 +259,7 @@ def build_backtest_assets(
 
 
 def report_metadata(
-    spec: StrategySpec, result: "BacktestResult", latest: dict, store: ChartStore
+    spec: StrategySpec, result: "BacktestResult", latest: dict, store: ObjectStoreResource
 ) -> dg.MaterializeResult:
     from ibkr_pipeline.backtest import report
 

@@ -15,10 +15,10 @@ from ibkr_pipeline.assets.markdown import code_block, escape, table
 from ibkr_pipeline.assets.portfolio import table_metadata
 from ibkr_pipeline.audit import AuditFacts, gather, sections
 from ibkr_pipeline.domain import charts
-from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.objects import keys
+from ibkr_pipeline.objects.bar_files import from_parquet
 from ibkr_pipeline.resources.database import DatabaseResource
-from ibkr_pipeline.storage import keys
-from ibkr_pipeline.storage.bar_files import from_parquet
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 from ibkr_pipeline.trading.views import View
 
 ORDER_REFS_NAME = "order_refs"
@@ -38,7 +38,7 @@ def register_orders(instance: dg.DagsterInstance, refs: list[str]) -> None:
         instance.add_dynamic_partitions(ORDER_REFS_NAME, new)
 
 
-def trade_chart(facts: AuditFacts, store: ChartStore) -> bytes | None:
+def trade_chart(facts: AuditFacts, store: ObjectStoreResource) -> bytes | None:
     """The order on the chart of its signal's timeframe: levels, the tick, and the fills since."""
     row = facts.row
     timeframe = next(iter(facts.chart_uris), "daily")
@@ -100,7 +100,7 @@ def risk_view(facts: AuditFacts) -> View:
     kinds={"python"},
 )
 def order_audit(
-    context: dg.AssetExecutionContext, database: DatabaseResource, chart_store: ChartStore
+    context: dg.AssetExecutionContext, database: DatabaseResource, objects: ObjectStoreResource
 ) -> dg.MaterializeResult:
     ledger = database.ledger()
     try:
@@ -109,11 +109,11 @@ def order_audit(
         raise dg.Failure(description=str(exc.args[0])) from exc
     problems: list[str] = []
     try:
-        chart_png = trade_chart(facts, chart_store)
+        chart_png = trade_chart(facts, objects)
     except Exception as exc:  # the record without its chart is still the record
         chart_png = None
         problems.append(f"trade chart: {type(exc).__name__}: {exc}")
-    analysed = _analysed_chart(facts, chart_store)
+    analysed = _analysed_chart(facts, objects)
     row, analysis, orders_meta = facts.row, facts.analysis, facts.meta["orders"]
     metadata: dict[str, Any] = {
         "chart": dg.MetadataValue.md(
@@ -148,7 +148,7 @@ def order_audit(
         **{f"run/{step}": dg.MetadataValue.url(f"/runs/{run_id}") for step, run_id in facts.runs.items()},
     }
     if chart_png:
-        stored = chart_store.put(keys.order_audit_chart(row.strategy, row.order_ref), chart_png, "image/png")
+        stored = objects.put(keys.order_audit_chart(row.strategy, row.order_ref), chart_png, "image/png")
         metadata["chart_file"] = dg.MetadataValue.path(stored.path or stored.uri)
     if problems:
         metadata["problems"] = dg.MetadataValue.json(problems)
@@ -162,7 +162,7 @@ def _unfenced(block: str) -> str:
     return "\n".join(lines[1:-1]) if len(lines) >= 2 and lines[0].startswith("```") else block
 
 
-def _analysed_chart(facts: AuditFacts, store: ChartStore) -> bytes | None:
+def _analysed_chart(facts: AuditFacts, store: ObjectStoreResource) -> bytes | None:
     """The chart image the analyst was given (first timeframe), read back from the store by its key."""
     for key in facts.chart_store_keys.values():
         data = store.get(key)

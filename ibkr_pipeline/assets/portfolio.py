@@ -8,10 +8,10 @@ from typing import Any
 import dagster as dg
 
 from ibkr_pipeline.domain.charts import plotting
-from ibkr_pipeline.resources.chart_store import ChartStore
+from ibkr_pipeline.objects import keys
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
-from ibkr_pipeline.storage import keys
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 from ibkr_pipeline.trading.views import View, equity_points, fills_view, orders_view, pnl_view, realized_by_strategy
 
 
@@ -71,7 +71,7 @@ def build_portfolio(orders: list[dg.AssetKey]) -> dg.AssetsDefinition:
         kinds={"python"},
     )
     def portfolio(
-        context: dg.AssetExecutionContext, ibkr: IBKRResource, database: DatabaseResource, chart_store: ChartStore
+        context: dg.AssetExecutionContext, ibkr: IBKRResource, database: DatabaseResource, objects: ObjectStoreResource
     ) -> dg.MaterializeResult:
         ledger = database.ledger()
         with ibkr.get_client(database) as client:
@@ -106,7 +106,7 @@ def build_portfolio(orders: list[dg.AssetKey]) -> dg.AssetsDefinition:
             for strategy, n, realized, fees in pnl.rows
         }
         curve = equity_points(ledger)
-        stored = chart_store.put(keys.equity_plot(now), equity_curve_png(curve), "image/png")
+        stored = objects.put(keys.equity_plot(now), equity_curve_png(curve), "image/png")
         image = base64.b64encode(equity_curve_png(curve[-200:])).decode()
         pnl_image = base64.b64encode(
             curves_png("Realized P&L by strategy (USD)", realized_by_strategy(ledger))

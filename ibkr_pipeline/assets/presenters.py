@@ -11,13 +11,13 @@ from urllib.parse import urlsplit
 
 from ibkr_pipeline.assets.markdown import code_block, escape, link, table
 from ibkr_pipeline.assets.order_audit import audit_page
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain.analysis import AnalysisRecord
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.signals import Signal
 from ibkr_pipeline.pipeline.bars import FetchedRow, Frames
 from ibkr_pipeline.pipeline.charts import DrawnChart
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.tick import SymbolDecision
 
 

@@ -25,23 +25,23 @@ from ibkr_pipeline.assets.backtest import build_backtest_assets
 from ibkr_pipeline.assets.markdown import code_block
 from ibkr_pipeline.assets.ticks import as_of_label, legacy_name, partitions_for, tick_at
 from ibkr_pipeline.broker.errors import IBKRError
+from ibkr_pipeline.database.claims import ClaimHeld
+from ibkr_pipeline.database.engine import data_dir
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.results import SymbolResults
 from ibkr_pipeline.domain.strategy import StrategySpec, file_hash, read_strategy_text
+from ibkr_pipeline.objects import keys
+from ibkr_pipeline.objects.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.pipeline.analysis import analyse_symbols
 from ibkr_pipeline.pipeline.bars import merge_fetched, plan_fetches
 from ibkr_pipeline.pipeline.charts import draw_charts
 from ibkr_pipeline.pipeline.indicators import compute_indicators
 from ibkr_pipeline.pipeline.signals import decide_signals
 from ibkr_pipeline.provenance import git_sha
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
-from ibkr_pipeline.storage import keys
-from ibkr_pipeline.storage.bar_files import from_parquet, to_parquet
-from ibkr_pipeline.store.claims import ClaimHeld
-from ibkr_pipeline.store.database import data_dir
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 from ibkr_pipeline.trading.broker import GatewayBroker
 from ibkr_pipeline.trading.tick import STALE_OVERRIDE_TAG, trade_tick
 from ibkr_pipeline.trading.views import held_in_words
@@ -200,11 +200,11 @@ class StrategyAssets:
             "bars",
             ["contracts"],
             "Historical bars per symbol and timeframe as of the tick, fetched incrementally.",
-            {"ibkr", "database", "chart_store"},
+            {"ibkr", "database", "objects"},
         )
         def bars(context: dg.AssetExecutionContext, contracts: SymbolResults) -> Iterator[Any]:
             ibkr: IBKRResource = context.resources.ibkr
-            store: ChartStore = context.resources.chart_store
+            store: ObjectStoreResource = context.resources.objects
             end = tick_at(context)
             plan = plan_fetches(
                 spec,
@@ -274,10 +274,10 @@ class StrategyAssets:
             "charts",
             ["indicators"],
             "Candlestick charts with the strategy's overlays and panels, per timeframe.",
-            {"chart_store"},
+            {"objects"},
         )
         def charts_asset(context: dg.AssetExecutionContext, indicators: SymbolResults) -> Iterator[Any]:
-            store: ChartStore = context.resources.chart_store
+            store: ObjectStoreResource = context.resources.objects
             tick = context.partition_key
             step = draw_charts(spec, indicators, store, lambda symbol, tf: keys.chart(spec.name, symbol, tick, tf))
             values = step.results.values
@@ -308,7 +308,7 @@ class StrategyAssets:
             "analysis",
             ["contracts", "indicators", "charts"],
             "Vision-LLM (or offline) chart analysis per symbol: prompt, charts sent, validated answer, tokens, cost.",
-            {"llm", "database", "chart_store"},
+            {"llm", "database", "objects"},
         )
         def analysis(
             context: dg.AssetExecutionContext,
@@ -325,7 +325,7 @@ class StrategyAssets:
                     spec,
                     llm,
                     database.answer_cache(),
-                    context.resources.chart_store,
+                    context.resources.objects,
                     contracts.values,
                     frames,
                     charts.values,

@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from ibkr_pipeline.backtest.point_in_time import LookAheadError, PointInTimeBars
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.orders import OrderIntent, group_status, oca_group
 from ibkr_pipeline.exchange.account import Account
 from ibkr_pipeline.exchange.market import MinuteArrays, PriceWindow, ReplayMarket, SessionCalendar
 from ibkr_pipeline.exchange.matching import MatchingConfig, MatchingEngine, OrderEvent, OrderRejected, SimOrder
 from ibkr_pipeline.exchange.universe import Instrument, Universe
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.broker import Holding
 from ibkr_pipeline.trading.executor import Placement
 

@@ -32,21 +32,21 @@ from ibkr_pipeline.backtest.columns import (
 )
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.replay_broker import Costs, ReplayBroker, TradeFill
+from ibkr_pipeline.database.engine import upgrade
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.analysis import AnalysisRecord, sanity_problems
 from ibkr_pipeline.domain.bar_history import lookback_start
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.offline_analyst import analyse, first_rsi_column
 from ibkr_pipeline.domain.signals import Signal, combined_signal
 from ibkr_pipeline.domain.strategy import StrategySpec
+from ibkr_pipeline.objects import keys
+from ibkr_pipeline.objects.object_store import ObjectStore
 from ibkr_pipeline.pipeline.analysis import Analyst
 from ibkr_pipeline.pipeline.bars import frames_by_symbol, no_bars
 from ibkr_pipeline.pipeline.charts import draw_charts
 from ibkr_pipeline.pipeline.indicators import compute_indicators
 from ibkr_pipeline.pipeline.signals import decide_signals
-from ibkr_pipeline.storage import keys
-from ibkr_pipeline.storage.object_store import ObjectStore
-from ibkr_pipeline.store.database import upgrade
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.tick import trade_tick
 from ibkr_pipeline.trading.views import held_in_words
 

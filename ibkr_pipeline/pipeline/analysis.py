@@ -23,9 +23,9 @@ from ibkr_pipeline.domain.offline_analyst import offline_analysis
 from ibkr_pipeline.domain.prompts import RenderedPrompt, bars_table, render_prompt
 from ibkr_pipeline.domain.strategy import StrategySpec
 from ibkr_pipeline.llm.client import AnalysisAttempt, AnswerStore, ChartImage, LLMClient
+from ibkr_pipeline.objects.object_store import ObjectStore
 from ibkr_pipeline.pipeline.bars import Frames
 from ibkr_pipeline.pipeline.charts import ChartRefs
-from ibkr_pipeline.storage.object_store import ObjectStore
 
 RECENT_BARS = 20
 

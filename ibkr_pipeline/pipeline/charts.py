@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from ibkr_pipeline.domain import charts
 from ibkr_pipeline.domain.results import SymbolResults
 from ibkr_pipeline.domain.strategy import StrategySpec
+from ibkr_pipeline.objects.object_store import ObjectStore
 from ibkr_pipeline.pipeline.bars import Frames
-from ibkr_pipeline.storage.object_store import ObjectStore
 
 ChartRefs = dict[str, dict[str, str]]  # timeframe -> {"key", "uri", "path", "sha256"}
 

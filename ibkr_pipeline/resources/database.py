@@ -14,14 +14,14 @@ import dagster as dg
 from pydantic import Field
 from sqlalchemy import Engine
 
+from ibkr_pipeline.database.answer_cache import AnswerCache
+from ibkr_pipeline.database.claims import Claims
+from ibkr_pipeline.database.contract_cache import ContractCache
+from ibkr_pipeline.database.engine import default_url, engine_for
+from ibkr_pipeline.database.kill_switch import KillSwitch
+from ibkr_pipeline.database.ledger import Ledger
+from ibkr_pipeline.database.pacing_budget import DatabasePacingBudget
 from ibkr_pipeline.domain.pacing import PacingRules
-from ibkr_pipeline.store.answer_cache import AnswerCache
-from ibkr_pipeline.store.claims import Claims
-from ibkr_pipeline.store.contract_cache import ContractCache
-from ibkr_pipeline.store.database import default_url, engine_for
-from ibkr_pipeline.store.kill_switch import KillSwitch
-from ibkr_pipeline.store.ledger import Ledger
-from ibkr_pipeline.store.pacing_budget import DatabasePacingBudget
 
 
 class DatabaseResource(dg.ConfigurableResource):

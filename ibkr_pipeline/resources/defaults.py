@@ -17,10 +17,10 @@ import dagster as dg
 
 from ibkr_pipeline import settings as env
 from ibkr_pipeline.resources.alerts import AlertWebhook
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 
 
 def ibkr_from_env() -> IBKRResource:
@@ -37,11 +37,11 @@ def database_from_env() -> DatabaseResource:
     return DatabaseResource(url=dg.EnvVar(env.DB_URL.name) if env.DB_URL.is_set() else "")
 
 
-def chart_store_from_env() -> ChartStore:
+def objects_from_env() -> ObjectStoreResource:
     endpoint = env.S3_ENDPOINT.read()
     if not endpoint:
-        return ChartStore(local_dir=env.CHART_DIR.read())
-    return ChartStore(
+        return ObjectStoreResource(local_dir=env.CHART_DIR.read())
+    return ObjectStoreResource(
         endpoint=endpoint,
         bucket=env.S3_BUCKET.read(),
         access_key=dg.EnvVar(env.S3_ACCESS_KEY.name),
@@ -74,7 +74,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
     return {
         "ibkr": ibkr_from_env(),
         "database": database_from_env(),
-        "chart_store": chart_store_from_env(),
+        "objects": objects_from_env(),
         "llm": llm_from_env(),
         "alerts": alerts_from_env(),
     }

@@ -4,13 +4,13 @@ import json
 
 import dagster as dg
 
+from ibkr_pipeline.database.engine import data_dir
 from ibkr_pipeline.domain.health import ComponentHealth, changes
 from ibkr_pipeline.resources.alerts import AlertWebhook
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
-from ibkr_pipeline.store.database import data_dir
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 from ibkr_pipeline.trading.guards import kill_switch_reason
 
 HEALTH_KEY = dg.AssetKey("system_health")
@@ -33,9 +33,9 @@ def kill_switch_health(database: DatabaseResource) -> ComponentHealth:
 
 
 def probe_all(
-    ibkr: IBKRResource, database: DatabaseResource, chart_store: ChartStore, llm: LLMResource
+    ibkr: IBKRResource, database: DatabaseResource, objects: ObjectStoreResource, llm: LLMResource
 ) -> tuple[list[ComponentHealth], dict]:
-    results = [ibkr.probe(), chart_store.probe(), llm.probe(), kill_switch_health(database)]
+    results = [ibkr.probe(), objects.probe(), llm.probe(), kill_switch_health(database)]
     metadata: dict[str, dg.MetadataValue] = {
         c.component: dg.MetadataValue.text(f"{c.status}: {c.detail}") for c in results
     }
@@ -54,9 +54,9 @@ def probe_all(
     "sensor every minute; execute it here to look now).",
 )
 def all_parts_answer(
-    ibkr: IBKRResource, database: DatabaseResource, chart_store: ChartStore, llm: LLMResource
+    ibkr: IBKRResource, database: DatabaseResource, objects: ObjectStoreResource, llm: LLMResource
 ) -> dg.AssetCheckResult:
-    results, metadata = probe_all(ibkr, database, chart_store, llm)
+    results, metadata = probe_all(ibkr, database, objects, llm)
     return dg.AssetCheckResult(
         passed=all(c.healthy for c in results), metadata=metadata, severity=dg.AssetCheckSeverity.ERROR
     )
@@ -72,11 +72,11 @@ def health(
     context: dg.SensorEvaluationContext,
     ibkr: IBKRResource,
     database: DatabaseResource,
-    chart_store: ChartStore,
+    objects: ObjectStoreResource,
     llm: LLMResource,
     alerts: AlertWebhook,
 ):
-    results, metadata = probe_all(ibkr, database, chart_store, llm)
+    results, metadata = probe_all(ibkr, database, objects, llm)
     healthy = all(c.healthy for c in results)
     context.instance.report_runless_asset_event(dg.AssetObservation(asset_key=HEALTH_KEY, metadata=metadata))
     context.instance.report_runless_asset_event(

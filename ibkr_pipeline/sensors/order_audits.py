@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from ibkr_pipeline.assets.order_audit import ORDER_REFS, ORDER_REFS_NAME, order_audit_job
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.resources.database import DatabaseResource
-from ibkr_pipeline.store.ledger import Ledger
 
 RECENT = timedelta(days=7)  # older orders keep the record they have; ``ibkr-pipeline audit`` reads any
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Protocol
 
 from ibkr_pipeline.broker.client import IBKRClient
+from ibkr_pipeline.database.claims import Lease
+from ibkr_pipeline.database.kill_switch import KillSwitch
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.orders import OrderIntent
-from ibkr_pipeline.store.claims import Lease
-from ibkr_pipeline.store.kill_switch import KillSwitch
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.executor import (
     DEFAULT_POLICY,
     Placement,

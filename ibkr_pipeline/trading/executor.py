@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 
 from ibkr_pipeline.broker.client import IBKRClient
 from ibkr_pipeline.broker.records import BrokerOrder
+from ibkr_pipeline.database.claims import PROCESS_OWNER, Claims, Holder, Lease
+from ibkr_pipeline.database.ledger import NEVER_SENT, NOT_TO_SEND, UNCONFIRMED, Ledger
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.orders import OrderIntent, group_status
-from ibkr_pipeline.store.claims import PROCESS_OWNER, Claims, Holder, Lease
-from ibkr_pipeline.store.ledger import NEVER_SENT, NOT_TO_SEND, UNCONFIRMED, Ledger
 
 log = logging.getLogger("ibkr_pipeline.trading")
 

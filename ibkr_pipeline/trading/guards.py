@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ibkr_pipeline import settings as env
-from ibkr_pipeline.store.kill_switch import KillSwitch
+from ibkr_pipeline.database.kill_switch import KillSwitch
 
 LIVE_SWITCH_ENV = env.LIVE_TRADING.name
 KILL_SWITCH_ENV = env.KILL_SWITCH.name

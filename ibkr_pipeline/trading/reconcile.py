@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ibkr_pipeline.broker.client import IBKRClient
-from ibkr_pipeline.store.ledger import LOST, UNCONFIRMED, Ledger
+from ibkr_pipeline.database.ledger import LOST, UNCONFIRMED, Ledger
 from ibkr_pipeline.trading.executor import broker_book, reasons_of, record_executions, status_of
 
 LOST_AFTER_S = 300.0

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.brackets import bracket_levels
 from ibkr_pipeline.domain.calendar import nyse_calendar
 from ibkr_pipeline.domain.contracts import ContractInfo
@@ -24,7 +25,6 @@ from ibkr_pipeline.domain.risk import RiskCheck, RiskContext, check_order, passe
 from ibkr_pipeline.domain.signals import Signal
 from ibkr_pipeline.domain.sizing import position_size
 from ibkr_pipeline.domain.strategy import StrategySpec
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.broker import Broker
 from ibkr_pipeline.trading.executor import Placement
 

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.orders import strategy_of
 from ibkr_pipeline.domain.positions import position_summary
-from ibkr_pipeline.store.ledger import Ledger
 
 
 @dataclass(frozen=True)

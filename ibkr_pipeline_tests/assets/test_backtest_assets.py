@@ -9,10 +9,10 @@ from PIL import Image
 from ibkr_pipeline.assets.backtest import BacktestConfig, materialize_backtest
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.assets.ticks import partitions_for, tick_instant, ticks_between
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 from ibkr_pipeline_tests.backtest.history import spec, synthetic_daily
 from ibkr_pipeline_tests.conftest import make_gateway
 
@@ -27,7 +27,7 @@ def test_a_single_run_backfill_backtests_on_stored_history_and_reports(tmp_path)
         resources = {
             "ibkr": IBKRResource(port=gw.port),
             "database": DatabaseResource(url=db),
-            "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
+            "objects": ObjectStoreResource(local_dir=str(tmp_path / "objects")),
             "llm": LLMResource(),
         }
         keys = [k for k in partitions_for(strategy).get_partition_keys() if "2026-06-01" <= k[:10] <= "2026-08-31"]
@@ -78,7 +78,7 @@ def test_history_from_files_runs_without_a_gateway_and_a_missing_file_is_named(t
     resources = {
         "ibkr": IBKRResource(port=1),
         "database": DatabaseResource(url=f"sqlite:///{tmp_path / 'db.sqlite'}"),
-        "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
+        "objects": ObjectStoreResource(local_dir=str(tmp_path / "objects")),
         "llm": LLMResource(),
     }
     config = BacktestConfig(history="files", files_dir=str(files))

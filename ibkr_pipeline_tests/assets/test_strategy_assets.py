@@ -15,16 +15,16 @@ from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.runner import ChartsTo, decide_tick
 from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
+from ibkr_pipeline.database.engine import engine_for, upgrade
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.pipeline.analysis import analyst_for
 from ibkr_pipeline.resources.alerts import AlertWebhook
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
-from ibkr_pipeline.store.database import engine_for, upgrade
-from ibkr_pipeline.store.ledger import Ledger
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 from ibkr_pipeline_tests.conftest import make_gateway
 
 # Clock: Thursday 2026-11-19 17:00 New York. A tick is named by the instant it runs: "2026-11-17-16:15"
@@ -67,11 +67,11 @@ def gateway(tmp_path) -> Iterator:
         yield gw
 
 
-def resources(gateway, tmp_path, store: ChartStore | None = None) -> dict:
+def resources(gateway, tmp_path, store: ObjectStoreResource | None = None) -> dict:
     return {
         "ibkr": IBKRResource(port=gateway.port),
         "database": DatabaseResource(url=f"sqlite:///{tmp_path / 'db.sqlite'}"),
-        "chart_store": store or ChartStore(local_dir=str(tmp_path / "objects")),
+        "objects": store or ObjectStoreResource(local_dir=str(tmp_path / "objects")),
         "llm": LLMResource(),
         "alerts": AlertWebhook(),
     }
@@ -186,7 +186,7 @@ def test_unknown_symbol_and_symbol_without_bars_do_not_stop_the_others(gateway, 
 
 
 def test_tick_with_charts_and_bars_in_s3(gateway, tmp_path, s3_endpoint):
-    store = ChartStore(
+    store = ObjectStoreResource(
         endpoint=s3_endpoint, bucket="charts-test", access_key="testing", secret_key="testing", secure=False
     )
     spec = strategy()
@@ -306,7 +306,7 @@ def test_the_live_tick_and_its_backtest_decide_the_same_signals_on_the_same_bars
     history.advance_to(TUESDAY_END)
     engine = engine_for(f"sqlite:///{tmp_path / 'replay.sqlite'}")
     upgrade(engine)
-    store = ChartStore(local_dir=str(tmp_path / "replay_objects"))
+    store = ObjectStoreResource(local_dir=str(tmp_path / "replay_objects"))
     replayed = decide_tick(
         spec,
         TUESDAY_TICK,

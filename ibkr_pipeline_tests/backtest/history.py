@@ -11,8 +11,8 @@ from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.exchange.market import SyntheticMarket
 from ibkr_pipeline.exchange.universe import Universe
 from ibkr_pipeline.pipeline.analysis import analyst_for
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 
 STRATEGY = """
 name: bt_test
@@ -66,5 +66,5 @@ def contracts(strategy):
 
 def offline_analyst(strategy, tmp_path: Path):
     return analyst_for(
-        strategy, LLMResource(), None, ChartStore(local_dir=str(tmp_path / "objects")), contracts(strategy)
+        strategy, LLMResource(), None, ObjectStoreResource(local_dir=str(tmp_path / "objects")), contracts(strategy)
     )

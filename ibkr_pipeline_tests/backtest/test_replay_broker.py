@@ -9,9 +9,9 @@ from sqlalchemy import create_engine
 
 from ibkr_pipeline.backtest.point_in_time import LookAheadError, PointInTimeBars
 from ibkr_pipeline.backtest.replay_broker import Costs, ReplayBroker
+from ibkr_pipeline.database.engine import upgrade
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.orders import OrderIntent
-from ibkr_pipeline.store.database import upgrade
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline_tests.backtest.history import _offline_contract
 
 DAYS = ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]

@@ -16,11 +16,11 @@ from ibkr_pipeline.broker.errors import (
     GatewayTimeoutError,
     UnknownContractError,
 )
+from ibkr_pipeline.database.contract_cache import ContractCache
+from ibkr_pipeline.database.engine import engine_for
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.pacing import PacingRules
 from ibkr_pipeline.exchange.universe import Universe
-from ibkr_pipeline.store.contract_cache import ContractCache
-from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline_tests.conftest import MARKET_OPEN_INSTANT, free_port, make_gateway
 
 

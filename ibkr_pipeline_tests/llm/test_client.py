@@ -8,10 +8,10 @@ import time
 import pytest
 from PIL import Image
 
+from ibkr_pipeline.database.answer_cache import AnswerCache
+from ibkr_pipeline.database.engine import engine_for
 from ibkr_pipeline.domain.analysis import sanity_problems
 from ibkr_pipeline.llm.client import ChartImage, LLMClient, LLMSettings
-from ibkr_pipeline.store.answer_cache import AnswerCache
-from ibkr_pipeline.store.database import engine_for
 from ibkr_pipeline_tests.openai_server import FakeOpenAI, Reply, completion
 
 ANSWER = {

@@ -10,9 +10,9 @@ from ibkr_pipeline.assets.markdown import code_block, escape, table
 from ibkr_pipeline.definitions import build_definitions
 from ibkr_pipeline.domain.redaction import redact_secrets, redact_url
 from ibkr_pipeline.resources.alerts import AlertWebhook
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 
 ROOT_STRATEGIES = bundled.STRATEGIES
 KEY = "sk-live-DO-NOT-LEAK-0123456789"
@@ -34,7 +34,7 @@ def deployment(monkeypatch, tmp_path):
         {"llm": {"config": {"base_url": "https://attacker.example/v1"}}},
         {"llm": {"config": {"api_key": {"env": "IBKR_PIPELINE_DB_URL"}}}},
         {"database": {"config": {"url": {"env": "OPENAI_API_KEY"}}}},
-        {"chart_store": {"config": {"endpoint": "attacker.example:9000"}}},
+        {"objects": {"config": {"endpoint": "attacker.example:9000"}}},
         {"alerts": {"config": {"url": "https://attacker.example/hook"}}},
     ],
 )
@@ -58,7 +58,9 @@ def test_repr_and_probes_never_show_a_secret():
         repr(r)
         for r in (
             LLMResource(base_url="http://127.0.0.1:9/v1", api_key=KEY),
-            ChartStore(endpoint="127.0.0.1:9", access_key="AKIA-SECRET-ACCESS", secret_key="s3-secret-key-value"),
+            ObjectStoreResource(
+                endpoint="127.0.0.1:9", access_key="AKIA-SECRET-ACCESS", secret_key="s3-secret-key-value"
+            ),
             AlertWebhook(url="https://hooks.example/T000/B000/webhook-token-value"),
             DatabaseResource(url=DB_URL),
         )

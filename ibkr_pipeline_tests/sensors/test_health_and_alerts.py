@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
+from ibkr_pipeline.database.engine import engine_for
+from ibkr_pipeline.database.kill_switch import KillSwitch
 from ibkr_pipeline.resources.alerts import AlertWebhook
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 from ibkr_pipeline.sensors.health import CHECK, HEALTH_KEY, health
 from ibkr_pipeline.sensors.run_failure import run_failure_alert
-from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline.store.kill_switch import KillSwitch
 from ibkr_pipeline_tests.conftest import free_port, make_gateway
 from ibkr_pipeline_tests.openai_server import FakeOpenAI
 from ibkr_pipeline_tests.webhook_server import WebhookReceiver
@@ -40,7 +40,7 @@ def test_health_sees_a_silent_gateway_a_dead_one_and_recovery_and_alerts_on_each
         resources = {
             "ibkr": IBKRResource(port=gw.port, connect_timeout_s=2),
             "database": DatabaseResource(url=db),
-            "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
+            "objects": ObjectStoreResource(local_dir=str(tmp_path / "objects")),
             "llm": LLMResource(base_url=llm_server.base_url, api_key="sk-test-not-logged"),
             "alerts": AlertWebhook(url=webhook.url),
         }
@@ -149,7 +149,7 @@ order: {entry: MKT, sizing: fixed_quantity, quantity: 10}
         resources = {
             "ibkr": IBKRResource(port=gw.port),
             "database": DatabaseResource(url=db),
-            "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
+            "objects": ObjectStoreResource(local_dir=str(tmp_path / "objects")),
             "llm": LLMResource(),
             "alerts": AlertWebhook(url=webhook.url),
         }

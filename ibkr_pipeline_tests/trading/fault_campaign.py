@@ -19,10 +19,10 @@ from datetime import timedelta
 
 from ibkr_pipeline.broker.client import IBKRClient, IBKRSettings
 from ibkr_pipeline.broker.errors import GatewayConnectionError
+from ibkr_pipeline.database.engine import engine_for
+from ibkr_pipeline.database.ledger import LOST, Ledger
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.gateway_sim.server import SimulatorThread
-from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline.store.ledger import LOST, Ledger
 from ibkr_pipeline.trading.executor import PlacementPolicy, broker_orders, place_exactly_once, status_of
 from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline_tests.trading.placement_worker import bracket_intent

@@ -17,11 +17,11 @@ import signal
 import time
 
 from ibkr_pipeline.broker.client import IBKRClient, IBKRSettings
+from ibkr_pipeline.database.claims import Claims
+from ibkr_pipeline.database.engine import engine_for
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.orders import OrderIntent
-from ibkr_pipeline.store.claims import Claims
-from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading import executor
 
 # Where a process can die during placement, in the order placement passes them.

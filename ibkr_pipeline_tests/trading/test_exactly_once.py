@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import pytest
 
 from ibkr_pipeline.broker.client import IBKRClient, IBKRSettings
+from ibkr_pipeline.database.engine import engine_for
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.orders import OrderIntent
-from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.executor import place_exactly_once
 from ibkr_pipeline_tests.conftest import make_gateway
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline.store.kill_switch import KillSwitch
+from ibkr_pipeline.database.engine import engine_for
+from ibkr_pipeline.database.kill_switch import KillSwitch
 from ibkr_pipeline.trading.guards import (
     KILL_SWITCH_ENV,
     LIVE_SWITCH_ENV,

@@ -11,12 +11,12 @@ import pytest
 from ib_async import MarketOrder
 
 from ibkr_pipeline.broker.client import IBKRClient, IBKRSettings
+from ibkr_pipeline.database.engine import engine_for
+from ibkr_pipeline.database.kill_switch import KillSwitch
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.signals import Signal
 from ibkr_pipeline.domain.strategy import parse_strategy
-from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline.store.kill_switch import KillSwitch
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.broker import GatewayBroker
 from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline.trading.tick import trade_tick

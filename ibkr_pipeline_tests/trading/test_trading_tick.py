@@ -11,17 +11,17 @@ from ibkr_pipeline.assets.order_audit import order_audit
 from ibkr_pipeline.assets.portfolio import portfolio
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.audit import audit_record
+from ibkr_pipeline.database.engine import engine_for
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.orders import OrderIntent
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.resources.alerts import AlertWebhook
-from ibkr_pipeline.resources.chart_store import ChartStore
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
+from ibkr_pipeline.resources.objects import ObjectStoreResource
 from ibkr_pipeline.sensors.order_audits import order_audits
 from ibkr_pipeline.sensors.order_tracking import order_tracking
-from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline_tests.conftest import make_gateway
 
@@ -48,7 +48,7 @@ def setup(tmp_path, monkeypatch):
         resources = {
             "ibkr": IBKRResource(port=gw.port),
             "database": DatabaseResource(url=db),
-            "chart_store": ChartStore(local_dir=str(tmp_path / "objects")),
+            "objects": ObjectStoreResource(local_dir=str(tmp_path / "objects")),
             "llm": LLMResource(),
             "alerts": AlertWebhook(),
         }

@@ -6,9 +6,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ibkr_pipeline.database.engine import engine_for
+from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.orders import OrderIntent
-from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline.store.ledger import Ledger
 from ibkr_pipeline.trading.views import equity_points, fills_view, orders_view, pnl_view, realized_by_strategy
 
 CLI = str(Path(sys.executable).parent / "ibkr-pipeline")

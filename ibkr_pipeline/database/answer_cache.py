@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from ibkr_pipeline.database.models import LLMCacheRow
 from ibkr_pipeline.llm.client import CachedAnswer
-from ibkr_pipeline.store.models import LLMCacheRow
 
 
 class AnswerCache:

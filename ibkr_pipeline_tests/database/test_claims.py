@@ -2,8 +2,8 @@
 
 import pytest
 
-from ibkr_pipeline.store.claims import ClaimHeld, Claims
-from ibkr_pipeline.store.database import engine_for
+from ibkr_pipeline.database.claims import ClaimHeld, Claims
+from ibkr_pipeline.database.engine import engine_for
 
 
 class Clock:

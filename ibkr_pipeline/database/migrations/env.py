@@ -3,8 +3,8 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from ibkr_pipeline.store import models  # noqa: F401 - registers the tables
-from ibkr_pipeline.store.database import Base, default_url
+from ibkr_pipeline.database import models  # noqa: F401 - registers the tables
+from ibkr_pipeline.database.engine import Base, default_url
 
 target_metadata = Base.metadata
 # Our own version table: in production the ledger shares its PostgreSQL database with Dagster,

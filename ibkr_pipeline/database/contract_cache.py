@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
+from ibkr_pipeline.database.models import ContractCacheRow
 from ibkr_pipeline.domain.contracts import CacheStats, ContractInfo, ContractSpec
-from ibkr_pipeline.store.models import ContractCacheRow
 
 DEFAULT_TTL = timedelta(days=7)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from ibkr_pipeline.store.models import KillSwitchEventRow
+from ibkr_pipeline.database.models import KillSwitchEventRow
 
 
 @dataclass(frozen=True)

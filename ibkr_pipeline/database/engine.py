@@ -1,4 +1,4 @@
-"""The project's own database (contract cache now; the trading ledger later).
+"""The project database's engine: one per URL per process, the schema migrated on first use.
 
 SQLite under the project's data directory by default; set ``IBKR_PIPELINE_DB_URL``
 to a PostgreSQL URL in production.

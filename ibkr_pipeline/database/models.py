@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from ibkr_pipeline.store.database import Base
+from ibkr_pipeline.database.engine import Base
 
 
 class UTCDateTime(TypeDecorator):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ibkr_pipeline.store.models import ClaimRow
+from ibkr_pipeline.database.models import ClaimRow
 
 PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import create_engine, inspect, text
 
-from ibkr_pipeline.store.database import MIGRATIONS, upgrade
+from ibkr_pipeline.database.engine import MIGRATIONS, upgrade
 
 
 def head_revision() -> str:

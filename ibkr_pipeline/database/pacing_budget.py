@@ -17,8 +17,8 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ibkr_pipeline.broker.pacing import IB_MAX_CONCURRENT_HISTORICAL
+from ibkr_pipeline.database.models import PacingGatewayRow, PacingRequestRow
 from ibkr_pipeline.domain.pacing import PacingRules
-from ibkr_pipeline.store.models import PacingGatewayRow, PacingRequestRow
 
 IN_FLIGHT_STALE_S = 120.0  # a request in flight longer than this belongs to a process that died
 OPEN_CAP_POLL_S = 0.1  # how soon to look again when 50 requests are open across the processes

@@ -1,4 +1,4 @@
-"""ChartStore: where charts and bar files live; one interface over a local directory or S3/MinIO."""
+"""ObjectStoreResource: charts, bar histories and backtests; one interface over a local directory or S3/MinIO."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from ibkr_pipeline.database.engine import data_dir
 from ibkr_pipeline.domain.health import ComponentHealth
-from ibkr_pipeline.storage import keys
-from ibkr_pipeline.storage.object_store import LocalObjectStore, ObjectStore, S3ObjectStore, StoredObject
-from ibkr_pipeline.store.database import data_dir
+from ibkr_pipeline.objects import keys
+from ibkr_pipeline.objects.object_store import LocalObjectStore, ObjectStore, S3ObjectStore, StoredObject
 
 
-class ChartStore(dg.ConfigurableResource):
+class ObjectStoreResource(dg.ConfigurableResource):
     """Leave ``endpoint`` empty for a local directory (the embedded default); set it for S3/MinIO."""
 
     local_dir: str = Field(default="", description="Directory for the local store; empty = <data dir>/objects")

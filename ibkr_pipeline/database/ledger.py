@@ -10,9 +10,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ibkr_pipeline.database.models import FillRow, OrderEventRow, OrderRow, PortfolioSnapshotRow
 from ibkr_pipeline.domain.orders import OrderIntent
 from ibkr_pipeline.domain.positions import StrategyPosition, positions_from_fills
-from ibkr_pipeline.store.models import FillRow, OrderEventRow, OrderRow, PortfolioSnapshotRow
 
 # Sent, not yet acknowledged by IB: it may or may not be there; only a search of the broker decides.
 UNCONFIRMED = "unconfirmed"

@@ -7,11 +7,11 @@ import pytest
 
 from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
 from ibkr_pipeline.broker.pacing import with_margin
+from ibkr_pipeline.database.engine import engine_for
+from ibkr_pipeline.database.pacing_budget import DatabasePacingBudget
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.pacing import PacingRules
 from ibkr_pipeline.exchange.universe import Universe
-from ibkr_pipeline.store.database import engine_for
-from ibkr_pipeline.store.pacing_budget import DatabasePacingBudget
 from ibkr_pipeline_tests.conftest import make_gateway
 
 SCALE = 0.02  # IB's windows scaled: 10 minutes -> 12 s, 15 s -> 0.3 s
