@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 PG_VERSION_DIR := $(firstword $(wildcard /etc/postgresql/*))
 
-.PHONY: install test lint demo ui bench gateway-sim postgres clean
+.PHONY: install test lint lock demo ui bench gateway-sim postgres clean
 DAGSTER_HOME ?= $(CURDIR)/.ibkr_pipeline/dagster_home
 
 $(BIN)/python:
@@ -14,13 +14,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# Every package at the version and hash requirements.lock names (make lock writes it from pyproject.toml; the
+# lock is the whole closure, hence --no-deps), then the project itself: two installs a month apart get the same bytes.
+$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP) $(RUNTIME_STAMP)
 
-# What running needs, without the test tools (make demo, make ui).
-$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# make demo and make ui install the same locked set (it holds the test tools too: one lock, one truth).
+$(RUNTIME_STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(RUNTIME_STAMP)
 
 install: $(STAMP)
@@ -42,6 +46,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Re-resolve requirements.lock after a dependency changes in pyproject.toml (pip-tools, with hashes).
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet pip-tools==7.6.2
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links --extra test --strip-extras -o requirements.lock pyproject.toml
 
 # Figures next to their targets, each a ratio against a baseline measured in the same run.
 bench: install
