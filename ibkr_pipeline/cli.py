@@ -336,7 +336,7 @@ def backtest(
         )
     import dagster as dg
 
-    from ibkr_pipeline.assets.backtest import BacktestConfig, format_figure, materialize_backtest
+    from ibkr_pipeline.assets.backtest import REPORT_FIGURES, BacktestConfig, format_figure, materialize_backtest
     from ibkr_pipeline.assets.strategy import build_strategy_definitions
     from ibkr_pipeline.assets.ticks import partitions_for, ticks_between
     from ibkr_pipeline.definitions import strategies_dir
@@ -383,19 +383,7 @@ def backtest(
         except (dg.Failure, dg.DagsterError) as exc:
             raise fail(f"backtest failed: {getattr(exc, 'description', None) or exc}", 1) from None
     meta: dict[str, Any] = {k: v.value for k, v in event.metadata.items()}
-    names = (
-        "total_return",
-        "cagr",
-        "sharpe",
-        "sortino",
-        "max_drawdown",
-        "volatility",
-        "win_rate",
-        "exposure",
-        "time_in_market",
-        "trades",
-        "final_equity",
-    )
+    names = REPORT_FIGURES
     if as_json:
         import json
 

@@ -273,19 +273,7 @@ def report_metadata(
     png = report.plot(equity, baseline_equity, f"{spec.name}: {latest['first']} .. {latest['last']}")
     folder = latest["result"].rsplit("/", 1)[0]
     plot_ref = store.put(keys.backtest_report_plot(folder), png, "image/png")
-    names = [
-        "total_return",
-        "cagr",
-        "sharpe",
-        "sortino",
-        "max_drawdown",
-        "volatility",
-        "win_rate",
-        "exposure",
-        "time_in_market",
-        "trades",
-        "final_equity",
-    ]
+    names = REPORT_FIGURES
     rows = [
         [
             n,
@@ -354,6 +342,20 @@ def report_metadata(
     )
 
 
+# The figures a backtest report shows, in order (the report asset's table and the CLI's).
+REPORT_FIGURES = (
+    "total_return",
+    "cagr",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "volatility",
+    "win_rate",
+    "exposure",
+    "time_in_market",
+    "trades",
+    "final_equity",
+)
 PERCENT_FIGURES = {"total_return", "cagr", "max_drawdown", "volatility", "win_rate", "exposure", "time_in_market"}
 
 
