@@ -18,6 +18,7 @@ from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.replay_broker import Costs
 from ibkr_pipeline.backtest.runner import run_backtest, run_fast_backtest
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
+from ibkr_pipeline.objects import keys as object_keys
 from ibkr_pipeline.objects.bar_files import from_parquet
 from ibkr_pipeline.pipeline.analysis import analyst_for
 from ibkr_pipeline.resources.database import DatabaseResource
@@ -53,7 +54,7 @@ def run() -> list[dict]:
         materialize_backtest(defs, spec, keys, BacktestConfig(), resources, instance)
         dagster_s = time.perf_counter() - started
         daily = {
-            u.symbol: from_parquet(store.get(f"history/{u.symbol.replace(' ', '_')}/1_day.parquet"))
+            u.symbol: from_parquet(store.get(object_keys.daily_history(u.symbol)))
             for u in spec.universe
         }
         with resources["ibkr"].get_client(resources["database"]) as client:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from ibkr_pipeline.domain import bar_history
@@ -19,6 +21,11 @@ from ibkr_pipeline.domain.bar_periods import aggregate_runs, period_starts
 from ibkr_pipeline.domain.bars import normalize_bars
 
 SUPPORTED_BAR_SIZES = ("1 day", "1 week", "1 month")
+
+
+@lru_cache(maxsize=1024)  # every symbol of a tick asks at the same instant
+def _ns(instant: datetime) -> int:
+    return int(pd.Timestamp(instant).value)
 
 
 class LookAheadError(RuntimeError):
@@ -38,12 +45,22 @@ class PointInTimeBars:
     def __init__(self, daily: Mapping[str, pd.DataFrame]):
         self._daily: dict[str, pd.DataFrame] = {}
         self._known_at: dict[str, pd.Series] = {}
+        self._known_ns: dict[str, np.ndarray] = {}
+        self._stamp_ns: dict[str, np.ndarray] = {}
         for symbol, frame in daily.items():
             bars = normalize_bars(frame)
             self._daily[symbol] = bars
             self._known_at[symbol] = bar_history.daily_known_at(bars["timestamp"]).reset_index(drop=True)
+            # The same, as int64 nanoseconds: known_count runs for every symbol at every tick.
+            self._known_ns[symbol] = self._known_at[symbol].to_numpy(dtype="datetime64[ns]").view("i8")
+            self._stamp_ns[symbol] = bars["timestamp"].to_numpy(dtype="datetime64[ns]").view("i8")
         self.clock: datetime | None = None
-        self.latest_served: pd.Timestamp | None = None
+        self._latest_ns: int | None = None
+
+    @property
+    def latest_served(self) -> pd.Timestamp | None:
+        """The latest bar any read has been given: the look-ahead tests compare it with the clock."""
+        return None if self._latest_ns is None else pd.Timestamp(self._latest_ns, tz="UTC")
 
     @property
     def symbols(self) -> list[str]:
@@ -69,10 +86,11 @@ class PointInTimeBars:
         self._guard(symbol, as_of)
         if symbol not in self._daily:
             raise KeyError(f"no history for {symbol}")
-        known = int(self._known_at[symbol].searchsorted(pd.Timestamp(as_of), side="right"))  # sorted by time
+        known = int(np.searchsorted(self._known_ns[symbol], _ns(as_of), side="right"))  # sorted by time
         if known:
-            last = self._daily[symbol]["timestamp"].iloc[known - 1]
-            self.latest_served = last if self.latest_served is None else max(self.latest_served, last)
+            last = int(self._stamp_ns[symbol][known - 1])
+            if self._latest_ns is None or last > self._latest_ns:
+                self._latest_ns = last
         return known
 
     def known_at(self, symbol: str) -> pd.Series:

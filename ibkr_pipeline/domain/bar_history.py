@@ -31,12 +31,11 @@ def bar_length(bar_size: str) -> timedelta:
 def daily_known_at(timestamps: pd.Series) -> pd.Series:
     """When each daily bar is complete: its session's close in New York, as UTC (an early close only makes
     this conservative). The one rule the live tick and the backtest's point-in-time view share."""
-    days = timestamps.dt.tz_convert("UTC").dt.date
-    return pd.Series(
-        [pd.Timestamp(datetime.combine(d, SESSION_CLOSE, NEW_YORK)).tz_convert("UTC") for d in days],
-        index=timestamps.index,
-        dtype="datetime64[ns, UTC]",
-    )
+    days = timestamps.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
+    close = pd.Timedelta(hours=SESSION_CLOSE.hour, minutes=SESSION_CLOSE.minute)
+    # 16:00 in New York is never a DST gap or overlap: localizing it is exact.
+    known = (days + close).dt.tz_localize(NEW_YORK).dt.tz_convert("UTC")
+    return known.astype("datetime64[ns, UTC]")
 
 
 def completed_as_of(frame: pd.DataFrame, end: datetime, bar_size: str) -> pd.DataFrame:

@@ -137,6 +137,7 @@ def _remembered[T](owner: object, name: str, limit: int, key: Hashable, compute:
     return found
 
 
+@lru_cache(maxsize=4096)  # the matching engine asks at the same few instants for every order and symbol
 def _ns(instant: datetime) -> int:
     return pd.Timestamp(instant).as_unit("ns").value
 
