@@ -130,8 +130,9 @@ def check_indicators(
         label = _label(indicator)
         for symbol in symbols[:CHECK_SYMBOLS]:
             bars = history.full_daily(symbol)
+            ns = _ns(bars)
             windows = [
-                _window(bars["timestamp"], _known(history, symbol, ends[i]), ends[i], primary.lookback) for i in picks
+                window_rows(ns, history.rows_known_by(symbol, ends[i]), ends[i], primary.lookback) for i in picks
             ]
             found = causality_problems(_indicator_columns([indicator]), bars, windows)
             if found:
@@ -141,13 +142,14 @@ def check_indicators(
     return failing, Causality(tuple(_label(s) for s in needed), tuple(_label(s) for s in failing), problems)
 
 
-def _known(history: PointInTimeBars, symbol: str, end: datetime) -> int:
-    return int(history.known_at(symbol).searchsorted(pd.Timestamp(end), side="right"))
+def _ns(bars: pd.DataFrame) -> np.ndarray:
+    return pd.DatetimeIndex(bars["timestamp"]).as_unit("ns").asi8
 
 
-def _window(stamps: pd.Series, known: int, end: datetime, lookback: str) -> tuple[int, int]:
-    """Rows [lo, hi) of the daily bars inside a tick's window: known by ``end`` and not before the lookback."""
-    return int(stamps.searchsorted(lookback_start(end, lookback), side="left")), known
+def window_rows(ns: np.ndarray, known: int, end: datetime, lookback: str) -> tuple[int, int]:
+    """Rows [lo, hi) of the daily bars (start instants ``ns``) inside a tick's window: the ``known`` rows by
+    ``end``, none before the lookback."""
+    return int(np.searchsorted(ns, lookback_start(end, lookback).value, side="left")), known
 
 
 class SymbolColumns:
@@ -162,7 +164,7 @@ class SymbolColumns:
         self.daily = daily
         frame = ind.with_indicators(daily, whole)
         self.stamps = daily["timestamp"]
-        self.ns = pd.DatetimeIndex(daily["timestamp"]).as_unit("ns").asi8
+        self.ns = _ns(daily)
         self.high = daily["high"].to_numpy(dtype=float)
         self.low = daily["low"].to_numpy(dtype=float)
         self.close = daily["close"].to_numpy(dtype=float)
@@ -174,8 +176,7 @@ class SymbolColumns:
         }
 
     def window(self, known: int, end: datetime, lookback: str) -> tuple[int, int]:
-        start = lookback_start(end, lookback).value
-        return int(np.searchsorted(self.ns, start, side="left")), known
+        return window_rows(self.ns, known, end, lookback)
 
     def values(self, lo: int, hi: int) -> dict[str, float | None]:
         """The latest values of the primary timeframe's needed columns, as ``latest_values`` gives them."""

@@ -44,15 +44,14 @@ class PointInTimeBars:
 
     def __init__(self, daily: Mapping[str, pd.DataFrame]):
         self._daily: dict[str, pd.DataFrame] = {}
-        self._known_at: dict[str, pd.Series] = {}
         self._known_ns: dict[str, np.ndarray] = {}
         self._stamp_ns: dict[str, np.ndarray] = {}
         for symbol, frame in daily.items():
             bars = normalize_bars(frame)
             self._daily[symbol] = bars
-            self._known_at[symbol] = bar_history.daily_known_at(bars["timestamp"]).reset_index(drop=True)
-            # The same, as int64 nanoseconds: known_count runs for every symbol at every tick.
-            self._known_ns[symbol] = self._known_at[symbol].to_numpy(dtype="datetime64[ns]").view("i8")
+            # When each bar became known, as int64 nanoseconds: known_count runs for every symbol at every tick.
+            known_at = bar_history.daily_known_at(bars["timestamp"])
+            self._known_ns[symbol] = known_at.to_numpy(dtype="datetime64[ns]").view("i8")
             self._stamp_ns[symbol] = bars["timestamp"].to_numpy(dtype="datetime64[ns]").view("i8")
         self.clock: datetime | None = None
         self._latest_ns: int | None = None
@@ -86,16 +85,17 @@ class PointInTimeBars:
         self._guard(symbol, as_of)
         if symbol not in self._daily:
             raise KeyError(f"no history for {symbol}")
-        known = int(np.searchsorted(self._known_ns[symbol], _ns(as_of), side="right"))  # sorted by time
+        known = self.rows_known_by(symbol, as_of)
         if known:
             last = int(self._stamp_ns[symbol][known - 1])
             if self._latest_ns is None or last > self._latest_ns:
                 self._latest_ns = last
         return known
 
-    def known_at(self, symbol: str) -> pd.Series:
-        """When each daily bar became known, for precomputing causal columns (reads go through ``known_count``)."""
-        return self._known_at[symbol]
+    def rows_known_by(self, symbol: str, as_of: datetime) -> int:
+        """How many daily bars a tick at ``as_of`` would see, with no clock: for the causality check, which
+        compares windows before the replay starts. Reads at an instant go through ``known_count``."""
+        return int(np.searchsorted(self._known_ns[symbol], _ns(as_of), side="right"))  # sorted by time
 
     def full_daily(self, symbol: str) -> pd.DataFrame:
         """The whole daily history, for computing causal columns once; reads at an instant go through
