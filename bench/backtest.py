@@ -53,10 +53,7 @@ def run() -> list[dict]:
         started = time.perf_counter()  # again, with the history in the store: the backtest and its report only
         materialize_backtest(defs, spec, keys, BacktestConfig(), resources, instance)
         dagster_s = time.perf_counter() - started
-        daily = {
-            u.symbol: from_parquet(store.get(object_keys.daily_history(u.symbol)))
-            for u in spec.universe
-        }
+        daily = {u.symbol: from_parquet(store.get(object_keys.daily_history(u.symbol))) for u in spec.universe}
         with resources["ibkr"].get_client(resources["database"]) as client:
             infos = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))
         contracts = dict(zip([u.symbol for u in spec.universe], infos, strict=True))
