@@ -28,6 +28,7 @@ from ibkr_pipeline.domain.strategy import StrategySpec
 from ibkr_pipeline.objects import keys
 from ibkr_pipeline.objects.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.pipeline.analysis import analyst_for
+from ibkr_pipeline.pipeline.contracts import resolved
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
@@ -93,10 +94,10 @@ def _daily_history(
         return {s: _offline_contract(s) for s in symbols}, daily, {"requests": 0}
     with ibkr.get_client(database) as client:
         found = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))
-        failed = {u.symbol: str(r) for u, r in zip(spec.universe, found, strict=True) if isinstance(r, IBKRError)}
-        if failed:
-            raise dg.Failure(f"{spec.name}: contracts not resolved: {failed}")
-        contracts = {s: c for s, c in zip(symbols, found, strict=True) if isinstance(c, ContractInfo)}
+        resolution = resolved(symbols, found)
+        if resolution.errors:
+            raise dg.Failure(f"{spec.name}: contracts not resolved: {resolution.errors}")
+        contracts = resolution.values
         daily = {s: from_parquet(store.get(keys.daily_history(s))) for s in symbols}
         missing = {s: contracts[s] for s in symbols if not hist.covers(daily[s], start, end)}
         if missing:

@@ -24,10 +24,8 @@ from ibkr_pipeline.assets import presenters as show
 from ibkr_pipeline.assets.backtest import build_backtest_assets
 from ibkr_pipeline.assets.markdown import code_block
 from ibkr_pipeline.assets.ticks import as_of_label, legacy_name, partitions_for, tick_at
-from ibkr_pipeline.broker.errors import IBKRError
 from ibkr_pipeline.database.claims import ClaimHeld
 from ibkr_pipeline.database.engine import data_dir
-from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.results import SymbolResults
 from ibkr_pipeline.domain.strategy import StrategySpec, file_hash, read_strategy_text
 from ibkr_pipeline.objects import keys
@@ -35,6 +33,7 @@ from ibkr_pipeline.objects.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.pipeline.analysis import analyse_symbols
 from ibkr_pipeline.pipeline.bars import merge_fetched, plan_fetches
 from ibkr_pipeline.pipeline.charts import draw_charts
+from ibkr_pipeline.pipeline.contracts import resolved
 from ibkr_pipeline.pipeline.indicators import compute_indicators
 from ibkr_pipeline.pipeline.signals import decide_signals
 from ibkr_pipeline.provenance import git_sha
@@ -168,20 +167,15 @@ class StrategyAssets:
                 specs = [u.contract_spec() for u in spec.universe]
                 found, seconds = _timed(lambda: client.run(client.resolve_many_async(specs)))
                 stats = client.cache.stats if client.cache else None
-            values: dict[str, ContractInfo] = {}
-            errors: dict[str, str] = {}
-            for entry, result in zip(spec.universe, found, strict=True):
-                if isinstance(result, IBKRError):
-                    errors[entry.symbol] = f"contracts: {result}"
-                    context.log.warning("%s: %s", entry.symbol, result)
-                else:
-                    values[entry.symbol] = result
-            results = SymbolResults(values, errors)
+            results = resolved([u.symbol for u in spec.universe], found)
+            for symbol, problem in results.errors.items():
+                context.log.warning("%s: %s", symbol, problem)
+            values = results.values
             yield from self._emit(
                 context,
                 "contracts",
                 results,
-                errors,
+                results.errors,
                 {
                     "contracts": dg.MetadataValue.md(show.contracts_table(values)),
                     "cache_hits": stats.hits if stats else 0,
