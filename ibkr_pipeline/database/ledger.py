@@ -173,42 +173,28 @@ class Ledger:
     ) -> bool:
         """Insert a fill keyed by execId (True when new); a commission report that arrives later updates it."""
         try:
-            return self._upsert_fill(exec_id, order_ref, symbol, side, shares, price, commission, realized_pnl, time)
+            with Session(self.engine) as session, session.begin():
+                existing = session.get(FillRow, exec_id)
+                if existing is not None:
+                    if commission and not existing.commission:
+                        existing.commission, existing.realized_pnl = commission, realized_pnl
+                    return False
+                session.add(
+                    FillRow(
+                        exec_id=exec_id,
+                        order_ref=order_ref,
+                        symbol=symbol,
+                        side=side,
+                        shares=shares,
+                        price=price,
+                        commission=commission,
+                        realized_pnl=realized_pnl,
+                        time=time,
+                    )
+                )
+                return True
         except IntegrityError:  # the sensor and a tick recorded the same execution at once: it is there
             return False
-
-    def _upsert_fill(
-        self,
-        exec_id: str,
-        order_ref: str,
-        symbol: str,
-        side: str,
-        shares: float,
-        price: float,
-        commission: float,
-        realized_pnl: float,
-        time: datetime,
-    ) -> bool:
-        with Session(self.engine) as session, session.begin():
-            existing = session.get(FillRow, exec_id)
-            if existing is not None:
-                if commission and not existing.commission:
-                    existing.commission, existing.realized_pnl = commission, realized_pnl
-                return False
-            session.add(
-                FillRow(
-                    exec_id=exec_id,
-                    order_ref=order_ref,
-                    symbol=symbol,
-                    side=side,
-                    shares=shares,
-                    price=price,
-                    commission=commission,
-                    realized_pnl=realized_pnl,
-                    time=time,
-                )
-            )
-            return True
 
     def fills(self, order_ref_prefix: str = "", exact_ref: str = "") -> list[FillRow]:
         query = select(FillRow).order_by(FillRow.time, FillRow.exec_id)
