@@ -6,7 +6,7 @@ from functools import lru_cache
 import exchange_calendars as xcals
 import pandas as pd
 
-HISTORY_START = date(2018, 1, 2)
+HISTORY_START = date(2015, 1, 2)  # ten years and more of daily history before the simulator's reference year
 
 
 @lru_cache(maxsize=1)

@@ -72,6 +72,10 @@ class SessionCalendar:
             for y in np.unique(years)
         }
 
+    @property
+    def years(self) -> list[int]:
+        return sorted(self._year_bounds)
+
     def year_bounds(self, year: int) -> tuple[int, int]:
         """[first, last) session indices of a calendar year."""
         return self._year_bounds[year]
@@ -331,6 +335,11 @@ class _DailyPath:
     daily_sigma: np.ndarray
 
 
+SESSIONS_DRAWN = 262  # more than any calendar year's sessions
+VOL_LEVELS = np.array([0.65, 1.0, 1.9])
+DRIFT_LEVELS = np.array([-0.25, 0.05, 0.30])
+
+
 class SyntheticMarket(MarketModel):
     """Deterministic synthetic prices: the same seed always gives the same bars."""
 
@@ -351,44 +360,52 @@ class SyntheticMarket(MarketModel):
 
     @lru_cache(maxsize=1024)  # noqa: B019 - one model per simulator, bounded cache
     def _daily_path(self, instrument: Instrument) -> _DailyPath:
+        """Each calendar year's sessions drawn from a generator of their own, in draws of a fixed size, then
+        chained and anchored at the reference date: a session's price never depends on how far the calendar
+        reaches back or ahead (nor, since it ends a fixed span after today, on the day the simulator starts)."""
         n = len(self.calendar)
-        rng = np.random.default_rng([self.seed, self._symbol_key(instrument), 0])
-        vol_levels = np.array([0.65, 1.0, 1.9])
-        drift_levels = np.array([-0.25, 0.05, 0.30])
-        vol_state, drift_state = 1, 1
-        vol_mult = np.empty(n)
-        drift = np.empty(n)
-        switches = rng.random((n, 2))
-        picks = rng.integers(0, 3, size=(n, 2))
-        for i in range(n):
-            if switches[i, 0] < 0.02:
-                vol_state = picks[i, 0]
-            if switches[i, 1] < 0.012:
-                drift_state = picks[i, 1]
-            vol_mult[i] = vol_levels[vol_state]
-            drift[i] = drift_levels[drift_state]
+        years = [self._year_draws(instrument, y, *self.calendar.year_bounds(y)) for y in self.calendar.years]
+        vol_mult, drift, gap_z, jump, intraday_z, volume_z = (
+            np.concatenate(parts) for parts in zip(*years, strict=True)
+        )
         sigma = instrument.annual_volatility / np.sqrt(TRADING_DAYS_PER_YEAR) * vol_mult
         mu = drift / TRADING_DAYS_PER_YEAR
-        gaps = rng.standard_normal(n) * sigma * 0.35
-        jumps = (rng.random(n) < 0.015) * rng.choice([-1.0, 1.0], n) * sigma * 3.0
-        intraday = mu + rng.standard_normal(n) * sigma * 0.9
-        log_open = np.empty(n)
-        log_close = np.empty(n)
-        level = np.log(instrument.start_price)
-        for i in range(n):
-            log_open[i] = level + gaps[i] + jumps[i]
-            log_close[i] = log_open[i] + intraday[i]
-            level = log_close[i]
+        intraday = mu + intraday_z * sigma * 0.9
+        log_close = np.log(instrument.start_price) + np.cumsum(gap_z * sigma * 0.35 + jump * sigma * 3.0 + intraday)
+        log_open = log_close - intraday
         ref = self.calendar.index_of(PRICE_REFERENCE_DATE)
         ref = ref if ref is not None else n - 1
         shift = np.log(instrument.start_price) - log_close[min(ref, n - 1)]
         log_open += shift
         log_close += shift
         base_volume = 1e6 * (1 + zlib.crc32(instrument.symbol.encode()[::-1]) % 40)
-        volumes = base_volume * vol_mult * np.exp(rng.standard_normal(n) * 0.3) * (1 + 0.5 * np.abs(intraday) / sigma)
+        volumes = base_volume * vol_mult * np.exp(volume_z * 0.3) * (1 + 0.5 * np.abs(intraday) / sigma)
         closes = np.exp(log_close)
         prev = np.concatenate([[np.exp(log_open[0])], closes[:-1]])
         return _DailyPath(np.exp(log_open), closes, prev, np.round(volumes), sigma)
+
+    def _year_draws(self, instrument: Instrument, year: int, i0: int, i1: int) -> tuple[np.ndarray, ...]:
+        """One year's regimes and shocks: ``SESSIONS_DRAWN`` of each, of which the year's sessions use the first.
+        A year opens in the regime its own generator picks, so no year's draws depend on an earlier year's."""
+        rng = np.random.default_rng([self.seed, self._symbol_key(instrument), 0, year])
+        switches = rng.random((SESSIONS_DRAWN, 2))
+        picks = rng.integers(0, 3, size=(SESSIONS_DRAWN, 2))
+        vol_state, drift_state = rng.integers(0, 3, size=2)
+        vol_mult = np.empty(SESSIONS_DRAWN)
+        drift = np.empty(SESSIONS_DRAWN)
+        for i in range(SESSIONS_DRAWN):
+            if switches[i, 0] < 0.02:
+                vol_state = picks[i, 0]
+            if switches[i, 1] < 0.012:
+                drift_state = picks[i, 1]
+            vol_mult[i] = VOL_LEVELS[vol_state]
+            drift[i] = DRIFT_LEVELS[drift_state]
+        gap_z = rng.standard_normal(SESSIONS_DRAWN)
+        jump = (rng.random(SESSIONS_DRAWN) < 0.015) * rng.choice([-1.0, 1.0], SESSIONS_DRAWN)
+        intraday_z = rng.standard_normal(SESSIONS_DRAWN)
+        volume_z = rng.standard_normal(SESSIONS_DRAWN)
+        m = i1 - i0
+        return tuple(a[:m] for a in (vol_mult, drift, gap_z, jump, intraday_z, volume_z))
 
     def _year_block(self, instrument: Instrument, year: int) -> _YearBlock:
         """Minute bars of every session in a year, vectorised, from one seeded generator."""

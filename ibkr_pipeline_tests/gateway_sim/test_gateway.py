@@ -62,7 +62,7 @@ def test_historical_bars_cover_sizes_formats_and_what_to_show(ib):
     regular = ib.reqHistoricalData(aapl, "20261120 21:00:00 UTC", "1 D", "1 day", "TRADES", True, 1)
     assert extended[-1].high >= regular[-1].high and extended[-1].low <= regular[-1].low
     head = ib.reqHeadTimeStamp(aapl, "TRADES", True, 1)
-    assert head == datetime(2018, 1, 2, 14, 30)
+    assert head == datetime(2015, 1, 2, 14, 30)
 
 
 def test_daily_bars_agree_with_minutes_and_never_pass_the_clock(ib, gateway):
