@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from ibkr_pipeline.backtest.point_in_time import LookAheadError, PointInTimeBars
-from ibkr_pipeline.database.ledger import Ledger
+from ibkr_pipeline.database.ledger import NEVER_SENT, Ledger
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.orders import OrderIntent, group_status, oca_group
 from ibkr_pipeline.exchange.account import Account
@@ -230,7 +230,7 @@ class ReplayBroker:
 
     def _settle(self, ledger: Ledger, order_ref: str) -> None:
         group = [o for o in self.engine.orders.values() if o.order_ref == order_ref]
-        if not group or ledger.get(order_ref) is None:
+        if not group or ledger.status(order_ref) is None:
             return
         status = group_status({o.status for o in group})
         if status != "working":
@@ -294,9 +294,9 @@ class ReplayBroker:
         )
 
     def place(self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo, blocked_reason: str = "") -> Placement:
-        existing = ledger.get(intent.order_ref)
-        if existing is not None and existing.status not in ("intent", "blocked", "dry_run"):
-            return Placement(intent.order_ref, "already_done", existing.status)
+        existing = ledger.status(intent.order_ref)
+        if existing is not None and existing not in NEVER_SENT:
+            return Placement(intent.order_ref, "already_done", existing)
         if existing is None:
             ledger.record_intent(intent, status="blocked" if blocked_reason else "intent", error=blocked_reason)
         if blocked_reason:

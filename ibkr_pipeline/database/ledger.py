@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,22 @@ NOT_TO_SEND = TERMINAL | {"working", CONFLICT}
 NEVER_SENT = {"intent", "blocked", "dry_run"}
 # May be at IB right now: these block their symbol and are what reconciliation follows.
 LIVE = {"working", UNCONFIRMED}
+
+
+# Statements a backtest runs on every tick or intent, built once: building the expression costs more than SQLite.
+_STATUS = select(OrderRow.status).where(OrderRow.order_ref == bindparam("ref"))
+_FILLS_STATE = select(func.count(), func.sum(FillRow.shares), func.sum(FillRow.price), func.max(FillRow.time))
+_WORKING = (
+    select(OrderRow.symbol, OrderRow.order_ref)
+    .where(OrderRow.status.in_(LIVE), OrderRow.strategy == bindparam("strategy"))
+    .order_by(OrderRow.created_at, OrderRow.order_ref)
+)
+_OPENING = (
+    select(PortfolioSnapshotRow.net_liquidation)
+    .where(PortfolioSnapshotRow.at >= bindparam("since"))
+    .order_by(PortfolioSnapshotRow.at, PortfolioSnapshotRow.id)
+    .limit(1)
+)
 
 
 class Ledger:
@@ -49,6 +65,12 @@ class Ledger:
                 session.expunge(row)
             return row
 
+    def status(self, order_ref: str) -> str | None:
+        """The order's status, None when the ledger has no such order: one column, no ORM object (a backtest asks
+        for every intent it places)."""
+        with self.engine.connect() as conn:
+            return conn.execute(_STATUS, {"ref": order_ref}).scalar()
+
     def record_intent(self, intent: OrderIntent, status: str = "intent", error: str = "") -> bool:
         """Write the intent before anything is sent. False if the reference was already there."""
         now = self.clock()
@@ -60,7 +82,7 @@ class Ledger:
     def _insert_intent(self, intent: OrderIntent, status: str, error: str, now: datetime) -> bool:
         # Core statements, one transaction: a backtest writes thousands of intents, and ORM objects cost 10x.
         with self.engine.begin() as conn:
-            if conn.execute(select(OrderRow.order_ref).where(OrderRow.order_ref == intent.order_ref)).first():
+            if conn.execute(_STATUS, {"ref": intent.order_ref}).first():
                 return False
             conn.execute(  # parameters apart from the statement: SQLAlchemy compiles it once and reuses it
                 insert(OrderRow),
@@ -139,6 +161,14 @@ class Ledger:
             query = query.where(OrderRow.strategy == strategy)
         return self._detached(query)
 
+    def working_refs_by_symbol(self, strategy: str) -> dict[str, list[str]]:
+        """symbol -> orderRefs of the strategy's orders that may be at IB now: what a tick's risk checks read."""
+        working: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for symbol, ref in conn.execute(_WORKING, {"strategy": strategy}):
+                working.setdefault(symbol, []).append(ref)
+        return working
+
     def orders(self, strategy: str = "", live_only: bool = False) -> list[OrderRow]:
         """Every order (or only those that may be at IB), newest first."""
         query = select(OrderRow).order_by(OrderRow.created_at.desc(), OrderRow.order_ref)
@@ -149,15 +179,15 @@ class Ledger:
         return self._detached(query)
 
     def orders_since(self, since: datetime, strategy: str | None = None) -> int:
-        with Session(self.engine) as session:
-            query = (
-                select(func.count())
-                .select_from(OrderRow)
-                .where(OrderRow.created_at >= since, OrderRow.status.not_in({"dry_run", "blocked"}))
-            )
-            if strategy:
-                query = query.where(OrderRow.strategy == strategy)
-            return int(session.scalar(query) or 0)
+        query = (
+            select(func.count())
+            .select_from(OrderRow)
+            .where(OrderRow.created_at >= since, OrderRow.status.not_in({"dry_run", "blocked"}))
+        )
+        if strategy:
+            query = query.where(OrderRow.strategy == strategy)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     def record_fill(
         self,
@@ -207,12 +237,8 @@ class Ledger:
     def positions(self) -> dict[tuple[str, str], StrategyPosition]:
         """(strategy, symbol) → each strategy's own position, from its own fills. Replayed again only when the
         fills have changed (a tick asks every symbol; a ten-year backtest asks thousands of times)."""
-        with Session(self.engine) as session:
-            key = tuple(
-                session.execute(
-                    select(func.count(), func.sum(FillRow.shares), func.sum(FillRow.price), func.max(FillRow.time))
-                ).one()
-            )
+        with self.engine.connect() as conn:
+            key = tuple(conn.execute(_FILLS_STATE).one())
         cached = self._positions
         if cached is None or cached[0] != key:
             cached = self._positions = (key, positions_from_fills(self.fills()))
@@ -240,6 +266,12 @@ class Ledger:
                     positions_json=json.dumps(positions, default=str),
                 )
             )
+
+    def opening_net_liquidation(self, since: datetime) -> float | None:
+        """Net liquidation of the first snapshot at or after ``since`` (a trading day's start): where the day's
+        P&L is counted from; None before the day's first snapshot."""
+        with self.engine.connect() as conn:
+            return conn.execute(_OPENING, {"since": since}).scalar()
 
     def snapshots(self, since: datetime | None = None) -> list[PortfolioSnapshotRow]:
         query = select(PortfolioSnapshotRow).order_by(PortfolioSnapshotRow.at)

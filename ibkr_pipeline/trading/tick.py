@@ -111,13 +111,11 @@ def trade_tick(
     }
     account_positions = broker.holdings()
     marks = {symbol: abs(p.quantity) * p.average_cost for symbol, p in own.items()}
-    working: dict[str, list[str]] = {}
-    for row in ledger.open_orders(strategy=spec.name):  # other strategies' orders are theirs to manage
-        working.setdefault(row.symbol, []).append(row.order_ref)
+    working = ledger.working_refs_by_symbol(spec.name)  # other strategies' orders are theirs to manage
     day_start = trading_day_start(now)
-    snapshots = ledger.snapshots(since=day_start)
-    daily_pnl = net_liq - snapshots[0].net_liquidation if snapshots else 0.0
-    if not snapshots:
+    day_opening = ledger.opening_net_liquidation(since=day_start)
+    daily_pnl = net_liq - day_opening if day_opening is not None else 0.0
+    if day_opening is None:
         ledger.snapshot(
             now,
             account,
