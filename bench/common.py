@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,13 +15,13 @@ CLOCK = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)
 TICK = "2026-11-17-16:15"  # runs Tuesday 17 Nov 16:15 New York
 
 
-def strategy(name: str, symbols: int, mode: str = "rules") -> StrategySpec:
+def strategy(name: str, symbols: int, mode: str = "rules", start: str = "2024-01-01") -> StrategySpec:
     universe = ", ".join(f"{{symbol: {s}}}" for s in Universe.default().symbols[:symbols])
     text = f"""
 name: {name}
 mode: dry_run
 universe: [{universe}]
-schedule: {{cron: "15 16 * * 1-5", timezone: America/New_York, start: 2024-01-01}}
+schedule: {{cron: "15 16 * * 1-5", timezone: America/New_York, start: {start}}}
 indicators:
   - {{kind: sma, params: {{length: 50}}}}
   - {{kind: ema, params: {{length: 20}}}}
@@ -31,6 +32,12 @@ chart: {{overlays: [sma_50, ema_20], panels: [rsi_14, macd_12_26_9]}}
 signal: {{mode: {mode}, buy: "rsi_14 < 35", sell: "rsi_14 > 70", atr: atr_14}}
 """
     return parse_strategy(text, Path(f"{name}.yaml"))
+
+
+def peak_kb() -> int:
+    """This process's peak resident memory so far (VmHWM, kB). Not ru_maxrss: Linux carries that across exec, so
+    a child forked from the big bench process would report the parent's size."""
+    return int(re.search(r"VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text()).group(1))  # type: ignore[union-attr]
 
 
 @contextmanager

@@ -108,15 +108,13 @@ def bare_tick_timed(n: int, port: int, tmp: Path) -> float:
 
 
 # At N = 50 both legs run in a fresh process each (same imports, no garbage from earlier sections), and
-# the Dagster one's peak memory is read there. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec,
-# so a child forked from the big bench process would report the parent's size.
+# the Dagster one's peak memory is read there.
 FRESH_PROCESS = """
-import re, sys
+import sys
 from pathlib import Path
+from bench.common import peak_kb
 from bench.tick_overhead import bare_tick_timed, dagster_tick
 from ibkr_pipeline.domain import charts
-def peak_kb():
-    return int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 charts.plotting()
 base = peak_kb()
 leg = bare_tick_timed if sys.argv[1] == "bare" else dagster_tick

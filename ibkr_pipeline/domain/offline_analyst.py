@@ -8,6 +8,7 @@ frames, the fast backtest from columns computed once, and both get the same answ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -60,10 +61,12 @@ def _trend(closes: np.ndarray) -> Trend:
     closes = closes[~np.isnan(closes)][-TREND_BARS:]
     if len(closes) < 10:
         return "sideways"
-    x = np.arange(len(closes)) - (len(closes) - 1) / 2
-    mean = closes.mean()
-    slope = float(x @ (closes - mean) / (x @ x)) * len(closes)  # least squares, per bar, times the bars
-    spread = closes.std() or 1.0
+    n = len(closes)
+    x = np.arange(n) - (n - 1) / 2
+    mean = float(closes.sum()) / n
+    deviations = closes - mean
+    slope = float(x @ deviations) / (n * (n * n - 1) / 12) * n  # least squares (x @ x in closed form), times the bars
+    spread = math.sqrt(float(deviations @ deviations) / n) or 1.0  # the population standard deviation
     if slope > 0.5 * spread and closes[-1] > mean:
         return "up"
     if slope < -0.5 * spread and closes[-1] < mean:

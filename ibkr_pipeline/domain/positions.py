@@ -36,7 +36,15 @@ def _signed(side: str, shares: float) -> float:
 
 def positions_from_fills(fills: Iterable[FillLike]) -> dict[tuple[str, str], StrategyPosition]:
     """(strategy, symbol) → net quantity and average cost of what is held, in fill order."""
-    state: dict[tuple[str, str], tuple[float, float]] = {}
+    return positions_after({}, fills)
+
+
+def positions_after(
+    positions: dict[tuple[str, str], StrategyPosition], fills: Iterable[FillLike]
+) -> dict[tuple[str, str], StrategyPosition]:
+    """``positions`` moved on by ``fills`` (later than every fill they came from), in fill order: what
+    ``positions_from_fills`` of all the fills gives, without replaying the old ones."""
+    state = {k: (p.quantity, p.average_cost) for k, p in positions.items()}
     for fill in fills:
         strategy = strategy_of(fill.order_ref)
         if not strategy:

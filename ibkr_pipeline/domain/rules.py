@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import random
+import threading
 import time
 from functools import lru_cache
 
@@ -143,12 +144,25 @@ def check(expression: str, known: set[str]) -> None:
         raise RuleError(f"{expression!r} took longer than {VALIDATION_BUDGET_S}s to evaluate once")
 
 
+_per_thread = threading.local()
+
+
+def _evaluator() -> EvalWithCompoundTypes:
+    """This thread's evaluator: making one costs ten times an evaluation, and a backtest evaluates millions. Its
+    names are set before every evaluation; one per thread, as symbols may be decided in parallel."""
+    found = getattr(_per_thread, "evaluator", None)
+    if found is None:
+        found = _per_thread.evaluator = EvalWithCompoundTypes(names={}, functions=dict(ALLOWED_FUNCTIONS))
+    return found
+
+
 def evaluate(expression: str, values: dict[str, float | None]) -> bool | None:
     """True/False, or None when a value it needs is missing (still warming up)."""
     needed = _names(expression)
     if any(values.get(name) is None for name in needed):
         return None
-    evaluator = EvalWithCompoundTypes(names={n: values[n] for n in needed}, functions=dict(ALLOWED_FUNCTIONS))
+    evaluator = _evaluator()
+    evaluator.names = {n: values[n] for n in needed}
     try:
         return bool(evaluator.eval(expression, _parsed(expression)))
     except (InvalidExpression, TypeError, ZeroDivisionError, OverflowError, ValueError) as exc:
