@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 PG_VERSION_DIR := $(firstword $(wildcard /etc/postgresql/*))
 
-.PHONY: install test lint lock demo ui bench gateway-sim postgres clean
+.PHONY: install test lint lock demo ui bench gateway-sim postgres chromium clean
 DAGSTER_HOME ?= $(CURDIR)/.ibkr_pipeline/dagster_home
 
 $(BIN)/python:
@@ -38,7 +38,17 @@ postgres:
 	fi
 	@pg_isready -h 127.0.0.1 -p 5432
 
-test: install postgres lint
+# The browser tests drive Debian's Chromium: installed here when it is missing, never from inside a test.
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+		echo "installing Debian's chromium"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
+	@command -v chromium
+
+test: install postgres chromium lint
 	$(BIN)/python -m pytest -q ibkr_pipeline_tests
 
 # ruff (lint rules and formatting) over the tree, mypy over the package; configured in pyproject.toml.

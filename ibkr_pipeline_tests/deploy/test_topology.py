@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import psycopg2
-import redis
 from dagster_graphql import DagsterGraphQLClient
 
 from ibkr_pipeline_tests.conftest import free_port, postgres_params, wait_for_port
@@ -32,7 +31,7 @@ indicators: [{kind: rsi, params: {length: 14}}, {kind: atr, params: {length: 14}
 chart: {panels: [rsi_14], bars: 40}
 signal: {buy: "close > 0", atr: atr_14}
 """
-BROKER_DB, BACKEND_DB = 7, 8
+BROKER_DB, BACKEND_DB = 0, 1  # on the suite's own Redis (conftest.redis_url)
 
 
 class Processes:
@@ -63,7 +62,7 @@ class Processes:
             out.close()
 
 
-def test_daemon_launches_a_strategy_tick_whose_steps_run_on_a_celery_worker(tmp_path, postgres_database):
+def test_daemon_launches_a_strategy_tick_whose_steps_run_on_a_celery_worker(tmp_path, postgres_database, redis_url):
     database = postgres_database
     pg = postgres_params()
     home, strategies, logs = tmp_path / "dagster_home", tmp_path / "strategies", tmp_path / "logs"
@@ -71,8 +70,6 @@ def test_daemon_launches_a_strategy_tick_whose_steps_run_on_a_celery_worker(tmp_
         d.mkdir()
     shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     (strategies / "tiny.yaml").write_text(STRATEGY)
-    redis.Redis(db=BROKER_DB).flushdb()
-    redis.Redis(db=BACKEND_DB).flushdb()
     gateway_port, code_port, web_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
@@ -93,8 +90,8 @@ def test_daemon_launches_a_strategy_tick_whose_steps_run_on_a_celery_worker(tmp_
         "IBKR_PIPELINE_DB_URL": f"postgresql+psycopg2://{pg['user']}@{pg['host']}:{pg['port']}/{database}",
         "IBKR_PIPELINE_STRATEGIES": str(strategies),
         "IBKR_PIPELINE_EXECUTOR": "celery",
-        "IBKR_PIPELINE_CELERY_BROKER": f"redis://127.0.0.1:6379/{BROKER_DB}",
-        "IBKR_PIPELINE_CELERY_BACKEND": f"redis://127.0.0.1:6379/{BACKEND_DB}",
+        "IBKR_PIPELINE_CELERY_BROKER": f"{redis_url}/{BROKER_DB}",
+        "IBKR_PIPELINE_CELERY_BACKEND": f"{redis_url}/{BACKEND_DB}",
     }
     # Create Dagster's schema once, before any service starts (compose runs the same as dagster-init).
     migrate = subprocess.run(

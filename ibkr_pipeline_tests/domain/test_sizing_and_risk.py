@@ -109,20 +109,34 @@ def test_each_limit_blocks_with_its_numbers():
         signal_confidence=0.8,
     )
     assert passed(check_order(intent, limits_, RiskContext(**base)))
+    # Each change fails exactly the checks listed, with the numbers they compared (value, limit, detail); every
+    # other check passes. 10 shares at a limit of 100 are worth 1,000 against a net liquidation of 100,000.
     cases = {
-        "trading_enabled": dict(trading_enabled=False, trading_block_reason="kill switch is on"),
-        "signal_confidence": dict(signal_confidence=0.5),
-        "open_positions": dict(open_positions=2),
-        "orders_today": dict(orders_today=3),
-        "daily_loss": dict(daily_pnl=-1_500.0),
-        "gross_exposure_pct": dict(gross_exposure=100_000.0),
-        "no_other_open_order": dict(working_refs_by_symbol={"AAPL": ["s:AAPL:earlier"]}),
-        "price_sanity": dict(quote_price=120.0),
-        "market_session": dict(market_open=False, queue_when_closed=False),
-        "position_value": dict(position_value={"AAPL": 9_500.0}),
+        "kill switch": (
+            dict(trading_enabled=False, trading_block_reason="kill switch is on"),
+            [("trading_enabled", "paper", "paper/live + no kill switch", "kill switch is on")],
+        ),
+        "low confidence": (dict(signal_confidence=0.5), [("signal_confidence", 0.5, 0.6, "")]),
+        "two positions open": (dict(open_positions=2), [("open_positions", 2, 2, "")]),
+        "three orders today": (dict(orders_today=3), [("orders_today", 3, 3, "")]),
+        "lost 1,500 today": (dict(daily_pnl=-1_500.0), [("daily_loss", -1500.0, -1000.0, "")]),
+        "gross 100,000 held": (dict(gross_exposure=100_000.0), [("gross_exposure_pct", 101.0, 100.0, "")]),
+        "another order working": (
+            dict(working_refs_by_symbol={"AAPL": ["s:AAPL:earlier"]}),
+            [("no_other_open_order", "s:AAPL:earlier", "none", "")],
+        ),
+        "limit 16.7 % off the quote": (
+            dict(quote_price=120.0),
+            [("price_sanity", 16.6667, 5.0, "limit 100.0 vs quote 120.0")],
+        ),
+        "market closed": (dict(market_open=False, queue_when_closed=False), [("market_session", "closed", "open", "")]),
+        "9,500 already held": (
+            dict(position_value={"AAPL": 9_500.0}),
+            [("position_value", 10500.0, 10000.0, ""), ("position_pct_of_net_liq", 10.5, 5.0, "")],
+        ),
     }
-    for name, change in cases.items():
-        failed = [c for c in check_order(intent, limits_, RiskContext(**{**base, **change})) if not c.passed]
-        assert [c.name for c in failed] == [name] or name in [c.name for c in failed], (name, failed)
+    for what, (change, expected) in cases.items():
+        checks = check_order(intent, limits_, RiskContext(**{**base, **change}))
+        assert [(c.name, c.value, c.limit, c.detail) for c in checks if not c.passed] == expected, what
     assert order_ref("us megacaps", "BRK B", "2026-11-16-16:15") == "usmegacaps:BRK.B:2026-11-16-1615"
     assert round_to_tick(100.004, 0.01) == 100.0 and round_to_tick(100.001, 0.01, "up") == 100.01
