@@ -48,8 +48,9 @@ chromium:
 	fi
 	@command -v chromium
 
+# Two workers (pytest-xdist): every fixture owns its ports, directories and databases, so tests share nothing.
 test: install postgres chromium lint
-	$(BIN)/python -m pytest -q ibkr_pipeline_tests
+	$(BIN)/python -m pytest -q -n 2 ibkr_pipeline_tests
 
 # ruff (lint rules and formatting) over the tree, mypy over the package; configured in pyproject.toml.
 lint: install

@@ -26,6 +26,17 @@ def report_line(text: str) -> None:
     _REPORT.append(text)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:  # a pytest-xdist worker: its lines go to the controller, which prints them
+        worker_output["report_lines"] = list(_REPORT)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    _REPORT.extend(getattr(node, "workeroutput", {}).get("report_lines", []))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     for line in _REPORT:
         terminalreporter.write_line(line)
