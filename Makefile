@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 PG_VERSION_DIR := $(firstword $(wildcard /etc/postgresql/*))
 
-.PHONY: install test lint lock demo ui bench gateway-sim postgres chromium clean
+.PHONY: install test test-under-load lint lock demo ui bench gateway-sim postgres chromium clean
 DAGSTER_HOME ?= $(CURDIR)/.ibkr_pipeline/dagster_home
 
 $(BIN)/python:
@@ -51,6 +51,16 @@ chromium:
 # Two workers (pytest-xdist): every fixture owns its ports, directories and databases, so tests share nothing.
 test: install postgres chromium lint
 	$(BIN)/python -m pytest -q -n 2 ibkr_pipeline_tests
+
+# The suite three times in a row beside two CPU burners: it must pass on a loaded machine (frozen clocks,
+# counted instead of timed), not only on an idle one.
+test-under-load: install postgres chromium lint
+	@pids=""; for n in 1 2; do (while :; do :; done) & pids="$$pids $$!"; done; \
+	trap 'kill $$pids 2>/dev/null' EXIT; \
+	for run in 1 2 3; do \
+		echo "run $$run of 3, beside two CPU burners"; \
+		$(BIN)/python -m pytest -q -n 2 ibkr_pipeline_tests || exit 1; \
+	done
 
 # ruff (lint rules and formatting) over the tree, mypy over the package; configured in pyproject.toml.
 lint: install

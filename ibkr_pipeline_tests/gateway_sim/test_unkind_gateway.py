@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_async import IB, LimitOrder, MarketOrder, Stock, StopOrder
 
+from ibkr_pipeline.gateway_sim.history import BarRequest
 from ibkr_pipeline_tests.conftest import make_gateway
 
 CLOCK = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 New York
@@ -267,6 +268,11 @@ def test_more_than_50_open_historical_requests_is_error_162():
         contracts = ib.qualifyContracts(*[Stock(s, "SMART", "USD") for s in gw.sim.universe.symbols[:51]])
         errors: list[tuple[int, str]] = []
         ib.errorEvent += lambda req_id, code, message, contract: errors.append((code, message))
+        # Every symbol's bars computed before the burst (not over the wire: no pacing counted), so the 51 requests
+        # all arrive within the 5 s the first stays open however loaded the machine; cold, they took seconds each.
+        now = gw.call(lambda: gw.sim.clock.now())
+        warm = BarRequest(now, "5 D", "1 day", "TRADES", True, 2)
+        gw.call(lambda: [gw.sim.history.bars(gw.sim.universe.by_symbol(c.symbol), warm) for c in contracts], 300)
 
         async def all_at_once():
             return await asyncio.gather(
