@@ -52,8 +52,8 @@ chromium:
 test: install postgres chromium lint
 	$(BIN)/python -m pytest -q -n 2 ibkr_pipeline_tests
 
-# The suite three times in a row beside two CPU burners: it must pass on a loaded machine (frozen clocks,
-# counted instead of timed), not only on an idle one.
+# The suite three times in a row beside two CPU burners: the goal is a suite a loaded machine cannot fail
+# (frozen clocks, counted instead of timed); README says which tests still can.
 test-under-load: install postgres chromium lint
 	@pids=""; for n in 1 2; do (while :; do :; done) & pids="$$pids $$!"; done; \
 	trap 'kill $$pids 2>/dev/null' EXIT; \
