@@ -73,7 +73,7 @@ def one_year() -> list[dict]:
         contracts = dict(zip([u.symbol for u in spec.universe], infos, strict=True))
         ticks = tick_instants(parts, keys)
         b = spec.backtest
-        costs = Costs(b.slippage_bps, b.commission_per_share, b.min_commission)
+        costs = Costs.of(b)
         started = time.perf_counter()
         fast = run_fast_backtest(spec, ticks, PointInTimeBars(daily), contracts, costs, b.starting_cash)
         fast_s = time.perf_counter() - started
@@ -153,7 +153,7 @@ def fast_backtest_from_files(folder: Path) -> tuple[float, int, int]:
     contracts = {s: ContractInfo.model_validate_json((folder / f"{s}.json").read_text()) for s in symbols}
     daily = {s: from_parquet((folder / f"{s}.parquet").read_bytes()) for s in symbols}
     b = spec.backtest
-    costs = Costs(b.slippage_bps, b.commission_per_share, b.min_commission)
+    costs = Costs.of(b)
     started = time.perf_counter()
     result = run_fast_backtest(spec, ticks, PointInTimeBars(daily), contracts, costs, b.starting_cash)
     return time.perf_counter() - started, len(ticks) * len(symbols), len(result.fills)

@@ -168,7 +168,7 @@ def build_backtest_assets(
             raise dg.Failure("analyst 'llm' needs an LLM endpoint (OPENAI_BASE_URL); use analyst 'offline' without one")
         draw = config.charts == "always" or (config.charts == "auto" and not llm.offline and spec.llm.vision)
         b = spec.backtest
-        costs = Costs(b.slippage_bps, b.commission_per_share, b.min_commission, b.max_commission_pct)
+        costs = Costs.of(b)
         refusal = (
             "asked for (config path: tick)"
             if config.path == "tick"

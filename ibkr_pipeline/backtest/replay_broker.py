@@ -20,6 +20,7 @@ from ibkr_pipeline.backtest.point_in_time import LookAheadError, PointInTimeBars
 from ibkr_pipeline.database.ledger import NEVER_SENT, Ledger
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.orders import OrderIntent, group_status, oca_group
+from ibkr_pipeline.domain.strategy import BacktestSettings
 from ibkr_pipeline.exchange.account import Account
 from ibkr_pipeline.exchange.market import MinuteArrays, PriceWindow, ReplayMarket, SessionCalendar
 from ibkr_pipeline.exchange.matching import MatchingConfig, MatchingEngine, OrderEvent, OrderRejected, SimOrder
@@ -37,6 +38,13 @@ class Costs:
     commission_per_share: float = 0.005
     min_commission: float = 1.0
     max_commission_pct: float = 1.0
+
+    @classmethod
+    def of(cls, settings: BacktestSettings) -> Costs:
+        """The costs a strategy file's ``backtest:`` section names."""
+        return cls(
+            settings.slippage_bps, settings.commission_per_share, settings.min_commission, settings.max_commission_pct
+        )
 
     def commission(self, shares: float, price: float) -> float:
         value = abs(shares) * price

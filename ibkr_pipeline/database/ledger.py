@@ -46,8 +46,6 @@ _OPENING = (
     .order_by(PortfolioSnapshotRow.at, PortfolioSnapshotRow.id)
     .limit(1)
 )
-
-
 _FILL_ORDER = (FillRow.time, FillRow.exec_id)
 _FILL_COLUMNS = (FillRow.order_ref, FillRow.symbol, FillRow.side, FillRow.shares, FillRow.price, *_FILL_ORDER)
 _FILLS_IN_ORDER = select(*_FILL_COLUMNS).order_by(*_FILL_ORDER)
@@ -267,10 +265,9 @@ class Ledger:
             cached = self._positions
             if cached is not None and cached.key == key:
                 return dict(cached.positions)
-            count = key[0]
             if cached is not None and cached.last is not None:
                 newer = conn.execute(_FILLS_AFTER, {"time": cached.last[0], "exec_id": cached.last[1]}).all()
-                if cached.key[0] + len(newer) == count:
+                if cached.key[0] + len(newer) == key[0]:  # every new fill sorts after those counted
                     self._positions = _CountedPositions(
                         key, positions_after(cached.positions, newer), _last(newer) or cached.last
                     )

@@ -364,7 +364,7 @@ class SyntheticMarket(MarketModel):
         chained and anchored at the reference date: a session's price never depends on how far the calendar
         reaches back or ahead (nor, since it ends a fixed span after today, on the day the simulator starts)."""
         n = len(self.calendar)
-        years = [self._year_draws(instrument, y, *self.calendar.year_bounds(y)) for y in self.calendar.years]
+        years = [self._year_draws(instrument, y) for y in self.calendar.years]
         vol_mult, drift, gap_z, jump, intraday_z, volume_z = (
             np.concatenate(parts) for parts in zip(*years, strict=True)
         )
@@ -384,7 +384,7 @@ class SyntheticMarket(MarketModel):
         prev = np.concatenate([[np.exp(log_open[0])], closes[:-1]])
         return _DailyPath(np.exp(log_open), closes, prev, np.round(volumes), sigma)
 
-    def _year_draws(self, instrument: Instrument, year: int, i0: int, i1: int) -> tuple[np.ndarray, ...]:
+    def _year_draws(self, instrument: Instrument, year: int) -> tuple[np.ndarray, ...]:
         """One year's regimes and shocks: ``SESSIONS_DRAWN`` of each, of which the year's sessions use the first.
         A year opens in the regime its own generator picks, so no year's draws depend on an earlier year's."""
         rng = np.random.default_rng([self.seed, self._symbol_key(instrument), 0, year])
@@ -404,8 +404,8 @@ class SyntheticMarket(MarketModel):
         jump = (rng.random(SESSIONS_DRAWN) < 0.015) * rng.choice([-1.0, 1.0], SESSIONS_DRAWN)
         intraday_z = rng.standard_normal(SESSIONS_DRAWN)
         volume_z = rng.standard_normal(SESSIONS_DRAWN)
-        m = i1 - i0
-        return tuple(a[:m] for a in (vol_mult, drift, gap_z, jump, intraday_z, volume_z))
+        first, end = self.calendar.year_bounds(year)
+        return tuple(a[: end - first] for a in (vol_mult, drift, gap_z, jump, intraday_z, volume_z))
 
     def _year_block(self, instrument: Instrument, year: int) -> _YearBlock:
         """Minute bars of every session in a year, vectorised, from one seeded generator."""
