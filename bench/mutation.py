@@ -1,0 +1,95 @@
+"""make mutate: mutmut over the safety-critical modules (``[tool.mutmut]`` in pyproject.toml), then the score.
+
+Writes bench/mutation-survivors.md: the score per module and overall against the 90 % goal, and every mutant
+left alive with its diff and why it may stay (bench/mutation_notes.toml: mutant name = reason), or UNEXPLAINED.
+Arguments go to ``mutmut run`` (mutant names or globs, e.g. ``ibkr_pipeline.domain.risk*``); mutmut keeps its
+results in mutants/, so a second run only tries what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+REPORT = ROOT / "bench" / "mutation-survivors.md"
+NOTES = ROOT / "bench" / "mutation_notes.toml"
+GOAL = 0.90
+KILLED = {1: "killed", 3: "killed", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
+NOT_RUN = {None: "not checked", 34: "skipped", 2: "interrupted"}
+
+
+def status(code: int | None) -> str:
+    if code in KILLED:
+        return "killed"
+    if code in NOT_RUN:
+        return NOT_RUN[code]
+    return {0: "survived", 5: "no tests", 33: "no tests", 37: "caught by type check"}.get(code, "suspicious")
+
+
+def results() -> dict[str, str]:
+    found = {}
+    for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
+        found.update({name: status(code) for name, code in json.loads(meta.read_text())["exit_code_by_key"].items()})
+    return found
+
+
+def diff(name: str) -> str:
+    shown = subprocess.run([str(BIN / "mutmut"), "show", name], capture_output=True, text=True, cwd=ROOT)
+    return "\n".join(
+        line for line in shown.stdout.splitlines() if line.startswith(("-", "+")) and line[1:2] != line[:1]
+    )
+
+
+def module_of(name: str) -> str:
+    return name.rsplit(".x", 1)[0].split(".xǁ")[0]
+
+
+def main(argv: list[str]) -> int:
+    log = ROOT / "mutants" / "mutmut-run.log"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("w") as out:  # mutmut's progress line redraws itself: kept out of the terminal
+        subprocess.run([str(BIN / "mutmut"), "run", *argv], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    found = results()
+    notes = tomllib.loads(NOTES.read_text()).get("survivors", {}) if NOTES.exists() else {}
+    counted = {n: s for n, s in found.items() if s not in NOT_RUN.values()}
+    per_module: dict[str, Counter] = defaultdict(Counter)
+    for name, state in counted.items():
+        per_module[module_of(name)][state] += 1
+    killed = sum(s in ("killed", "caught by type check") for s in counted.values())
+    score = killed / len(counted) if counted else 0.0
+    alive = sorted(n for n, s in counted.items() if s not in ("killed", "caught by type check"))
+    lines = [
+        "# Mutation score (make mutate)",
+        "",
+        f"{killed} of {len(counted)} mutants killed: **{score:.1%}** (goal {GOAL:.0%}); "
+        f"{sum(s in NOT_RUN.values() for s in found.values())} not run. mutmut 3.8.1, `[tool.mutmut]` in pyproject.toml.",
+        "",
+        "| module | killed | survived | no tests | other |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for module, c in sorted(per_module.items()):
+        other = sum(c.values()) - c["killed"] - c["caught by type check"] - c["survived"] - c["no tests"]
+        lines.append(
+            f"| {module} | {c['killed'] + c['caught by type check']} | {c['survived']} | {c['no tests']} | {other} |"
+        )
+    lines += ["", "## Mutants left alive", ""]
+    for name in alive:
+        why = notes.get(name, "UNEXPLAINED")
+        lines += [f"### {name} ({counted[name]})", "", f"Why it stays: {why}", "", "```diff", diff(name), "```", ""]
+    REPORT.write_text("\n".join(lines))
+    unexplained = sum(n not in notes for n in alive)
+    print(
+        f"mutation score {score:.1%} ({killed} of {len(counted)} killed; goal {GOAL:.0%}); {len(alive)} alive, "
+        f"{unexplained} unexplained; written to {REPORT.relative_to(ROOT)}"
+    )
+    return 0 if score >= GOAL and not unexplained else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
