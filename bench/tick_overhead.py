@@ -64,7 +64,7 @@ def bare_tick(spec, res: dict, tmp: Path) -> int:
     for (symbol, tf), merged in bars.grown.items():
         store.put(keys.bars(spec.name, symbol, tf), to_parquet(merged), "application/vnd.apache.parquet")
     indicators = compute_indicators(spec, bars.results).results
-    drawn = draw_charts(spec, indicators, store, lambda s, tf: keys.chart(spec.name, s, TICK, tf)).results
+    drawn = draw_charts(spec, indicators, store, lambda s, tf: keys.chart(spec.name, s, TICK, tf), end).results
     frames = {s: indicators.values[s] for s in drawn.values}
     records = analyse_symbols(
         spec,

@@ -172,7 +172,10 @@ def sections(facts: AuditFacts) -> list[AuditSection]:
             )
         )
     analysis = facts.analysis
-    if analysis:
+    if not analysis:
+        why = (facts.meta["analysis"].get("screened_out_reasons") or {}).get(facts.row.symbol)
+        sections.append(AuditSection("analysis", [f"no analyst was asked: {why or 'no record of the analysis step'}"]))
+    else:
         sections.append(
             AuditSection(
                 "analysis",

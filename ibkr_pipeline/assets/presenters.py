@@ -75,15 +75,38 @@ def latest_table(latest: dict[str, dict[str, dict[str, float | None]]], timefram
     )
 
 
-def chart_gallery(drawn: list[DrawnChart]) -> str:
-    return (
-        "\n".join(
-            f"**{c.title}** — `{c.ref['path'] or c.ref['uri']}`\n\n"
-            f"![{c.symbol} {c.timeframe}](data:image/png;base64,{base64.b64encode(c.thumbnail).decode()})\n"
-            for c in drawn
-        )
-        or "(no charts)"
-    )
+def chart_gallery(drawn: list[DrawnChart], not_drawn: list[str]) -> str:
+    """Thumbnails of the first charts; a universe's hundreds are named by count (``chart_keys`` has every one)."""
+    shown = [c for c in drawn if c.thumbnail is not None]
+    parts = [
+        f"**{c.title}** — `{c.ref['path'] or c.ref['uri']}`\n\n"
+        f"![{c.symbol} {c.timeframe}](data:image/png;base64,{base64.b64encode(c.thumbnail).decode()})\n"
+        for c in shown
+        if c.thumbnail is not None
+    ]
+    if len(drawn) > len(shown):
+        parts.append(f"… and {len(drawn) - len(shown)} more charts (every one in `chart_keys`)\n")
+    if not_drawn:
+        parts.append(f"Not drawn (chart.when): {', '.join(not_drawn)}\n")
+    return "\n".join(parts) or "(no charts)"
+
+
+def funnel_figures(records: dict[str, AnalysisRecord], kept_out: dict[str, str]) -> dict[str, float]:
+    """What the screen saved: each symbol kept out at this tick's mean price of one that was asked
+    (LLM calls, tokens, dollars; a tick whose answers all came from the cache priced nothing)."""
+    asked = len(records) or 1
+    per = {
+        "llm_calls": sum(r.calls for r in records.values()) / asked,
+        "tokens": sum(r.prompt_tokens + r.completion_tokens for r in records.values()) / asked,
+        "cost_usd": sum(r.cost_usd for r in records.values()) / asked,
+    }
+    return {
+        "tokens_per_symbol": round(per["tokens"], 1),
+        "cost_usd_per_asked_symbol": round(per["cost_usd"], 6),
+        "llm_calls_saved_estimate": round(per["llm_calls"] * len(kept_out), 1),
+        "tokens_saved_estimate": round(per["tokens"] * len(kept_out)),
+        "cost_usd_saved_estimate": round(per["cost_usd"] * len(kept_out), 6),
+    }
 
 
 def analyst_label(offline: bool, model: str, base_url: str) -> str:

@@ -35,6 +35,7 @@ from ibkr_pipeline.pipeline.bars import merge_fetched, plan_fetches
 from ibkr_pipeline.pipeline.charts import draw_charts
 from ibkr_pipeline.pipeline.contracts import resolved
 from ibkr_pipeline.pipeline.indicators import compute_indicators
+from ibkr_pipeline.pipeline.screen import not_asked, screen_symbols
 from ibkr_pipeline.pipeline.signals import decide_signals
 from ibkr_pipeline.provenance import git_sha
 from ibkr_pipeline.resources.database import DatabaseResource
@@ -92,9 +93,12 @@ class StrategyAssets:
             "git_sha": dg.MetadataValue.text(git_sha()),
         }
 
-    def _asset(self, step: str, deps: list[str], description: str, resources: set[str]) -> Callable:
+    def _asset(
+        self, step: str, deps: list[str], description: str, resources: set[str], pool: str | None = None
+    ) -> Callable:
         ins = {dep: dg.AssetIn(key=self.key(dep)) for dep in deps}
         return dg.asset(
+            pool=pool,
             # Steps that talk to the gateway are retried with a delay: IB Gateway's nightly restart, a silent
             # gateway and a dropped session fail a step with a retryable error; a retry is safe (exactly-once).
             retry_policy=GATEWAY_RETRY if "ibkr" in resources else None,
@@ -273,15 +277,29 @@ class StrategyAssets:
         def charts_asset(context: dg.AssetExecutionContext, indicators: SymbolResults) -> Iterator[Any]:
             store: ObjectStoreResource = context.resources.objects
             tick = context.partition_key
-            step = draw_charts(spec, indicators, store, lambda symbol, tf: keys.chart(spec.name, symbol, tick, tf))
+            step, seconds = _timed(
+                lambda: draw_charts(
+                    spec,
+                    indicators,
+                    store,
+                    lambda symbol, tf: keys.chart(spec.name, symbol, tick, tf),
+                    tick_at(context),
+                )
+            )
             values = step.results.values
+            images = sum(len(refs) for refs in values.values())
             yield from self._emit(
                 context,
                 "charts",
                 step.results,
                 step.new_errors,
                 {
-                    "charts": dg.MetadataValue.md(show.chart_gallery(step.drawn)),
+                    "charts": dg.MetadataValue.md(show.chart_gallery(step.drawn, step.not_drawn)),
+                    "images": images,
+                    "not_drawn": len(step.not_drawn),
+                    "chart_when": dg.MetadataValue.text(spec.chart.when),
+                    "duration_s": seconds,
+                    "images_per_second": round(images / seconds, 2) if seconds else 0.0,
                     "chart_keys": dg.MetadataValue.json(
                         {s: {t: v["uri"] for t, v in tfs.items()} for s, tfs in values.items()}
                     ),
@@ -329,6 +347,8 @@ class StrategyAssets:
             )
             new_errors = {s: f"analysis: {'; '.join(r.problems)}" for s, r in records.items() if not r.accepted}
             results = SymbolResults(records, {**charts.carry_errors(), **new_errors})
+            kept_out = not_asked(spec, screen_symbols(spec, frames))
+            funnel = show.funnel_figures(records, kept_out)
             for symbol, problem in new_errors.items():
                 context.log.warning("%s: %s (becomes HOLD)", symbol, problem)
             yield from self._emit(
@@ -350,6 +370,11 @@ class StrategyAssets:
                     "cache_hits": sum(r.cache_hits for r in records.values()),
                     "wall_time_s": round(wall, 3),
                     "max_in_flight": llm.max_in_flight,
+                    "screen": dg.MetadataValue.text(spec.llm.screen or "(none)"),
+                    "asked": len(records),
+                    "screened_out": len(kept_out),
+                    "screened_out_reasons": dg.MetadataValue.json(kept_out),
+                    **funnel,
                 },
                 {
                     s: [r.accepted, r.analysis.model_dump(mode="json") if r.analysis else None]
@@ -401,6 +426,9 @@ class StrategyAssets:
             ["contracts", "signals"],
             f"Orders for {spec.name} (mode {spec.mode}): sizing, risk checks with their numbers, exactly-once placement.",
             {"ibkr", "database", "alerts"},
+            # One orders step per strategy at a time (the instance's pools default_limit is 1), whatever
+            # runs of it (a backfill's partitions) execute side by side.
+            pool=trading_pool(spec.name),
         )
         def orders(
             context: dg.AssetExecutionContext, contracts: SymbolResults, signals: SymbolResults
@@ -496,6 +524,11 @@ GATEWAY_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPON
 STRATEGY_LEASE_S = 300.0  # renewed before each send: a killed run holds the strategy this long at most
 ATTENTION = {"rejected", "conflict", "unconfirmed"}
 FAILED_SYMBOLS_TAG = "ibkr_pipeline/failed_symbols"  # placement states a person must hear about
+
+
+def trading_pool(strategy: str) -> str:
+    """The Dagster concurrency pool a strategy's orders step runs in."""
+    return f"{strategy}_trading"
 
 
 def backfill_block(tags: Mapping[str, str]) -> str:

@@ -52,11 +52,11 @@ def fast_path_refusal(spec: StrategySpec, analyst: str, charts: bool) -> str:
 
 
 def needed_indicators(spec: StrategySpec) -> list[IndicatorSpec]:
-    """The primary timeframe's indicators a decision reads: the rules' names, the ATR, and (when an analysis is
+    """The primary timeframe's indicators a decision reads: the rules' and the screen's names, the ATR, and (when an analysis is
     asked for) the first RSI column the offline analyst reads. The others only ever appear on charts."""
     primary = spec.signal.timeframe
     names = set()
-    for expression in (spec.signal.buy, spec.signal.sell):
+    for expression in (spec.signal.buy, spec.signal.sell, spec.llm.screen):
         if expression:
             names |= rules.names_in(expression)
     if spec.signal.atr:

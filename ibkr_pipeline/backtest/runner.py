@@ -38,6 +38,7 @@ from ibkr_pipeline.domain.analysis import AnalysisRecord, sanity_problems
 from ibkr_pipeline.domain.bar_history import lookback_start
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.offline_analyst import analyse, first_rsi_column
+from ibkr_pipeline.domain.screen import screen
 from ibkr_pipeline.domain.signals import Signal, combined_signal
 from ibkr_pipeline.domain.strategy import StrategySpec
 from ibkr_pipeline.objects import keys
@@ -46,6 +47,7 @@ from ibkr_pipeline.pipeline.analysis import Analyst
 from ibkr_pipeline.pipeline.bars import frames_by_symbol, no_bars
 from ibkr_pipeline.pipeline.charts import draw_charts
 from ibkr_pipeline.pipeline.indicators import compute_indicators
+from ibkr_pipeline.pipeline.screen import asks_analyst
 from ibkr_pipeline.pipeline.signals import decide_signals
 from ibkr_pipeline.trading.tick import trade_tick
 from ibkr_pipeline.trading.views import held_in_words
@@ -245,7 +247,11 @@ def decide_tick(
     frames, refs, errors = indicators.values, {}, indicators.errors
     if charts_to is not None:
         drawn = draw_charts(
-            spec, indicators, charts_to.store, lambda symbol, tf: keys.backtest_chart(charts_to.folder, symbol, key, tf)
+            spec,
+            indicators,
+            charts_to.store,
+            lambda symbol, tf: keys.backtest_chart(charts_to.folder, symbol, key, tf),
+            end,
         ).results
         frames, refs, errors = {s: frames[s] for s in drawn.values}, drawn.values, drawn.errors
     primary = spec.signal.timeframe
@@ -283,7 +289,8 @@ def _signals_from_columns(
             continue
         values = cols.values(lo, hi)
         record = None
-        if spec.signal.mode != "rules":
+        screened = screen(spec.llm.screen, values)
+        if asks_analyst(spec, screened):
             inputs = cols.analyst_inputs(lo, hi, trend_closes, values, rsi)
             analysis = analyse(inputs)
             last_close = float(cols.close[hi - 1])
@@ -307,6 +314,6 @@ def _signals_from_columns(
                 accepted=not problems,
                 problems=problems,
             )
-        signals[symbol] = combined_signal(symbol, end, values, spec.signal, record)
+        signals[symbol] = combined_signal(symbol, end, values, spec.signal, record, screened)
         closes[symbol] = float(cols.close[hi - 1])
     return TickDecision(signals, closes, errors)

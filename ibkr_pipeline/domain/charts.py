@@ -49,9 +49,10 @@ def render_chart(
     panels: list[str],
     bars: int = 120,
     style: str = "yahoo",
-    thumbnail_width_px: int = 400,
-) -> ChartImages:
-    """PNG candlesticks of the last ``bars`` rows with volume, overlays and one panel per indicator."""
+) -> bytes:
+    """PNG candlesticks of the last ``bars`` rows with volume, overlays and one panel per indicator.
+
+    The same input gives the same bytes, in this process or a worker's (``pipeline.charts`` relies on it)."""
     plt, mpf = plotting()
     data = _frame_for_mpf(frame.tail(bars))
     addplots = []
@@ -90,7 +91,7 @@ def render_chart(
     full = io.BytesIO()
     fig.savefig(full, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
-    return ChartImages(full.getvalue(), thumbnail(full.getvalue(), thumbnail_width_px))
+    return full.getvalue()
 
 
 def thumbnail(png: bytes, width: int) -> bytes:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ibkr_pipeline.domain import rules
 from ibkr_pipeline.domain.analysis import AnalysisRecord
+from ibkr_pipeline.domain.screen import ScreenDecision
 from ibkr_pipeline.domain.strategy import SignalRules
 
 Action = Literal["BUY", "SELL", "HOLD"]
@@ -81,11 +82,15 @@ def combined_signal(
     values: dict[str, float | None],
     spec: SignalRules,
     record: AnalysisRecord | None,
+    screened: ScreenDecision | None = None,
 ) -> Signal:
-    """Rules and analysis per ``spec.mode``: rules, llm, both (must agree) or weighted."""
+    """Rules and analysis per ``spec.mode``: rules, llm, both (must agree) or weighted. A symbol that
+    ``llm.screen`` kept from the analyst (``screened`` not passed) is decided by the rules alone."""
     by_rules = rule_signal(symbol, as_of, values, spec)
     if spec.mode == "rules":
         return by_rules
+    if screened is not None and not screened.passed:
+        return by_rules.model_copy(update={"source": "screen:rules", "reasons": [screened.reason, *by_rules.reasons]})
     analysis = record.analysis if record is not None and record.accepted else None
     source = record.source if record is not None else "llm"
     if analysis is None:

@@ -220,6 +220,11 @@ class ChartLayout(_Model):
     panels: list[str] = Field(default_factory=list, max_length=8, description="Columns drawn in panels below")
     bars: int = Field(default=120, ge=20, le=2000, description="How many of the latest bars to draw")
     style: str = Field(default="yahoo", pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="An mplfinance style")
+    when: Literal["always", "signals", "screened"] = Field(
+        default="always",
+        description="Which symbols get charts: every one; those the rules signal or the vision LLM reads; "
+        "those the llm.screen passes",
+    )
 
 
 class SignalRules(_Model):
@@ -241,6 +246,12 @@ class LLMSection(_Model):
     detail: Literal["low", "high", "auto"] = "low"
     vision: bool = True
     notes: str = Field(default="", max_length=4000)
+    screen: str | None = Field(
+        default=None,
+        max_length=500,
+        description="A rule over the signal timeframe's latest values; only symbols it passes go to the LLM, "
+        "the others get the rules' signal with the screen's reason",
+    )
 
 
 class RiskLimits(_Model):
@@ -337,14 +348,18 @@ class StrategySpec(_Model):
         if self.signal.timeframe not in names:
             problems.append(f"signal.timeframe: unknown timeframe {self.signal.timeframe!r}; have {names}")
         columns = self.columns_for(self.signal.timeframe)
-        for field in ("buy", "sell", "atr"):
-            expression = getattr(self.signal, field)
+        for where, expression in (
+            ("signal.buy", self.signal.buy),
+            ("signal.sell", self.signal.sell),
+            ("signal.atr", self.signal.atr),
+            ("llm.screen", self.llm.screen),
+        ):
             if expression is None:
                 continue
             try:
                 rules.check(expression, columns)
             except rules.RuleError as exc:
-                problems.append(f"signal.{field}: {exc}")
+                problems.append(f"{where}: {exc}")
         drawable = set().union(*(self.columns_for(n) for n in names))
         for field in ("overlays", "panels"):
             for column in getattr(self.chart, field):
@@ -360,14 +375,14 @@ class StrategySpec(_Model):
         if (
             self.order.bracket
             and self.signal.buy
-            and self.signal.mode != "llm"
+            and (self.signal.mode != "llm" or self.llm.screen)
             and not self.signal.atr
             and not (self.order.stop_pct and self.order.target_pct)
         ):
             problems.append(
                 "order.bracket: a bracket needs its distances: set signal.atr, or order.stop_pct and "
                 "order.target_pct (an analysis in signal.mode llm gives its own, bounded by "
-                "order.max_stop_pct and order.max_target_pct)"
+                "order.max_stop_pct and order.max_target_pct; the rules decide what llm.screen keeps out)"
             )
         if problems:
             raise ValueError("\n".join(problems))

@@ -26,6 +26,7 @@ from ibkr_pipeline.llm.client import AnalysisAttempt, AnswerStore, ChartImage, L
 from ibkr_pipeline.objects.object_store import ObjectStore
 from ibkr_pipeline.pipeline.bars import Frames
 from ibkr_pipeline.pipeline.charts import ChartRefs
+from ibkr_pipeline.pipeline.screen import asks_analyst, screen_symbols
 
 RECENT_BARS = 20
 
@@ -226,10 +227,13 @@ def analyse_symbols(
     as_of: datetime,
     held: dict[str, str],
 ) -> dict[str, AnalysisRecord]:
-    """Every symbol of ``frames`` asked at once; ``held`` says what the strategy holds in each, in words."""
+    """Every symbol of ``frames`` that ``llm.screen`` passes, asked at once (rules mode asks nobody); ``held``
+    says what the strategy holds in each, in words."""
+    screened = screen_symbols(spec, frames)
     requests = {
         s: build_analysis_request(spec, s, contracts[s], f, charts.get(s, {}), as_of, store, held[s])
         for s, f in frames.items()
+        if asks_analyst(spec, screened.get(s))
     }
     return run_analyses(spec, llm, requests, answers)
 

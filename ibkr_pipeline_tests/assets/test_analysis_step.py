@@ -3,13 +3,16 @@
 import base64
 import io
 import json
+from collections.abc import Iterator
 
 import dagster as dg
+import pytest
 from PIL import Image
 
 from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline_tests.assets.test_strategy_assets import (
+    CLOCK,
     STRATEGY,  # noqa: F401 - fixture
     TUESDAY_TICK,
     metadata,
@@ -17,6 +20,7 @@ from ibkr_pipeline_tests.assets.test_strategy_assets import (
     resources,
     strategy,
 )
+from ibkr_pipeline_tests.conftest import make_gateway
 from ibkr_pipeline_tests.openai_server import FakeOpenAI, Reply, completion, sensible_analysis, user_text
 
 SECRET = "sk-live-DO-NOT-LEAK-0123456789"
@@ -128,3 +132,63 @@ def test_a_hostile_answer_stays_with_its_symbol(gateway, tmp_path):  # noqa: F81
     assert records["SPY"].accepted
     signals = out(result, "signals").values
     assert (signals["AAPL"].action, signals["MSFT"].action, signals["SPY"].action) == ("HOLD", "HOLD", "BUY")
+
+
+FUNNEL_SYMBOLS = ["BIGA", "BIGB", *(f"SML{c}" for c in "CDEFGHIJ")]
+FUNNEL_STRATEGY = f"""
+name: test_funnel
+universe: [{", ".join(f"{{symbol: {s}}}" for s in FUNNEL_SYMBOLS)}]
+schedule: {{cron: "15 16 * * 1-5", timezone: America/New_York, start: 2026-01-01}}
+indicators:
+  - {{kind: rsi, params: {{length: 14}}}}
+  - {{kind: atr, params: {{length: 14}}, name: atr_14}}
+chart: {{panels: [rsi_14], bars: 60, when: screened}}
+signal: {{mode: llm, min_confidence: 0.6, atr: atr_14, sell: "close < 0"}}
+llm: {{screen: "close > 500"}}
+"""
+
+
+@pytest.fixture
+def funnel_gateway(tmp_path) -> Iterator:
+    universe = tmp_path / "universe.yaml"
+    universe.write_text(
+        "".join(
+            f"- {{symbol: {s}, primary_exchange: NYSE, price: {2000 if s.startswith('BIG') else 20}}}\n"
+            for s in FUNNEL_SYMBOLS
+        )
+    )
+    with make_gateway(clock_start=CLOCK, pacing=False, universe_file=universe) as gw:
+        yield gw
+
+
+def test_a_screen_that_passes_2_of_10_symbols_asks_the_llm_twice_and_draws_only_their_charts(funnel_gateway, tmp_path):
+    with FakeOpenAI(lambda body, n: Reply(body=completion(json.dumps(sensible_analysis(body))))) as server:
+        res = resources(funnel_gateway, tmp_path)
+        res["llm"] = LLMResource(base_url=server.base_url, model="gpt-4o-mini")
+        with dg.instance_for_test() as instance:
+            result = run(strategy(FUNNEL_STRATEGY), res, instance)
+
+    assert sorted(user_text(body).split()[1] for body in server.requests) == ["BIGA", "BIGB"]
+    signals = out(result, "signals", "test_funnel").values
+    assert set(signals) == set(FUNNEL_SYMBOLS)
+    for symbol in ("BIGA", "BIGB"):
+        assert signals[symbol].action == "BUY" and signals[symbol].source == "llm:llm"
+    for symbol in FUNNEL_SYMBOLS[2:]:
+        assert signals[symbol].action == "HOLD" and signals[symbol].source == "screen:rules"
+        assert signals[symbol].reasons[0] == "llm.screen `close > 500` is false"
+
+    charts = out(result, "charts", "test_funnel").values
+    assert {s for s, refs in charts.items() if refs} == {"BIGA", "BIGB"}
+    assert all(set(charts[s]) == {"daily", "weekly"} for s in ("BIGA", "BIGB"))
+    chart_meta = metadata(result, "charts", "test_funnel")
+    assert (chart_meta["images"], chart_meta["not_drawn"]) == (4, 8)
+
+    meta = metadata(result, "analysis", "test_funnel")
+    assert (meta["asked"], meta["screened_out"], meta["llm_calls"]) == (2, 8, 2)
+    assert meta["screened_out_reasons"] == {s: "llm.screen `close > 500` is false" for s in FUNNEL_SYMBOLS[2:]}
+    assert meta["llm_calls_saved_estimate"] == 8.0
+    assert meta["tokens_saved_estimate"] == 8 * meta["tokens_per_symbol"] > 0
+    assert (
+        meta["cost_usd_saved_estimate"] == pytest.approx(8 * meta["cost_usd_per_asked_symbol"])
+        and meta["cost_usd_saved_estimate"] > 0
+    )

@@ -118,7 +118,16 @@ BAR_SIZES = (
         (
             GOOD.replace("atr: atr_14", "mode: rules"),
             "order.bracket: a bracket needs its distances: set signal.atr, or order.stop_pct and order.target_pct (an "
-            "analysis in signal.mode llm gives its own, bounded by order.max_stop_pct and order.max_target_pct)",
+            "analysis in signal.mode llm gives its own, bounded by order.max_stop_pct and order.max_target_pct; the "
+            "rules decide what llm.screen keeps out)",
+        ),
+        (
+            GOOD + "llm: {screen: rsi_99 < 30}\n",
+            f"llm.screen: 'rsi_99 < 30' uses unknown names ['rsi_99']; known: {KNOWN}",
+        ),
+        (
+            GOOD.replace("chart: {", "chart: {when: sometimes, "),
+            "chart.when: Input should be 'always', 'signals' or 'screened'",
         ),
     ],
 )

@@ -27,6 +27,7 @@ from ibkr_pipeline_tests.conftest import make_gateway
 
 CLOCK = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # Thursday 10:00 New York: orders fill
 TICK = "2026-11-19-10:00"  # the tick that runs at CLOCK, named by that instant
+# The rules decide (no weight on the analysis), and the (offline) analyst is asked: the audit shows its prompt.
 STRATEGY = """
 name: trader
 universe: [{symbol: AAPL}, {symbol: MSFT}, {symbol: SPY}]
@@ -34,7 +35,7 @@ schedule: {cron: "0 10 * * 1-5", timezone: America/New_York, start: 2026-01-01}
 timeframes: [{name: daily, bar_size: 1 day, lookback: 1 Y}]
 indicators: [{kind: atr, params: {length: 14}, name: atr_14}]
 chart: {bars: 40}
-signal: {buy: "close > 0", atr: atr_14}
+signal: {mode: weighted, llm_weight: 0, buy: "close > 0", atr: atr_14}
 risk: {max_position_value: 20000, max_position_pct: 5, min_confidence: 0.5}
 order: {entry: MKT, sizing: risk, risk_pct: 0.5}
 """

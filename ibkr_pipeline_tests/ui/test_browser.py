@@ -27,7 +27,7 @@ schedule: {cron: "15 16 * * 1-5", timezone: America/New_York, start: 2026-01-01}
 timeframes: [{name: daily, bar_size: 1 day, lookback: 6 M}]
 indicators: [{kind: sma, params: {length: 20}}, {kind: rsi, params: {length: 14}}, {kind: atr, params: {length: 14}, name: atr_14}]
 chart: {overlays: [sma_20], panels: [rsi_14], bars: 60}
-signal: {buy: "close > 0", atr: atr_14}
+signal: {mode: weighted, llm_weight: 0, buy: "close > 0", atr: atr_14}  # the rules decide; the analyst is asked
 """
 CHROMIUM_FLAGS = [
     "--no-sandbox",
