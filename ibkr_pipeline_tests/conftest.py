@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import pytest
 from ib_async import IB
 
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
+from ibkr_pipeline_tests.clock import OFFSET_ENV, fresh_offset, start_suite_clock
 
 # A Tuesday, 10:00 New York time: regular trading hours, a frozen clock.
 MARKET_OPEN_INSTANT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -19,6 +21,10 @@ POSTGRES_DSN = os.environ.get("IBKR_PIPELINE_TEST_PG", "host=127.0.0.1 port=5432
 
 
 _REPORT: list[str] = []
+
+# A suite started in the background (`&`, nohup) inherits SIGINT ignored, and Dagster's in-process runs map
+# SIGTERM to SIGINT's handler: every process a test started afterwards would then ignore SIGTERM and outlive it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def report_line(text: str) -> None:
@@ -40,6 +46,17 @@ def pytest_testnodedown(node, error) -> None:
 def pytest_terminal_summary(terminalreporter) -> None:
     for line in _REPORT:
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(autouse=True)
+def suite_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test at ``clock.SUITE_NOW``; a fresh offset per test, shared with the processes it starts."""
+    monkeypatch.setenv(OFFSET_ENV, fresh_offset())
+    traveller = start_suite_clock()
+    try:
+        yield
+    finally:
+        traveller.stop()
 
 
 def make_gateway(**overrides) -> SimulatorThread:

@@ -22,6 +22,8 @@ from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.resources.objects import ObjectStoreResource
 
+IO_PREFIX = "dagster/io"
+
 
 def ibkr_from_env() -> IBKRResource:
     return IBKRResource(
@@ -48,6 +50,35 @@ def objects_from_env() -> ObjectStoreResource:
         secret_key=dg.EnvVar(env.S3_SECRET_KEY.name),
         secure=env.S3_SECURE.read().lower() == "true",
     )
+
+
+def io_manager_from_env() -> dg.IOManagerDefinition | None:
+    """With an object store configured, step outputs go to its bucket (under ``dagster/io/``) through dagster-aws's
+    S3 IO manager, so a step can run on any host: Celery workers share no filesystem. Without one, Dagster's
+    default (pickles under the instance's storage directory) stays the embedded default."""
+    endpoint = env.S3_ENDPOINT.read()
+    if not endpoint:
+        return None
+    from dagster_aws.s3 import PickledObjectS3IOManager, S3Resource
+
+    scheme = "https" if env.S3_SECURE.read().lower() == "true" else "http"
+    bucket = env.S3_BUCKET.read()
+    s3 = S3Resource(
+        endpoint_url=f"{scheme}://{endpoint}",
+        aws_access_key_id=dg.EnvVar(env.S3_ACCESS_KEY.name),
+        aws_secret_access_key=dg.EnvVar(env.S3_SECRET_KEY.name),
+        region_name="us-east-1",
+    )
+
+    @dg.io_manager(
+        config_schema={},
+        description=f"Step outputs in s3://{bucket}/{IO_PREFIX}/ (dagster-aws), configured by the deployment's "
+        "environment (not per run)",
+    )
+    def locked_io_manager(_context: dg.InitResourceContext) -> dg.IOManager:
+        return PickledObjectS3IOManager(bucket, s3.process_config_and_initialize().get_client(), IO_PREFIX)
+
+    return locked_io_manager
 
 
 def llm_from_env() -> LLMResource:
@@ -93,7 +124,9 @@ def locked(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
 
 
 def locked_resources_from_env() -> dict[str, dg.ResourceDefinition]:
-    return {key: locked(resource) for key, resource in resources_from_env().items()}
+    locked_ones = {key: locked(resource) for key, resource in resources_from_env().items()}
+    io_manager = io_manager_from_env()
+    return {**locked_ones, "io_manager": io_manager} if io_manager else locked_ones
 
 
 def executor_from_env() -> dg.ExecutorDefinition | None:

@@ -1,6 +1,9 @@
 """A strategy's tick through Dagster against the simulator, with local and S3 chart stores."""
 
+import pickle
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +14,7 @@ import pytest
 from minio import Minio
 from PIL import Image
 
-from ibkr_pipeline.assets.strategy import build_strategy_definitions
+from ibkr_pipeline.assets.strategy import build_strategy_definitions, trading_pool
 from ibkr_pipeline.backtest.point_in_time import PointInTimeBars
 from ibkr_pipeline.backtest.runner import ChartsTo, decide_tick
 from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
@@ -22,6 +25,7 @@ from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.pipeline.analysis import analyst_for
 from ibkr_pipeline.resources.alerts import AlertWebhook
 from ibkr_pipeline.resources.database import DatabaseResource
+from ibkr_pipeline.resources.defaults import IO_PREFIX, io_manager_from_env, objects_from_env
 from ibkr_pipeline.resources.ibkr import IBKRResource
 from ibkr_pipeline.resources.llm import LLMResource
 from ibkr_pipeline.resources.objects import ObjectStoreResource
@@ -187,15 +191,47 @@ def test_unknown_symbol_and_symbol_without_bars_do_not_stop_the_others(gateway, 
     assert checks["signals"].description.startswith("2 of 5 symbols did not get through signals: ZZZQ — ")
 
 
-def test_tick_with_charts_and_bars_in_s3(gateway, tmp_path, s3_endpoint):
-    store = ObjectStoreResource(
-        endpoint=s3_endpoint, bucket="charts-test", access_key="testing", secret_key="testing", secure=False
-    )
+def test_tick_with_charts_bars_and_step_outputs_in_s3(gateway, tmp_path, s3_endpoint, monkeypatch):
+    """With an object store configured, nothing of the tick lands on the local disk: a step can run on any host."""
+    for name, value in {
+        "IBKR_PIPELINE_S3_ENDPOINT": s3_endpoint,
+        "IBKR_PIPELINE_S3_BUCKET": "charts-test",
+        "IBKR_PIPELINE_S3_SECURE": "false",
+        "IBKR_PIPELINE_S3_ACCESS_KEY": "testing",
+        "IBKR_PIPELINE_S3_SECRET_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    store = objects_from_env()
+    client = Minio(s3_endpoint, access_key="testing", secret_key="testing", secure=False)
+    if not client.bucket_exists("charts-test"):
+        client.make_bucket("charts-test")  # as minio-init does in the deployment
     spec = strategy()
     with dg.instance_for_test() as instance:
-        result = run_tick(spec, resources(gateway, tmp_path, store), TUESDAY_TICK, instance)
+        result = run_tick(
+            spec, {**resources(gateway, tmp_path, store), "io_manager": io_manager_from_env()}, TUESDAY_TICK, instance
+        )
+        outputs = {
+            o.object_name
+            for o in client.list_objects("charts-test", prefix=f"{IO_PREFIX}/test_megacaps/", recursive=True)
+        }
+        assert outputs == {
+            f"{IO_PREFIX}/test_megacaps/{step}/{TUESDAY_TICK}"
+            for step in ("contracts", "bars", "indicators", "charts", "analysis", "signals", "orders")
+        }
+        stored_signals = pickle.loads(
+            client.get_object("charts-test", f"{IO_PREFIX}/test_megacaps/signals/{TUESDAY_TICK}").read()
+        )
+        assert stored_signals.values == out(result, "signals").values
+        with pytest.raises(dg.DagsterInvalidConfigError):  # the deployment's bucket, not the launchpad's
+            dg.materialize(
+                list(build_strategy_definitions(spec).assets),
+                selection=dg.AssetSelection.assets(dg.AssetKey(["test_megacaps", "contracts"])),
+                partition_key=TUESDAY_TICK,
+                resources={**resources(gateway, tmp_path, store), "io_manager": io_manager_from_env()},
+                run_config={"resources": {"io_manager": {"config": {"s3_bucket": "elsewhere"}}}},
+                instance=instance,
+            )
     charts = out(result, "charts")
-    client = Minio(s3_endpoint, access_key="testing", secret_key="testing", secure=False)
     chart = charts.values["AAPL"]["daily"]
     assert chart["uri"] == f"s3://charts-test/{chart['key']}"
     body = client.get_object("charts-test", chart["key"]).read()
@@ -324,3 +360,38 @@ def test_the_live_tick_and_its_backtest_decide_the_same_signals_on_the_same_bars
     assert replayed.errors == {}
     assert replayed.signals == live.values  # action, confidence, entry, stop, target, reasons and every value read
     assert any(s.action != "HOLD" for s in live.values.values()), "the comparison means something only if it decides"
+
+
+def test_a_second_run_of_a_strategy_waits_for_the_first_to_finish_trading(gateway, tmp_path):
+    """The orders step's pool (limit 1): a run computes everything, then waits while another run trades."""
+    spec = strategy()
+    pool = trading_pool(spec.name)
+    results: list[dg.ExecuteInProcessResult] = []
+    with dg.instance_for_test(overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance:
+        instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
+        assert instance.event_log_storage.get_concurrency_info(pool).slot_count == 1
+        held = instance.event_log_storage.claim_concurrency_slot(pool, "another-run", "test_megacaps__orders")
+        assert held.is_claimed  # another run of the strategy is placing its orders
+        worker = threading.Thread(
+            target=lambda: results.append(run_tick(spec, resources(gateway, tmp_path), TUESDAY_TICK, instance))
+        )
+        worker.start()
+        deadline = time.monotonic() + 180  # a guard against a hang, not a measurement
+        blocked = False
+        while not blocked and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+            runs = instance.get_runs()
+            logs = instance.all_logs(runs[0].run_id) if runs else []
+            blocked = any(e.message == f"Step blocked by limit for pool {pool}" for e in logs)
+        assert blocked, "the orders step did not wait for the pool"
+        [run] = instance.get_runs()
+        done = {
+            e.step_key for e in instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.is_step_success
+        }
+        assert done == {
+            f"test_megacaps__{s}" for s in ("contracts", "bars", "indicators", "charts", "analysis", "signals")
+        }
+        instance.event_log_storage.free_concurrency_slots_for_run("another-run")
+        worker.join(180)
+    [result] = results
+    assert result.success and out(result, "orders").values

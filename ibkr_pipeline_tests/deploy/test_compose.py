@@ -1,4 +1,4 @@
-"""docker-compose.yml checked without Docker: against the Compose Specification's JSON schema, and for safety.
+"""docker-compose.yml (at the project's root) checked without Docker: against the Compose Specification's JSON schema, and for safety.
 
 The schema is the one check-jsonschema ships as ``vendor.compose-spec`` (from compose-spec/compose-spec),
 so the check needs no network.
@@ -7,15 +7,18 @@ so the check needs no network.
 import re
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import yaml
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+COMPOSE = ROOT / "docker-compose.yml"
 
 
 def compose() -> dict:
-    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    return yaml.safe_load(COMPOSE.read_text())
 
 
 def env_example(name: str) -> dict[str, str]:
@@ -35,7 +38,7 @@ def check(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_compose_file_is_valid_under_the_compose_specification(tmp_path):
-    done = check(DEPLOY / "docker-compose.yml")
+    done = check(COMPOSE)
     assert done.returncode == 0, done.stdout + done.stderr
     # The check has teeth: a service with a misspelt key is refused.
     broken = compose()
@@ -67,6 +70,30 @@ def test_the_topology_is_all_there():
     assert services["ib-gateway"]["environment"]["TRADING_MODE"] == "paper"
 
 
+def test_every_image_is_an_exact_release_and_the_helm_values_name_the_same():
+    """A moving tag (latest, stable, a bare major) changes what runs without a commit."""
+    data = compose()
+    images = {name: s["image"] for name, s in data["services"].items() if "image" in s}
+    for name, image in images.items():
+        repository, _, tag = image.rpartition(":")
+        assert repository and tag, f"{name}: {image} has no tag"
+        assert tag not in ("latest", "stable", "edge") and re.search(r"\d+\.\d+|RELEASE\.", tag), f"{name}: {image}"
+    own = images["code"]
+    assert own == f"ibkr-pipeline:{version('ibkr_pipeline')}"
+    assert {images[n] for n in ("webserver", "daemon", "celery-worker", "dagster-init")} == {own}
+    assert re.search(r"FROM python:3\.12\.\d+-slim\n", (DEPLOY / "Dockerfile").read_text())
+    helm = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+    [user_code] = helm["dagster-user-deployments"]["deployments"]
+    assert (
+        user_code["image"]["repository"].endswith("/ibkr-pipeline") and user_code["image"]["tag"] == own.split(":")[1]
+    )
+    assert [s["name"] for s in user_code["envSecrets"]] == ["ibkr-pipeline-env"]
+    assert helm["concurrency"]["pools"] == {"defaultLimit": 1, "granularity": "op"}
+    instance = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
+    assert instance["concurrency"]["pools"] == {"default_limit": 1, "granularity": "op"}
+    assert helm["concurrency"]["runs"]["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
+
+
 def test_nothing_is_exposed_beyond_localhost_and_only_what_must_reaches_out():
     data = compose()
     services = data["services"]
@@ -80,7 +107,7 @@ def test_nothing_is_exposed_beyond_localhost_and_only_what_must_reaches_out():
     assert reaching_out == {"ib-gateway", "code", "celery-worker"}
     for name in ("postgres", "minio", "redis", "daemon", "webserver", "webserver-readonly"):
         assert "egress" not in services[name].get("networks", []), name
-    assert services["ib-gateway"]["env_file"] == "ib-gateway.env"
+    assert services["ib-gateway"]["env_file"] == "deploy/ib-gateway.env"
 
 
 def test_each_container_gets_only_the_variables_it_needs():
@@ -165,7 +192,7 @@ def test_strong_secrets_pass_and_weak_ones_are_named():
 def test_every_setting_the_deployment_reads_is_in_env_example():
     env = env_example(".env.example")
     text = (
-        (DEPLOY / "docker-compose.yml").read_text()
+        COMPOSE.read_text()
         + (DEPLOY / "dagster.yaml").read_text()
         + (DEPLOY / "workspace.yaml").read_text()
         + (DEPLOY / "celery.yaml").read_text()

@@ -1,8 +1,10 @@
-"""The production topology as processes: code server, webserver, daemon and a Celery worker on PostgreSQL and Redis.
+"""The production topology as processes: code server, webserver, daemon and two Celery workers on PostgreSQL,
+Redis and an S3 server.
 
-The same deploy/dagster.yaml, deploy/workspace.yaml and deploy/celery.yaml the containers use; the run is
+The same deploy/dagster.yaml, deploy/workspace.yaml and deploy/celery.yaml the containers use; two ticks are
 submitted through the webserver's GraphQL API, queued in Postgres, dequeued and launched by the daemon
-through the code server, and its steps executed by the Celery worker.
+through the code server, and their steps executed by two Celery workers that share no directory: every step
+output goes through the object store (moto), as it would between hosts.
 """
 
 import os
@@ -15,12 +17,16 @@ from pathlib import Path
 
 import psycopg2
 from dagster_graphql import DagsterGraphQLClient
+from minio import Minio
 
+from ibkr_pipeline.resources.defaults import IO_PREFIX
 from ibkr_pipeline_tests.conftest import free_port, postgres_params, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-TICK = "2026-11-18-16:15"
+TICKS = ("2026-11-17-16:15", "2026-11-18-16:15")
+STEPS = ("contracts", "bars", "indicators", "charts", "analysis", "signals", "orders")
+BUCKET = "topology"
 STRATEGY = """
 name: tiny
 mode: dry_run
@@ -38,11 +44,11 @@ class Processes:
     def __init__(self, logs: Path, env: dict[str, str]):
         self.logs, self.env, self.running = logs, env, {}
 
-    def start(self, name: str, *args: str) -> None:
+    def start(self, name: str, *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
         out = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
         self.running[name] = (
             subprocess.Popen(
-                [*args], stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT, start_new_session=True
+                [*args], stdout=out, stderr=subprocess.STDOUT, env=env or self.env, cwd=cwd, start_new_session=True
             ),
             out,
         )
@@ -62,12 +68,16 @@ class Processes:
             out.close()
 
 
-def test_daemon_launches_a_strategy_tick_whose_steps_run_on_a_celery_worker(tmp_path, postgres_database, redis_url):
+def test_two_ticks_run_their_steps_on_two_workers_that_share_only_the_object_store(
+    tmp_path, postgres_database, redis_url, s3_endpoint
+):
     database = postgres_database
     pg = postgres_params()
     home, strategies, logs = tmp_path / "dagster_home", tmp_path / "strategies", tmp_path / "logs"
     for d in (home, strategies, logs):
         d.mkdir()
+    s3 = Minio(s3_endpoint, access_key="testing", secret_key="testing", secure=False)
+    s3.make_bucket(BUCKET)  # as minio-init does
     shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     (strategies / "tiny.yaml").write_text(STRATEGY)
     gateway_port, code_port, web_port = free_port(), free_port(), free_port()
@@ -80,9 +90,13 @@ def test_daemon_launches_a_strategy_tick_whose_steps_run_on_a_celery_worker(tmp_
         "DAGSTER_PG_DB": database,
         "DAGSTER_PG_USER": pg["user"],
         "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
-        "DAGSTER_MAX_CONCURRENT_RUNS": "4",
         "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "compute_logs"),
         "DAGSTER_ARTIFACT_DIR": str(tmp_path / "storage"),
+        "IBKR_PIPELINE_S3_ENDPOINT": s3_endpoint,
+        "IBKR_PIPELINE_S3_BUCKET": BUCKET,
+        "IBKR_PIPELINE_S3_SECURE": "false",
+        "IBKR_PIPELINE_S3_ACCESS_KEY": "testing",
+        "IBKR_PIPELINE_S3_SECRET_KEY": "testing",
         "DAGSTER_CODE_SERVER_HOST": "127.0.0.1",
         "DAGSTER_CODE_SERVER_PORT": str(code_port),
         "IBKR_PORT": str(gateway_port),
@@ -126,18 +140,39 @@ def test_daemon_launches_a_strategy_tick_whose_steps_run_on_a_celery_worker(tmp_
         )
         wait_for_port(gateway_port)
         wait_for_port(code_port, timeout=90)
-        procs.start(
-            "worker",
-            str(BIN / "dagster-celery"),
-            "worker",
-            "start",
-            "-A",
-            "dagster_celery.app",
-            "-y",
-            str(ROOT / "deploy" / "celery.yaml"),
-            "--loglevel",
-            "INFO",
-        )
+        for worker in ("worker_a", "worker_b"):
+            # A host of its own: its own working directory, Dagster home copy, storage and data directories.
+            where = tmp_path / worker
+            (where / "dagster_home").mkdir(parents=True)
+            shutil.copy(ROOT / "deploy" / "dagster.yaml", where / "dagster_home" / "dagster.yaml")
+            own = {
+                **env,
+                "DAGSTER_HOME": str(where / "dagster_home"),
+                "DAGSTER_ARTIFACT_DIR": str(where / "storage"),
+                "DAGSTER_COMPUTE_LOG_DIR": str(where / "compute_logs"),
+                "IBKR_PIPELINE_HOME": str(where / "data"),
+            }
+            procs.start(
+                worker,
+                str(BIN / "dagster-celery"),
+                "worker",
+                "start",
+                "-A",
+                "dagster_celery.app",
+                "-y",
+                str(ROOT / "deploy" / "celery.yaml"),
+                "-n",
+                f"{worker}@%h",
+                "--loglevel",
+                "INFO",
+                "--",
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                "1",
+                cwd=where,
+                env=own,
+            )
         procs.start(
             "webserver",
             str(BIN / "dagster-webserver"),
@@ -152,23 +187,27 @@ def test_daemon_launches_a_strategy_tick_whose_steps_run_on_a_celery_worker(tmp_
         wait_for_port(web_port, timeout=90)
 
         client = DagsterGraphQLClient("127.0.0.1", port_number=web_port)
-        run_id = client.submit_job_execution(
-            "tiny_tick",
-            repository_location_name="ibkr_pipeline",
-            repository_name="__repository__",
-            tags={"dagster/partition": TICK},
-        )
-        status, deadline = None, time.monotonic() + 240
+        run_ids = [
+            client.submit_job_execution(
+                "tiny_tick",
+                repository_location_name="ibkr_pipeline",
+                repository_name="__repository__",
+                tags={"dagster/partition": tick},
+            )
+            for tick in TICKS
+        ]
+        statuses, deadline = {}, time.monotonic() + 300  # a guard against a hang, not a measurement
         while time.monotonic() < deadline:
-            status = client.get_run_status(run_id).value
-            if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            statuses = {r: client.get_run_status(r).value for r in run_ids}
+            if all(s in ("SUCCESS", "FAILURE", "CANCELED") for s in statuses.values()):
                 break
             time.sleep(2)
-        assert status == "SUCCESS", (
-            f"run {status}\n--- daemon\n{procs.log('daemon')[-3000:]}\n--- worker\n"
-            f"{procs.log('worker')[-3000:]}\n--- code\n{procs.log('code')[-3000:]}"
+        assert set(statuses.values()) == {"SUCCESS"}, (
+            f"runs {statuses}\n--- daemon\n{procs.log('daemon')[-3000:]}\n--- worker_a\n"
+            f"{procs.log('worker_a')[-3000:]}\n--- worker_b\n{procs.log('worker_b')[-3000:]}\n--- code\n"
+            f"{procs.log('code')[-3000:]}"
         )
-        worker_log = procs.log("worker")
+        worker_logs = {w: procs.log(w) for w in ("worker_a", "worker_b")}
     finally:
         procs.stop()
 
@@ -177,23 +216,41 @@ def test_daemon_launches_a_strategy_tick_whose_steps_run_on_a_celery_worker(tmp_
         conn.cursor() as cur,
     ):
         cur.execute(
-            "SELECT dagster_event_type, count(*) FROM event_logs WHERE run_id = %s "
-            "AND dagster_event_type IS NOT NULL GROUP BY 1",
-            (run_id,),
+            "SELECT run_id, dagster_event_type, count(*) FROM event_logs WHERE run_id = ANY(%s) "
+            "AND dagster_event_type IS NOT NULL GROUP BY 1, 2",
+            (run_ids,),
         )
-        events = dict(cur.fetchall())
+        events = {(run, kind): n for run, kind, n in cur.fetchall()}
         cur.execute(
-            "SELECT r.status, t.value FROM runs r JOIN run_tags t ON t.run_id = r.run_id WHERE r.run_id = %s "
+            "SELECT r.status, t.value FROM runs r JOIN run_tags t ON t.run_id = r.run_id WHERE r.run_id = ANY(%s) "
             "AND t.key = 'strategy'",
-            (run_id,),
+            (run_ids,),
         )
-        run_status, strategy = cur.fetchone()
+        assert sorted(cur.fetchall()) == [("SUCCESS", "tiny"), ("SUCCESS", "tiny")]
+        cur.execute(
+            "SELECT run_id, step_key, timestamp, dagster_event_type FROM event_logs WHERE run_id = ANY(%s) "
+            "AND step_key = 'tiny__orders' AND dagster_event_type IN ('STEP_START', 'STEP_SUCCESS') ORDER BY id",
+            (run_ids,),
+        )
+        orders_steps = cur.fetchall()
         cur.execute("SELECT count(*), min(mode) FROM orders WHERE strategy = 'tiny'")
         ledger_rows, mode = cur.fetchone()
-    assert run_status == "SUCCESS" and strategy == "tiny"
-    # (event types keep Dagster's legacy PIPELINE_ names in storage)
-    assert events["PIPELINE_ENQUEUED"] == 1 and events["PIPELINE_STARTING"] == 1, "queued, then launched by the daemon"
-    assert events["ASSET_MATERIALIZATION"] == 7 and events["STEP_SUCCESS"] == 7
-    assert (ledger_rows, mode) == (2, "dry_run"), "the ledger lives in the same Postgres"
-    # Every step ran inside the Celery worker, not in the run's own process.
-    assert worker_log.count("Task execute_plan[") >= 7 and worker_log.count("STEP_SUCCESS") == 7
+    for run in run_ids:
+        # (event types keep Dagster's legacy PIPELINE_ names in storage)
+        assert events[(run, "PIPELINE_ENQUEUED")] == 1 and events[(run, "PIPELINE_STARTING")] == 1, "queued, launched"
+        assert events[(run, "ASSET_MATERIALIZATION")] == 7 and events[(run, "STEP_SUCCESS")] == 7
+    assert (ledger_rows, mode) == (4, "dry_run"), "two symbols a tick, in the same Postgres"
+    # The two orders steps (one per run, the strategy's pool of one) did not overlap.
+    assert [kind for _run, _step, _at, kind in orders_steps] == ["STEP_START", "STEP_SUCCESS"] * 2
+    assert orders_steps[0][0] == orders_steps[1][0] and orders_steps[2][0] == orders_steps[3][0]
+    # Every step ran inside a Celery worker, both workers took steps, and neither wrote an output to its disk.
+    executed = {w: log.count("STEP_SUCCESS") for w, log in worker_logs.items()}
+    assert sum(executed.values()) == 14 and min(executed.values()) >= 1, executed
+    for worker in ("worker_a", "worker_b"):
+        storage = tmp_path / worker / "storage"
+        on_disk = [  # (dagster-celery keeps the worker's own start-up config there)
+            p for p in storage.rglob("*") if p.is_file() and not p.is_relative_to(storage / "dagster_celery" / "config")
+        ]
+        assert on_disk == [], f"{worker} wrote outputs to its own disk: {on_disk[:5]}"
+    outputs = {o.object_name for o in s3.list_objects(BUCKET, prefix=f"{IO_PREFIX}/tiny/", recursive=True)}
+    assert outputs == {f"{IO_PREFIX}/tiny/{step}/{tick}" for step in STEPS for tick in TICKS}

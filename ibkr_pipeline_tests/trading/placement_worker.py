@@ -23,6 +23,7 @@ from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.orders import OrderIntent
 from ibkr_pipeline.trading import executor
+from ibkr_pipeline_tests.clock import start_suite_clock
 
 # Where a process can die during placement, in the order placement passes them.
 KILL_POINTS = ("claimed", "intent_written", "searched", "before_send", "mid_bracket", "after_send", "after_confirm")
@@ -87,6 +88,7 @@ def arm(point: str) -> None:
 
 
 def main() -> None:
+    start_suite_clock()  # the test's clock: claims' leases and the ledger's timestamps agree with it
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--db", required=True)
