@@ -7,7 +7,16 @@ import sys
 import time
 from pathlib import Path
 
-from bench import backtest, charts_and_indicators, definitions_load, faults, llm_overlap, pacing, tick_overhead
+from bench import (
+    backtest,
+    charts_and_indicators,
+    definitions_load,
+    faults,
+    llm_overlap,
+    pacing,
+    tick_overhead,
+    universe,
+)
 
 SECTIONS = [
     ("chart and indicator floors", charts_and_indicators.run),
@@ -16,6 +25,7 @@ SECTIONS = [
     ("definitions load", definitions_load.run),
     ("tick overhead and peak memory", tick_overhead.run),
     ("backtest", backtest.run),
+    ("universe-scale tick", universe.run),
     ("orders under faults", faults.run),
 ]
 

@@ -78,6 +78,8 @@ def render_chart(
         title=title,
         returnfig=True,
         warn_too_much_data=10_000,
+        # Margins set here, before drawing: bbox_inches="tight" at save time would draw the figure twice.
+        scale_padding={"left": 0.25, "right": 0.9, "top": 0.6, "bottom": 0.6},
     )
     if overlays:
         shown = [c for c in overlays if c in data and data[c].notna().any()]
@@ -89,7 +91,7 @@ def render_chart(
                 fontsize=8,
             )
     full = io.BytesIO()
-    fig.savefig(full, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(full, format="png", dpi=100)
     plt.close(fig)
     return full.getvalue()
 
