@@ -3,7 +3,7 @@
 Writes bench/mutation-survivors.md: the score per module and overall against the 90 % goal, and every mutant
 left alive with its diff and why it may stay (bench/mutation_notes.toml: mutant name = reason), or UNEXPLAINED.
 Arguments go to ``mutmut run`` (mutant names or globs, e.g. ``ibkr_pipeline.domain.risk*``); mutmut keeps its
-results in mutants/, so a second run only tries what changed.
+results in mutants/, so a second run only tries what changed; ``--report`` rewrites the report from them.
 """
 
 from __future__ import annotations
@@ -51,10 +51,12 @@ def module_of(name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    log = ROOT / "mutants" / "mutmut-run.log"
-    log.parent.mkdir(exist_ok=True)
-    with log.open("w") as out:  # mutmut's progress line redraws itself: kept out of the terminal
-        subprocess.run([str(BIN / "mutmut"), "run", *argv], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    """``--report`` writes the report from the results mutants/ holds, without running anything."""
+    if argv != ["--report"]:
+        log = ROOT / "mutants" / "mutmut-run.log"
+        log.parent.mkdir(exist_ok=True)
+        with log.open("w") as out:  # mutmut's progress line redraws itself: kept out of the terminal
+            subprocess.run([str(BIN / "mutmut"), "run", *argv], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     found = results()
     notes = tomllib.loads(NOTES.read_text()).get("survivors", {}) if NOTES.exists() else {}
     counted = {n: s for n, s in found.items() if s not in NOT_RUN.values()}

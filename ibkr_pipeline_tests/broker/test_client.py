@@ -25,7 +25,7 @@ from ibkr_pipeline_tests.conftest import MARKET_OPEN_INSTANT, free_port, make_ga
 
 
 def client_for(gateway, cache=None, **kw) -> IBKRClient:
-    settings = IBKRSettings(port=gateway.port, connect_timeout_s=2, backoff_initial_s=0.05, **kw)
+    settings = IBKRSettings(**{"port": gateway.port, "connect_timeout_s": 2, "backoff_initial_s": 0.05, **kw})
     return IBKRClient(settings, cache)
 
 
@@ -85,7 +85,8 @@ def test_daily_and_weekly_bars_are_not_held_to_the_small_bar_limits():
     """A 100-symbol daily+weekly fetch at IB's real time scale: no pacing wait at all, and no 162."""
     symbols = Universe.default().symbols[:100]
     with make_gateway(pacing=True) as gw:
-        with client_for(gw) as client:
+        # Connecting is not what is tested: a loaded machine may take longer than 2 s over ib_async's start-up.
+        with client_for(gw, connect_timeout_s=30) as client:
             infos = client.run(client.resolve_many_async([ContractSpec(symbol=s) for s in symbols]))
             reqs = [BarsRequest(info, None, "1 Y", "1 day") for info in infos] + [
                 BarsRequest(info, None, "2 Y", "1 week") for info in infos
