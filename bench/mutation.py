@@ -15,27 +15,22 @@ import tomllib
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from mutmut.stats import status_by_exit_code  # mutmut's own reading of its exit codes
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 REPORT = ROOT / "bench" / "mutation-survivors.md"
 NOTES = ROOT / "bench" / "mutation_notes.toml"
 GOAL = 0.90
-KILLED = {1: "killed", 3: "killed", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
-NOT_RUN = {None: "not checked", 34: "skipped", 2: "interrupted"}
-
-
-def status(code: int | None) -> str:
-    if code in KILLED:
-        return "killed"
-    if code in NOT_RUN:
-        return NOT_RUN[code]
-    return {0: "survived", 5: "no tests", 33: "no tests", 37: "caught by type check"}.get(code, "suspicious")
+KILLED = ("killed", "timeout", "caught by type check")  # a timeout: the mutant made a test run away
+NOT_RUN = ("not checked", "skipped", "check was interrupted by user")
 
 
 def results() -> dict[str, str]:
     found = {}
     for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
-        found.update({name: status(code) for name, code in json.loads(meta.read_text())["exit_code_by_key"].items()})
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        found.update({name: status_by_exit_code[code] for name, code in codes.items()})
     return found
 
 
@@ -59,27 +54,26 @@ def main(argv: list[str]) -> int:
             subprocess.run([str(BIN / "mutmut"), "run", *argv], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     found = results()
     notes = tomllib.loads(NOTES.read_text()).get("survivors", {}) if NOTES.exists() else {}
-    counted = {n: s for n, s in found.items() if s not in NOT_RUN.values()}
+    counted = {n: s for n, s in found.items() if s not in NOT_RUN}
     per_module: dict[str, Counter] = defaultdict(Counter)
     for name, state in counted.items():
         per_module[module_of(name)][state] += 1
-    killed = sum(s in ("killed", "caught by type check") for s in counted.values())
+    killed = sum(s in KILLED for s in counted.values())
     score = killed / len(counted) if counted else 0.0
-    alive = sorted(n for n, s in counted.items() if s not in ("killed", "caught by type check"))
+    alive = sorted(n for n, s in counted.items() if s not in KILLED)
     lines = [
         "# Mutation score (make mutate)",
         "",
         f"{killed} of {len(counted)} mutants killed: **{score:.1%}** (goal {GOAL:.0%}); "
-        f"{sum(s in NOT_RUN.values() for s in found.values())} not run. mutmut 3.8.1, `[tool.mutmut]` in pyproject.toml.",
+        f"{sum(s in NOT_RUN for s in found.values())} not run. mutmut 3.8.1, `[tool.mutmut]` in pyproject.toml.",
         "",
         "| module | killed | survived | no tests | other |",
         "|---|---:|---:|---:|---:|",
     ]
     for module, c in sorted(per_module.items()):
-        other = sum(c.values()) - c["killed"] - c["caught by type check"] - c["survived"] - c["no tests"]
-        lines.append(
-            f"| {module} | {c['killed'] + c['caught by type check']} | {c['survived']} | {c['no tests']} | {other} |"
-        )
+        dead = sum(c[k] for k in KILLED)
+        other = sum(c.values()) - dead - c["survived"] - c["no tests"]
+        lines.append(f"| {module} | {dead} | {c['survived']} | {c['no tests']} | {other} |")
     lines += ["", "## Mutants left alive", ""]
     for name in alive:
         why = notes.get(name, "UNEXPLAINED")

@@ -77,12 +77,11 @@ def latest_table(latest: dict[str, dict[str, dict[str, float | None]]], timefram
 
 def chart_gallery(drawn: list[DrawnChart], not_drawn: list[str]) -> str:
     """Thumbnails of the first charts; a universe's hundreds are named by count (``chart_keys`` has every one)."""
-    shown = [c for c in drawn if c.thumbnail is not None]
+    shown = [(c, c.thumbnail) for c in drawn if c.thumbnail is not None]
     parts = [
         f"**{c.title}** — `{c.ref['path'] or c.ref['uri']}`\n\n"
-        f"![{c.symbol} {c.timeframe}](data:image/png;base64,{base64.b64encode(c.thumbnail).decode()})\n"
-        for c in shown
-        if c.thumbnail is not None
+        f"![{c.symbol} {c.timeframe}](data:image/png;base64,{base64.b64encode(png).decode()})\n"
+        for c, png in shown
     ]
     if len(drawn) > len(shown):
         parts.append(f"… and {len(drawn) - len(shown)} more charts (every one in `chart_keys`)\n")
