@@ -14,8 +14,8 @@ import talib  # noqa: E402
 
 from bench.common import strategy  # noqa: E402
 from bench.figures import figure  # noqa: E402
+from ibkr_pipeline.domain import charts  # noqa: E402
 from ibkr_pipeline.domain import indicators as ind  # noqa: E402
-from ibkr_pipeline.domain.charts import render_chart  # noqa: E402
 from ibkr_pipeline.exchange.market import SyntheticMarket  # noqa: E402
 from ibkr_pipeline.exchange.universe import Universe  # noqa: E402
 
@@ -58,10 +58,14 @@ def run() -> list[dict]:
     chart_data = full.tail(spec.chart.bars)
 
     def ours_chart():
-        render_chart(full, "AAPL daily", spec.chart.overlays, spec.chart.panels, spec.chart.bars)
+        charts.render_chart(full, "AAPL daily", spec.chart.overlays, spec.chart.panels, spec.chart.bars)
 
     def matplotlib_floor():
-        fig, axes = plt.subplots(4, 1, figsize=(12, 9), sharex=True, gridspec_kw={"height_ratios": [4, 1, 1.2, 1.2]})
+        panels = len(spec.chart.panels)
+        ratios = [*charts.MAIN_RATIOS, *(charts.PANEL_RATIO,) * panels]
+        fig, axes = plt.subplots(
+            2 + panels, 1, figsize=charts.figure_size(panels), sharex=True, gridspec_kw={"height_ratios": ratios}
+        )
         x = range(len(chart_data))
         axes[0].vlines(x, chart_data["low"], chart_data["high"], color="k", linewidth=0.6)
         axes[0].bar(x, chart_data["close"] - chart_data["open"], bottom=chart_data["open"], width=0.6)
@@ -72,7 +76,7 @@ def run() -> list[dict]:
         axes[3].plot(x, chart_data["macd_12_26_9"])
         fig.tight_layout()  # as ours: laid out once, saved without a second "tight" draw
         out = io.BytesIO()
-        fig.savefig(out, format="png", dpi=100)
+        fig.savefig(out, format="png", dpi=charts.DPI)
         plt.close(fig)
 
     ours_i, floor_i = _best(ours_indicators), _best(talib_floor, 20)

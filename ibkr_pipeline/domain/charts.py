@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import numpy as np
 import pandas as pd
 from PIL import Image
 
@@ -42,6 +45,79 @@ def _frame_for_mpf(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# 1024 px wide, 512 px of candles and volume plus 128 px a panel: a vision model reads a chart in 512 px tiles
+# (4 tiles up to two panels, where the old 1200 x 750 took 6), and it is as wide as the UI shows it.
+DPI = 100
+WIDTH_PX, MAIN_PX, PANEL_PX = 1024, 512, 128
+MAIN_RATIOS = (4.0, 1.0)  # candles, volume
+PANEL_RATIO = 1.2
+
+
+def figure_size(panels: int) -> tuple[float, float]:
+    """Inches at ``DPI`` for a chart with ``panels`` indicator panels under the candles and volume."""
+    return WIDTH_PX / DPI, (MAIN_PX + PANEL_PX * panels) / DPI
+
+
+_figures: dict[tuple[str, int], tuple[Any, list[Any], dict[str, Any]]] = {}
+_figures_lock = threading.Lock()
+
+
+def _reused_figure(style: str, panels: int) -> tuple[Any, list[Any], dict[str, Any]]:
+    """One figure per style and panel count, kept for the process's life: building axes costs more than
+    drawing into them. Axes are stacked by hand (no gridspec, no tight layout: nothing is laid out twice).
+
+    mplfinance applies a style to matplotlib's global settings; the style's settings are kept with the figure
+    (to draw under) and the global ones put back, so one style never leaks into another's charts."""
+    if (style, panels) not in _figures:
+        plt, mpf = plotting()
+        ratios = MAIN_RATIOS + (PANEL_RATIO,) * panels
+        left, right, top, bottom, gap = 0.07, 0.93, 0.93, 0.6 / figure_size(panels)[1], 0.01
+        span = top - bottom - gap * (len(ratios) - 1)
+        axes: list[Any] = []
+        y = top
+        with plt.rc_context():
+            fig = mpf.figure(style=style, figsize=figure_size(panels))
+            for ratio in ratios:
+                height = span * ratio / sum(ratios)
+                y -= height
+                axes.append(
+                    fig.add_axes((left, y, right - left, height), style=style, sharex=axes[0] if axes else None)
+                )
+                y -= gap
+            settings = {k: v for k, v in plt.rcParams.items() if k != "backend"}
+        _figures[(style, panels)] = (fig, axes, settings)
+    return _figures[(style, panels)]
+
+
+def _volume_label(value: float, _: int) -> str:
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+def _draw_volume(ax: Any, data: pd.DataFrame, style: str) -> None:
+    """Volume as one collection of bars (mplfinance's ``volume=True`` adds one artist per bar)."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.ticker import FuncFormatter
+
+    _, mpf = plotting()
+    colors = mpf.make_mpf_style(base_mpf_style=style)["marketcolors"]["volume"]
+    volume = data["Volume"].to_numpy(dtype=float)
+    up = (data["Close"] >= data["Open"]).to_numpy()
+    half = 0.35
+    ax.add_collection(
+        PolyCollection(
+            [[(x - half, 0), (x - half, v), (x + half, v), (x + half, 0)] for x, v in enumerate(volume)],
+            facecolors=[colors["up"] if u else colors["down"] for u in up],
+            linewidths=0,
+        )
+    )
+    ax.set_ylim(0, 1.1 * float(np.nanmax(volume)) if np.isfinite(volume).any() and np.nanmax(volume) > 0 else 1)
+    ax.yaxis.set_major_formatter(FuncFormatter(_volume_label))
+    ax.set_ylabel("Volume")
+
+
 def render_chart(
     frame: pd.DataFrame,
     title: str,
@@ -52,37 +128,63 @@ def render_chart(
 ) -> bytes:
     """PNG candlesticks of the last ``bars`` rows with volume, overlays and one panel per indicator.
 
-    The same input gives the same bytes, in this process or a worker's (``pipeline.charts`` relies on it)."""
-    plt, mpf = plotting()
+    Drawn into a figure this process keeps (cleared first), so a chart's bytes do not depend on what was
+    drawn before it, nor on the process that drew it (``pipeline.charts`` relies on both)."""
     data = _frame_for_mpf(frame.tail(bars))
-    addplots = []
-    for n, column in enumerate(c for c in overlays if c in data and data[c].notna().any()):
-        addplots.append(mpf.make_addplot(data[column], color=OVERLAY_COLORS[n % len(OVERLAY_COLORS)], width=1.0))
+    shown = [c for c in overlays if c in data and data[c].notna().any()]
     panel_columns = [c for c in panels if c in data and data[c].notna().any()]
-    for n, column in enumerate(panel_columns):
-        addplots.append(
-            mpf.make_addplot(
-                data[column], panel=2 + n, color=PANEL_COLORS[n % len(PANEL_COLORS)], ylabel=column, width=1.0
-            )
+    with _figures_lock:
+        fig, axes, settings = _reused_figure(style, len(panel_columns))
+        return _draw(fig, axes, settings, data, title, shown, panel_columns, style)
+
+
+def _empty(ax: Any) -> None:
+    """The axes as they were built, their tick objects kept: ``Axes.clear`` would build every tick again."""
+    for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
+        artist.remove()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    ax.relim()
+    ax.set_ylabel("")
+
+
+def _draw(
+    fig: Any,
+    axes: list[Any],
+    settings: dict[str, Any],
+    data: pd.DataFrame,
+    title: str,
+    shown: list[str],
+    panel_columns: list[str],
+    style: str,
+) -> bytes:
+    plt, mpf = plotting()
+    from matplotlib.ticker import MaxNLocator
+
+    with plt.rc_context(settings):
+        for ax in axes:
+            _empty(ax)
+        addplots = [
+            mpf.make_addplot(data[c], ax=axes[0], color=OVERLAY_COLORS[n % len(OVERLAY_COLORS)], width=1.0)
+            for n, c in enumerate(shown)
+        ] + [
+            mpf.make_addplot(data[c], ax=axes[2 + n], color=PANEL_COLORS[n % len(PANEL_COLORS)], ylabel=c, width=1.0)
+            for n, c in enumerate(panel_columns)
+        ]
+        mpf.plot(
+            data[["Open", "High", "Low", "Close", "Volume"]],
+            type="candle",
+            ax=axes[0],
+            **({"addplot": addplots} if addplots else {}),
+            warn_too_much_data=10_000,
+            xrotation=0,
         )
-    ratios = (4, 1) + (1.2,) * len(panel_columns)
-    extra = {"addplot": addplots} if addplots else {}
-    fig, axes = mpf.plot(
-        data[["Open", "High", "Low", "Close", "Volume"]],
-        type="candle",
-        style=style,
-        volume=True,
-        panel_ratios=ratios,
-        **extra,
-        figsize=(12, 6 + 1.5 * len(panel_columns)),
-        title=title,
-        returnfig=True,
-        warn_too_much_data=10_000,
-        # Margins set here, before drawing: bbox_inches="tight" at save time would draw the figure twice.
-        scale_padding={"left": 0.25, "right": 0.9, "top": 0.6, "bottom": 0.6},
-    )
-    if overlays:
-        shown = [c for c in overlays if c in data and data[c].notna().any()]
+        _draw_volume(axes[1], data, style)
+        for ax in axes:
+            ax.yaxis.set_major_locator(MaxNLocator(6 if ax is axes[0] else 4))
+        for ax in axes[:-1]:
+            ax.tick_params(labelbottom=False)
+        fig.suptitle(title)
         if shown:
             axes[0].legend(
                 [plt.Line2D([0], [0], color=OVERLAY_COLORS[i % len(OVERLAY_COLORS)]) for i in range(len(shown))],
@@ -90,10 +192,9 @@ def render_chart(
                 loc="upper left",
                 fontsize=8,
             )
-    full = io.BytesIO()
-    fig.savefig(full, format="png", dpi=100)
-    plt.close(fig)
-    return full.getvalue()
+        full = io.BytesIO()
+        fig.savefig(full, format="png", dpi=DPI)
+        return full.getvalue()
 
 
 def thumbnail(png: bytes, width: int) -> bytes:
