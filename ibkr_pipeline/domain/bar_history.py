@@ -85,7 +85,12 @@ def merge(known: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFrame:
     """Union of both; where they overlap the fresh fetch wins."""
     if known.empty:
         return normalize_bars(fetched) if not fetched.empty else empty_bars()
-    return normalize_bars(pd.concat([known, fetched], ignore_index=True))
+    known, fetched = normalize_bars(known), normalize_bars(fetched)
+    if fetched.empty:
+        return known
+    kept = known[~known["timestamp"].isin(fetched["timestamp"])]
+    # Usually the fetch only extends the history: then the union is already in order and is only checked.
+    return normalize_bars(pd.concat([kept, fetched], ignore_index=True))
 
 
 def window(frame: pd.DataFrame, end: datetime, lookback: str) -> pd.DataFrame:

@@ -16,6 +16,8 @@ def normalize_bars(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in BAR_COLUMNS if c not in frame.columns]
     if missing:
         raise BarDataError(f"bar frame is missing columns {missing}")
+    if _already_normal(frame):  # the usual case (our own files, merged frames): checked, not rebuilt
+        return frame[BAR_COLUMNS].reset_index(drop=True)
     out = frame[BAR_COLUMNS].copy()
     stamps = pd.to_datetime(out["timestamp"], utc=True)
     out["timestamp"] = stamps
@@ -23,6 +25,18 @@ def normalize_bars(frame: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].astype(float)
     out = out.sort_values("timestamp").drop_duplicates("timestamp", keep="last")
     return out.reset_index(drop=True)
+
+
+def _already_normal(frame: pd.DataFrame) -> bool:
+    stamps = frame["timestamp"]
+    return (
+        isinstance(stamps.dtype, pd.DatetimeTZDtype)
+        and str(stamps.dtype.tz) == "UTC"
+        and all(frame[c].dtype == "float64" for c in BAR_COLUMNS[1:])
+        and stamps.is_monotonic_increasing
+        and stamps.is_unique
+        and not stamps.hasnans
+    )
 
 
 def empty_bars() -> pd.DataFrame:
