@@ -263,8 +263,9 @@ class ReplayBroker:
             if p.quantity
         }
 
-    def quote(self, contract: ContractInfo) -> float | None:
-        return self.market.price_at(self.instruments[contract.symbol], self.now())
+    def quotes(self, contracts: list[ContractInfo]) -> dict[str, float | None | Exception]:
+        now = self.now()
+        return {c.symbol: self.market.price_at(self.instruments[c.symbol], now) for c in contracts}
 
     def _order(
         self,

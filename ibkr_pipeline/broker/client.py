@@ -134,6 +134,7 @@ def _clean(value: float | None) -> float | None:
 
 DELAYED_WHERE_NOT_SUBSCRIBED = 3  # reqMarketDataType(3)
 MARKET_DATA_REFUSED = frozenset({354, 10089, 10090, 10197})
+QUOTES_IN_FLIGHT = 20  # of an account's 100 market-data lines (IB's default), leaving the rest to the trader
 ACCOUNT_SUMMARY_TAGS = "NetLiquidation,TotalCashValue,GrossPositionValue,BuyingPower,AvailableFunds,AccountType"
 
 
@@ -500,20 +501,36 @@ class IBKRClient:
 
     # -- quotes ----------------------------------------------------------
 
-    def snapshot(self, info: ContractInfo) -> Quote:
+    async def snapshot_async(self, info: ContractInfo) -> Quote:
         contract = _to_contract(info)
+        try:
+            tickers = await self._call(f"quote for {info.symbol}", lambda: self.ib.reqTickersAsync(contract))
+        except RequestError as exc:
+            if exc.code in MARKET_DATA_REFUSED:
+                raise MarketDataRefusedError(f"{info.symbol}: {exc.message}", exc.code) from exc
+            raise IBKRError(exc.message, exc.code) from exc
+        t = tickers[0]
+        return Quote(info.symbol, datetime.now(UTC), _clean(t.last), _clean(t.bid), _clean(t.ask), _clean(t.close))
 
-        async def go() -> Quote:
-            try:
-                tickers = await self._call(f"quote for {info.symbol}", lambda: self.ib.reqTickersAsync(contract))
-            except RequestError as exc:
-                if exc.code in MARKET_DATA_REFUSED:
-                    raise MarketDataRefusedError(f"{info.symbol}: {exc.message}", exc.code) from exc
-                raise IBKRError(exc.message, exc.code) from exc
-            t = tickers[0]
-            return Quote(info.symbol, datetime.now(UTC), _clean(t.last), _clean(t.bid), _clean(t.ask), _clean(t.close))
+    def snapshot(self, info: ContractInfo) -> Quote:
+        return self.run(self.snapshot_async(info))
 
-        return self.run(go())
+    def snapshots(self, infos: Sequence[ContractInfo]) -> list[Quote | Exception]:
+        """Many snapshots at once (a snapshot can take seconds at IB), at most ``QUOTES_IN_FLIGHT`` open: each
+        holds one of the account's market-data lines while it lasts. A failure comes back in its place."""
+        lines = asyncio.Semaphore(QUOTES_IN_FLIGHT)
+
+        async def one(info: ContractInfo) -> Quote | Exception:
+            async with lines:
+                try:
+                    return await self.snapshot_async(info)
+                except Exception as exc:  # refused, silent, dropped: that symbol's problem alone
+                    return exc
+
+        async def every() -> list[Quote | Exception]:
+            return list(await asyncio.gather(*(one(i) for i in infos)))
+
+        return self.run(every())
 
     # -- orders and account ----------------------------------------------
 

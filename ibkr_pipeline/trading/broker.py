@@ -55,7 +55,9 @@ class Broker(Protocol):
         """The account's positions: every strategy's and the trader's own, summed per symbol."""
         ...
 
-    def quote(self, contract: ContractInfo) -> float | None: ...
+    def quotes(self, contracts: list[ContractInfo]) -> dict[str, float | None | Exception]:
+        """Each symbol's reference price (None when there is none), or what kept it from being quoted."""
+        ...
 
     def place(
         self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo, blocked_reason: str = ""
@@ -105,8 +107,12 @@ class GatewayBroker:
     def holdings(self) -> dict[str, Holding]:
         return {p.symbol: Holding(p.symbol, p.quantity, p.average_cost) for p in self.client.positions() if p.quantity}
 
-    def quote(self, contract: ContractInfo) -> float | None:
-        return self.client.snapshot(contract).reference_price
+    def quotes(self, contracts: list[ContractInfo]) -> dict[str, float | None | Exception]:
+        answers = self.client.snapshots(contracts)
+        return {
+            c.symbol: a if isinstance(a, Exception) else a.reference_price
+            for c, a in zip(contracts, answers, strict=True)
+        }
 
     def place(self, ledger: Ledger, intent: OrderIntent, contract: ContractInfo, blocked_reason: str = "") -> Placement:
         # An exit takes the strategy's own working orders on the contract with it: a bracket's stop or target left

@@ -126,6 +126,12 @@ def trade_tick(
             {},
         )
     orders_today = ledger.orders_since(day_start, strategy=spec.name)
+    # Every quote the tick needs, asked at once: one at a time, a universe's snapshots would take minutes at IB.
+    wanted = [contracts[s] for s, signal in signals.items() if signal.action != "HOLD" and s in contracts]
+    try:
+        quotes = broker.quotes(wanted)
+    except Exception as exc:  # no quotes at all: each symbol goes on without its reference price, and says so
+        quotes = {c.symbol: exc for c in wanted}
     decisions = []
     for symbol, signal in signals.items():
         decision = SymbolDecision(symbol, signal.action)
@@ -162,6 +168,7 @@ def trade_tick(
                 tick_at,
                 signal,
                 contracts.get(symbol),
+                quotes.get(symbol),
                 broker,
                 ledger,
                 context,
@@ -194,6 +201,7 @@ def _decide(
     tick_at: datetime | None,
     signal: Signal,
     contract: ContractInfo | None,
+    quoted: float | None | Exception,
     broker: Broker,
     ledger: Ledger,
     context: RiskContext,
@@ -205,11 +213,9 @@ def _decide(
     if signal.action == "HOLD" or contract is None:
         decision.skipped = "HOLD" if contract else "no contract"
         return
-    try:
-        quote = broker.quote(contract)
-    except Exception as exc:  # a refused or slow quote costs this symbol its reference price, nothing more
-        quote = None
-        decision.notes.append(f"no quote: {type(exc).__name__}: {exc}")
+    quote = None if isinstance(quoted, Exception) else quoted
+    if isinstance(quoted, Exception):  # a refused or slow quote costs this symbol its reference price, nothing more
+        decision.notes.append(f"no quote: {type(quoted).__name__}: {quoted}")
     if signal.action == "SELL":
         own = context.strategy_position
         others = sum(q for s, q in by_strategy.items() if s != spec.name)
