@@ -59,3 +59,16 @@ def test_the_project_client_asks_for_delayed_data_and_names_a_refusal(gw):
         )
     finally:
         client.disconnect()
+
+
+def test_a_tick_asks_its_quotes_at_once_and_each_refusal_stays_in_its_place(gw):
+    client = IBKRClient(IBKRSettings(port=gw.port, connect_timeout_s=2))
+    client.connect()
+    try:
+        symbols = ["AAPL", "SPY", "MSFT", "IBM"]
+        answers = client.snapshots([client.resolve(ContractSpec(symbol=s)) for s in symbols])
+    finally:
+        client.disconnect()
+    assert [type(a).__name__ for a in answers] == ["Quote", "MarketDataRefusedError", "Quote", "MarketDataRefusedError"]
+    assert [a.symbol for a in answers if not isinstance(a, Exception)] == ["AAPL", "MSFT"]
+    assert [a.code for a in answers if isinstance(a, MarketDataRefusedError)] == [354, 10197]
