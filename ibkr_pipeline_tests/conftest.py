@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import psycopg2
 import pytest
 from ib_async import IB
 
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
+from ibkr_pipeline_tests import services
 from ibkr_pipeline_tests.clock import OFFSET_ENV, fresh_offset, start_suite_clock
+from ibkr_pipeline_tests.services import free_port, postgres_params, wait_for_port
+
+__all__ = ["free_port", "postgres_params", "wait_for_port"]  # the suite's tests import them here
 
 # A Tuesday, 10:00 New York time: regular trading hours, a frozen clock.
 MARKET_OPEN_INSTANT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
-POSTGRES_DSN = os.environ.get("IBKR_PIPELINE_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 
 
 _REPORT: list[str] = []
@@ -83,25 +83,8 @@ def ib(gateway: SimulatorThread) -> Iterator[IB]:
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    """A throw-away database on the machine's PostgreSQL (make test starts it); its name."""
-    name = f"ibkr_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(POSTGRES_DSN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
-
-
-def postgres_params() -> dict[str, str]:
-    return {
-        "user": "postgres",
-        "host": "127.0.0.1",
-        "port": "5432",
-        **dict(item.split("=", 1) for item in POSTGRES_DSN.split()),
-    }
+    with services.postgres_database() as name:
+        yield name
 
 
 @pytest.fixture
@@ -122,67 +105,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on a free loopback port, reached with the minio SDK like MinIO."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    port = free_port()
-    exe = str(Path(sys.executable).parent / "moto_server")
-    proc = subprocess.Popen(
-        [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for_port(port)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with services.moto_s3() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Redis server of the suite's own on a free loopback port, in memory: a Redis already running on the
-    machine (6379 or any) is never used, so never flushed."""
-    import shutil
-    import subprocess
-
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed; on Debian: apt-get install redis-server")
-    port = free_port()
-    proc = subprocess.Popen(
-        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-        + ["--dir", str(tmp_path_factory.mktemp("redis"))],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+        with services.redis_server(tmp_path_factory.mktemp("redis")) as url:
+            yield url
+    except services.RedisMissing as exc:
+        pytest.fail(str(exc))
