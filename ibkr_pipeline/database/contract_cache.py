@@ -14,9 +14,7 @@ DEFAULT_TTL = timedelta(days=7)
 
 
 def _info(row: ContractCacheRow) -> ContractInfo:
-    fetched = row.fetched_at
-    values = {c: getattr(row, c) for c in ContractInfo.model_fields}
-    return ContractInfo(**{**values, "fetched_at": fetched})
+    return ContractInfo(**{c: getattr(row, c) for c in ContractInfo.model_fields})
 
 
 def _key(spec: ContractSpec) -> tuple[str, str, str, str]:

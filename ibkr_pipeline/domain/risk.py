@@ -16,8 +16,8 @@ class RiskCheck(BaseModel):
 
     name: str
     passed: bool
-    value: float | str | None
-    limit: float | str | None
+    value: int | float | str | None  # counts stay whole numbers in the audit record
+    limit: int | float | str | None
     detail: str = ""
 
 

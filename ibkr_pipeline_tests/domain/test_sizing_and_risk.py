@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ibkr_pipeline.domain.orders import OrderIntent, order_ref, round_to_tick
+from ibkr_pipeline.domain.orders import MAX_ORDER_SHARES, OrderIntent, order_ref, round_to_tick
 from ibkr_pipeline.domain.risk import RiskContext, check_order, passed
 from ibkr_pipeline.domain.sizing import position_size
 from ibkr_pipeline.domain.strategy import OrderTemplate, RiskLimits
@@ -140,3 +140,172 @@ def test_each_limit_blocks_with_its_numbers():
         assert [(c.name, c.value, c.limit, c.detail) for c in checks if not c.passed] == expected, what
     assert order_ref("us megacaps", "BRK B", "2026-11-16-16:15") == "usmegacaps:BRK.B:2026-11-16-1615"
     assert round_to_tick(100.004, 0.01) == 100.0 and round_to_tick(100.001, 0.01, "up") == 100.01
+
+
+WIDE = RiskLimits(max_position_value=1e9, max_position_pct=100)
+
+
+def test_each_sizing_gives_its_exact_shares_rounded_down_to_whole_lots():
+    equity, price = 200_000.0, 40.0
+    cases = [
+        (OrderTemplate(sizing="fixed_quantity", quantity=137), 1, 137),
+        (OrderTemplate(sizing="fixed_quantity", quantity=137), 100, 100),
+        (OrderTemplate(sizing="fixed_notional", notional=10_000), 1, 250),  # 10,000 / 40
+        (OrderTemplate(sizing="fixed_notional", notional=10_039), 10, 250),  # 250.975 -> 25 lots of 10
+        (OrderTemplate(sizing="pct_equity", pct_equity=3), 1, 150),  # 6,000 / 40
+        (OrderTemplate(sizing="pct_equity", pct_equity=3), 100, 100),
+        (OrderTemplate(sizing="risk", risk_pct=0.5), 1, 400),  # 1,000 $ risk / 2.50 $ a share
+    ]
+    for template, lot, shares in cases:
+        assert position_size(template, WIDE, equity, price, 37.5, lot) == shares, (template.sizing, lot)
+    # a stop above the price (a short's) risks the distance just the same
+    assert position_size(OrderTemplate(sizing="risk", risk_pct=0.5), WIDE, equity, price, 42.5) == 400
+
+
+def test_sizing_is_capped_by_the_smaller_value_limit_and_by_the_largest_order():
+    template = OrderTemplate(sizing="fixed_quantity", quantity=1_000)
+    by_value = RiskLimits(max_position_value=4_000, max_position_pct=100)
+    by_pct = RiskLimits(max_position_value=1e9, max_position_pct=1)  # 1 % of 200,000 = 2,000
+    assert position_size(template, by_value, 200_000, 40.0, None) == 100
+    assert position_size(template, by_pct, 200_000, 40.0, None) == 50
+    penny = OrderTemplate(sizing="fixed_notional", notional=1e8)
+    assert position_size(penny, WIDE, 1e10, 0.01, None) == MAX_ORDER_SHARES
+    for bad_price, bad_equity in ((0.0, 1e5), (-1.0, 1e5), (40.0, 0.0), (40.0, -5.0)):
+        assert position_size(template, WIDE, bad_equity, bad_price, None) == 0
+    assert position_size(OrderTemplate(sizing="risk"), WIDE, 1e5, 40.0, 40.0) == 0  # stop at the price: no risk unit
+
+
+def intent_(action: str = "BUY", quantity: float = 10, **extra) -> OrderIntent:
+    fields = dict(
+        order_ref=order_ref("s", "AAPL", "2026-11-16-16:15"),
+        strategy="s",
+        symbol="AAPL",
+        con_id=1,
+        tick="t",
+        mode="paper",
+        action=action,
+        quantity=quantity,
+        entry_type="LMT",
+        limit_price=100.0,
+    )
+    return OrderIntent(**{**fields, **extra})
+
+
+def context(**change) -> RiskContext:
+    base = dict(
+        now=NOW,
+        trading_enabled=True,
+        trading_block_reason="",
+        market_open=True,
+        next_open=None,
+        net_liquidation=100_000,
+        gross_exposure=0.0,
+        open_positions=0,
+        orders_today=0,
+        daily_pnl=0.0,
+        quote_price=100.0,
+        signal_confidence=0.8,
+    )
+    return RiskContext(**{**base, **change})
+
+
+LIMITS = RiskLimits(
+    max_position_value=10_000,
+    max_position_pct=5,
+    max_gross_exposure_pct=50,
+    max_open_positions=2,
+    max_orders_per_day=3,
+    daily_loss_limit=1_000,
+    min_confidence=0.6,
+)
+
+
+def failing(intent: OrderIntent, ctx: RiskContext) -> list[str]:
+    return [c.name for c in check_order(intent, LIMITS, ctx) if not c.passed]
+
+
+def test_limits_are_inclusive_where_they_say_at_most_and_exclusive_where_they_count():
+    assert failing(intent_(quantity=50), context()) == []  # 5,000: at 5 % of 100,000 exactly
+    assert failing(intent_(quantity=51), context()) == ["position_pct_of_net_liq"]
+    assert failing(intent_(quantity=10), context(position_value={"AAPL": 9_000.0})) == ["position_pct_of_net_liq"]
+    assert failing(intent_(quantity=10), context(gross_exposure=49_000.0)) == []  # 50 % exactly
+    assert failing(intent_(quantity=10), context(gross_exposure=49_001.0)) == ["gross_exposure_pct"]
+    assert failing(intent_(), context(open_positions=1)) == []
+    assert failing(intent_(), context(orders_today=2)) == []
+    assert failing(intent_(), context(daily_pnl=-999.99)) == []
+    assert failing(intent_(), context(daily_pnl=-1_000.0)) == ["daily_loss"]
+    assert failing(intent_(), context(signal_confidence=0.6)) == []
+    assert failing(intent_(), context(quote_price=105.0)) == []  # limit 5 % off the quote exactly
+    assert failing(intent_(), context(quote_price=106.0)) == ["price_sanity"]
+    # adding to a symbol already held opens no new position
+    assert failing(intent_(), context(open_positions=2, position_value={"AAPL": 100.0})) == []
+    # a short position counts by its size
+    assert failing(intent_(quantity=10), context(position_value={"AAPL": -9_500.0})) == [
+        "position_value",
+        "position_pct_of_net_liq",
+    ]
+
+
+def test_no_net_liquidation_blocks_every_percentage_check_without_dividing_by_it():
+    checks = {c.name: c for c in check_order(intent_(), LIMITS, context(net_liquidation=0.0))}
+    for name in ("position_pct_of_net_liq", "gross_exposure_pct"):
+        assert (checks[name].passed, checks[name].value) == (False, None), name
+
+
+def test_market_session_says_when_the_order_will_wait():
+    opens = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
+    queued = {c.name: c for c in check_order(intent_(), LIMITS, context(market_open=False, next_open=opens))}
+    session = queued["market_session"]
+    assert (session.passed, session.value, session.limit, session.detail) == (
+        True,
+        "closed",
+        "open, or queued for the next session",
+        "next open 2026-11-20 14:30 UTC",
+    )
+    refused = {c.name: c for c in check_order(intent_(), LIMITS, context(market_open=False, queue_when_closed=False))}
+    assert (refused["market_session"].passed, refused["market_session"].limit) == (False, "open")
+    open_ = {c.name: c for c in check_order(intent_(), LIMITS, context())}["market_session"]
+    assert (open_.value, open_.detail) == ("open", "")
+
+
+def test_an_exit_passes_the_exposure_checks_and_says_each_was_waived():
+    exit_ = intent_(action="SELL", quantity=10, entry_type="MKT", limit_price=None)
+    ctx = context(
+        strategy_position=10,
+        orders_today=3,
+        daily_pnl=-5_000.0,
+        open_positions=5,
+        quote_price=None,
+        working_refs_by_symbol={"AAPL": ["s:AAPL:entry"]},
+    )
+    checks = {c.name: c for c in check_order(exit_, LIMITS, ctx)}
+    assert passed(list(checks.values()))
+    assert checks["orders_today"].detail == "waived for an exit, which reduces risk (3 vs 3)"
+    assert checks["daily_loss"].detail == "waived for an exit, which reduces risk (-5000.0 vs -1000.0)"
+    assert checks["position_value"].detail == "an exit: not limited by this check"
+    assert (
+        checks["no_other_open_order"].detail == "the exit cancels this strategy's own working orders before it is sent"
+    )
+    assert (checks["price_sanity"].limit, checks["price_sanity"].detail) == (
+        "a quote",
+        "no reference quote; an exit at market is sent without one",
+    )
+    # selling more than the strategy holds is no exit: it would open a short, and every limit applies
+    over = intent_(action="SELL", quantity=11, entry_type="MKT", limit_price=None)
+    assert failing(over, ctx) == ["open_positions", "orders_today", "daily_loss", "no_other_open_order", "price_sanity"]
+
+
+def test_a_market_order_needs_a_quote_and_a_bracket_must_surround_it():
+    market = intent_(entry_type="MKT", limit_price=None)
+    assert {c.name: c.detail for c in check_order(market, LIMITS, context())}["price_sanity"] == "market order"
+    assert failing(market, context(quote_price=None)) == ["price_sanity"]
+    buy = intent_(limit_price=100.0, stop_loss=97.0, take_profit=103.0)
+    sell = intent_(action="SELL", limit_price=100.0, stop_loss=103.0, take_profit=97.0)
+    assert failing(buy, context()) == [] and failing(sell, context()) == []
+    bracket = {c.name: c for c in check_order(buy, LIMITS, context(quote_price=98.0))}["bracket_around_quote"]
+    assert (bracket.passed, bracket.limit) == (True, "97.0 < quote < 103.0")
+    assert failing(buy, context(quote_price=97.0)) == ["bracket_around_quote"]  # the stop already touched
+    assert failing(buy, context(quote_price=103.0)) == ["bracket_around_quote"]  # the target already reached
+    assert failing(sell, context(quote_price=102.0)) == []
+    assert failing(sell, context(quote_price=103.0)) == ["bracket_around_quote"]
+    assert failing(sell, context(quote_price=97.0)) == ["bracket_around_quote"]
