@@ -31,7 +31,7 @@ from ibkr_pipeline.domain.strategy import StrategySpec, file_hash, read_strategy
 from ibkr_pipeline.objects import keys
 from ibkr_pipeline.objects.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.pipeline.analysis import analyse_symbols
-from ibkr_pipeline.pipeline.bars import merge_fetched, plan_fetches
+from ibkr_pipeline.pipeline.bars import fetch_and_merge
 from ibkr_pipeline.pipeline.charts import draw_charts
 from ibkr_pipeline.pipeline.contracts import resolved
 from ibkr_pipeline.pipeline.indicators import compute_indicators
@@ -204,15 +204,17 @@ class StrategyAssets:
             ibkr: IBKRResource = context.resources.ibkr
             store: ObjectStoreResource = context.resources.objects
             end = tick_at(context)
-            plan = plan_fetches(
-                spec,
-                contracts.values,
-                end,
-                lambda symbol, tf: from_parquet(store.get(keys.bars(spec.name, symbol, tf))),
-            )
             with ibkr.get_client(context.resources.database) as client:
-                fetched, seconds = _timed(lambda: client.bars_many([p.request for p in plan]))
-            step = merge_fetched(spec, plan, fetched, end, contracts.carry_errors())
+                step, seconds = _timed(
+                    lambda: fetch_and_merge(
+                        spec,
+                        contracts.values,
+                        end,
+                        lambda symbol, tf: from_parquet(store.get(keys.bars(spec.name, symbol, tf))),
+                        client.bars_streamed,
+                        contracts.carry_errors(),
+                    )
+                )
             for (symbol, tf), merged in step.grown.items():
                 store.put(keys.bars(spec.name, symbol, tf), to_parquet(merged), "application/vnd.apache.parquet")
             for symbol, problem in step.new_errors.items():
@@ -225,7 +227,7 @@ class StrategyAssets:
                 {
                     "as_of": dg.MetadataValue.timestamp(end),
                     "bars": dg.MetadataValue.md(show.bars_table(step.rows)),
-                    "requests": len(plan),
+                    "requests": step.requests,
                     "bars_fetched": sum(r.fetched for r in step.rows),
                     "fetch_duration_s": seconds,
                     "store": dg.MetadataValue.text(store.kind),

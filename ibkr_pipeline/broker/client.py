@@ -46,6 +46,8 @@ from ibkr_pipeline.domain.pacing import PacingRules, hard_paced
 
 log = logging.getLogger("ibkr_pipeline.broker")
 T = TypeVar("T")
+Item = TypeVar("Item")
+Answer = TypeVar("Answer")
 
 CLIENT_ID_IN_USE = 326
 CONNECTIVITY_LOST, CONNECTIVITY_RESTORED_DATA_LOST, CONNECTIVITY_RESTORED = 1100, 1101, 1102
@@ -134,6 +136,7 @@ def _clean(value: float | None) -> float | None:
 
 DELAYED_WHERE_NOT_SUBSCRIBED = 3  # reqMarketDataType(3)
 MARKET_DATA_REFUSED = frozenset({354, 10089, 10090, 10197})
+STREAM_AHEAD = 100  # series between request and handled answer: twice IB's 50 open historical requests
 QUOTES_IN_FLIGHT = 20  # of an account's 100 market-data lines (IB's default), leaving the rest to the trader
 ACCOUNT_SUMMARY_TAGS = "NetLiquidation,TotalCashValue,GrossPositionValue,BuyingPower,AvailableFunds,AccountType"
 
@@ -487,17 +490,40 @@ class IBKRClient:
 
     async def bars_many_async(self, reqs: Sequence[BarsRequest]) -> list[pd.DataFrame | IBKRError]:
         """Fetch many series concurrently under the pacing scheduler; errors come back per request."""
-
-        async def one(r: BarsRequest) -> pd.DataFrame | IBKRError:
-            try:
-                return await self.bars_async(r)
-            except IBKRError as exc:
-                return exc
-
-        return list(await asyncio.gather(*(one(r) for r in reqs)))
+        return await self.bars_streamed_async(reqs, lambda r: r, lambda _r, answer: answer)
 
     def bars_many(self, reqs: Sequence[BarsRequest]) -> list[pd.DataFrame | IBKRError]:
         return self.run(self.bars_many_async(reqs))
+
+    async def bars_streamed_async(
+        self,
+        items: Sequence[Item],
+        request_for: Callable[[Item], BarsRequest],
+        on_answer: Callable[[Item, pd.DataFrame | IBKRError], Answer],
+    ) -> list[Answer]:
+        """Each item's request made when its turn comes and its answer handled as it arrives, in the items'
+        order: the work around a fetch (reading the stored history, merging) runs while others wait on IB, and
+        at most ``STREAM_AHEAD`` items are between their request and their handled answer at once."""
+        ahead = asyncio.Semaphore(STREAM_AHEAD)
+
+        async def one(item: Item) -> Answer:
+            async with ahead:
+                request = request_for(item)
+                try:
+                    answer: pd.DataFrame | IBKRError = await self.bars_async(request)
+                except IBKRError as exc:
+                    answer = exc
+                return on_answer(item, answer)
+
+        return list(await asyncio.gather(*(one(i) for i in items)))
+
+    def bars_streamed(
+        self,
+        items: Sequence[Item],
+        request_for: Callable[[Item], BarsRequest],
+        on_answer: Callable[[Item, pd.DataFrame | IBKRError], Answer],
+    ) -> list[Answer]:
+        return self.run(self.bars_streamed_async(items, request_for, on_answer))
 
     # -- quotes ----------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import pandas as pd
 
@@ -45,22 +46,73 @@ class BarsStep:
     new_errors: dict[str, str]
     rows: list[FetchedRow]
     grown: dict[tuple[str, str], pd.DataFrame]  # (symbol, timeframe) -> merged history that gained bars: store it
+    requests: int  # made to IB, one per symbol and timeframe
+
+
+def plan_fetch(symbol: str, info: ContractInfo, tf: Timeframe, end: datetime, history: pd.DataFrame) -> BarsFetch:
+    """The IB duration that completes ``tf``'s lookback at ``end`` given the stored ``history``."""
+    known = bar_history.completed_as_of(history[history["timestamp"] <= pd.Timestamp(end)], end, tf.bar_size)
+    duration = bar_history.missing_duration(known, end, tf.lookback, tf.bar_size)
+    return BarsFetch(symbol, tf, history, BarsRequest(info, end, duration, tf.bar_size, "TRADES", tf.use_rth))
 
 
 def plan_fetches(
     spec: StrategySpec, contracts: dict[str, ContractInfo], end: datetime, stored: Callable[[str, str], pd.DataFrame]
 ) -> list[BarsFetch]:
     """Per symbol and timeframe, the IB duration that completes the lookback given ``stored(symbol, timeframe)``."""
-    plan = []
-    for symbol, info in contracts.items():
-        for tf in spec.timeframes:
-            history = stored(symbol, tf.name)
-            known = bar_history.completed_as_of(history[history["timestamp"] <= pd.Timestamp(end)], end, tf.bar_size)
-            duration = bar_history.missing_duration(known, end, tf.lookback, tf.bar_size)
-            plan.append(
-                BarsFetch(symbol, tf, history, BarsRequest(info, end, duration, tf.bar_size, "TRADES", tf.use_rth))
-            )
-    return plan
+    return [
+        plan_fetch(symbol, info, tf, end, stored(symbol, tf.name))
+        for symbol, info in contracts.items()
+        for tf in spec.timeframes
+    ]
+
+
+@dataclass(frozen=True)
+class Merged:
+    """One request's answer merged into its stored history (or the error, named for its timeframe)."""
+
+    fetch: BarsFetch
+    history: pd.DataFrame | str
+    fetched: int
+
+
+def merge_one(item: BarsFetch, answer: pd.DataFrame | IBKRError) -> Merged:
+    if isinstance(answer, IBKRError):
+        return Merged(item, f"bars/{item.timeframe.name}: {answer}", 0)
+    return Merged(item, bar_history.merge(item.stored, answer), len(answer))
+
+
+class Streamed(Protocol):
+    """``IBKRClient.bars_streamed``: requests made in turn, answers handled as they arrive."""
+
+    def __call__(
+        self,
+        items: Sequence[int],
+        request_for: Callable[[int], BarsRequest],
+        on_answer: Callable[[int, pd.DataFrame | IBKRError], Merged],
+    ) -> list[Merged]: ...
+
+
+def fetch_and_merge(
+    spec: StrategySpec,
+    contracts: dict[str, ContractInfo],
+    end: datetime,
+    stored: Callable[[str, str], pd.DataFrame],
+    streamed: Streamed,
+    carried: dict[str, str],
+) -> BarsStep:
+    """A tick's bars, each series read from the store, planned, fetched and merged in its turn: reading and
+    merging one series overlaps the wait for others, and no step holds every stored history before fetching."""
+    targets = [(symbol, info, tf) for symbol, info in contracts.items() for tf in spec.timeframes]
+    plans: dict[int, BarsFetch] = {}
+
+    def request_for(n: int) -> BarsRequest:
+        symbol, info, tf = targets[n]
+        plans[n] = plan_fetch(symbol, info, tf, end, stored(symbol, tf.name))
+        return plans[n].request
+
+    merged = streamed(range(len(targets)), request_for, lambda n, answer: merge_one(plans.pop(n), answer))
+    return assemble(spec, merged, end, carried)
 
 
 def merge_fetched(
@@ -71,31 +123,34 @@ def merge_fetched(
     carried: dict[str, str],
 ) -> BarsStep:
     """IB's answers merged into the stored histories, then cut to what the tick at ``end`` may read."""
+    return assemble(spec, [merge_one(i, a) for i, a in zip(plan, fetched, strict=True)], end, carried)
+
+
+def assemble(spec: StrategySpec, merged_items: list[Merged], end: datetime, carried: dict[str, str]) -> BarsStep:
     merged: dict[tuple[str, str], pd.DataFrame | str] = {}
     grown: dict[tuple[str, str], pd.DataFrame] = {}
     sizes: dict[tuple[str, str], tuple[str, int]] = {}
-    for item, answer in zip(plan, fetched, strict=True):
-        where = (item.symbol, item.timeframe.name)
-        if isinstance(answer, IBKRError):
-            merged[where] = f"bars/{item.timeframe.name}: {answer}"
+    for item in merged_items:
+        where = (item.fetch.symbol, item.fetch.timeframe.name)
+        merged[where] = item.history
+        if isinstance(item.history, str):
             continue
-        merged[where] = bar_history.merge(item.stored, answer)
-        sizes[where] = (item.request.duration, len(answer))
-        if not answer.empty:
-            grown[where] = merged[where]
+        sizes[where] = (item.fetch.request.duration, item.fetched)
+        if item.fetched:
+            grown[where] = item.history
 
     def frame_for(symbol: str, tf: Timeframe) -> pd.DataFrame | str:
         got = merged[(symbol, tf.name)]
         return got if isinstance(got, str) else tick_window(got, end, tf)
 
-    symbols = list(dict.fromkeys(item.symbol for item in plan))
+    symbols = list(dict.fromkeys(item.fetch.symbol for item in merged_items))
     results, new_errors = frames_by_symbol(spec, symbols, end, frame_for, carried)
     rows = [
         FetchedRow(s, tf, *sizes[(s, tf)], len(f), f["timestamp"].iloc[0], f["timestamp"].iloc[-1])
         for s, frames in results.values.items()
         for tf, f in frames.items()
     ]
-    return BarsStep(results, new_errors, rows, grown)
+    return BarsStep(results, new_errors, rows, grown, len(merged_items))
 
 
 def tick_window(history: pd.DataFrame, end: datetime, tf: Timeframe) -> pd.DataFrame:

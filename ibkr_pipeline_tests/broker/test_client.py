@@ -275,3 +275,32 @@ def test_a_refused_connection_says_the_gateway_may_be_restarting():
     with pytest.raises(GatewayConnectionError, match="refuses connections: it is down or restarting") as refused:
         client.connect()
     assert refused.value.retryable
+
+
+def test_streamed_bars_are_requested_in_turn_and_handled_as_they_arrive(gateway):
+    """A series is read and planned only when its turn comes, its answer merged as it arrives: no more than
+    STREAM_AHEAD series are held between the two, so a universe's histories are never all in memory."""
+    from ibkr_pipeline.broker.client import STREAM_AHEAD
+
+    events: list[tuple[str, int]] = []
+    symbols = Universe.default().symbols[:60]
+    with client_for(gateway) as client:
+        infos = client.run(client.resolve_many_async([ContractSpec(symbol=s) for s in symbols]))
+        items = list(range(2 * len(infos)))  # daily and weekly of each
+
+        def request_for(n: int) -> BarsRequest:
+            events.append(("request", n))
+            return BarsRequest(infos[n // 2], None, "1 M", "1 day" if n % 2 == 0 else "1 week")
+
+        def on_answer(n: int, answer) -> tuple[int, int]:
+            events.append(("answer", n))
+            return n, len(answer)
+
+        got = client.bars_streamed(items, request_for, on_answer)
+    assert [n for n, _ in got] == items and all(size > 0 for _, size in got)
+    held = deepest = 0
+    for kind, _ in events:
+        held += 1 if kind == "request" else -1
+        deepest = max(deepest, held)
+    assert deepest == STREAM_AHEAD == 100
+    assert events.index(("request", 100)) > min(events.index(("answer", n)) for n in range(100))
