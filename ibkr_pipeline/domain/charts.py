@@ -128,7 +128,7 @@ def render_chart(
 ) -> bytes:
     """PNG candlesticks of the last ``bars`` rows with volume, overlays and one panel per indicator.
 
-    Drawn into a figure this process keeps (cleared first), so a chart's bytes do not depend on what was
+    Drawn into a figure this process keeps (emptied first), so a chart's bytes do not depend on what was
     drawn before it, nor on the process that drew it (``pipeline.charts`` relies on both)."""
     data = _frame_for_mpf(frame.tail(bars))
     shown = [c for c in overlays if c in data and data[c].notna().any()]

@@ -98,8 +98,9 @@ multiprocessing.util.Finalize(None, _close_pools, exitpriority=100)
 
 
 def rendered(jobs: list[ChartJob], workers: int) -> Iterator[tuple[ChartJob, bytes | str]]:
-    """Each job with its PNG (or error), in the jobs' order, as soon as it is drawn."""
-    if workers < 2 or len(jobs) < PARALLEL_FROM:
+    """Each job with its PNG (or error), in the jobs' order, as soon as it is drawn. A daemonic process (a Celery
+    prefork worker's child) may not start processes: it draws its charts itself, Celery spreading the steps."""
+    if workers < 2 or len(jobs) < PARALLEL_FROM or multiprocessing.current_process().daemon:
         yield from ((job, render(job)) for job in jobs)
         return
     done = 0

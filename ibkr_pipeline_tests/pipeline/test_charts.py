@@ -125,3 +125,15 @@ def test_a_process_that_drew_in_parallel_exits_as_a_dagster_step_process_does(tm
         child.kill()
     assert not alive and child.exitcode == 0
     assert len(list(tmp_path.rglob("*.png"))) == 10
+
+
+def test_a_daemonic_process_draws_its_charts_itself(tmp_path):
+    """A step in a Celery prefork worker runs in a daemonic process, which may not start chart workers."""
+    child = multiprocessing.get_context("spawn").Process(target=_draw_in_a_child, args=(str(tmp_path),), daemon=True)
+    child.start()
+    child.join(120)  # a guard against a hang, not a measurement
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
+    assert len(list(tmp_path.rglob("*.png"))) == 10
