@@ -90,13 +90,22 @@ with dg.instance_for_test() as instance:
     )
     seconds = time.perf_counter() - started
     assert result.success
+    starts, steps = {}, {}
+    for record in instance.all_logs(result.run_id):
+        event = record.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type_value == "STEP_START":
+            starts[event.step_key] = record.timestamp
+        elif event.event_type_value == "STEP_SUCCESS":
+            steps[event.step_key.split("__")[-1]] = round(record.timestamp - starts[event.step_key], 1)
     meta = {}
     for event in result.get_asset_materialization_events():
         step = event.materialization.asset_key.path[-1]
         if step in ("charts", "analysis", "bars"):
             meta[step] = {k: v.value for k, v in event.materialization.metadata.items()
                           if isinstance(v.value, (int, float, str)) and k not in ("charts", "analysis", "bars")}
-print(json.dumps({"seconds": seconds, "peak_kb": peak_kb(), "meta": meta}))
+print(json.dumps({"seconds": seconds, "peak_kb": peak_kb(), "meta": meta, "steps": steps}))
 """
 
 
@@ -126,6 +135,10 @@ def run() -> list[dict]:
                 funnel = tick(funnel_text, gw.port, tmp, LAST, server.base_url)
                 calls = len(server.requests)
     charts, analysis = warm["meta"]["charts"], funnel["meta"]["analysis"]
+
+    def steps(tick: dict) -> str:
+        return ", ".join(f"{step} {seconds:.1f}" for step, seconds in tick["steps"].items())
+
     rows.append(
         figure(
             f"first tick: {SYMBOLS} symbols x 2 timeframes, whole history (s)",
@@ -140,7 +153,8 @@ def run() -> list[dict]:
             warm["seconds"],
             120,
             detail=f"offline analyst, history in the store; {charts['images']} charts in {charts['duration_s']:.1f} s "
-            f"({charts['images_per_second']:.1f} images/s on 2 cores); bars {warm['meta']['bars']['fetch_duration_s']:.1f} s",
+            f"({charts['images_per_second']:.1f} images/s on 2 cores); bars fetched in "
+            f"{warm['meta']['bars']['fetch_duration_s']:.1f} s; steps (s): {steps(warm)}",
         )
     )
     rows.append(
@@ -156,7 +170,8 @@ def run() -> list[dict]:
             f"tick: {SYMBOLS} symbols, screen passing ~10 %, charts screened (s)",
             funnel["seconds"],
             30,
-            detail=f"{analysis['asked']} asked, {funnel['meta']['charts']['images']} charts",
+            detail=f"{analysis['asked']} asked, {funnel['meta']['charts']['images']} charts; bars fetched in "
+            f"{funnel['meta']['bars']['fetch_duration_s']:.1f} s; steps (s): {steps(funnel)}",
         )
     )
     rows.append(
