@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 PG_VERSION_DIR := $(firstword $(wildcard /etc/postgresql/*))
 
-.PHONY: install test test-under-load lint lock demo ui bench mutate gateway-sim postgres chromium clean
+.PHONY: install test test-under-load lint lock demo ui bench mutate mutate-fast gateway-sim postgres chromium clean
 DAGSTER_HOME ?= $(CURDIR)/.ibkr_pipeline/dagster_home
 
 $(BIN)/python:
@@ -81,6 +81,11 @@ bench: install
 # Hours on 2 cores, so not part of make test; MUTANTS='ibkr_pipeline.domain.risk*' narrows it to some functions.
 mutate: install postgres
 	$(BIN)/python -m bench.mutation $(MUTANTS)
+
+# Minutes: the pure decision modules (risk, sizing, LLM answers, contract cache) against the fast tests alone;
+# writes bench/mutation-survivors-fast.md.
+mutate-fast: install postgres
+	$(BIN)/python -m bench.mutation --fast $(MUTANTS)
 
 gateway-sim: $(RUNTIME_STAMP)
 	$(BIN)/ibkr-pipeline gateway-sim --port 4002

@@ -4,11 +4,17 @@ Writes bench/mutation-survivors.md: the score per module and overall against the
 left alive with its diff and why it may stay (bench/mutation_notes.toml: mutant name = reason), or UNEXPLAINED.
 Arguments go to ``mutmut run`` (mutant names or globs, e.g. ``ibkr_pipeline.domain.risk*``); mutmut keeps its
 results in mutants/, so a second run only tries what changed; ``--report`` rewrites the report from them.
+
+``--fast`` (make mutate-fast, minutes): the pure decision modules against the tests that need no gateway and no
+Dagster run (FAST below), in a copy of the tree at .mutmut-fast/, reported to bench/mutation-survivors-fast.md.
+A lower bound for those modules: the full run adds the slower tests that also read them.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -24,18 +30,49 @@ NOTES = ROOT / "bench" / "mutation_notes.toml"
 GOAL = 0.90
 KILLED = ("killed", "timeout", "caught by type check")  # a timeout: the mutant made a test run away
 NOT_RUN = ("not checked", "skipped", "check was interrupted by user")
+FAST = {
+    "only_mutate": [
+        "ibkr_pipeline/domain/risk.py",
+        "ibkr_pipeline/domain/sizing.py",
+        "ibkr_pipeline/domain/analysis.py",
+        "ibkr_pipeline/database/contract_cache.py",
+    ],
+    "pytest_add_cli_args_test_selection": [
+        "ibkr_pipeline_tests/domain",
+        "ibkr_pipeline_tests/database/test_contract_cache.py",
+        "ibkr_pipeline_tests/llm",
+    ],
+}
 
 
-def results() -> dict[str, str]:
+def fast_tree() -> Path:
+    """The tracked tree copied to .mutmut-fast/ with FAST in place of [tool.mutmut]'s modules and tests."""
+    where = ROOT / ".mutmut-fast"
+    tracked = subprocess.run(["git", "ls-files", "-z"], capture_output=True, text=True, cwd=ROOT, check=True)
+    for name in filter(None, tracked.stdout.split("\0")):
+        target = where / name
+        if not target.exists() or target.read_bytes() != (ROOT / name).read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target)
+    config = (ROOT / "pyproject.toml").read_text()
+    for key, values in FAST.items():
+        listed = "[\n" + "".join(f'  "{v}",\n' for v in values) + "]"
+        replacement = f"{key} = {listed}"
+        config = re.sub(rf"^{key} = \[.*?^\]", lambda _m, text=replacement: text, config, flags=re.S | re.M)
+    (where / "pyproject.toml").write_text(config)
+    return where
+
+
+def results(root: Path) -> dict[str, str]:
     found = {}
-    for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
+    for meta in sorted((root / "mutants").rglob("*.py.meta")):
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         found.update({name: status_by_exit_code[code] for name, code in codes.items()})
     return found
 
 
-def diff(name: str) -> str:
-    shown = subprocess.run([str(BIN / "mutmut"), "show", name], capture_output=True, text=True, cwd=ROOT)
+def diff(name: str, root: Path) -> str:
+    shown = subprocess.run([str(BIN / "mutmut"), "show", name], capture_output=True, text=True, cwd=root)
     return "\n".join(
         line for line in shown.stdout.splitlines() if line.startswith(("-", "+")) and line[1:2] != line[:1]
     )
@@ -47,12 +84,15 @@ def module_of(name: str) -> str:
 
 def main(argv: list[str]) -> int:
     """``--report`` writes the report from the results mutants/ holds, without running anything."""
+    fast = "--fast" in argv
+    argv = [a for a in argv if a != "--fast"]
+    root, report = (fast_tree(), REPORT.with_name("mutation-survivors-fast.md")) if fast else (ROOT, REPORT)
     if argv != ["--report"]:
-        log = ROOT / "mutants" / "mutmut-run.log"
+        log = root / "mutants" / "mutmut-run.log"
         log.parent.mkdir(exist_ok=True)
         with log.open("w") as out:  # mutmut's progress line redraws itself: kept out of the terminal
-            subprocess.run([str(BIN / "mutmut"), "run", *argv], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    found = results()
+            subprocess.run([str(BIN / "mutmut"), "run", *argv], stdout=out, stderr=subprocess.STDOUT, cwd=root)
+    found = results(root)
     notes = tomllib.loads(NOTES.read_text()).get("survivors", {}) if NOTES.exists() else {}
     counted = {n: s for n, s in found.items() if s not in NOT_RUN}
     per_module: dict[str, Counter] = defaultdict(Counter)
@@ -65,7 +105,13 @@ def main(argv: list[str]) -> int:
         "# Mutation score (make mutate)",
         "",
         f"{killed} of {len(counted)} mutants killed: **{score:.1%}** (goal {GOAL:.0%}); "
-        f"{sum(s in NOT_RUN for s in found.values())} not run. mutmut 3.8.1, `[tool.mutmut]` in pyproject.toml.",
+        f"{sum(s in NOT_RUN for s in found.values())} not run. mutmut 3.8.1, "
+        + (
+            f"make mutate-fast: modules {', '.join(FAST['only_mutate'])} against the tests in "
+            f"{', '.join(FAST['pytest_add_cli_args_test_selection'])} only (bench/mutation.py FAST)."
+            if fast
+            else "`[tool.mutmut]` in pyproject.toml."
+        ),
         "",
         "| module | killed | survived | no tests | other |",
         "|---|---:|---:|---:|---:|",
@@ -77,12 +123,21 @@ def main(argv: list[str]) -> int:
     lines += ["", "## Mutants left alive", ""]
     for name in alive:
         why = notes.get(name, "UNEXPLAINED")
-        lines += [f"### {name} ({counted[name]})", "", f"Why it stays: {why}", "", "```diff", diff(name), "```", ""]
-    REPORT.write_text("\n".join(lines))
+        lines += [
+            f"### {name} ({counted[name]})",
+            "",
+            f"Why it stays: {why}",
+            "",
+            "```diff",
+            diff(name, root),
+            "```",
+            "",
+        ]
+    report.write_text("\n".join(lines))
     unexplained = sum(n not in notes for n in alive)
     print(
         f"mutation score {score:.1%} ({killed} of {len(counted)} killed; goal {GOAL:.0%}); {len(alive)} alive, "
-        f"{unexplained} unexplained; written to {REPORT.relative_to(ROOT)}"
+        f"{unexplained} unexplained; written to {report.relative_to(ROOT)}"
     )
     return 0 if score >= GOAL and not unexplained else 1
 

@@ -57,3 +57,27 @@ def test_search_matches_a_symbol_prefix_or_a_name_fragment_in_any_case(database_
     assert sorted(i.symbol for i in cache.search("inc")) == ["AAPL", "AMZN"]
     assert cache.search("zz") == []
     assert [i.fetched_at for i in cache.search("MSFT")] == [FETCHED]
+
+
+def test_counts_add_up_and_an_entry_is_kept_under_the_contract_asked_for(database_url):
+    cache = filled(database_url)
+    for _ in range(2):
+        cache.get(ContractSpec(symbol="MSFT"), now=FETCHED)
+        cache.get(ContractSpec(symbol="MSFT"), now=FETCHED + timedelta(days=1))
+    assert (cache.stats.hits, cache.stats.misses, cache.stats.expired) == (2, 2, 2)
+    assert cache.get(ContractSpec(symbol="MSFT")) is None  # now: the suite's clock, days after FETCHED
+    # IB answers with its own names (a listing exchange, another currency, the local symbol): the entry is
+    # found again under what was asked
+    asked = ContractSpec(symbol="SAP", sec_type="STK", exchange="SMART", currency="USD")
+    answered = info("SAP.DE", "SAP SE", 14204).model_copy(
+        update={"exchange": "IBIS", "currency": "EUR", "sec_type": "CFD"}
+    )
+    cache.put(asked, answered)
+    got = cache.get(asked, now=FETCHED)
+    assert got is not None and (got.symbol, got.sec_type, got.exchange, got.currency, got.con_id) == (
+        "SAP",
+        "STK",
+        "SMART",
+        "USD",
+        14204,
+    )

@@ -167,3 +167,45 @@ def test_sanity_problems_name_each_number_that_does_not_fit_the_chart():
     assert sanity_problems(analysis(action="SELL", stop_loss=99, take_profit=92), 100.0, 2.0, 90, 112) == [
         "SELL needs target < entry < stop, got 92.0 / 100.0 / 99.0"
     ]
+
+
+def test_letters_in_prose_are_no_brackets_and_escapes_end_with_their_character():
+    assert parse_answer("XXXXXXX says: " + json.dumps(GOOD)).action == "BUY"
+    assert schema_error("XXX " + nested(7)) == "answer nests deeper than 6 levels"
+    # a closing bracket brings the depth back one level, not to one
+    assert schema_error("Note {} and " + nested(6)).startswith("no JSON object in the answer (")
+    assert schema_error("Note {} then [[[[[[1]]]]]]").startswith("answer does not match the schema: ")
+    # an escaped quote inside a string ends its escape: the brackets after the string count again
+    deep = nested(7).replace('"rationale": "Higher lows."', '"rationale": "q\\"uote"')
+    assert '"q\\"uote"' in deep and schema_error(deep) == "answer nests deeper than 6 levels"
+
+
+def test_a_fence_without_an_object_is_passed_over_and_text_after_the_object_is_left_out():
+    assert parse_answer("```\nno object here\n```\n" + json.dumps(GOOD)).action == "BUY"
+    assert parse_answer(json.dumps(GOOD) + ".").action == "BUY"
+
+
+def test_every_schema_problem_is_named_in_one_message():
+    assert schema_error(json.dumps({**GOOD, "confidence": 2, "action": "MAYBE"})) == (
+        "answer does not match the schema: action: Input should be 'BUY', 'SELL' or 'HOLD'; "
+        "confidence: Input should be less than or equal to 1"
+    )
+
+
+def test_sanity_bounds_are_strict_where_prices_must_differ_and_inclusive_at_the_range_margin():
+    for change, problem in [
+        (dict(stop_loss=100), "BUY needs stop < entry < target, got 100.0 / 100.0 / 110.0"),
+        (
+            dict(action="SELL", stop_loss=104, take_profit=100),
+            "SELL needs target < entry < stop, got 100.0 / 100.0 / 104.0",
+        ),
+        (
+            dict(action="SELL", stop_loss=100, take_profit=92),
+            "SELL needs target < entry < stop, got 92.0 / 100.0 / 100.0",
+        ),
+        (dict(entry=None), "BUY without entry, stop_loss and take_profit"),
+    ]:
+        assert sanity_problems(analysis(**change), 100.0, None, 50.0, 150.0) == [problem], change
+    # bars from 50 to 100: a margin of 1 either side, its edges included
+    edges = analysis(key_levels={"support": [49.0], "resistance": [101.0]})
+    assert sanity_problems(edges, 100.0, None, 50.0, 100.0) == []

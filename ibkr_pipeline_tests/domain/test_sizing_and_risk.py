@@ -309,3 +309,57 @@ def test_a_market_order_needs_a_quote_and_a_bracket_must_surround_it():
     assert failing(sell, context(quote_price=102.0)) == []
     assert failing(sell, context(quote_price=103.0)) == ["bracket_around_quote"]
     assert failing(sell, context(quote_price=97.0)) == ["bracket_around_quote"]
+
+
+def test_sizing_defaults_to_single_shares_and_trades_a_small_account():
+    assert position_size(OrderTemplate(sizing="fixed_quantity", quantity=137), WIDE, 1e5, 40.0, None) == 137
+    # 90 cents of equity buys 90 one-cent shares: only no equity at all sizes to nothing
+    assert position_size(OrderTemplate(sizing="pct_equity", pct_equity=100), WIDE, 0.9, 0.01, None) == 90
+
+
+def check(intent: OrderIntent, ctx: RiskContext, name: str):
+    return {c.name: c for c in check_order(intent, LIMITS, ctx)}[name]
+
+
+def test_each_check_records_its_numbers_rounded_as_shown():
+    big = context(net_liquidation=1e6)
+    assert failing(intent_(quantity=100), big) == []  # 10,000: at the value limit exactly
+    over = intent_(quantity=100, limit_price=100.005)
+    assert failing(over, big) == ["position_value"]
+    assert check(over, big, "position_value").value == 10000.5
+    odd = context(net_liquidation=1e6, position_value={"AAPL": 234.5678})
+    assert check(intent_(), odd, "position_value").value == 1234.57
+    assert check(intent_(), context(net_liquidation=300_000.0), "position_pct_of_net_liq").value == 0.3333
+    assert check(intent_(), context(net_liquidation=300_000.0), "gross_exposure_pct").value == 0.3333
+    assert check(intent_(), context(daily_pnl=-12.3456), "daily_loss").value == -12.35
+    assert check(intent_(), context(signal_confidence=0.123456), "signal_confidence").value == 0.1235
+    # the value an order adds is at its limit price, not at the quote; a market order without a quote adds none
+    assert failing(intent_(quantity=97, limit_price=100.0), context(net_liquidation=1e6, quote_price=104.0)) == []
+    market = intent_(entry_type="MKT", limit_price=None)
+    assert check(market, context(quote_price=None), "position_value").value == 0.0
+
+
+def test_the_open_order_and_price_checks_say_what_they_saw():
+    two = context(working_refs_by_symbol={"AAPL": ["s:AAPL:a", "s:AAPL:b"]})
+    assert check(intent_(), two, "no_other_open_order").value == "s:AAPL:a, s:AAPL:b"
+    assert check(intent_(), context(), "no_other_open_order").value == "none"
+    assert failing(intent_(limit_price=105.0), context(quote_price=100.0)) == []  # 5 % off exactly
+    market = intent_(entry_type="MKT", limit_price=None)
+    sanity = check(market, context(), "price_sanity")
+    assert (sanity.passed, sanity.value, sanity.limit, sanity.detail) == (True, 100.0, "a quote", "market order")
+    blind = check(market, context(quote_price=None), "price_sanity")
+    assert (blind.passed, blind.value, blind.limit, blind.detail) == (False, None, "a quote", "no reference quote")
+    bracket = check(intent_(stop_loss=97.0, take_profit=103.0), context(quote_price=97.0), "bracket_around_quote")
+    assert (bracket.value, bracket.detail) == (97.0, "a stop or target already crossed would fill at once")
+    assert "bracket_around_quote" not in {c.name for c in check_order(intent_(stop_loss=97.0), LIMITS, context())}
+
+
+def test_a_session_that_is_open_says_nothing_of_the_next_one():
+    opens = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
+    assert check(intent_(), context(market_open=True, next_open=opens), "market_session").detail == ""
+
+
+def test_a_fraction_of_a_dollar_held_is_a_position_and_a_single_share_sold_is_an_exit():
+    assert failing(intent_(), context(open_positions=2, position_value={"AAPL": 0.5})) == []
+    one = intent_(action="SELL", quantity=1, entry_type="MKT", limit_price=None)
+    assert check(one, context(strategy_position=1, orders_today=3), "orders_today").detail.startswith("waived")
