@@ -73,27 +73,23 @@ def test_risk_sizing_needs_a_stop_and_rounds_down():
     assert position_size(template, wide, 100_000, 50.0, 48.0) == 500  # 1000 $ risk / 2 $ a share
 
 
-def test_each_limit_blocks_with_its_numbers():
-    limits_ = RiskLimits(
-        max_position_value=10_000,
-        max_position_pct=5,
-        max_open_positions=2,
-        max_orders_per_day=3,
-        daily_loss_limit=1_000,
-        min_confidence=0.6,
-    )
-    intent = OrderIntent(
+def intent_(action: str = "BUY", quantity: float = 10, **extra) -> OrderIntent:
+    fields = dict(
         order_ref=order_ref("s", "AAPL", "2026-11-16-16:15"),
         strategy="s",
         symbol="AAPL",
         con_id=1,
         tick="t",
         mode="paper",
-        action="BUY",
-        quantity=10,
+        action=action,
+        quantity=quantity,
         entry_type="LMT",
         limit_price=100.0,
     )
+    return OrderIntent(**{**fields, **extra})
+
+
+def context(**change) -> RiskContext:
     base = dict(
         now=NOW,
         trading_enabled=True,
@@ -108,7 +104,20 @@ def test_each_limit_blocks_with_its_numbers():
         quote_price=100.0,
         signal_confidence=0.8,
     )
-    assert passed(check_order(intent, limits_, RiskContext(**base)))
+    return RiskContext(**{**base, **change})
+
+
+def test_each_limit_blocks_with_its_numbers():
+    limits_ = RiskLimits(
+        max_position_value=10_000,
+        max_position_pct=5,
+        max_open_positions=2,
+        max_orders_per_day=3,
+        daily_loss_limit=1_000,
+        min_confidence=0.6,
+    )
+    intent = intent_()
+    assert passed(check_order(intent, limits_, context()))
     # Each change fails exactly the checks listed, with the numbers they compared (value, limit, detail); every
     # other check passes. 10 shares at a limit of 100 are worth 1,000 against a net liquidation of 100,000.
     cases = {
@@ -136,7 +145,7 @@ def test_each_limit_blocks_with_its_numbers():
         ),
     }
     for what, (change, expected) in cases.items():
-        checks = check_order(intent, limits_, RiskContext(**{**base, **change}))
+        checks = check_order(intent, limits_, context(**change))
         assert [(c.name, c.value, c.limit, c.detail) for c in checks if not c.passed] == expected, what
     assert order_ref("us megacaps", "BRK B", "2026-11-16-16:15") == "usmegacaps:BRK.B:2026-11-16-1615"
     assert round_to_tick(100.004, 0.01) == 100.0 and round_to_tick(100.001, 0.01, "up") == 100.01
@@ -173,40 +182,6 @@ def test_sizing_is_capped_by_the_smaller_value_limit_and_by_the_largest_order():
     for bad_price, bad_equity in ((0.0, 1e5), (-1.0, 1e5), (40.0, 0.0), (40.0, -5.0)):
         assert position_size(template, WIDE, bad_equity, bad_price, None) == 0
     assert position_size(OrderTemplate(sizing="risk"), WIDE, 1e5, 40.0, 40.0) == 0  # stop at the price: no risk unit
-
-
-def intent_(action: str = "BUY", quantity: float = 10, **extra) -> OrderIntent:
-    fields = dict(
-        order_ref=order_ref("s", "AAPL", "2026-11-16-16:15"),
-        strategy="s",
-        symbol="AAPL",
-        con_id=1,
-        tick="t",
-        mode="paper",
-        action=action,
-        quantity=quantity,
-        entry_type="LMT",
-        limit_price=100.0,
-    )
-    return OrderIntent(**{**fields, **extra})
-
-
-def context(**change) -> RiskContext:
-    base = dict(
-        now=NOW,
-        trading_enabled=True,
-        trading_block_reason="",
-        market_open=True,
-        next_open=None,
-        net_liquidation=100_000,
-        gross_exposure=0.0,
-        open_positions=0,
-        orders_today=0,
-        daily_pnl=0.0,
-        quote_price=100.0,
-        signal_confidence=0.8,
-    )
-    return RiskContext(**{**base, **change})
 
 
 LIMITS = RiskLimits(

@@ -114,26 +114,25 @@ def _draw_in_a_child(root: str) -> None:
     draw(spec, indicators, Path(root), workers=2)
 
 
+def drawn_in_a_child(root, daemon: bool) -> int:
+    """The child's exit code once it has ended; a guard (not a measurement) kills a child that hangs."""
+    child = multiprocessing.get_context("spawn").Process(target=_draw_in_a_child, args=(str(root),), daemon=daemon)
+    child.start()
+    child.join(120)
+    if child.is_alive():
+        child.kill()
+        return -1
+    return child.exitcode
+
+
 def test_a_process_that_drew_in_parallel_exits_as_a_dagster_step_process_does(tmp_path):
     """A Dagster step runs in a multiprocessing child, whose exit joins the child's own children: the chart
     workers must be shut down by then, or the step never ends."""
-    child = multiprocessing.get_context("spawn").Process(target=_draw_in_a_child, args=(str(tmp_path),))
-    child.start()
-    child.join(120)  # a guard against the hang, not a measurement
-    alive = child.is_alive()
-    if alive:
-        child.kill()
-    assert not alive and child.exitcode == 0
+    assert drawn_in_a_child(tmp_path, daemon=False) == 0
     assert len(list(tmp_path.rglob("*.png"))) == 10
 
 
 def test_a_daemonic_process_draws_its_charts_itself(tmp_path):
     """A step in a Celery prefork worker runs in a daemonic process, which may not start chart workers."""
-    child = multiprocessing.get_context("spawn").Process(target=_draw_in_a_child, args=(str(tmp_path),), daemon=True)
-    child.start()
-    child.join(120)  # a guard against a hang, not a measurement
-    alive = child.is_alive()
-    if alive:
-        child.kill()
-    assert not alive and child.exitcode == 0
+    assert drawn_in_a_child(tmp_path, daemon=True) == 0
     assert len(list(tmp_path.rglob("*.png"))) == 10
