@@ -69,17 +69,21 @@ def plan_fetches(
 
 @dataclass(frozen=True)
 class Merged:
-    """One request's answer merged into its stored history (or the error, named for its timeframe)."""
+    """One request's answer merged into its stored history (or the error, named for its timeframe); the stored
+    history itself is not kept."""
 
-    fetch: BarsFetch
+    symbol: str
+    timeframe: str
+    duration: str
     history: pd.DataFrame | str
     fetched: int
 
 
 def merge_one(item: BarsFetch, answer: pd.DataFrame | IBKRError) -> Merged:
+    where = (item.symbol, item.timeframe.name, item.request.duration)
     if isinstance(answer, IBKRError):
-        return Merged(item, f"bars/{item.timeframe.name}: {answer}", 0)
-    return Merged(item, bar_history.merge(item.stored, answer), len(answer))
+        return Merged(*where, f"bars/{item.timeframe.name}: {answer}", 0)
+    return Merged(*where, bar_history.merge(item.stored, answer), len(answer))
 
 
 class Streamed(Protocol):
@@ -131,11 +135,11 @@ def assemble(spec: StrategySpec, merged_items: list[Merged], end: datetime, carr
     grown: dict[tuple[str, str], pd.DataFrame] = {}
     sizes: dict[tuple[str, str], tuple[str, int]] = {}
     for item in merged_items:
-        where = (item.fetch.symbol, item.fetch.timeframe.name)
+        where = (item.symbol, item.timeframe)
         merged[where] = item.history
         if isinstance(item.history, str):
             continue
-        sizes[where] = (item.fetch.request.duration, item.fetched)
+        sizes[where] = (item.duration, item.fetched)
         if item.fetched:
             grown[where] = item.history
 
@@ -143,7 +147,7 @@ def assemble(spec: StrategySpec, merged_items: list[Merged], end: datetime, carr
         got = merged[(symbol, tf.name)]
         return got if isinstance(got, str) else tick_window(got, end, tf)
 
-    symbols = list(dict.fromkeys(item.fetch.symbol for item in merged_items))
+    symbols = list(dict.fromkeys(item.symbol for item in merged_items))
     results, new_errors = frames_by_symbol(spec, symbols, end, frame_for, carried)
     rows = [
         FetchedRow(s, tf, *sizes[(s, tf)], len(f), f["timestamp"].iloc[0], f["timestamp"].iloc[-1])
