@@ -102,34 +102,24 @@ def one_process_baseline() -> float:
     """The same ticks one after another in one process, against the simulator: what a single host does."""
     import dagster as dg
 
+    from bench.tick_overhead import resources
     from ibkr_pipeline.assets.strategy import build_strategy_definitions
     from ibkr_pipeline.domain.strategy import parse_strategy
     from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
-    from ibkr_pipeline.resources.alerts import AlertWebhook
-    from ibkr_pipeline.resources.database import DatabaseResource
-    from ibkr_pipeline.resources.ibkr import IBKRResource
-    from ibkr_pipeline.resources.llm import LLMResource
-    from ibkr_pipeline.resources.objects import ObjectStoreResource
 
     spec = parse_strategy(STRATEGY, Path("backfilled.yaml"))
     defs = build_strategy_definitions(spec)
     with tempfile.TemporaryDirectory() as tmp, dg.instance_for_test() as instance:
         clock = datetime.fromisoformat("2026-11-19T22:00:00+00:00")
         with SimulatorThread(SimulatorConfig(port=0, clock_start=clock, clock_speed=0, pacing=False)) as gw:
-            resources = {
-                "ibkr": IBKRResource(port=gw.port),
-                "database": DatabaseResource(url=f"sqlite:///{Path(tmp) / 'db.sqlite'}"),
-                "objects": ObjectStoreResource(local_dir=str(Path(tmp) / "objects")),
-                "llm": LLMResource(),
-                "alerts": AlertWebhook(),
-            }
+            offline = resources(gw.port, Path(tmp))  # the tick-overhead bench's: SQLite, local store, offline analyst
             started = time.monotonic()
             for tick in TICKS:
                 result = dg.materialize(
                     list(defs.assets),
                     selection=dg.AssetSelection.groups(spec.name),
                     partition_key=tick,
-                    resources=resources,
+                    resources=offline,
                     instance=instance,
                 )
                 assert result.success

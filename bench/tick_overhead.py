@@ -23,7 +23,7 @@ from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
 from ibkr_pipeline.objects import keys
 from ibkr_pipeline.objects.bar_files import from_parquet, to_parquet
 from ibkr_pipeline.pipeline.analysis import analyse_symbols
-from ibkr_pipeline.pipeline.bars import merge_fetched, plan_fetches
+from ibkr_pipeline.pipeline.bars import fetch_and_merge
 from ibkr_pipeline.pipeline.charts import draw_charts
 from ibkr_pipeline.pipeline.indicators import compute_indicators
 from ibkr_pipeline.pipeline.signals import decide_signals
@@ -59,8 +59,14 @@ def bare_tick(spec, res: dict, tmp: Path) -> int:
     with res["ibkr"].get_client(database) as client:
         infos = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))
         contracts = {u.symbol: i for u, i in zip(spec.universe, infos, strict=True)}
-        plan = plan_fetches(spec, contracts, end, lambda s, tf: from_parquet(store.get(keys.bars(spec.name, s, tf))))
-        bars = merge_fetched(spec, plan, client.bars_many([p.request for p in plan]), end, {})
+        bars = fetch_and_merge(
+            spec,
+            contracts,
+            end,
+            lambda s, tf: from_parquet(store.get(keys.bars(spec.name, s, tf))),
+            client.bars_streamed,
+            {},
+        )
     for (symbol, tf), merged in bars.grown.items():
         store.put(keys.bars(spec.name, symbol, tf), to_parquet(merged), "application/vnd.apache.parquet")
     indicators = compute_indicators(spec, bars.results).results

@@ -6,6 +6,7 @@ import io
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -96,13 +97,19 @@ def _volume_label(value: float, _: int) -> str:
     return f"{value:g}"
 
 
+@lru_cache(maxsize=32)
+def _volume_colors(style: str) -> dict[str, str]:
+    """The style's up and down volume colours (building mplfinance's style dict costs more than the lookup)."""
+    _, mpf = plotting()
+    return dict(mpf.make_mpf_style(base_mpf_style=style)["marketcolors"]["volume"])
+
+
 def _draw_volume(ax: Any, data: pd.DataFrame, style: str) -> None:
     """Volume as one collection of bars (mplfinance's ``volume=True`` adds one artist per bar)."""
     from matplotlib.collections import PolyCollection
     from matplotlib.ticker import FuncFormatter
 
-    _, mpf = plotting()
-    colors = mpf.make_mpf_style(base_mpf_style=style)["marketcolors"]["volume"]
+    colors = _volume_colors(style)
     volume = data["Volume"].to_numpy(dtype=float)
     up = (data["Close"] >= data["Open"]).to_numpy()
     half = 0.35

@@ -56,17 +56,6 @@ def plan_fetch(symbol: str, info: ContractInfo, tf: Timeframe, end: datetime, hi
     return BarsFetch(symbol, tf, history, BarsRequest(info, end, duration, tf.bar_size, "TRADES", tf.use_rth))
 
 
-def plan_fetches(
-    spec: StrategySpec, contracts: dict[str, ContractInfo], end: datetime, stored: Callable[[str, str], pd.DataFrame]
-) -> list[BarsFetch]:
-    """Per symbol and timeframe, the IB duration that completes the lookback given ``stored(symbol, timeframe)``."""
-    return [
-        plan_fetch(symbol, info, tf, end, stored(symbol, tf.name))
-        for symbol, info in contracts.items()
-        for tf in spec.timeframes
-    ]
-
-
 @dataclass(frozen=True)
 class Merged:
     """One request's answer merged into its stored history (or the error, named for its timeframe); the stored
@@ -119,18 +108,8 @@ def fetch_and_merge(
     return assemble(spec, merged, end, carried)
 
 
-def merge_fetched(
-    spec: StrategySpec,
-    plan: list[BarsFetch],
-    fetched: list[pd.DataFrame | IBKRError],
-    end: datetime,
-    carried: dict[str, str],
-) -> BarsStep:
-    """IB's answers merged into the stored histories, then cut to what the tick at ``end`` may read."""
-    return assemble(spec, [merge_one(i, a) for i, a in zip(plan, fetched, strict=True)], end, carried)
-
-
 def assemble(spec: StrategySpec, merged_items: list[Merged], end: datetime, carried: dict[str, str]) -> BarsStep:
+    """Merged histories cut to what the tick at ``end`` may read, with what was fetched for each."""
     merged: dict[tuple[str, str], pd.DataFrame | str] = {}
     grown: dict[tuple[str, str], pd.DataFrame] = {}
     sizes: dict[tuple[str, str], tuple[str, int]] = {}
