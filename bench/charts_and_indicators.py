@@ -76,7 +76,7 @@ def run() -> list[dict]:
         axes[3].plot(x, chart_data["macd_12_26_9"])
         fig.tight_layout()  # as ours: laid out once, saved without a second "tight" draw
         out = io.BytesIO()
-        fig.savefig(out, format="png", dpi=charts.DPI)
+        fig.savefig(out, format="png", dpi=charts.DPI, pil_kwargs=charts.PNG_SAVE)
         plt.close(fig)
 
     ours_i, floor_i = _best(ours_indicators), _best(talib_floor, 20)

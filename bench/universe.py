@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ib_async.client import Client
+
 from bench.common import CLOCK
 from bench.figures import figure
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
@@ -23,6 +25,7 @@ from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
 SYMBOLS = 500
 SCREENED = 50  # the symbols priced above the screen's threshold: 10 %
 THRESHOLD = 700
+API_MESSAGES_PER_S = Client.MaxRequests  # ib_async keeps under IB's 50 messages a second: one per bars request
 FIRST, NEXT, LAST = "2026-11-17-16:15", "2026-11-18-16:15", "2026-11-19-16:15"  # three days' ticks
 
 
@@ -165,13 +168,16 @@ def run() -> list[dict]:
             detail=f"fresh process each; first tick {cold['peak_kb'] / 1024:.0f} MiB, later {warm['peak_kb'] / 1024:.0f} MiB",
         )
     )
+    funnel_bars = funnel["meta"]["bars"]
     rows.append(
         figure(
             f"tick: {SYMBOLS} symbols, screen passing ~10 %, charts screened (s)",
             funnel["seconds"],
             30,
-            detail=f"{analysis['asked']} asked, {funnel['meta']['charts']['images']} charts; bars fetched in "
-            f"{funnel['meta']['bars']['fetch_duration_s']:.1f} s; steps (s): {steps(funnel)}",
+            detail=f"{analysis['asked']} asked, {funnel['meta']['charts']['images']} charts; bars: "
+            f"{funnel_bars['requests']} requests ({funnel_bars['signal_timeframe_only']} symbols daily only) in "
+            f"{funnel_bars['fetch_duration_s']:.1f} s, at least {funnel_bars['requests'] / API_MESSAGES_PER_S:.1f} s "
+            f"at the API's {API_MESSAGES_PER_S} messages/s; steps (s): {steps(funnel)}",
         )
     )
     rows.append(

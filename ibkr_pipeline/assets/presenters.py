@@ -14,9 +14,10 @@ from ibkr_pipeline.assets.order_audit import audit_page
 from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain.analysis import AnalysisRecord
+from ibkr_pipeline.domain.bars import Frames
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.signals import Signal
-from ibkr_pipeline.pipeline.bars import FetchedRow, Frames
+from ibkr_pipeline.pipeline.bars import FetchedRow
 from ibkr_pipeline.pipeline.charts import DrawnChart
 from ibkr_pipeline.trading.tick import SymbolDecision
 
@@ -61,10 +62,7 @@ def bars_table(rows: list[FetchedRow]) -> str:
 
 def latest_values(frames: dict[str, Frames]) -> dict[str, dict[str, dict[str, float | None]]]:
     """Per symbol and timeframe, every column's last value: what the tick's decision read."""
-    return {
-        s: {tf: ind.latest_values(f.drop(columns="timestamp")) for tf, f in per_tf.items()}
-        for s, per_tf in frames.items()
-    }
+    return {s: {tf: ind.latest_values(f) for tf, f in per_tf.items()} for s, per_tf in frames.items()}
 
 
 def latest_table(latest: dict[str, dict[str, dict[str, float | None]]], timeframe: str, columns: set[str]) -> str:

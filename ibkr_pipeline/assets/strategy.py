@@ -229,6 +229,8 @@ class StrategyAssets:
                     "bars": dg.MetadataValue.md(show.bars_table(step.rows)),
                     "requests": step.requests,
                     "bars_fetched": sum(r.fetched for r in step.rows),
+                    "signal_timeframe_only": len(step.not_fetched),
+                    "not_fetched": dg.MetadataValue.json(step.not_fetched),
                     "fetch_duration_s": seconds,
                     "store": dg.MetadataValue.text(store.kind),
                 },

@@ -180,10 +180,10 @@ class SymbolColumns:
 
     def values(self, lo: int, hi: int) -> dict[str, float | None]:
         """The latest values of the primary timeframe's needed columns, as ``latest_values`` gives them."""
-        out = {name: _plain(column[hi - 1]) for name, column in self.columns.items()}
+        out = {name: ind.plain_value(column[hi - 1]) for name, column in self.columns.items()}
         if self.per_tick:
             frame = ind.with_indicators(self.daily.iloc[lo:hi].reset_index(drop=True), self.per_tick)
-            out.update(ind.latest_values(frame.drop(columns=["timestamp", *ind.PRICE_COLUMNS]).tail(1)))
+            out.update(ind.latest_values(frame.drop(columns=list(ind.PRICE_COLUMNS)).tail(1)))
         return out
 
     def closes(self, timeframe: Timeframe, known: int, end: datetime) -> np.ndarray:
@@ -214,7 +214,3 @@ class SymbolColumns:
             atr=values.get(atr) if atr else None,
             rsi=values.get(rsi) if rsi else None,
         )
-
-
-def _plain(value: float) -> float | None:
-    return None if value != value else float(value)

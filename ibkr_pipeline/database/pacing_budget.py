@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ibkr_pipeline.broker.pacing import IB_MAX_CONCURRENT_HISTORICAL
@@ -55,26 +55,33 @@ class DatabasePacingBudget:
                 .values(reservations=PacingGatewayRow.reservations + 1)
             )  # the lock
             now = self.clock()
-            rows = conn.execute(
-                select(
-                    PacingRequestRow.identical,
-                    PacingRequestRow.contract,
-                    PacingRequestRow.at,
-                    PacingRequestRow.in_flight,
-                    PacingRequestRow.hard,
-                ).where(
-                    PacingRequestRow.gateway == self.gateway,
-                    PacingRequestRow.at > now - max(r.global_window_s, IN_FLIGHT_STALE_S),
+            fresh = now - IN_FLIGHT_STALE_S
+            open_now = conn.execute(
+                select(func.count()).where(
+                    PacingRequestRow.gateway == self.gateway, PacingRequestRow.in_flight, PacingRequestRow.at > fresh
                 )
-            ).all()
-            open_now = sum(1 for row in rows if row.in_flight and row.at > now - IN_FLIGHT_STALE_S)
+            ).scalar_one()
             if open_now >= self.max_open:
                 return OPEN_CAP_POLL_S, None
-            times = [
-                (row.identical, row.contract, now if row.in_flight and row.at > now - IN_FLIGHT_STALE_S else row.at)
-                for row in rows
-                if row.hard
-            ]
+            # Only a hard request reads IB's windows (a soft one only counts as open): a tick of daily bars over
+            # an index makes a thousand soft requests, each reserved here.
+            rows = (
+                conn.execute(
+                    select(
+                        PacingRequestRow.identical,
+                        PacingRequestRow.contract,
+                        PacingRequestRow.at,
+                        PacingRequestRow.in_flight,
+                    ).where(
+                        PacingRequestRow.gateway == self.gateway,
+                        PacingRequestRow.hard,
+                        PacingRequestRow.at > now - max(r.global_window_s, IN_FLIGHT_STALE_S),
+                    )
+                ).all()
+                if hard
+                else []
+            )
+            times = [(row.identical, row.contract, now if row.in_flight and row.at > fresh else row.at) for row in rows]
             waits = [0.0]
             waits += [t + r.identical_window_s - now for key, _c, t in times if key == identical]
             same = sorted(t for _i, c, t in times if c == contract and t > now - r.same_contract_window_s)
@@ -83,7 +90,7 @@ class DatabasePacingBudget:
             recent = sorted(t for _i, _c, t in times if t > now - r.global_window_s)
             if len(recent) >= r.global_max:
                 waits.append(recent[len(recent) - r.global_max] + r.global_window_s - now)
-            wait = max(waits) if hard else 0.0
+            wait = max(waits)
             if wait > 0:
                 return wait, None
             inserted = conn.execute(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from ibkr_pipeline.domain.bars import empty_bars, normalize_bars
@@ -18,6 +19,8 @@ _BAR_LENGTH = {
 }
 NEW_YORK = ZoneInfo("America/New_York")
 SESSION_CLOSE = time(16, 0)
+_NS_PER_DAY = 86_400 * 1_000_000_000
+_EPOCH = date(1970, 1, 1)
 _UNIT_OFFSET = {"S": "seconds", "D": "days", "W": "weeks", "M": "months", "Y": "years"}
 
 
@@ -31,25 +34,38 @@ def bar_length(bar_size: str) -> timedelta:
 def daily_known_at(timestamps: pd.Series) -> pd.Series:
     """When each daily bar is complete: its session's close in New York, as UTC (an early close only makes
     this conservative). The one rule the live tick and the backtest's point-in-time view share."""
-    days = timestamps.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
-    close = pd.Timedelta(hours=SESSION_CLOSE.hour, minutes=SESSION_CLOSE.minute)
-    # 16:00 in New York is never a DST gap or overlap: localizing it is exact.
-    known = (days + close).dt.tz_localize(NEW_YORK).dt.tz_convert("UTC")
-    return known.astype("datetime64[ns, UTC]")
+    days = timestamps.array.as_unit("ns").asi8 // _NS_PER_DAY  # the bar's UTC date, as days since 1970
+    unique, where = np.unique(days, return_inverse=True)
+    closes = np.array([_session_close_ns(int(d)) for d in unique], dtype=np.int64)[where]
+    return pd.Series(pd.DatetimeIndex(closes.view("M8[ns]")).tz_localize("UTC"), index=timestamps.index)
+
+
+@lru_cache(maxsize=65_536)
+def _session_close_ns(day: int) -> int:
+    """16:00 in New York on that date (never a DST gap or overlap, so exact), in UTC nanoseconds."""
+    close = datetime.combine(_EPOCH + timedelta(days=day), SESSION_CLOSE, NEW_YORK)
+    return int(close.timestamp()) * 1_000_000_000
 
 
 def completed_as_of(frame: pd.DataFrame, end: datetime, bar_size: str) -> pd.DataFrame:
-    """Only bars that had finished by ``end``: a daily bar at its session's close, any other at its own end."""
+    """Only bars that had finished by ``end``: a daily bar at its session's close, any other at its own end.
+
+    Every rule finishes a bar at most a day after its own end, so only the last bars are looked at: a stored
+    history holds years of them, and a tick plans a fetch for every symbol."""
     if frame.empty:
         return frame
     length = pd.Timedelta(bar_length(bar_size))
+    stamps = frame["timestamp"]
+    surely = int(stamps.searchsorted(pd.Timestamp(end) - length - pd.Timedelta(days=1), side="right"))
+    tail = stamps.iloc[surely:]
     if bar_size == "1 day":
-        finished = daily_known_at(frame["timestamp"]) <= pd.Timestamp(end)
+        finished = daily_known_at(tail) <= pd.Timestamp(end)
     elif bar_size in _BAR_LENGTH:
-        finished = frame["timestamp"] + length <= pd.Timestamp(end)
+        finished = tail + length <= pd.Timestamp(end)
     else:  # intraday bars end on IB's clock grid: the 09:30 hourly bar of a regular session ends at 10:00
-        finished = frame["timestamp"].dt.floor(length) + length <= pd.Timestamp(end)
-    return frame[finished].reset_index(drop=True)
+        finished = tail.dt.floor(length) + length <= pd.Timestamp(end)
+    # Each rule finishes bars in their order, so the finished ones are a prefix of the frame.
+    return frame.iloc[: surely + int(finished.sum())].reset_index(drop=True)
 
 
 def as_of_tick(frame: pd.DataFrame, end: datetime, bar_size: str) -> pd.DataFrame:
@@ -88,8 +104,12 @@ def merge(known: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFrame:
     known, fetched = normalize_bars(known), normalize_bars(fetched)
     if fetched.empty:
         return known
-    kept = known[~known["timestamp"].isin(fetched["timestamp"])]
-    # Usually the fetch only extends the history: then the union is already in order and is only checked.
+    # The fetch usually only extends the history (its first bar at or after the last known): no other overlap.
+    first = fetched["timestamp"].iloc[0]
+    if first >= known["timestamp"].iloc[-1]:
+        kept = known.iloc[: int(known["timestamp"].searchsorted(first, side="left"))]
+    else:
+        kept = known[~known["timestamp"].isin(fetched["timestamp"])]
     return normalize_bars(pd.concat([kept, fetched], ignore_index=True))
 
 
@@ -97,6 +117,7 @@ def window(frame: pd.DataFrame, end: datetime, lookback: str) -> pd.DataFrame:
     """Bars inside [end - lookback, end]."""
     if frame.empty:
         return frame
-    start = lookback_start(end, lookback)
-    keep = (frame["timestamp"] >= start) & (frame["timestamp"] <= pd.Timestamp(end))
-    return frame[keep].reset_index(drop=True)
+    stamps = frame["timestamp"]
+    first = int(stamps.searchsorted(lookback_start(end, lookback), side="left"))
+    last = int(stamps.searchsorted(pd.Timestamp(end), side="right"))
+    return frame.iloc[first:last].reset_index(drop=True)

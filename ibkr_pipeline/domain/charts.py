@@ -49,6 +49,9 @@ def _frame_for_mpf(frame: pd.DataFrame) -> pd.DataFrame:
 # 1024 px wide, 512 px of candles and volume plus 128 px a panel: a vision model reads a chart in 512 px tiles
 # (4 tiles up to two panels, where the old 1200 x 750 took 6), and it is as wide as the UI shows it.
 DPI = 100
+# zlib level 3, not PIL's 6: half the encoding time for PNGs about a tenth larger (a chart is drawn by the
+# hundred per tick; the vision model's tokens depend on pixels, not bytes)
+PNG_SAVE = {"compress_level": 3}
 WIDTH_PX, MAIN_PX, PANEL_PX = 1024, 512, 128
 MAIN_RATIOS = (4.0, 1.0)  # candles, volume
 PANEL_RATIO = 1.2
@@ -200,17 +203,19 @@ def _draw(
                 fontsize=8,
             )
         full = io.BytesIO()
-        fig.savefig(full, format="png", dpi=DPI)
+        fig.savefig(full, format="png", dpi=DPI, pil_kwargs=PNG_SAVE)
         return full.getvalue()
 
 
 def thumbnail(png: bytes, width: int) -> bytes:
-    """A downscaled copy for inline display in the Dagster UI (resampled, not re-rendered)."""
+    """A downscaled copy for inline display in the Dagster UI (resampled, not re-rendered): halved by a box
+    filter, then resized, in 64 colours; made while the worker processes draw, so it is kept cheap."""
     with Image.open(io.BytesIO(png)) as image:
         height = round(image.height * width / image.width)
-        small = image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS).quantize(colors=64)
+        halved = image.convert("RGB").reduce(2) if image.width >= 2 * width else image.convert("RGB")
+        small = halved.resize((width, height), Image.Resampling.BILINEAR).quantize(colors=64)
     out = io.BytesIO()
-    small.save(out, format="PNG", optimize=True)
+    small.save(out, format="PNG")
     return out.getvalue()
 
 

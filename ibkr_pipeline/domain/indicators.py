@@ -55,6 +55,9 @@ def compute_one(frame: pd.DataFrame, kind: str, params: dict[str, Any], alias: s
 
 def with_indicators(frame: pd.DataFrame, specs: Iterable[Any]) -> pd.DataFrame:
     """A bars frame (``timestamp`` + OHLCV) with every indicator's columns added; ``specs`` have kind/params/name."""
+    specs = list(specs)
+    if not specs:
+        return frame
     indexed = frame.set_index("timestamp")
     parts = [indexed] + [compute_one(indexed, s.kind, s.params, s.name) for s in specs]
     return pd.concat(parts, axis=1).reset_index()
@@ -78,8 +81,14 @@ def _output_columns(kind: str, params_json: str, alias: str | None) -> tuple[str
 
 
 def latest_values(frame: pd.DataFrame) -> dict[str, float | None]:
-    """The last row as plain floats (None where the indicator is still warming up)."""
+    """The last row as plain floats (None where the indicator is still warming up), its ``timestamp`` left out:
+    read in place, as every symbol of a tick is read several times."""
     if frame.empty:
         return {}
     last = frame.iloc[-1]
-    return {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)) for k, v in last.items()}
+    return {k: plain_value(v) for k, v in last.items() if k != "timestamp"}
+
+
+def plain_value(value: Any) -> float | None:
+    """A cell as a float, None for NaN (a value still warming up)."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)

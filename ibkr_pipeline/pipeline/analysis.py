@@ -18,13 +18,13 @@ import pandas as pd
 
 from ibkr_pipeline.domain import indicators as ind
 from ibkr_pipeline.domain.analysis import AnalysisRecord, ChartAnalysis, json_schema, sanity_problems
+from ibkr_pipeline.domain.bars import Frames
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.offline_analyst import offline_analysis
 from ibkr_pipeline.domain.prompts import RenderedPrompt, bars_table, render_prompt
 from ibkr_pipeline.domain.strategy import StrategySpec
 from ibkr_pipeline.llm.client import AnalysisAttempt, AnswerStore, ChartImage, LLMClient
 from ibkr_pipeline.objects.object_store import ObjectStore
-from ibkr_pipeline.pipeline.bars import Frames
 from ibkr_pipeline.pipeline.charts import ChartRefs
 from ibkr_pipeline.pipeline.screen import asks_analyst, screen_symbols
 
@@ -83,7 +83,7 @@ def build_analysis_request(
     """``position`` is what the strategy holds in the symbol, in words (``domain.positions.position_summary``)."""
     primary = spec.signal.timeframe
     frame = frames[primary]
-    latest = ind.latest_values(frame.drop(columns="timestamp"))
+    latest = ind.latest_values(frame)
     recent = [
         {
             "date": f"{row.timestamp:%Y-%m-%d}",

@@ -1,4 +1,9 @@
-"""The bars a tick decides on: what to fetch beyond what is stored, the merge, each symbol's window."""
+"""The bars a tick decides on: what to fetch beyond what is stored, the merge, each symbol's window.
+
+The signal timeframe is fetched for every symbol; the others only for the symbols a chart or the analyst reads
+this tick (``pipeline.screen.context_readers``): a screen that keeps most of an index from the LLM keeps their
+weekly bars unfetched too, and the next tick that reads them fetches what is missing.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,11 @@ import pandas as pd
 from ibkr_pipeline.broker.client import BarsRequest
 from ibkr_pipeline.broker.errors import IBKRError
 from ibkr_pipeline.domain import bar_history
+from ibkr_pipeline.domain.bars import Frames
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.results import SymbolResults
 from ibkr_pipeline.domain.strategy import StrategySpec, Timeframe
-
-Frames = dict[str, pd.DataFrame]  # timeframe name -> bars (and, after the indicators step, their columns)
+from ibkr_pipeline.pipeline.screen import context_readers, reads_every_timeframe
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,13 @@ class BarsStep:
     new_errors: dict[str, str]
     rows: list[FetchedRow]
     grown: dict[tuple[str, str], pd.DataFrame]  # (symbol, timeframe) -> merged history that gained bars: store it
-    requests: int  # made to IB, one per symbol and timeframe
+    requests: int  # made to IB, one per symbol and timeframe fetched
+    not_fetched: dict[str, str]  # symbol -> which timeframes were left unfetched, and why
 
 
 def plan_fetch(symbol: str, info: ContractInfo, tf: Timeframe, end: datetime, history: pd.DataFrame) -> BarsFetch:
     """The IB duration that completes ``tf``'s lookback at ``end`` given the stored ``history``."""
-    known = bar_history.completed_as_of(history[history["timestamp"] <= pd.Timestamp(end)], end, tf.bar_size)
+    known = bar_history.completed_as_of(history, end, tf.bar_size)
     duration = bar_history.missing_duration(known, end, tf.lookback, tf.bar_size)
     return BarsFetch(symbol, tf, history, BarsRequest(info, end, duration, tf.bar_size, "TRADES", tf.use_rth))
 
@@ -86,6 +92,9 @@ class Streamed(Protocol):
     ) -> list[Merged]: ...
 
 
+Target = tuple[str, ContractInfo, Timeframe]
+
+
 def fetch_and_merge(
     spec: StrategySpec,
     contracts: dict[str, ContractInfo],
@@ -95,8 +104,30 @@ def fetch_and_merge(
     carried: dict[str, str],
 ) -> BarsStep:
     """A tick's bars, each series read from the store, planned, fetched and merged in its turn: reading and
-    merging one series overlaps the wait for others, and no step holds every stored history before fetching."""
-    targets = [(symbol, info, tf) for symbol, info in contracts.items() for tf in spec.timeframes]
+    merging one series overlaps the wait for others, and no step holds every stored history before fetching.
+    The signal timeframe first, then the other timeframes of the symbols read on them."""
+    primary = spec.timeframe(spec.signal.timeframe)
+    others = [tf for tf in spec.timeframes if tf.name != primary.name]
+    if not others or reads_every_timeframe(spec):
+        merged = fetched_series(
+            end, stored, streamed, [(s, i, tf) for s, i in contracts.items() for tf in spec.timeframes]
+        )
+        return assemble(spec, merged, end, carried, {})
+    first = fetched_series(end, stored, streamed, [(s, i, primary) for s, i in contracts.items()])
+    windows = {m.symbol: tick_window(m.history, end, primary) for m in first if not isinstance(m.history, str)}
+    readers = context_readers(spec, {s: w for s, w in windows.items() if not w.empty}, end)
+    second = fetched_series(
+        end, stored, streamed, [(s, contracts[s], tf) for s in windows if s in readers for tf in others]
+    )
+    unread = ", ".join(tf.name for tf in others)
+    why = f"{unread} not fetched: neither charted nor asked about this tick (chart.when: {spec.chart.when})"
+    return assemble(spec, first + second, end, carried, {s: why for s in windows if s not in readers})
+
+
+def fetched_series(
+    end: datetime, stored: Callable[[str, str], pd.DataFrame], streamed: Streamed, targets: list[Target]
+) -> list[Merged]:
+    """Each (symbol, timeframe) target fetched beyond its stored history and merged into it."""
     plans: dict[int, BarsFetch] = {}
 
     def request_for(n: int) -> BarsRequest:
@@ -104,12 +135,14 @@ def fetch_and_merge(
         plans[n] = plan_fetch(symbol, info, tf, end, stored(symbol, tf.name))
         return plans[n].request
 
-    merged = streamed(range(len(targets)), request_for, lambda n, answer: merge_one(plans.pop(n), answer))
-    return assemble(spec, merged, end, carried)
+    return streamed(range(len(targets)), request_for, lambda n, answer: merge_one(plans.pop(n), answer))
 
 
-def assemble(spec: StrategySpec, merged_items: list[Merged], end: datetime, carried: dict[str, str]) -> BarsStep:
-    """Merged histories cut to what the tick at ``end`` may read, with what was fetched for each."""
+def assemble(
+    spec: StrategySpec, merged_items: list[Merged], end: datetime, carried: dict[str, str], not_fetched: dict[str, str]
+) -> BarsStep:
+    """Merged histories cut to what the tick at ``end`` may read, with what was fetched for each; a symbol has
+    the timeframes fetched for it (``not_fetched`` says why a symbol has fewer)."""
     merged: dict[tuple[str, str], pd.DataFrame | str] = {}
     grown: dict[tuple[str, str], pd.DataFrame] = {}
     sizes: dict[tuple[str, str], tuple[str, int]] = {}
@@ -127,13 +160,15 @@ def assemble(spec: StrategySpec, merged_items: list[Merged], end: datetime, carr
         return got if isinstance(got, str) else tick_window(got, end, tf)
 
     symbols = list(dict.fromkeys(item.symbol for item in merged_items))
-    results, new_errors = frames_by_symbol(spec, symbols, end, frame_for, carried)
+    results, new_errors = frames_by_symbol(
+        spec, symbols, end, frame_for, carried, lambda s: [tf for tf in spec.timeframes if (s, tf.name) in merged]
+    )
     rows = [
         FetchedRow(s, tf, *sizes[(s, tf)], len(f), f["timestamp"].iloc[0], f["timestamp"].iloc[-1])
         for s, frames in results.values.items()
         for tf, f in frames.items()
     ]
-    return BarsStep(results, new_errors, rows, grown, len(merged_items))
+    return BarsStep(results, new_errors, rows, grown, len(merged_items), not_fetched)
 
 
 def tick_window(history: pd.DataFrame, end: datetime, tf: Timeframe) -> pd.DataFrame:
@@ -147,13 +182,15 @@ def frames_by_symbol(
     end: datetime,
     frame_for: Callable[[str, Timeframe], pd.DataFrame | str],
     carried: dict[str, str],
+    timeframes_of: Callable[[str], list[Timeframe]] | None = None,
 ) -> tuple[SymbolResults[Frames], dict[str, str]]:
-    """Every timeframe of every symbol, or the symbol's first problem (an error, or no bars up to ``end``)."""
+    """Every timeframe of every symbol (or those ``timeframes_of`` it), or the symbol's first problem (an error,
+    or no bars up to ``end``)."""
     values: dict[str, Frames] = {}
     new_errors: dict[str, str] = {}
     for symbol in symbols:
         frames: Frames = {}
-        for tf in spec.timeframes:
+        for tf in timeframes_of(symbol) if timeframes_of else spec.timeframes:
             got = frame_for(symbol, tf)
             if isinstance(got, str) or got.empty:
                 new_errors[symbol] = got if isinstance(got, str) else no_bars(tf.name, end)

@@ -20,10 +20,10 @@ from datetime import datetime
 import pandas as pd
 
 from ibkr_pipeline.domain import charts
+from ibkr_pipeline.domain.bars import Frames
 from ibkr_pipeline.domain.results import SymbolResults
 from ibkr_pipeline.domain.strategy import StrategySpec
 from ibkr_pipeline.objects.object_store import ObjectStore
-from ibkr_pipeline.pipeline.bars import Frames
 from ibkr_pipeline.pipeline.screen import symbols_to_chart
 
 ChartRefs = dict[str, dict[str, str]]  # timeframe -> {"key", "uri", "path", "sha256"}; {} when not drawn

@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass
 
 from ibkr_pipeline.domain import indicators as ind
+from ibkr_pipeline.domain.bars import Frames
 from ibkr_pipeline.domain.results import SymbolResults
 from ibkr_pipeline.domain.strategy import StrategySpec
-from ibkr_pipeline.pipeline.bars import Frames
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,23 @@
-"""Who is asked and who is drawn: the LLM funnel (``llm.screen``) and ``chart.when``, on the latest values."""
+"""Who is asked and who is drawn: the LLM funnel (``llm.screen``) and ``chart.when``, on the latest values; and so
+whose other timeframes are fetched at all."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import pandas as pd
+
 from ibkr_pipeline.domain import indicators as ind
+from ibkr_pipeline.domain import rules
+from ibkr_pipeline.domain.bars import Frames
 from ibkr_pipeline.domain.screen import ScreenDecision, screen
 from ibkr_pipeline.domain.signals import rule_signal
 from ibkr_pipeline.domain.strategy import StrategySpec
-from ibkr_pipeline.pipeline.bars import Frames
 
 
 def latest(spec: StrategySpec, frames: Frames) -> dict[str, float | None]:
     """The signal timeframe's latest values: what rules, the screen and the signal read."""
-    return ind.latest_values(frames[spec.signal.timeframe].drop(columns="timestamp"))
+    return ind.latest_values(frames[spec.signal.timeframe])
 
 
 def screen_symbols(spec: StrategySpec, frames: dict[str, Frames]) -> dict[str, ScreenDecision]:
@@ -47,3 +51,31 @@ def symbols_to_chart(spec: StrategySpec, frames: dict[str, Frames], as_of: datet
         if s in decisions and rule_signal(s, as_of, latest(spec, f), spec.signal).action != "HOLD"
     }
     return read_by_llm | traded
+
+
+def reads_every_timeframe(spec: StrategySpec) -> bool:
+    """Whether every symbol's every timeframe is read whatever its values: every chart drawn, or no screen ahead
+    of the analyst (or, in rules mode, of ``chart.when: screened``)."""
+    if spec.chart.when == "always":
+        return True
+    return spec.llm.screen is None and (spec.chart.when == "screened" or spec.signal.mode != "rules")
+
+
+def context_readers(spec: StrategySpec, signal_frames: dict[str, pd.DataFrame], as_of: datetime) -> set[str]:
+    """The symbols whose other timeframes a chart or the analyst reads this tick, decided on the signal
+    timeframe's bars alone, as the charts and analysis steps decide later: only the indicators the screen and
+    the rules name are computed here (the indicators step computes them all)."""
+    primary = spec.signal.timeframe
+    read = [spec.llm.screen]
+    if spec.chart.when == "signals":  # the rules' trades are charted
+        read += [spec.signal.buy, spec.signal.sell, spec.signal.atr]
+    named = set().union(*(rules.names_in(e) for e in read if e))
+    needed = [i for i in spec.indicators_for(primary) if named & set(i.columns())]
+    frames: dict[str, Frames] = {}
+    for symbol, frame in signal_frames.items():
+        try:
+            frames[symbol] = {primary: ind.with_indicators(frame, needed)}
+        except (ind.IndicatorError, ValueError):
+            continue  # the indicators step names the problem, and the symbol goes no further
+    asked = {s for s, d in screen_symbols(spec, frames).items() if asks_analyst(spec, d)}
+    return symbols_to_chart(spec, frames, as_of) | asked

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from ibkr_pipeline.domain.analysis import AnalysisRecord
+from ibkr_pipeline.domain.bars import Frames
 from ibkr_pipeline.domain.screen import screen
 from ibkr_pipeline.domain.signals import Signal, combined_signal
 from ibkr_pipeline.domain.strategy import StrategySpec
-from ibkr_pipeline.pipeline.bars import Frames
 from ibkr_pipeline.pipeline.screen import latest
 
 

@@ -183,6 +183,19 @@ def test_a_screen_that_passes_2_of_10_symbols_asks_the_llm_twice_and_draws_only_
     chart_meta = metadata(result, "charts", "test_funnel")
     assert (chart_meta["images"], chart_meta["not_drawn"]) == (4, 8)
 
+    # Weekly bars are read only by the charts and the analyst: fetched for the 2 the screen passes, not the 8.
+    assert funnel_gateway.sim.historical_requests == 10 + 2
+    bars = out(result, "bars", "test_funnel").values
+    assert {s: sorted(frames) for s, frames in bars.items()} == {
+        s: ["daily", "weekly"] if s.startswith("BIG") else ["daily"] for s in FUNNEL_SYMBOLS
+    }
+    bars_meta = metadata(result, "bars", "test_funnel")
+    assert (bars_meta["requests"], bars_meta["signal_timeframe_only"]) == (12, 8)
+    assert bars_meta["not_fetched"] == {
+        s: "weekly not fetched: neither charted nor asked about this tick (chart.when: screened)"
+        for s in FUNNEL_SYMBOLS[2:]
+    }
+
     meta = metadata(result, "analysis", "test_funnel")
     assert (meta["asked"], meta["screened_out"], meta["llm_calls"]) == (2, 8, 2)
     assert meta["screened_out_reasons"] == {s: "llm.screen `close > 500` is false" for s in FUNNEL_SYMBOLS[2:]}
