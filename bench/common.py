@@ -10,8 +10,24 @@ from pathlib import Path
 
 from ibkr_pipeline.domain.strategy import StrategySpec, parse_strategy
 from ibkr_pipeline.exchange.universe import Universe
+from ibkr_pipeline.gateway_sim.server import GatewaySimulator
 
 CLOCK = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)
+
+
+def make_market_data(sim: GatewaySimulator, symbols: list[str]) -> None:
+    """The simulator's prices for these symbols (daily paths, and the minutes of its clock's session that a
+    quote reads) made before the timed part: IB's data exists before anyone asks, and making it up on the
+    machine's cores is the simulator's cost, not the pipeline's."""
+    market = sim.market
+    today = market.calendar.last_index_started_by(sim.clock.now())
+    for symbol in symbols:
+        instrument = sim.universe.by_symbol(symbol)
+        assert instrument is not None, symbol
+        market.daily_bars(instrument, True, 1500, 2300)
+        market.minute_frame(instrument, today, rth=True)
+
+
 TICK = "2026-11-17-16:15"  # runs Tuesday 17 Nov 16:15 New York
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from bench.common import CLOCK
+from bench.common import CLOCK, make_market_data
 from bench.figures import figure
 from ibkr_pipeline.broker.client import BarsRequest, IBKRClient, IBKRSettings
 from ibkr_pipeline.domain import bar_history
@@ -25,9 +25,7 @@ def run() -> list[dict]:
     with SimulatorThread(
         SimulatorConfig(port=0, clock_start=CLOCK, clock_speed=0, pacing=True, pacing_time_scale=SCALE)
     ) as gw:
-        # Generate the simulator's price paths first: IB's own data costs are not what is measured here.
-        for symbol in symbols:
-            gw.sim.market.daily_bars(gw.sim.universe.by_symbol(symbol), True, 1500, 2300)
+        make_market_data(gw.sim, symbols)
         client = IBKRClient(IBKRSettings(port=gw.port, pacing_time_scale=SCALE))
         client.connect()
         infos = client.run(client.resolve_many_async([ContractSpec(symbol=s) for s in symbols]))

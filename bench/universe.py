@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ib_async.client import Client
 
-from bench.common import CLOCK
+from bench.common import CLOCK, make_market_data
 from bench.figures import figure
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
 
@@ -132,6 +132,7 @@ def run() -> list[dict]:
             port=0, clock_start=CLOCK, clock_speed=0, universe_file=universe_file(Path(tmp) / "u.yaml")
         )
         with SimulatorThread(config) as gw:
+            make_market_data(gw.sim, symbols())
             cold = tick(every_chart, gw.port, tmp, FIRST)
             warm = tick(every_chart, gw.port, tmp, NEXT)
             with FakeOpenAI(lambda body, n: Reply(body=completion(json.dumps(sensible_analysis(body))))) as server:
