@@ -66,9 +66,10 @@ def bare_tick(spec, res: dict, tmp: Path) -> int:
             lambda s, tf: from_parquet(store.get(keys.bars(spec.name, s, tf))),
             client.bars_streamed,
             {},
+            lambda s, tf, history: store.put(
+                keys.bars(spec.name, s, tf), to_parquet(history), "application/vnd.apache.parquet"
+            ),
         )
-    for (symbol, tf), merged in bars.grown.items():
-        store.put(keys.bars(spec.name, symbol, tf), to_parquet(merged), "application/vnd.apache.parquet")
     indicators = compute_indicators(spec, bars.results).results
     drawn = draw_charts(spec, indicators, store, lambda s, tf: keys.chart(spec.name, s, TICK, tf), end).results
     frames = {s: indicators.values[s] for s in drawn.values}

@@ -213,10 +213,11 @@ class StrategyAssets:
                         lambda symbol, tf: from_parquet(store.get(keys.bars(spec.name, symbol, tf))),
                         client.bars_streamed,
                         contracts.carry_errors(),
+                        lambda symbol, tf, history: store.put(
+                            keys.bars(spec.name, symbol, tf), to_parquet(history), "application/vnd.apache.parquet"
+                        ),
                     )
                 )
-            for (symbol, tf), merged in step.grown.items():
-                store.put(keys.bars(spec.name, symbol, tf), to_parquet(merged), "application/vnd.apache.parquet")
             for symbol, problem in step.new_errors.items():
                 context.log.warning("%s: %s", symbol, problem)
             yield from self._emit(

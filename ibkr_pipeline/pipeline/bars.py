@@ -50,7 +50,6 @@ class BarsStep:
     results: SymbolResults[Frames]
     new_errors: dict[str, str]
     rows: list[FetchedRow]
-    grown: dict[tuple[str, str], pd.DataFrame]  # (symbol, timeframe) -> merged history that gained bars: store it
     requests: int  # made to IB, one per symbol and timeframe fetched
     not_fetched: dict[str, str]  # symbol -> which timeframes were left unfetched, and why
 
@@ -64,21 +63,29 @@ def plan_fetch(symbol: str, info: ContractInfo, tf: Timeframe, end: datetime, hi
 
 @dataclass(frozen=True)
 class Merged:
-    """One request's answer merged into its stored history (or the error, named for its timeframe); the stored
-    history itself is not kept."""
+    """One request's answer merged into its stored history, cut to what the tick reads (or the error, named for
+    its timeframe): a series' whole history is held only while it is merged and stored."""
 
     symbol: str
     timeframe: str
     duration: str
-    history: pd.DataFrame | str
+    window: pd.DataFrame | str
     fetched: int
 
 
-def merge_one(item: BarsFetch, answer: pd.DataFrame | IBKRError) -> Merged:
+Keep = Callable[[str, str, pd.DataFrame], object]  # (symbol, timeframe, history that gained bars): store it
+
+
+def merge_one(item: BarsFetch, answer: pd.DataFrame | IBKRError, end: datetime, keep: Keep) -> Merged:
+    """The answer merged, the grown history kept at once (while other answers are awaited), the tick's window
+    returned."""
     where = (item.symbol, item.timeframe.name, item.request.duration)
     if isinstance(answer, IBKRError):
         return Merged(*where, f"bars/{item.timeframe.name}: {answer}", 0)
-    return Merged(*where, bar_history.merge(item.stored, answer), len(answer))
+    history = bar_history.merge(item.stored, answer)
+    if len(answer):
+        keep(item.symbol, item.timeframe.name, history)
+    return Merged(*where, tick_window(history, end, item.timeframe), len(answer))
 
 
 class Streamed(Protocol):
@@ -102,30 +109,28 @@ def fetch_and_merge(
     stored: Callable[[str, str], pd.DataFrame],
     streamed: Streamed,
     carried: dict[str, str],
+    keep: Keep,
 ) -> BarsStep:
-    """A tick's bars, each series read from the store, planned, fetched and merged in its turn: reading and
-    merging one series overlaps the wait for others, and no step holds every stored history before fetching.
-    The signal timeframe first, then the other timeframes of the symbols read on them."""
+    """A tick's bars, each series read from the store, planned, fetched, merged and kept in its turn: that work
+    overlaps the wait for other answers, and no step holds every history. The signal timeframe first, then the
+    other timeframes of the symbols read on them."""
     primary = spec.timeframe(spec.signal.timeframe)
     others = [tf for tf in spec.timeframes if tf.name != primary.name]
     if not others or reads_every_timeframe(spec):
-        merged = fetched_series(
-            end, stored, streamed, [(s, i, tf) for s, i in contracts.items() for tf in spec.timeframes]
-        )
-        return assemble(spec, merged, end, carried, {})
-    first = fetched_series(end, stored, streamed, [(s, i, primary) for s, i in contracts.items()])
-    windows = {m.symbol: tick_window(m.history, end, primary) for m in first if not isinstance(m.history, str)}
+        every = [(s, i, tf) for s, i in contracts.items() for tf in spec.timeframes]
+        return assemble(spec, fetched_series(end, stored, streamed, keep, every), end, carried, {})
+    first = fetched_series(end, stored, streamed, keep, [(s, i, primary) for s, i in contracts.items()])
+    windows = {m.symbol: m.window for m in first if not isinstance(m.window, str)}
     readers = context_readers(spec, {s: w for s, w in windows.items() if not w.empty}, end)
-    second = fetched_series(
-        end, stored, streamed, [(s, contracts[s], tf) for s in windows if s in readers for tf in others]
-    )
+    context = [(s, contracts[s], tf) for s in windows if s in readers for tf in others]
+    second = fetched_series(end, stored, streamed, keep, context)
     unread = ", ".join(tf.name for tf in others)
     why = f"{unread} not fetched: neither charted nor asked about this tick (chart.when: {spec.chart.when})"
     return assemble(spec, first + second, end, carried, {s: why for s in windows if s not in readers})
 
 
 def fetched_series(
-    end: datetime, stored: Callable[[str, str], pd.DataFrame], streamed: Streamed, targets: list[Target]
+    end: datetime, stored: Callable[[str, str], pd.DataFrame], streamed: Streamed, keep: Keep, targets: list[Target]
 ) -> list[Merged]:
     """Each (symbol, timeframe) target fetched beyond its stored history and merged into it."""
     plans: dict[int, BarsFetch] = {}
@@ -135,40 +140,30 @@ def fetched_series(
         plans[n] = plan_fetch(symbol, info, tf, end, stored(symbol, tf.name))
         return plans[n].request
 
-    return streamed(range(len(targets)), request_for, lambda n, answer: merge_one(plans.pop(n), answer))
+    return streamed(range(len(targets)), request_for, lambda n, answer: merge_one(plans.pop(n), answer, end, keep))
 
 
 def assemble(
     spec: StrategySpec, merged_items: list[Merged], end: datetime, carried: dict[str, str], not_fetched: dict[str, str]
 ) -> BarsStep:
-    """Merged histories cut to what the tick at ``end`` may read, with what was fetched for each; a symbol has
-    the timeframes fetched for it (``not_fetched`` says why a symbol has fewer)."""
-    merged: dict[tuple[str, str], pd.DataFrame | str] = {}
-    grown: dict[tuple[str, str], pd.DataFrame] = {}
-    sizes: dict[tuple[str, str], tuple[str, int]] = {}
-    for item in merged_items:
-        where = (item.symbol, item.timeframe)
-        merged[where] = item.history
-        if isinstance(item.history, str):
-            continue
-        sizes[where] = (item.duration, item.fetched)
-        if item.fetched:
-            grown[where] = item.history
-
-    def frame_for(symbol: str, tf: Timeframe) -> pd.DataFrame | str:
-        got = merged[(symbol, tf.name)]
-        return got if isinstance(got, str) else tick_window(got, end, tf)
-
+    """Each symbol's windows, with what was fetched for each; a symbol has the timeframes fetched for it
+    (``not_fetched`` says why a symbol has fewer)."""
+    merged = {(item.symbol, item.timeframe): item for item in merged_items}
     symbols = list(dict.fromkeys(item.symbol for item in merged_items))
     results, new_errors = frames_by_symbol(
-        spec, symbols, end, frame_for, carried, lambda s: [tf for tf in spec.timeframes if (s, tf.name) in merged]
+        spec,
+        symbols,
+        end,
+        lambda s, tf: merged[(s, tf.name)].window,
+        carried,
+        lambda s: [tf for tf in spec.timeframes if (s, tf.name) in merged],
     )
     rows = [
-        FetchedRow(s, tf, *sizes[(s, tf)], len(f), f["timestamp"].iloc[0], f["timestamp"].iloc[-1])
+        FetchedRow(s, tf, merged[(s, tf)].duration, merged[(s, tf)].fetched, len(f), *f["timestamp"].iloc[[0, -1]])
         for s, frames in results.values.items()
         for tf, f in frames.items()
     ]
-    return BarsStep(results, new_errors, rows, grown, len(merged_items), not_fetched)
+    return BarsStep(results, new_errors, rows, len(merged_items), not_fetched)
 
 
 def tick_window(history: pd.DataFrame, end: datetime, tf: Timeframe) -> pd.DataFrame:

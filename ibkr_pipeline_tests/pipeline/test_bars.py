@@ -76,13 +76,18 @@ def run(strategy):
         return out
 
     contracts = {s: contract(s) for s in PRICES}
-    return fetch_and_merge(strategy, contracts, END, lambda s, tf: empty_bars(), streamed, {}), asked
+    kept: list[tuple[str, str]] = []
+    step = fetch_and_merge(
+        strategy, contracts, END, lambda s, tf: empty_bars(), streamed, {}, lambda s, tf, history: kept.append((s, tf))
+    )
+    return step, asked, kept
 
 
 def test_the_other_timeframes_are_fetched_only_for_what_the_screen_passes():
-    step, asked = run(spec())
+    step, asked, kept = run(spec())
     assert asked == [("BIG", "1 day"), ("SMALL", "1 day"), ("BROKEN", "1 day"), ("BIG", "1 week")]
     assert step.requests == 4
+    assert kept == [("BIG", "daily"), ("SMALL", "daily"), ("BIG", "weekly")]  # stored as merged; errors keep nothing
     assert {s: sorted(f) for s, f in step.results.values.items()} == {"BIG": ["daily", "weekly"], "SMALL": ["daily"]}
     assert step.new_errors == {"BROKEN": "bars/daily: IB error 162: HMDS query returned no data"}
     assert step.not_fetched == {
@@ -91,7 +96,7 @@ def test_the_other_timeframes_are_fetched_only_for_what_the_screen_passes():
 
 
 def test_every_chart_drawn_fetches_every_timeframe_of_every_symbol():
-    step, asked = run(spec(when="always"))
+    step, asked, kept = run(spec(when="always"))
     assert sorted(asked) == sorted((s, size) for s in PRICES for size in ("1 week", "1 day"))
     assert {s: sorted(f) for s, f in step.results.values.items()} == {
         "BIG": ["daily", "weekly"],
