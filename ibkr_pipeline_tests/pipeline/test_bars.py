@@ -8,9 +8,9 @@ import pandas as pd
 from ibkr_pipeline.broker.client import BarsRequest
 from ibkr_pipeline.broker.errors import IBKRError
 from ibkr_pipeline.domain.bars import empty_bars
-from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.pipeline.bars import fetch_and_merge
+from ibkr_pipeline_tests.database.test_contract_cache import info
 
 END = datetime(2026, 11, 19, 21, 15, tzinfo=UTC)
 PRICES = {"BIG": 900.0, "SMALL": 20.0, "BROKEN": 950.0}
@@ -32,23 +32,6 @@ signal: {{mode: llm, timeframe: daily, sell: "close < 0"}}
 llm: {{screen: "{screen}"}}
 """,
         Path("bars_plan.yaml"),
-    )
-
-
-def contract(symbol: str) -> ContractInfo:
-    return ContractInfo(
-        symbol=symbol,
-        sec_type="STK",
-        exchange="SMART",
-        currency="USD",
-        con_id=len(symbol),
-        primary_exchange="NYSE",
-        local_symbol=symbol,
-        trading_class=symbol,
-        long_name=symbol,
-        min_tick=0.01,
-        time_zone="US/Eastern",
-        fetched_at=END,
     )
 
 
@@ -75,7 +58,7 @@ def run(strategy):
             out.append(on_answer(n, answer(request)))
         return out
 
-    contracts = {s: contract(s) for s in PRICES}
+    contracts = {s: info(s, s, n) for n, s in enumerate(PRICES, 1)}
     kept: list[tuple[str, str]] = []
     step = fetch_and_merge(
         strategy, contracts, END, lambda s, tf: empty_bars(), streamed, {}, lambda s, tf, history: kept.append((s, tf))
