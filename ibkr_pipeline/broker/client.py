@@ -500,30 +500,36 @@ class IBKRClient:
         items: Sequence[Item],
         request_for: Callable[[Item], BarsRequest],
         on_answer: Callable[[Item, pd.DataFrame | IBKRError], Answer],
+        follow_up: Callable[[Item, Answer], Sequence[Item]] | None = None,
     ) -> list[Answer]:
-        """Each item's request made when its turn comes and its answer handled as it arrives, in the items'
-        order: the work around a fetch (reading the stored history, merging) runs while others wait on IB, and
-        at most ``STREAM_AHEAD`` items are between their request and their handled answer at once."""
+        """Each item's request made when its turn comes and its answer handled as it arrives: the work around a
+        fetch (reading the stored history, merging) runs while others wait on IB, and at most ``STREAM_AHEAD``
+        items are between their request and their handled answer at once. ``follow_up`` names the items a handled
+        answer calls for (a symbol's other timeframes once its signal timeframe is read): they join the stream at
+        once, not after every item. Answers come back in the items' order, each followed by its follow-ups'."""
         ahead = asyncio.Semaphore(STREAM_AHEAD)
 
-        async def one(item: Item) -> Answer:
+        async def one(item: Item) -> list[Answer]:
             async with ahead:
                 request = request_for(item)
                 try:
                     answer: pd.DataFrame | IBKRError = await self.bars_async(request)
                 except IBKRError as exc:
                     answer = exc
-                return on_answer(item, answer)
+                handled = on_answer(item, answer)
+            more = follow_up(item, handled) if follow_up else ()
+            return [handled, *(a for got in await asyncio.gather(*(one(i) for i in more)) for a in got)]
 
-        return list(await asyncio.gather(*(one(i) for i in items)))
+        return [a for got in await asyncio.gather(*(one(i) for i in items)) for a in got]
 
     def bars_streamed(
         self,
         items: Sequence[Item],
         request_for: Callable[[Item], BarsRequest],
         on_answer: Callable[[Item, pd.DataFrame | IBKRError], Answer],
+        follow_up: Callable[[Item, Answer], Sequence[Item]] | None = None,
     ) -> list[Answer]:
-        return self.run(self.bars_streamed_async(items, request_for, on_answer))
+        return self.run(self.bars_streamed_async(items, request_for, on_answer, follow_up))
 
     # -- quotes ----------------------------------------------------------
 

@@ -89,13 +89,14 @@ def merge_one(item: BarsFetch, answer: pd.DataFrame | IBKRError, end: datetime, 
 
 
 class Streamed(Protocol):
-    """``IBKRClient.bars_streamed``: requests made in turn, answers handled as they arrive."""
+    """``IBKRClient.bars_streamed``: requests made in turn, answers handled as they arrive, follow-ups joined."""
 
     def __call__(
         self,
         items: Sequence[int],
         request_for: Callable[[int], BarsRequest],
         on_answer: Callable[[int, pd.DataFrame | IBKRError], Merged],
+        follow_up: Callable[[int, Merged], Sequence[int]] | None = None,
     ) -> list[Merged]: ...
 
 
@@ -112,35 +113,38 @@ def fetch_and_merge(
     keep: Keep,
 ) -> BarsStep:
     """A tick's bars, each series read from the store, planned, fetched, merged and kept in its turn: that work
-    overlaps the wait for other answers, and no step holds every history. The signal timeframe first, then the
-    other timeframes of the symbols read on them."""
+    overlaps the wait for other answers, and no step holds every history. Every symbol's signal timeframe; a
+    symbol's other timeframes as soon as its signal timeframe shows a chart or the analyst will read them."""
     primary = spec.timeframe(spec.signal.timeframe)
     others = [tf for tf in spec.timeframes if tf.name != primary.name]
-    if not others or reads_every_timeframe(spec):
-        every = [(s, i, tf) for s, i in contracts.items() for tf in spec.timeframes]
-        return assemble(spec, fetched_series(end, stored, streamed, keep, every), end, carried, {})
-    first = fetched_series(end, stored, streamed, keep, [(s, i, primary) for s, i in contracts.items()])
-    windows = {m.symbol: m.window for m in first if not isinstance(m.window, str)}
-    readers = context_readers(spec, {s: w for s, w in windows.items() if not w.empty}, end)
-    context = [(s, contracts[s], tf) for s in windows if s in readers for tf in others]
-    second = fetched_series(end, stored, streamed, keep, context)
+    every = not others or reads_every_timeframe(spec)
+    first = spec.timeframes if every else [primary]
+    targets: list[Target] = [(s, info, tf) for s, info in contracts.items() for tf in first]
+    plans: dict[int, BarsFetch] = {}
+    not_fetched: dict[str, str] = {}
     unread = ", ".join(tf.name for tf in others)
     why = f"{unread} not fetched: neither charted nor asked about this tick (chart.when: {spec.chart.when})"
-    return assemble(spec, first + second, end, carried, {s: why for s in windows if s not in readers})
-
-
-def fetched_series(
-    end: datetime, stored: Callable[[str, str], pd.DataFrame], streamed: Streamed, keep: Keep, targets: list[Target]
-) -> list[Merged]:
-    """Each (symbol, timeframe) target fetched beyond its stored history and merged into it."""
-    plans: dict[int, BarsFetch] = {}
 
     def request_for(n: int) -> BarsRequest:
         symbol, info, tf = targets[n]
         plans[n] = plan_fetch(symbol, info, tf, end, stored(symbol, tf.name))
         return plans[n].request
 
-    return streamed(range(len(targets)), request_for, lambda n, answer: merge_one(plans.pop(n), answer, end, keep))
+    def follow_up(n: int, merged: Merged) -> list[int]:
+        """The symbol's other timeframes, when its signal timeframe's window says they will be read."""
+        symbol, info, tf = targets[n]
+        if every or tf.name != primary.name or isinstance(merged.window, str) or merged.window.empty:
+            return []
+        if symbol not in context_readers(spec, {symbol: merged.window}, end):
+            not_fetched[symbol] = why
+            return []
+        targets.extend((symbol, info, tf) for tf in others)
+        return list(range(len(targets) - len(others), len(targets)))
+
+    merged = streamed(
+        range(len(targets)), request_for, lambda n, answer: merge_one(plans.pop(n), answer, end, keep), follow_up
+    )
+    return assemble(spec, merged, end, carried, not_fetched)
 
 
 def assemble(

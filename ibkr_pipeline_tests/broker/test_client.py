@@ -304,3 +304,22 @@ def test_streamed_bars_are_requested_in_turn_and_handled_as_they_arrive(gateway)
         deepest = max(deepest, held)
     assert deepest == STREAM_AHEAD == 100
     assert events.index(("request", 100)) > min(events.index(("answer", n)) for n in range(100))
+
+
+def test_a_streamed_answer_can_call_for_more_requests_which_join_at_once(gateway):
+    """A symbol's weekly bars are asked for once its daily answer is read, each answer followed by its follow-ups."""
+    symbols = Universe.default().symbols[:4]
+    with client_for(gateway) as client:
+        infos = client.run(client.resolve_many_async([ContractSpec(symbol=s) for s in symbols]))
+
+        def request_for(n: int) -> BarsRequest:
+            return BarsRequest(infos[n % 100], None, "1 M", "1 day" if n < 100 else "1 week")
+
+        got = client.bars_streamed(
+            range(4),
+            request_for,
+            lambda n, answer: (n, len(answer)),
+            lambda n, handled: [n + 100] if n < 100 and n % 2 == 0 else [],
+        )
+    assert [n for n, _ in got] == [0, 100, 1, 2, 102, 3] and all(size > 0 for _, size in got)
+    assert gateway.sim.historical_requests == 6

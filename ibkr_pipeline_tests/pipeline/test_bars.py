@@ -50,12 +50,15 @@ def answer(request: BarsRequest) -> pd.DataFrame | IBKRError:
 def run(strategy):
     asked: list[tuple[str, str]] = []
 
-    def streamed(items, request_for, on_answer):
+    def streamed(items, request_for, on_answer, follow_up):
+        """IBKRClient.bars_streamed one item at a time: each answer handled, then its follow-ups."""
         out = []
         for n in items:
             request = request_for(n)
             asked.append((request.contract.symbol, request.bar_size))
-            out.append(on_answer(n, answer(request)))
+            handled = on_answer(n, answer(request))
+            out.append(handled)
+            out.extend(streamed(follow_up(n, handled), request_for, on_answer, follow_up))
         return out
 
     contracts = {s: info(s, s, n) for n, s in enumerate(PRICES, 1)}
@@ -68,9 +71,10 @@ def run(strategy):
 
 def test_the_other_timeframes_are_fetched_only_for_what_the_screen_passes():
     step, asked, kept = run(spec())
-    assert asked == [("BIG", "1 day"), ("SMALL", "1 day"), ("BROKEN", "1 day"), ("BIG", "1 week")]
+    # BIG's weekly bars are asked for as soon as its daily answer passes the screen
+    assert asked == [("BIG", "1 day"), ("BIG", "1 week"), ("SMALL", "1 day"), ("BROKEN", "1 day")]
     assert step.requests == 4
-    assert kept == [("BIG", "daily"), ("SMALL", "daily"), ("BIG", "weekly")]  # stored as merged; errors keep nothing
+    assert kept == [("BIG", "daily"), ("BIG", "weekly"), ("SMALL", "daily")]  # stored as merged; errors keep nothing
     assert {s: sorted(f) for s, f in step.results.values.items()} == {"BIG": ["daily", "weekly"], "SMALL": ["daily"]}
     assert step.new_errors == {"BROKEN": "bars/daily: IB error 162: HMDS query returned no data"}
     assert step.not_fetched == {
