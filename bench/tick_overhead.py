@@ -21,7 +21,7 @@ from ibkr_pipeline.assets.strategy import build_strategy_definitions
 from ibkr_pipeline.assets.ticks import partitions_for, tick_instant
 from ibkr_pipeline.gateway_sim.server import SimulatorConfig, SimulatorThread
 from ibkr_pipeline.objects import keys
-from ibkr_pipeline.objects.bar_files import from_parquet, to_parquet
+from ibkr_pipeline.objects.bar_files import StrategyBars
 from ibkr_pipeline.pipeline.analysis import analyse_symbols
 from ibkr_pipeline.pipeline.bars import fetch_and_merge
 from ibkr_pipeline.pipeline.charts import draw_charts
@@ -59,17 +59,8 @@ def bare_tick(spec, res: dict, tmp: Path) -> int:
     with res["ibkr"].get_client(database) as client:
         infos = client.run(client.resolve_many_async([u.contract_spec() for u in spec.universe]))
         contracts = {u.symbol: i for u, i in zip(spec.universe, infos, strict=True)}
-        bars = fetch_and_merge(
-            spec,
-            contracts,
-            end,
-            lambda s, tf: from_parquet(store.get(keys.bars(spec.name, s, tf))),
-            client.bars_streamed,
-            {},
-            lambda s, tf, history: store.put(
-                keys.bars(spec.name, s, tf), to_parquet(history), "application/vnd.apache.parquet"
-            ),
-        )
+        histories = StrategyBars(store, spec.name)
+        bars = fetch_and_merge(spec, contracts, end, histories.get, client.bars_streamed, {}, histories.put)
     indicators = compute_indicators(spec, bars.results).results
     drawn = draw_charts(spec, indicators, store, lambda s, tf: keys.chart(spec.name, s, TICK, tf), end).results
     frames = {s: indicators.values[s] for s in drawn.values}

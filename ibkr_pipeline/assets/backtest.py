@@ -26,7 +26,7 @@ from ibkr_pipeline.domain.bar_history import merge
 from ibkr_pipeline.domain.contracts import ContractInfo
 from ibkr_pipeline.domain.strategy import StrategySpec
 from ibkr_pipeline.objects import keys
-from ibkr_pipeline.objects.bar_files import from_parquet, to_parquet
+from ibkr_pipeline.objects.bar_files import PARQUET, from_parquet, to_parquet
 from ibkr_pipeline.pipeline.analysis import analyst_for
 from ibkr_pipeline.pipeline.contracts import resolved
 from ibkr_pipeline.resources.database import DatabaseResource
@@ -108,7 +108,7 @@ def _daily_history(
                 if isinstance(got, IBKRError):
                     raise dg.Failure(f"{spec.name}: daily history for {symbol}: {got}")
                 daily[symbol] = merge(daily[symbol], got)
-                store.put(keys.daily_history(symbol), to_parquet(daily[symbol]), "application/vnd.apache.parquet")
+                store.put(keys.daily_history(symbol), to_parquet(daily[symbol]), PARQUET)
     return contracts, daily, {"requests": len(missing)}
 
 

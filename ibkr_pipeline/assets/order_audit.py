@@ -16,7 +16,7 @@ from ibkr_pipeline.assets.portfolio import table_metadata
 from ibkr_pipeline.audit import AuditFacts, gather, sections
 from ibkr_pipeline.domain import charts
 from ibkr_pipeline.objects import keys
-from ibkr_pipeline.objects.bar_files import from_parquet
+from ibkr_pipeline.objects.bar_files import StrategyBars
 from ibkr_pipeline.resources.database import DatabaseResource
 from ibkr_pipeline.resources.objects import ObjectStoreResource
 from ibkr_pipeline.trading.views import View
@@ -42,7 +42,7 @@ def trade_chart(facts: AuditFacts, store: ObjectStoreResource) -> bytes | None:
     """The order on the chart of its signal's timeframe: levels, the tick, and the fills since."""
     row = facts.row
     timeframe = next(iter(facts.chart_uris), "daily")
-    frame = from_parquet(store.get(keys.bars(row.strategy, row.symbol, timeframe)))
+    frame = StrategyBars(store, row.strategy).get(row.symbol, timeframe)
     at = row.tick_as_of or row.created_at
     if frame.empty:
         return None

@@ -29,7 +29,7 @@ from ibkr_pipeline.database.engine import data_dir
 from ibkr_pipeline.domain.results import SymbolResults
 from ibkr_pipeline.domain.strategy import StrategySpec, file_hash, read_strategy_text
 from ibkr_pipeline.objects import keys
-from ibkr_pipeline.objects.bar_files import from_parquet, to_parquet
+from ibkr_pipeline.objects.bar_files import StrategyBars
 from ibkr_pipeline.pipeline.analysis import analyse_symbols
 from ibkr_pipeline.pipeline.bars import fetch_and_merge
 from ibkr_pipeline.pipeline.charts import draw_charts
@@ -204,18 +204,17 @@ class StrategyAssets:
             ibkr: IBKRResource = context.resources.ibkr
             store: ObjectStoreResource = context.resources.objects
             end = tick_at(context)
+            histories = StrategyBars(store, spec.name)
             with ibkr.get_client(context.resources.database) as client:
                 step, seconds = _timed(
                     lambda: fetch_and_merge(
                         spec,
                         contracts.values,
                         end,
-                        lambda symbol, tf: from_parquet(store.get(keys.bars(spec.name, symbol, tf))),
+                        histories.get,
                         client.bars_streamed,
                         contracts.carry_errors(),
-                        lambda symbol, tf, history: store.put(
-                            keys.bars(spec.name, symbol, tf), to_parquet(history), "application/vnd.apache.parquet"
-                        ),
+                        histories.put,
                     )
                 )
             for symbol, problem in step.new_errors.items():

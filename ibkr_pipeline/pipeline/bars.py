@@ -133,7 +133,7 @@ def fetch_and_merge(
     def follow_up(n: int, merged: Merged) -> list[int]:
         """The symbol's other timeframes, when its signal timeframe's window says they will be read."""
         symbol, info, tf = targets[n]
-        if every or tf.name != primary.name or isinstance(merged.window, str) or merged.window.empty:
+        if tf.name != primary.name or isinstance(merged.window, str) or merged.window.empty:
             return []
         if symbol not in context_readers(spec, {symbol: merged.window}, end):
             not_fetched[symbol] = why
@@ -142,7 +142,10 @@ def fetch_and_merge(
         return list(range(len(targets) - len(others), len(targets)))
 
     merged = streamed(
-        range(len(targets)), request_for, lambda n, answer: merge_one(plans.pop(n), answer, end, keep), follow_up
+        range(len(targets)),
+        request_for,
+        lambda n, answer: merge_one(plans.pop(n), answer, end, keep),
+        None if every else follow_up,
     )
     return assemble(spec, merged, end, carried, not_fetched)
 

@@ -58,7 +58,7 @@ def run(strategy):
             asked.append((request.contract.symbol, request.bar_size))
             handled = on_answer(n, answer(request))
             out.append(handled)
-            out.extend(streamed(follow_up(n, handled), request_for, on_answer, follow_up))
+            out.extend(streamed(follow_up(n, handled) if follow_up else [], request_for, on_answer, follow_up))
         return out
 
     contracts = {s: info(s, s, n) for n, s in enumerate(PRICES, 1)}
