@@ -15,6 +15,9 @@ from ibkr_pipeline.gateway_sim.server import GatewaySimulator
 CLOCK = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)
 
 
+HISTORY_SESSIONS = 3 * 252  # every session the benches' lookbacks reach (weekly bars: 2 Y) and some
+
+
 def make_market_data(sim: GatewaySimulator, symbols: list[str]) -> None:
     """The simulator's prices for these symbols (daily paths, and the minutes of its clock's session that a
     quote reads) made before the timed part: IB's data exists before anyone asks, and making it up on the
@@ -24,7 +27,7 @@ def make_market_data(sim: GatewaySimulator, symbols: list[str]) -> None:
     for symbol in symbols:
         instrument = sim.universe.by_symbol(symbol)
         assert instrument is not None, symbol
-        market.daily_bars(instrument, True, 1500, 2300)
+        market.daily_bars(instrument, True, today - HISTORY_SESSIONS, today)
         market.minute_frame(instrument, today, rth=True)
 
 

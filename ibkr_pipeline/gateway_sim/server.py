@@ -113,6 +113,7 @@ class GatewaySimulator:
             log.info("paper account %s restored from %s", cfg.account_id, cfg.state_file)
         self.pacing_violations = 0
         self.historical_requests = 0
+        self.market_data_requests: list[str] = []  # the symbol of each reqMktData, in order (tests count them)
         self.restarts = 0
         self.outage = False
         self.open_historical = 0  # historical requests accepted and not yet answered (IB caps them at 50)

@@ -127,7 +127,12 @@ def trade_tick(
         )
     orders_today = ledger.orders_since(day_start, strategy=spec.name)
     # Every quote the tick needs, asked at once: one at a time, a universe's snapshots would take minutes at IB.
-    wanted = [contracts[s] for s, signal in signals.items() if signal.action != "HOLD" and s in contracts]
+    # A SELL of nothing this strategy holds is refused before any price matters: it costs IB no request.
+    wanted = [
+        contracts[s]
+        for s, signal in signals.items()
+        if s in contracts and (signal.action == "BUY" or (signal.action == "SELL" and s in own and own[s].quantity > 0))
+    ]
     try:
         quotes = broker.quotes(wanted)
     except Exception as exc:  # no quotes at all: each symbol goes on without its reference price, and says so

@@ -156,6 +156,7 @@ class MarketDataRequests(Session):
         inst = self.instrument_or_200(req_id, contract)
         if inst is None:
             return
+        self.sim.market_data_requests.append(inst.symbol)
         refused, delayed = self._market_data_refusal(req_id, inst)
         if refused:
             return
