@@ -5,8 +5,8 @@ left alive with its diff and why it may stay (bench/mutation_notes.toml: mutant 
 Arguments go to ``mutmut run`` (mutant names or globs, e.g. ``ibkr_pipeline.domain.risk*``); mutmut keeps its
 results in mutants/, so a second run only tries what changed; ``--report`` rewrites the report from them.
 
-``--fast`` (make mutate-fast, minutes): the pure decision modules against the tests that need no gateway and no
-Dagster run (FAST below), in a copy of the tree at .mutmut-fast/, reported to bench/mutation-survivors-fast.md.
+``--fast`` (make mutate-fast, minutes): the pure decision modules against the tests that need no Dagster run
+(FAST below), in a copy of the tree at .mutmut-fast/, reported to bench/mutation-survivors-fast.md.
 A lower bound for those modules: the full run adds the slower tests that also read them.
 """
 
@@ -36,11 +36,16 @@ FAST = {
         "ibkr_pipeline/domain/sizing.py",
         "ibkr_pipeline/domain/analysis.py",
         "ibkr_pipeline/database/contract_cache.py",
+        "ibkr_pipeline/trading/tracking.py",
+        "ibkr_pipeline/domain/pacing.py",
+        "ibkr_pipeline/gateway_sim/pacing.py",
     ],
     "pytest_add_cli_args_test_selection": [
         "ibkr_pipeline_tests/domain",
         "ibkr_pipeline_tests/database/test_contract_cache.py",
         "ibkr_pipeline_tests/llm",
+        "ibkr_pipeline_tests/trading/test_tracking.py",
+        "ibkr_pipeline_tests/gateway_sim/test_pacing.py",
     ],
 }
 

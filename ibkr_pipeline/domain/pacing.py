@@ -100,22 +100,6 @@ class PacingLedger:
             waits.append(self._all[len(self._all) - r.global_max] + r.global_window_s - now)
         return max(waits)
 
-    def violation(self, identical_key: Hashable, contract_key: Hashable, now: float) -> str | None:
-        """Which rule a request sent now would break, or None."""
-        self._trim(now)
-        r = self.rules
-        if identical_key in self._identical:
-            return f"identical request within {r.identical_window_s:g} s"
-        times = self._per_contract.get(contract_key)
-        if times and len(times) >= r.same_contract_max:
-            return (
-                f"{r.same_contract_max + 1} or more requests for the same contract and tick type "
-                f"within {r.same_contract_window_s:g} s"
-            )
-        if len(self._all) >= r.global_max:
-            return f"more than {r.global_max} requests within {r.global_window_s:g} s"
-        return None
-
     def record(self, identical_key: Hashable, contract_key: Hashable, now: float) -> None:
         self._trim(now)
         self._identical[identical_key] = now

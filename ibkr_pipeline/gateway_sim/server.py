@@ -114,6 +114,7 @@ class GatewaySimulator:
         self.pacing_violations = 0
         self.historical_requests = 0
         self.market_data_requests: list[str] = []  # the symbol of each reqMktData, in order (tests count them)
+        self.connections = 0  # sockets accepted (a client's connection attempts, counted by tests)
         self.restarts = 0
         self.outage = False
         self.open_historical = 0  # historical requests accepted and not yet answered (IB caps them at 50)
@@ -189,6 +190,7 @@ class GatewaySimulator:
                 log.exception("matching step failed")
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         session = ClientSession(self, reader, writer)
         try:
             await session.run()

@@ -68,7 +68,7 @@ class IBKRResource(dg.ConfigurableResource):
         try:
             socket.create_connection((self.host, self.port), timeout=timeout_s).close()
         except OSError as exc:
-            return ComponentHealth("gateway", "down", f"{where}: {exc.strerror or exc!r}")
+            return ComponentHealth("gateway", "down", f"{where}: {exc.strerror or repr(exc)}")
         settings = dataclasses.replace(
             self.settings(),
             client_id=self.client_id + PROBE_CLIENT_ID_OFFSET,

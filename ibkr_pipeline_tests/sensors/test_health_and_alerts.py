@@ -78,10 +78,12 @@ def test_health_sees_a_silent_gateway_a_dead_one_and_recovery_and_alerts_on_each
         [observation] = instance.fetch_observations(HEALTH_KEY, limit=1).records
         assert observation.asset_observation.metadata["kill_switch"].value.endswith(": earnings week)")
     # The gateway process is gone now: refused, not silent.
-    resources["ibkr"] = IBKRResource(port=free_port(), connect_timeout_s=2)
+    port = free_port()
+    resources["ibkr"] = IBKRResource(port=port, connect_timeout_s=2)
     with dg.instance_for_test() as instance:
         result, _ = evaluate(instance, resources, cursor)
-    assert "gateway down" in result.skip_message and "gateway: down" in webhook.texts()[-1]
+    assert "gateway down" in result.skip_message
+    assert f"gateway: down (127.0.0.1:{port}: Connection refused)" in webhook.texts()[-1]
 
 
 def test_a_failed_run_is_posted_with_its_strategy_partition_and_error(webhook):
