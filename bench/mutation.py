@@ -1,7 +1,9 @@
 """make mutate: mutmut over the safety-critical modules (``[tool.mutmut]`` in pyproject.toml), then the score.
 
 Writes bench/mutation-survivors.md: the score per module and overall against the 90 % goal, and every mutant
-left alive with its diff and why it may stay (bench/mutation_notes.toml: mutant name = reason), or UNEXPLAINED.
+left alive with its diff and why it may stay (bench/mutation_notes.toml: mutant name = {why, diff}), or UNEXPLAINED.
+A note counts only while its diff is the mutant's: mutmut numbers mutants within a function, so an edit above one
+gives its number to another mutation.
 Arguments go to ``mutmut run`` (mutant names or globs, e.g. ``ibkr_pipeline.domain.risk*``); mutmut keeps its
 results in mutants/, so a second run only tries what changed; ``--report`` rewrites the report from them.
 
@@ -83,6 +85,15 @@ def diff(name: str, root: Path) -> str:
     )
 
 
+def explained(note: dict[str, str] | None, shown: str) -> str:
+    """The note's reason, if it was written for this very mutation."""
+    if note is None:
+        return "UNEXPLAINED"
+    if note["diff"].strip() != shown.strip():
+        return "UNEXPLAINED (its note was written for another mutation under this number)"
+    return note["why"]
+
+
 def module_of(name: str) -> str:
     return name.rsplit(".x", 1)[0].split(".xǁ")[0]
 
@@ -126,20 +137,13 @@ def main(argv: list[str]) -> int:
         other = sum(c.values()) - dead - c["survived"] - c["no tests"]
         lines.append(f"| {module} | {dead} | {c['survived']} | {c['no tests']} | {other} |")
     lines += ["", "## Mutants left alive", ""]
+    unexplained = 0
     for name in alive:
-        why = notes.get(name, "UNEXPLAINED")
-        lines += [
-            f"### {name} ({counted[name]})",
-            "",
-            f"Why it stays: {why}",
-            "",
-            "```diff",
-            diff(name, root),
-            "```",
-            "",
-        ]
+        shown = diff(name, root)
+        why = explained(notes.get(name), shown)
+        unexplained += why.startswith("UNEXPLAINED")
+        lines += [f"### {name} ({counted[name]})", "", f"Why it stays: {why}", "", "```diff", shown, "```", ""]
     report.write_text("\n".join(lines))
-    unexplained = sum(n not in notes for n in alive)
     print(
         f"mutation score {score:.1%} ({killed} of {len(counted)} killed; goal {GOAL:.0%}); {len(alive)} alive, "
         f"{unexplained} unexplained; written to {report.relative_to(ROOT)}"

@@ -46,6 +46,9 @@ def test_the_health_probe_answers_beside_a_connected_trading_client(gateway):
         assert (health.component, health.status) == ("gateway", "ok")
         assert health.latency_ms is not None and 0 < health.latency_ms <= outer_ms + 0.1  # measured, in ms
         assert health.detail.startswith(f"127.0.0.1:{gateway.port} answered; its clock ")
+        # The trading session, the port check, one probe session: under the trading client's id the probe would
+        # meet 326 and need another connection under the next id.
+        assert gateway.sim.connections == 3
         sessions = [7, 907]
         for _ in range(100):  # the gateway sees the probe's socket close a moment after the probe returns
             sessions = gateway.call(lambda: sorted(gateway.sim.sessions))
