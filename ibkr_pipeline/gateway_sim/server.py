@@ -15,6 +15,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -113,7 +114,7 @@ class GatewaySimulator:
             log.info("paper account %s restored from %s", cfg.account_id, cfg.state_file)
         self.pacing_violations = 0
         self.historical_requests = 0
-        self.market_data_requests: list[str] = []  # the symbol of each reqMktData, in order (tests count them)
+        self.market_data_requests: Counter[str] = Counter()  # reqMktData requests per symbol (tests count them)
         self.connections = 0  # sockets accepted (a client's connection attempts, counted by tests)
         self.restarts = 0
         self.outage = False

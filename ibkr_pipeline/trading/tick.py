@@ -126,12 +126,24 @@ def trade_tick(
             {},
         )
     orders_today = ledger.orders_since(day_start, strategy=spec.name)
+    by_symbol = {symbol: {s: p.quantity for (s, sym), p in held_by.items() if sym == symbol} for symbol in signals}
+    account_qty = {s: account_positions[s].quantity if s in account_positions else 0.0 for s in signals}
+    # An exit refused (nothing of ours to sell, or shares that are not ours) is refused before any price matters.
+    exit_refused = {
+        symbol: exit_refusal(
+            symbol,
+            by_symbol[symbol].get(spec.name, 0.0),
+            sum(q for s, q in by_symbol[symbol].items() if s != spec.name),
+            account_qty[symbol],
+        )
+        for symbol, signal in signals.items()
+        if signal.action == "SELL"
+    }
     # Every quote the tick needs, asked at once: one at a time, a universe's snapshots would take minutes at IB.
-    # A SELL of nothing this strategy holds is refused before any price matters: it costs IB no request.
     wanted = [
         contracts[s]
         for s, signal in signals.items()
-        if s in contracts and (signal.action == "BUY" or (signal.action == "SELL" and s in own and own[s].quantity > 0))
+        if s in contracts and signal.action != "HOLD" and not exit_refused.get(s)
     ]
     try:
         quotes = broker.quotes(wanted)
@@ -145,9 +157,7 @@ def trade_tick(
             decisions.append(decision)
             continue
         decisions.append(decision)
-        by_strategy = {s: p.quantity for (s, sym), p in held_by.items() if sym == symbol}
-        account_qty = account_positions[symbol].quantity if symbol in account_positions else 0.0
-        mismatch = reconciliation(symbol, by_strategy, account_qty)
+        mismatch = reconciliation(symbol, by_symbol[symbol], account_qty[symbol])
         if mismatch:
             decision.notes.append(mismatch)
         try:
@@ -177,8 +187,7 @@ def trade_tick(
                 broker,
                 ledger,
                 context,
-                by_strategy,
-                account_qty,
+                exit_refused.get(symbol, ""),
                 decision,
             )
         except Exception as exc:  # one symbol's failure is recorded there; orders already sent stay recorded
@@ -210,8 +219,7 @@ def _decide(
     broker: Broker,
     ledger: Ledger,
     context: RiskContext,
-    by_strategy: dict[str, float],
-    account_qty: float,
+    exit_refused: str,
     decision: SymbolDecision,
 ) -> None:
     symbol = signal.symbol
@@ -223,10 +231,8 @@ def _decide(
         decision.notes.append(f"no quote: {type(quoted).__name__}: {quoted}")
     if signal.action == "SELL":
         own = context.strategy_position
-        others = sum(q for s, q in by_strategy.items() if s != spec.name)
-        refusal = exit_refusal(symbol, own, others, account_qty)
-        if refusal:
-            decision.skipped = refusal
+        if exit_refused:
+            decision.skipped = exit_refused
             return
         quantity, stop, target = int(own), None, None
         if quantity <= 0:

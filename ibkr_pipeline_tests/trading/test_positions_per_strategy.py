@@ -86,19 +86,19 @@ def test_two_strategies_on_one_symbol_each_exit_only_their_own_shares(world):
     a, b = spec("alpha"), spec("beta")
     assert run(b, world, {"AAPL": "BUY"})["AAPL"].placement.status == "working"
     assert account_position(gw, "AAPL") == 100
-    assert gw.sim.market_data_requests == ["AAPL"]  # a BUY is sized at the quote
+    assert gw.sim.market_data_requests == {"AAPL": 1}  # a BUY is sized at the quote
     # alpha never bought AAPL: its SELL must not touch beta's shares, and costs IB no quote.
     refused = run(a, world, {"AAPL": "SELL"}, tick="t2")["AAPL"]
     assert refused.intent is None
     assert refused.skipped == "AAPL: this strategy holds no long position to close (its fills net to 0)"
     assert account_position(gw, "AAPL") == 100
-    assert gw.sim.market_data_requests == ["AAPL"]
+    assert gw.sim.market_data_requests == {"AAPL": 1}
     # alpha buys too; then beta exits: it sells its 100, its own stop and target are cancelled, alpha's stay.
     run(a, world, {"AAPL": "BUY"}, tick="t3")
     assert account_position(gw, "AAPL") == 200
     exit_ = run(b, world, {"AAPL": "SELL"}, tick="t4")["AAPL"]
     assert (exit_.intent.action, exit_.intent.quantity, exit_.placement.status) == ("SELL", 100, "working")
-    assert gw.sim.market_data_requests == ["AAPL"] * 3  # alpha's BUY, and beta's exit of what it holds
+    assert gw.sim.market_data_requests == {"AAPL": 3}  # alpha's BUY, and beta's exit of what it holds
     assert {c.name: c.passed for c in exit_.checks}["no_other_open_order"] is True
     assert account_position(gw, "AAPL") == 100
     legs = gw.call(
@@ -136,7 +136,9 @@ def test_manual_holdings_stay_and_a_short_account_refuses_the_exit(world):
     gw.step()
     client.sleep(0.3)
     assert account_position(gw, "AAPL") == 10
+    quotes = gw.sim.market_data_requests["AAPL"]
     refused = run(g, world, {"AAPL": "SELL"}, tick="t4")["AAPL"]
+    assert gw.sim.market_data_requests["AAPL"] == quotes  # refused before any price matters: no quote asked
     assert refused.intent is None
     assert refused.skipped == (
         "AAPL: exit refused: the account holds 10, this strategy's fills 100 and other "

@@ -156,7 +156,7 @@ class MarketDataRequests(Session):
         inst = self.instrument_or_200(req_id, contract)
         if inst is None:
             return
-        self.sim.market_data_requests.append(inst.symbol)
+        self.sim.market_data_requests[inst.symbol] += 1
         refused, delayed = self._market_data_refusal(req_id, inst)
         if refused:
             return
