@@ -4,8 +4,14 @@ Writes bench/mutation-survivors.md: the score per module and overall against the
 left alive with its diff and why it may stay (bench/mutation_notes.toml: mutant name = {why, diff}), or UNEXPLAINED.
 A note counts only while its diff is the mutant's: mutmut numbers mutants within a function, so an edit above one
 gives its number to another mutation.
-Arguments go to ``mutmut run`` (mutant names or globs, e.g. ``ibkr_pipeline.domain.risk*``); mutmut keeps its
-results in mutants/, so a second run only tries what changed; ``--report`` rewrites the report from them.
+With no arguments, each module is run by itself, and a module done is kept in bench/mutation-results.json with
+the digests of its source and of the test files that run it: a later ``make mutate`` (another session, a clean
+clone) runs only the modules whose source or tests changed since, so the full score accumulates over runs that
+each fit in the time at hand. Verdicts reached with other tests are never carried over (mutmut's own cache in
+mutants/ is reset for a module when a test file that runs it, or a fixture or helper, changed). A new test file
+is not among a stored module's files until mutmut has seen it run the module: delete the module's entry from the
+store (while no make mutate runs) to measure it again. Other arguments go to ``mutmut run`` as they are (mutant
+names or globs, e.g. ``ibkr_pipeline.domain.risk*``) and store nothing; ``--report`` rewrites the report only.
 
 ``--fast`` (make mutate-fast, minutes): the pure decision modules against the tests that need no Dagster run
 (FAST below), in a copy of the tree at .mutmut-fast/, reported to bench/mutation-survivors-fast.md.
@@ -14,6 +20,9 @@ A lower bound for those modules: the full run adds the slower tests that also re
 
 from __future__ import annotations
 
+import ast
+import fnmatch
+import hashlib
 import json
 import re
 import shutil
@@ -21,6 +30,7 @@ import subprocess
 import sys
 import tomllib
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mutmut.stats import status_by_exit_code  # mutmut's own reading of its exit codes
@@ -29,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 REPORT = ROOT / "bench" / "mutation-survivors.md"
 NOTES = ROOT / "bench" / "mutation_notes.toml"
+STORE = ROOT / "bench" / "mutation-results.json"
 GOAL = 0.90
 KILLED = ("killed", "timeout", "caught by type check")  # a timeout: the mutant made a test run away
 NOT_RUN = ("not checked", "skipped", "check was interrupted by user")
@@ -78,6 +89,158 @@ def results(root: Path) -> dict[str, str]:
     return found
 
 
+def mutmut_config(root: Path) -> dict:
+    return tomllib.loads((root / "pyproject.toml").read_text())["tool"]["mutmut"]
+
+
+def modules(root: Path) -> list[str]:
+    """The files ``only_mutate`` names, as paths relative to the tree, in its order (the run's order)."""
+    files = sorted(p.relative_to(root).as_posix() for p in (root / "ibkr_pipeline").rglob("*.py"))
+    found = (f for pattern in mutmut_config(root)["only_mutate"] for f in files if fnmatch.fnmatch(f, pattern))
+    return list(dict.fromkeys(found))
+
+
+def dotted(module: str) -> str:
+    return module.removesuffix(".py").replace("/", ".")
+
+
+def digest(paths: list[Path], root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def selected_files(root: Path) -> list[str]:
+    config = mutmut_config(root)
+    selection = config["pytest_add_cli_args_test_selection"]
+    ignored = {root / a.split("=", 1)[1] for a in selection if a.startswith("--ignore=")}
+    files: set[Path] = set()
+    for entry in (a for a in selection if not a.startswith("-")):
+        path = root / entry
+        files |= {path} if path.is_file() else set(path.rglob("*.py"))
+    return sorted(f.relative_to(root).as_posix() for f in files - ignored)
+
+
+def covering_tests(root: Path, module: str) -> list[str]:
+    """The test files whose tests run a function of the module (mutmut's stats: the tests each mutant gets)."""
+    by_function = json.loads((root / "mutants" / "mutmut-stats.json").read_text())["tests_by_mangled_function_name"]
+    return sorted(
+        {
+            test.split("::")[0]
+            for name, tests in by_function.items()
+            if module_of(name) == dotted(module)
+            for test in tests
+        }
+    )
+
+
+def tests_digest(root: Path, test_files: list[str]) -> str:
+    """The given test files, every fixture and helper module of the tests (conftest.py, fault_campaign.py, ...:
+    any file not named test_*.py), and mutmut's settings (timeouts, pytest arguments); a file gone counts as
+    changed."""
+    settings = {k: v for k, v in mutmut_config(root).items() if k != "only_mutate"}
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    helpers = (
+        p.relative_to(root).as_posix()
+        for p in (root / "ibkr_pipeline_tests").rglob("*.py")
+        if not p.name.startswith("test_")
+    )
+    for name in sorted({*test_files, *helpers}):
+        path = root / name
+        h.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"(missing)") + b"\0")
+    return h.hexdigest()
+
+
+def fingerprint(root: Path, module: str, test_files: list[str]) -> dict[str, str]:
+    return {"source": digest([root / module], root), "tests": tests_digest(root, test_files)}
+
+
+def reset_verdicts(root: Path, module: str) -> None:
+    """Forget mutmut's verdicts for a module (they were reached with other tests): its next run tries them all."""
+    meta = root / "mutants" / f"{module}.meta"
+    if meta.exists():
+        data = json.loads(meta.read_text())
+        data["exit_code_by_key"] = dict.fromkeys(data["exit_code_by_key"])
+        meta.write_text(json.dumps(data, indent=4))
+
+
+def run_module(root: Path, module: str, store: dict, log: Path) -> None:
+    """mutmut over one module; kept in the store once every one of its mutants has a verdict, with the digests
+    of its source and of the test files that run it (a new test elsewhere leaves it measured; an edit to one of
+    those files, or to the module, does not)."""
+    before = {name: tests_digest(root, [name]) for name in selected_files(root)}
+    source = digest([root / module], root)
+    tried_with = root / "mutants" / "tests-digest.json"  # the test files mutmut's cached verdicts were reached with
+    seen = json.loads(tried_with.read_text()) if tried_with.exists() else {}
+    stats = root / "mutants" / "mutmut-stats.json"
+    relevant = covering_tests(root, module) if stats.exists() else list(before)
+    if not isinstance(seen.get(module), dict) or any(seen[module].get(f) != before.get(f) for f in relevant):
+        reset_verdicts(root, module)
+        seen[module] = before  # before the run: a run cut short keeps what it reached with these tests
+        tried_with.parent.mkdir(exist_ok=True)
+        tried_with.write_text(json.dumps(seen, indent=1))
+    meta = root / "mutants" / f"{module}.meta"
+    returncode = 0
+    if any(
+        isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(ast.parse((root / module).read_text()))
+    ):
+        with log.open("a") as out:
+            returncode = subprocess.run(
+                [str(BIN / "mutmut"), "run", f"{dotted(module)}.*"], stdout=out, stderr=subprocess.STDOUT, cwd=root
+            ).returncode
+    found = {n: st for n, st in results(root).items() if module_of(n) == dotted(module)}
+    test_files = covering_tests(root, module) if found else []
+    edited = digest([root / module], root) != source or any(
+        tests_digest(root, [f]) != before.get(f) for f in test_files
+    )
+    if returncode and not found and meta.exists() and not json.loads(meta.read_text())["exit_code_by_key"]:
+        returncode = 0  # mutmut made no mutant of it (only decorated functions, say) and refuses an empty selection
+    if (  # a module with no mutants (no function, nothing mutable) is stored as such
+        returncode
+        or any(st in NOT_RUN for st in found.values())
+        or edited  # the module or a test file that runs it changed while it ran (other tests may change)
+    ):
+        print(
+            f"{module}: not complete (mutmut exit {returncode}; {sum(st in NOT_RUN for st in found.values())} of "
+            f"{len(found)} not run{'; edited while it ran' if edited else ''}); not stored",
+            flush=True,
+        )
+        return
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root).stdout
+    store[module] = {
+        **fingerprint(root, module, test_files),
+        "test_files": test_files,
+        "measured": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC at {head.strip() or '?'}",
+        "mutants": dict(sorted(found.items())),
+        "alive": {n: diff(n, root) for n, st in sorted(found.items()) if st not in KILLED},
+    }
+    STORE.write_text(json.dumps(store, indent=1, ensure_ascii=False) + "\n")
+    killed = sum(st in KILLED for st in found.values())
+    print(f"{module}: {killed} of {len(found)} killed; stored", flush=True)
+
+
+def stored_results(root: Path, store: dict) -> tuple[dict[str, str], dict[str, str], dict[str, str], list[str]]:
+    """Statuses and alive diffs of the modules whose store entry still fits the tree, when each was measured,
+    and the modules with no such entry."""
+    found: dict[str, str] = {}
+    diffs: dict[str, str] = {}
+    measured: dict[str, str] = {}
+    missing = []
+    for module in modules(root):
+        entry = store.get(module)
+        if entry is None or fingerprint(root, module, entry["test_files"]) != {
+            "source": entry["source"],
+            "tests": entry["tests"],
+        }:
+            missing.append(module)
+            continue
+        found.update(entry["mutants"])
+        diffs.update(entry["alive"])
+        measured[dotted(module)] = entry["measured"]
+    return found, diffs, measured, missing
+
+
 def diff(name: str, root: Path) -> str:
     shown = subprocess.run([str(BIN / "mutmut"), "show", name], capture_output=True, text=True, cwd=root)
     return "\n".join(
@@ -99,21 +262,32 @@ def module_of(name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``--report`` writes the report from the results mutants/ holds, without running anything."""
+    """``--report`` writes the report from what is stored and what mutants/ holds, without running anything."""
     fast = "--fast" in argv
     argv = [a for a in argv if a != "--fast"]
     root, report = (fast_tree(), REPORT.with_name("mutation-survivors-fast.md")) if fast else (ROOT, REPORT)
-    if argv != ["--report"]:
-        log = root / "mutants" / "mutmut-run.log"
-        log.parent.mkdir(exist_ok=True)
-        with log.open("w") as out:  # mutmut's progress line redraws itself: kept out of the terminal
+    log = root / "mutants" / "mutmut-run.log"  # mutmut's progress line redraws itself: kept out of the terminal
+    log.parent.mkdir(exist_ok=True)
+    log.write_text("")
+    store = {} if fast or not STORE.exists() else json.loads(STORE.read_text())
+    if not fast and not argv:
+        for module in stored_results(root, store)[3]:
+            run_module(root, module, store, log)
+    elif argv != ["--report"]:
+        with log.open("a") as out:
             subprocess.run([str(BIN / "mutmut"), "run", *argv], stdout=out, stderr=subprocess.STDOUT, cwd=root)
-    found = results(root)
+    found, diffs, measured, missing = ({}, {}, {}, []) if fast else stored_results(root, store)
+    unstored = {dotted(m) for m in missing}
+    for name, state in results(root).items():  # this tree's runs of modules the store has no current entry for
+        if fast or module_of(name) in unstored:
+            found[name] = state
+            measured.setdefault(module_of(name), "make mutate-fast" if fast else "this tree's mutants/, not stored")
     notes = tomllib.loads(NOTES.read_text()).get("survivors", {}) if NOTES.exists() else {}
     counted = {n: s for n, s in found.items() if s not in NOT_RUN}
     per_module: dict[str, Counter] = defaultdict(Counter)
     for name, state in counted.items():
         per_module[module_of(name)][state] += 1
+    not_measured = sorted(m for m in unstored if m not in per_module)
     killed = sum(s in KILLED for s in counted.values())
     score = killed / len(counted) if counted else 0.0
     alive = sorted(n for n, s in counted.items() if s not in KILLED)
@@ -126,29 +300,33 @@ def main(argv: list[str]) -> int:
             f"make mutate-fast: modules {', '.join(FAST['only_mutate'])} against the tests in "
             f"{', '.join(FAST['pytest_add_cli_args_test_selection'])} only (bench/mutation.py FAST)."
             if fast
-            else "`[tool.mutmut]` in pyproject.toml."
+            else "`[tool.mutmut]` in pyproject.toml; each module's results as stored in bench/mutation-results.json "
+            "for its current source and the current tests."
         ),
         "",
-        "| module | killed | survived | no tests | other |",
-        "|---|---:|---:|---:|---:|",
+        "| module | killed | survived | no tests | other | measured |",
+        "|---|---:|---:|---:|---:|---|",
     ]
-    for module, c in sorted(per_module.items()):
+    for module in sorted(set(per_module) | set(measured)):  # a module measured with no mutants shows as 0
+        c = per_module[module]
         dead = sum(c[k] for k in KILLED)
         other = sum(c.values()) - dead - c["survived"] - c["no tests"]
-        lines.append(f"| {module} | {dead} | {c['survived']} | {c['no tests']} | {other} |")
+        lines.append(f"| {module} | {dead} | {c['survived']} | {c['no tests']} | {other} | {measured[module]} |")
+    if not_measured:
+        lines += ["", f"Not measured for the current source and tests: {', '.join(not_measured)}."]
     lines += ["", "## Mutants left alive", ""]
     unexplained = 0
     for name in alive:
-        shown = diff(name, root)
+        shown = diffs[name] if name in diffs else diff(name, root)
         why = explained(notes.get(name), shown)
         unexplained += why.startswith("UNEXPLAINED")
         lines += [f"### {name} ({counted[name]})", "", f"Why it stays: {why}", "", "```diff", shown, "```", ""]
     report.write_text("\n".join(lines))
     print(
         f"mutation score {score:.1%} ({killed} of {len(counted)} killed; goal {GOAL:.0%}); {len(alive)} alive, "
-        f"{unexplained} unexplained; written to {report.relative_to(ROOT)}"
+        f"{unexplained} unexplained; {len(not_measured)} modules not measured; written to {report.relative_to(ROOT)}"
     )
-    return 0 if score >= GOAL and not unexplained else 1
+    return 0 if score >= GOAL and not unexplained and not not_measured else 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from ibkr_pipeline.database.engine import engine_for
 from ibkr_pipeline.database.kill_switch import KillSwitch
 from ibkr_pipeline.database.ledger import Ledger
 from ibkr_pipeline.domain.contracts import ContractSpec
+from ibkr_pipeline.domain.orders import OrderIntent, order_ref
 from ibkr_pipeline.domain.signals import Signal
 from ibkr_pipeline.domain.strategy import parse_strategy
 from ibkr_pipeline.trading.broker import GatewayBroker
@@ -424,3 +425,77 @@ def test_a_commission_report_that_trails_its_execution_updates_the_recorded_fill
     assert again.fills == []  # the same execution, not a new fill
     [fill] = ledger.fills()
     assert fill.commission == 1.0
+
+
+def exit_of(world, strategy: str, quantity: int) -> tuple[OrderIntent, object]:
+    """A market SELL of ``quantity`` AAPL by ``strategy``, as trade_tick would build it."""
+    contract = world[1].resolve(ContractSpec(symbol="AAPL"))
+    intent = OrderIntent(
+        order_ref=order_ref(strategy, "AAPL", "exit"),
+        strategy=strategy,
+        symbol="AAPL",
+        con_id=contract.con_id,
+        tick="exit",
+        mode="paper",
+        action="SELL",
+        quantity=quantity,
+        entry_type="MKT",
+    )
+    return intent, contract
+
+
+def working_legs(client, strategy: str) -> list:
+    return [o for o in client.seen_orders() if o.order_ref.startswith(f"{strategy}:") and not o.done]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "quantity", "refusal"),
+    [
+        ("beta", 100, ""),  # exactly what the strategy holds
+        (
+            "beta",
+            101,
+            "AAPL: the strategy's position changed to 100 while its working orders were cancelled; the exit of 101 "
+            "was not sent (the next tick re-sizes it)",
+        ),
+        (
+            "alpha",
+            1,
+            "AAPL: the strategy's position changed to 0 while its working orders were cancelled; the exit of 1 was "
+            "not sent (the next tick re-sizes it)",
+        ),  # no position at all
+    ],
+)
+def test_an_exit_is_sent_only_for_what_the_strategy_holds_once_its_legs_are_cancelled(
+    world, strategy, quantity, refusal
+):
+    gw, client, ledger, switch, tmp = world
+    run(spec("beta"), world, {"AAPL": "BUY"})
+    broker = GatewayBroker(client, tmp, switch)
+    broker.reconcile(ledger)
+    assert len(working_legs(client, "beta")) == 2  # the bracket's stop and target
+    intent, contract = exit_of(world, strategy, quantity)
+    assert broker.prepare_exit(ledger, intent, contract) == refusal
+    assert working_legs(client, strategy) == []  # cancelled (and confirmed) whether or not the exit may go
+
+
+def test_an_exit_waits_for_ib_to_confirm_each_cancel(world):
+    gw, client, ledger, switch, tmp = world
+    run(spec("beta"), world, {"AAPL": "BUY"})
+    legs = {o.order_ref for o in working_legs(client, "beta")}
+    intent, contract = exit_of(world, "beta", 100)
+    gw.faults.response_delay_s = 0.3  # IB confirms a cancel late, as it does when busy
+    assert set(GatewayBroker(client, tmp, switch).cancel_working_orders(intent, contract)) == legs
+    assert working_legs(client, "beta") == []  # on return, not later
+
+
+def test_cancels_ib_never_confirms_stop_the_exit_with_the_orders_named(world):
+    gw, client, ledger, switch, tmp = world
+    run(spec("beta"), world, {"AAPL": "BUY"})
+    ids = sorted(o.order_id for o in working_legs(client, "beta"))
+    intent, contract = exit_of(world, "beta", 100)
+    gw.faults.silent_after_requests = 1  # the open-orders request is answered, the cancels are not
+    with pytest.raises(RuntimeError) as refused:
+        GatewayBroker(client, tmp, switch).cancel_working_orders(intent, contract, wait_s=0.5)
+    assert str(refused.value) == f"AAPL: IB did not confirm cancelling working orders {ids}; the exit was not sent"
+    gw.faults.clear()
