@@ -268,7 +268,8 @@ def main(argv: list[str]) -> int:
     root, report = (fast_tree(), REPORT.with_name("mutation-survivors-fast.md")) if fast else (ROOT, REPORT)
     log = root / "mutants" / "mutmut-run.log"  # mutmut's progress line redraws itself: kept out of the terminal
     log.parent.mkdir(exist_ok=True)
-    log.write_text("")
+    if argv != ["--report"]:
+        log.write_text("")
     store = {} if fast or not STORE.exists() else json.loads(STORE.read_text())
     if not fast and not argv:
         for module in stored_results(root, store)[3]:
@@ -281,13 +282,14 @@ def main(argv: list[str]) -> int:
     for name, state in results(root).items():  # this tree's runs of modules the store has no current entry for
         if fast or module_of(name) in unstored:
             found[name] = state
-            measured.setdefault(module_of(name), "make mutate-fast" if fast else "this tree's mutants/, not stored")
+            if state not in NOT_RUN:
+                measured.setdefault(module_of(name), "make mutate-fast" if fast else "this tree's mutants/, not stored")
     notes = tomllib.loads(NOTES.read_text()).get("survivors", {}) if NOTES.exists() else {}
     counted = {n: s for n, s in found.items() if s not in NOT_RUN}
     per_module: dict[str, Counter] = defaultdict(Counter)
     for name, state in counted.items():
         per_module[module_of(name)][state] += 1
-    not_measured = sorted(m for m in unstored if m not in per_module)
+    not_measured = sorted(unstored)  # no verdicts, or only some, for the module's current source and tests
     killed = sum(s in KILLED for s in counted.values())
     score = killed / len(counted) if counted else 0.0
     alive = sorted(n for n, s in counted.items() if s not in KILLED)
@@ -301,19 +303,24 @@ def main(argv: list[str]) -> int:
             f"{', '.join(FAST['pytest_add_cli_args_test_selection'])} only (bench/mutation.py FAST)."
             if fast
             else "`[tool.mutmut]` in pyproject.toml; each module's results as stored in bench/mutation-results.json "
-            "for its current source and the current tests."
+            "for its current source and the tests that run it."
         ),
         "",
-        "| module | killed | survived | no tests | other | measured |",
-        "|---|---:|---:|---:|---:|---|",
+        "| module | killed | of them by timeout | survived | no tests | other | measured |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for module in sorted(set(per_module) | set(measured)):  # a module measured with no mutants shows as 0
         c = per_module[module]
         dead = sum(c[k] for k in KILLED)
         other = sum(c.values()) - dead - c["survived"] - c["no tests"]
-        lines.append(f"| {module} | {dead} | {c['survived']} | {c['no tests']} | {other} | {measured[module]} |")
+        lines.append(
+            f"| {module} | {dead} | {c['timeout']} | {c['survived']} | {c['no tests']} | {other} | {measured[module]} |"
+        )
     if not_measured:
-        lines += ["", f"Not measured for the current source and tests: {', '.join(not_measured)}."]
+        lines += [
+            "",
+            f"Not stored (not measured, or only in part, for the current source and tests): {', '.join(not_measured)}.",
+        ]
     lines += ["", "## Mutants left alive", ""]
     unexplained = 0
     for name in alive:
@@ -324,7 +331,7 @@ def main(argv: list[str]) -> int:
     report.write_text("\n".join(lines))
     print(
         f"mutation score {score:.1%} ({killed} of {len(counted)} killed; goal {GOAL:.0%}); {len(alive)} alive, "
-        f"{unexplained} unexplained; {len(not_measured)} modules not measured; written to {report.relative_to(ROOT)}"
+        f"{unexplained} unexplained; {len(not_measured)} modules not (fully) measured; written to {report.relative_to(ROOT)}"
     )
     return 0 if score >= GOAL and not unexplained and not not_measured else 1
 

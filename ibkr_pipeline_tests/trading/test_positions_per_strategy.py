@@ -18,7 +18,7 @@ from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.orders import OrderIntent, order_ref
 from ibkr_pipeline.domain.signals import Signal
 from ibkr_pipeline.domain.strategy import parse_strategy
-from ibkr_pipeline.trading.broker import GatewayBroker
+from ibkr_pipeline.trading.broker import GatewayBroker, Holding
 from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline.trading.tick import trade_tick
 from ibkr_pipeline_tests.conftest import make_gateway
@@ -128,6 +128,8 @@ def test_manual_holdings_stay_and_a_short_account_refuses_the_exit(world):
     b = spec("beta")
     run(b, world, {"AAPL": "BUY"})
     assert account_position(gw, "AAPL") == 130
+    cost = gw.call(lambda: next(p.average_cost for p in gw.sim.account.positions.values() if p.quantity))
+    assert GatewayBroker(client, world[4]).holdings() == {"AAPL": Holding("AAPL", 130, pytest.approx(cost))}
     exit_ = run(b, world, {"AAPL": "SELL"}, tick="t2")["AAPL"]
     assert exit_.intent.quantity == 100 and account_position(gw, "AAPL") == 30  # the manual 30 stay
     # The ledger says gamma holds 100, but someone sold them by hand: gamma's exit is refused, never a short.
