@@ -6,6 +6,7 @@ to a PostgreSQL URL in production.
 
 from __future__ import annotations
 
+import os
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,9 @@ def default_url() -> str:
     return env.DB_URL.read() or f"sqlite:///{data_dir() / 'ibkr_pipeline.db'}"
 
 
+_engines: list[Engine] = []
+
+
 @lru_cache(maxsize=16)
 def engine_for(url: str) -> Engine:
     """One engine per URL per process, with the schema created on first use."""
@@ -48,8 +52,19 @@ def engine_for(url: str) -> Engine:
 
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    _engines.append(engine)
     upgrade(engine)
     return engine
+
+
+def _forget_inherited_connections() -> None:
+    """A forked child (a Celery prefork worker, a forked step) opens its own connections: two processes on one
+    inherited socket interleave their queries and wait on each other's answers. The parent's stay open."""
+    for engine in _engines:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 MIGRATIONS = bundled.MIGRATIONS
