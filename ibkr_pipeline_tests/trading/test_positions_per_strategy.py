@@ -11,6 +11,7 @@ import pytest
 from ib_async import MarketOrder
 
 from ibkr_pipeline.broker.client import IBKRClient, IBKRSettings
+from ibkr_pipeline.database.claims import Claims
 from ibkr_pipeline.database.engine import engine_for
 from ibkr_pipeline.database.kill_switch import KillSwitch
 from ibkr_pipeline.database.ledger import Ledger
@@ -501,3 +502,19 @@ def test_cancels_ib_never_confirms_stop_the_exit_with_the_orders_named(world):
         GatewayBroker(client, tmp, switch).cancel_working_orders(intent, contract, wait_s=0.5)
     assert str(refused.value) == f"AAPL: IB did not confirm cancelling working orders {ids}; the exit was not sent"
     gw.faults.clear()
+
+
+def test_a_run_whose_trading_claim_was_taken_over_sends_nothing(world):
+    gw, client, ledger, switch, tmp = world
+    now = [1_000_000.0]
+    claims = Claims(ledger.engine, clock=lambda: now[0])
+    with claims.held("strategy:beta", "run-a", lease_s=300) as lease:
+        now[0] += 301  # run-a stalled past its lease, and run-b took the strategy over
+        assert claims.acquire("strategy:beta", "run-b", lease_s=300) is None
+        broker = GatewayBroker(client, tmp, switch, lease=lease)
+        placement = run(spec("beta"), world, {"AAPL": "BUY"}, broker=broker)["AAPL"].placement
+    assert (placement.outcome, placement.detail) == (
+        "blocked",
+        "strategy:beta was taken over by run-b; nothing more is sent here",
+    )
+    assert gw.call(lambda: len(gw.sim.engine.orders)) == 0
