@@ -10,8 +10,10 @@ clone) runs only the modules whose source or tests changed since, so the full sc
 each fit in the time at hand. Verdicts reached with other tests are never carried over (mutmut's own cache in
 mutants/ is reset for a module when a test file that runs it, or a fixture or helper, changed). A new test file
 is not among a stored module's files until mutmut has seen it run the module: delete the module's entry from the
-store (while no make mutate runs) to measure it again. Other arguments go to ``mutmut run`` as they are (mutant
-names or globs, e.g. ``ibkr_pipeline.domain.risk*``) and store nothing; ``--report`` rewrites the report only.
+store (while no make mutate runs), or name it, to measure it again. Module paths as arguments
+(``ibkr_pipeline/trading/guards.py``) are measured and stored in the order given, whatever the store holds; other
+arguments go to ``mutmut run`` as they are (mutant names or globs, e.g. ``ibkr_pipeline.domain.risk*``) and store
+nothing; ``--report`` rewrites the report only.
 
 ``--fast`` (make mutate-fast, minutes): the pure decision modules against the tests that need no Dagster run
 (FAST below), in a copy of the tree at .mutmut-fast/, reported to bench/mutation-survivors-fast.md.
@@ -271,8 +273,11 @@ def main(argv: list[str]) -> int:
     if argv != ["--report"]:
         log.write_text("")
     store = {} if fast or not STORE.exists() else json.loads(STORE.read_text())
-    if not fast and not argv:
-        for module in stored_results(root, store)[3]:
+    if not fast and (not argv or all(a.endswith(".py") for a in argv)):  # modules by path: measured and stored
+        unknown = sorted(set(argv) - set(modules(root)))
+        if unknown:
+            raise SystemExit(f"not among [tool.mutmut] only_mutate: {', '.join(unknown)}")
+        for module in argv or stored_results(root, store)[3]:
             run_module(root, module, store, log)
     elif argv != ["--report"]:
         with log.open("a") as out:
