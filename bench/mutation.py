@@ -176,23 +176,28 @@ def run_module(root: Path, module: str, store: dict, log: Path) -> None:
     tried_with = root / "mutants" / "tests-digest.json"  # the test files mutmut's cached verdicts were reached with
     seen = json.loads(tried_with.read_text()) if tried_with.exists() else {}
     stats = root / "mutants" / "mutmut-stats.json"
-    relevant = covering_tests(root, module) if stats.exists() else list(before)
-    if not isinstance(seen.get(module), dict) or any(seen[module].get(f) != before.get(f) for f in relevant):
-        reset_verdicts(root, module)
-        seen[module] = before  # before the run: a run cut short keeps what it reached with these tests
-        tried_with.parent.mkdir(exist_ok=True)
-        tried_with.write_text(json.dumps(seen, indent=1))
     meta = root / "mutants" / f"{module}.meta"
-    returncode = 0
-    if any(
+    mutable = any(
         isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(ast.parse((root / module).read_text()))
-    ):
-        with log.open("a") as out:
-            returncode = subprocess.run(
-                [str(BIN / "mutmut"), "run", f"{dotted(module)}.*"], stdout=out, stderr=subprocess.STDOUT, cwd=root
-            ).returncode
-    found = {n: st for n, st in results(root).items() if module_of(n) == dotted(module)}
-    test_files = covering_tests(root, module) if found else []
+    )
+    for _attempt in range(2):  # a second pass when a test file new to mutmut's stats runs the module
+        relevant = covering_tests(root, module) if stats.exists() else list(before)
+        if not isinstance(seen.get(module), dict) or any(seen[module].get(f) != before.get(f) for f in relevant):
+            reset_verdicts(root, module)
+            seen[module] = before  # before the run: a run cut short keeps what it reached with these tests
+            tried_with.parent.mkdir(exist_ok=True)
+            tried_with.write_text(json.dumps(seen, indent=1))
+        returncode = 0
+        if mutable:
+            with log.open("a") as out:
+                returncode = subprocess.run(
+                    [str(BIN / "mutmut"), "run", f"{dotted(module)}.*"], stdout=out, stderr=subprocess.STDOUT, cwd=root
+                ).returncode
+        found = {n: st for n, st in results(root).items() if module_of(n) == dotted(module)}
+        test_files = covering_tests(root, module) if found else []
+        stale = any(seen[module].get(f) != before.get(f) for f in test_files)  # verdicts older than a test file
+        if not stale:
+            break
     edited = digest([root / module], root) != source or any(
         tests_digest(root, [f]) != before.get(f) for f in test_files
     )
@@ -202,6 +207,7 @@ def run_module(root: Path, module: str, store: dict, log: Path) -> None:
         returncode
         or any(st in NOT_RUN for st in found.values())
         or edited  # the module or a test file that runs it changed while it ran (other tests may change)
+        or stale
     ):
         print(
             f"{module}: not complete (mutmut exit {returncode}; {sum(st in NOT_RUN for st in found.values())} of "
