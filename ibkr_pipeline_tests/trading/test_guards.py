@@ -96,6 +96,15 @@ def test_sending_blocked_in_order_of_precedence(tmp_path, monkeypatch):
         sending_blocked("paper", "DU1234567", tmp_path, managed=["U7654321"])
         == "configured account DU1234567 is not one of this login's accounts ['U7654321']"
     )
+    # The strategy's mode is judged against the whole login, and the configured account (here none) against it.
+    assert (
+        sending_blocked("paper", "DU1234567", tmp_path, managed=["U7654321", "DU1234567"])
+        == "mode is paper but this login manages live account(s) ['U7654321']"
+    )
+    assert (
+        sending_blocked("paper", "DU1234567", tmp_path, managed=["DU1234567", "DU7654321"], configured="")
+        == "this login manages several accounts ['DU1234567', 'DU7654321']: set IBKR_ACCOUNT to the one to trade"
+    )
     assert (
         sending_blocked("live", "U7654321", tmp_path, managed=["U7654321"])
         == f"mode is live but {LIVE_SWITCH_ENV}=1 is not set in the environment"
