@@ -158,12 +158,16 @@ def fingerprint(root: Path, module: str, test_files: list[str]) -> dict[str, str
     return {"source": digest([root / module], root), "tests": tests_digest(root, test_files)}
 
 
-def reset_verdicts(root: Path, module: str) -> None:
-    """Forget mutmut's verdicts for a module (they were reached with other tests): its next run tries them all."""
+def reset_verdicts(root: Path, module: str, survivors_only: bool = False) -> None:
+    """Forget mutmut's verdicts for a module (they were reached with other tests): its next run tries them again.
+    ``survivors_only`` keeps the kills: a test file added, none changed, can only kill more."""
     meta = root / "mutants" / f"{module}.meta"
     if meta.exists():
         data = json.loads(meta.read_text())
-        data["exit_code_by_key"] = dict.fromkeys(data["exit_code_by_key"])
+        data["exit_code_by_key"] = {
+            name: code if survivors_only and code is not None and status_by_exit_code[code] in KILLED else None
+            for name, code in data["exit_code_by_key"].items()
+        }
         meta.write_text(json.dumps(data, indent=4))
 
 
@@ -182,8 +186,10 @@ def run_module(root: Path, module: str, store: dict, log: Path) -> None:
     )
     for _attempt in range(2):  # a second pass when a test file new to mutmut's stats runs the module
         relevant = covering_tests(root, module) if stats.exists() else list(before)
-        if not isinstance(seen.get(module), dict) or any(seen[module].get(f) != before.get(f) for f in relevant):
-            reset_verdicts(root, module)
+        baseline = seen.get(module) if isinstance(seen.get(module), dict) else None
+        changed = baseline is None or any(f in baseline and baseline[f] != before.get(f) for f in relevant)
+        if changed or any(f not in baseline for f in relevant):  # baseline is set when nothing changed
+            reset_verdicts(root, module, survivors_only=not changed)
             seen[module] = before  # before the run: a run cut short keeps what it reached with these tests
             tried_with.parent.mkdir(exist_ok=True)
             tried_with.write_text(json.dumps(seen, indent=1))
@@ -195,7 +201,7 @@ def run_module(root: Path, module: str, store: dict, log: Path) -> None:
                 ).returncode
         found = {n: st for n, st in results(root).items() if module_of(n) == dotted(module)}
         test_files = covering_tests(root, module) if found else []
-        stale = any(seen[module].get(f) != before.get(f) for f in test_files)  # verdicts older than a test file
+        stale = any(seen[module].get(f) != before.get(f) for f in test_files)  # a verdict older than a test file
         if not stale:
             break
     edited = digest([root / module], root) != source or any(
