@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def default_url() -> str:
     return env.DB_URL.read() or f"sqlite:///{data_dir() / 'ibkr_pipeline.db'}"
 
 
-_engines: list[Engine] = []
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()  # as many as engine_for's cache still holds
 
 
 @lru_cache(maxsize=16)
@@ -52,7 +53,7 @@ def engine_for(url: str) -> Engine:
 
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    _engines.append(engine)
+    _engines.add(engine)
     upgrade(engine)
     return engine
 

@@ -126,7 +126,10 @@ def trade_tick(
             {},
         )
     orders_today = ledger.orders_since(day_start, strategy=spec.name)
-    by_symbol = {symbol: {s: p.quantity for (s, sym), p in held_by.items() if sym == symbol} for symbol in signals}
+    by_symbol: dict[str, dict[str, float]] = {symbol: {} for symbol in signals}  # each strategy's fills, per symbol
+    for (strategy, symbol), position in held_by.items():
+        if symbol in by_symbol:
+            by_symbol[symbol][strategy] = position.quantity
     account_qty = {s: account_positions[s].quantity if s in account_positions else 0.0 for s in signals}
     # An exit refused (nothing of ours to sell, or shares that are not ours) is refused before any price matters.
     exit_refused = {
