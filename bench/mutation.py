@@ -26,6 +26,7 @@ import ast
 import fnmatch
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -43,6 +44,9 @@ REPORT = ROOT / "bench" / "mutation-survivors.md"
 NOTES = ROOT / "bench" / "mutation_notes.toml"
 STORE = ROOT / "bench" / "mutation-results.json"
 GOAL = 0.90
+# The selected tests mostly wait (on the simulator's sockets, PostgreSQL, a delayed report): one pytest keeps a
+# core about a third busy, so twice as many mutants at a time as cores use the machine without starving it.
+CHILDREN = 2 * (os.cpu_count() or 2)
 KILLED = ("killed", "timeout", "caught by type check")  # a timeout: the mutant made a test run away
 NOT_RUN = ("not checked", "skipped", "check was interrupted by user")
 FAST = {
@@ -197,7 +201,10 @@ def run_module(root: Path, module: str, store: dict, log: Path) -> None:
         if mutable:
             with log.open("a") as out:
                 returncode = subprocess.run(
-                    [str(BIN / "mutmut"), "run", f"{dotted(module)}.*"], stdout=out, stderr=subprocess.STDOUT, cwd=root
+                    [str(BIN / "mutmut"), "run", "--max-children", str(CHILDREN), f"{dotted(module)}.*"],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=root,
                 ).returncode
         found = {n: st for n, st in results(root).items() if module_of(n) == dotted(module)}
         test_files = covering_tests(root, module) if found else []
@@ -293,7 +300,12 @@ def main(argv: list[str]) -> int:
             run_module(root, module, store, log)
     elif argv != ["--report"]:
         with log.open("a") as out:
-            subprocess.run([str(BIN / "mutmut"), "run", *argv], stdout=out, stderr=subprocess.STDOUT, cwd=root)
+            subprocess.run(
+                [str(BIN / "mutmut"), "run", "--max-children", str(CHILDREN), *argv],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=root,
+            )
     found, diffs, measured, missing = ({}, {}, {}, []) if fast else stored_results(root, store)
     unstored = {dotted(m) for m in missing}
     for name, state in results(root).items():  # this tree's runs of modules the store has no current entry for
