@@ -33,7 +33,8 @@ def normalize_bars(frame: pd.DataFrame) -> pd.DataFrame:
     out["timestamp"] = pd.to_datetime(out["timestamp"], utc=True).dt.as_unit("ns")
     for col in BAR_COLUMNS[1:]:
         out[col] = out[col].astype(float)
-    out = out.sort_values("timestamp").drop_duplicates("timestamp", keep="last")
+    # A stable sort: of two rows for one bar, the later one (a fresher answer) wins whatever the input's order.
+    out = out.sort_values("timestamp", kind="stable").drop_duplicates("timestamp", keep="last")
     return out.reset_index(drop=True)
 
 
