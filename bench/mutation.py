@@ -10,8 +10,9 @@ clone) runs only the modules whose source or tests changed since, so the full sc
 each fit in the time at hand. Verdicts reached with other tests are never carried over (mutmut's own cache in
 mutants/ is reset for a module when a test file that runs it, or a fixture or helper, changed). A new test file
 is not among a stored module's files until mutmut has seen it run the module: delete the module's entry from the
-store (while no make mutate runs), or name it, to measure it again. Module paths as arguments
-(``ibkr_pipeline/trading/guards.py``) are measured and stored in the order given, whatever the store holds; other
+store (while no make mutate runs), or name it, to measure it again. A test file added to ``[tool.mutmut]``'s
+selection keeps what is stored (more tests only kill more); one taken out makes stale the modules it ran.
+Module paths as arguments (``ibkr_pipeline/trading/guards.py``) are measured and stored in the order given, whatever the store holds; other
 arguments go to ``mutmut run`` as they are (mutant names or globs, e.g. ``ibkr_pipeline.domain.risk*``) and store
 nothing; ``--report`` rewrites the report only.
 
@@ -44,6 +45,7 @@ REPORT = ROOT / "bench" / "mutation-survivors.md"
 NOTES = ROOT / "bench" / "mutation_notes.toml"
 STORE = ROOT / "bench" / "mutation-results.json"
 GOAL = 0.90
+SELECTION = "pytest_add_cli_args_test_selection"  # [tool.mutmut]'s pytest arguments: the tests mutmut runs
 # The selected tests mostly wait (on the simulator's sockets, PostgreSQL, a delayed report): one pytest keeps a
 # core about a third busy, so twice as many mutants at a time as cores use the machine without starving it.
 CHILDREN = 2 * (os.cpu_count() or 2)
@@ -119,7 +121,7 @@ def digest(paths: list[Path], root: Path) -> str:
 
 def selected_files(root: Path) -> list[str]:
     config = mutmut_config(root)
-    selection = config["pytest_add_cli_args_test_selection"]
+    selection = config[SELECTION]
     ignored = {root / a.split("=", 1)[1] for a in selection if a.startswith("--ignore=")}
     files: set[Path] = set()
     for entry in (a for a in selection if not a.startswith("-")):
@@ -144,8 +146,9 @@ def covering_tests(root: Path, module: str) -> list[str]:
 def tests_digest(root: Path, test_files: list[str]) -> str:
     """The given test files, every fixture and helper module of the tests (conftest.py, fault_campaign.py, ...:
     any file not named test_*.py), and mutmut's settings (timeouts, pytest arguments); a file gone counts as
-    changed."""
-    settings = {k: v for k, v in mutmut_config(root).items() if k != "only_mutate"}
+    changed. The test selection is left out: a file added to it can only kill more, and a file taken out of it
+    is caught by ``fits``."""
+    settings = {k: v for k, v in mutmut_config(root).items() if k not in ("only_mutate", SELECTION)}
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     helpers = (
         p.relative_to(root).as_posix()
@@ -160,6 +163,13 @@ def tests_digest(root: Path, test_files: list[str]) -> str:
 
 def fingerprint(root: Path, module: str, test_files: list[str]) -> dict[str, str]:
     return {"source": digest([root / module], root), "tests": tests_digest(root, test_files)}
+
+
+def fits(root: Path, module: str, entry: dict) -> bool:
+    """A stored result still holds: same source, same tests, and every test file it was reached with still
+    selected."""
+    same = fingerprint(root, module, entry["test_files"]) == {"source": entry["source"], "tests": entry["tests"]}
+    return same and set(entry["test_files"]) <= set(selected_files(root))
 
 
 def reset_verdicts(root: Path, module: str, survivors_only: bool = False) -> None:
@@ -250,10 +260,7 @@ def stored_results(root: Path, store: dict) -> tuple[dict[str, str], dict[str, s
     missing = []
     for module in modules(root):
         entry = store.get(module)
-        if entry is None or fingerprint(root, module, entry["test_files"]) != {
-            "source": entry["source"],
-            "tests": entry["tests"],
-        }:
+        if entry is None or not fits(root, module, entry):
             missing.append(module)
             continue
         found.update(entry["mutants"])

@@ -94,6 +94,11 @@ def test_429_with_retry_after_is_retried():
 def test_timeout_becomes_an_error_not_an_answer():
     with FakeOpenAI(lambda body, n: Reply(body=completion(json.dumps(ANSWER)), delay_s=1.5)) as server:
         attempt = analyze(client(server, timeout_s=0.3, max_retries=1))
+        # The retry was sent before the client gave up, but on a loaded host the server's thread may read it only
+        # afterwards: wait for the server to have read it rather than for the scheduler to have run that thread.
+        deadline = time.monotonic() + 30
+        while len(server.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
     assert attempt.analysis is None and "timed out" in attempt.error
     assert len(server.requests) == 2
 
