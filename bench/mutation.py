@@ -8,9 +8,9 @@ With no arguments, each module is run by itself, and a module done is kept in be
 the digests of its source and of the test files that run it: a later ``make mutate`` (another session, a clean
 clone) runs only the modules whose source or tests changed since, so the full score accumulates over runs that
 each fit in the time at hand. Verdicts reached with other tests are never carried over (mutmut's own cache in
-mutants/ is reset for a module when a test file that runs it, or a fixture or helper, changed). A new test file
-is not among a stored module's files until mutmut has seen it run the module: delete the module's entry from the
-store (while no make mutate runs), or name it, to measure it again. A test file added to ``[tool.mutmut]``'s
+mutants/ is reset for a module when a test file that runs it, or a fixture or helper it relies on, changed).
+A new test file is not among a stored module's files until mutmut has seen it run the module: delete the
+module's entry from the store (while no make mutate runs), or name it, to measure it again. A test file added to ``[tool.mutmut]``'s
 selection keeps what is stored (more tests only kill more); one taken out makes stale the modules it ran.
 Module paths as arguments (``ibkr_pipeline/trading/guards.py``) are measured and stored in the order given, whatever the store holds; other
 arguments go to ``mutmut run`` as they are (mutant names or globs, e.g. ``ibkr_pipeline.domain.risk*``) and store
@@ -143,19 +143,45 @@ def covering_tests(root: Path, module: str) -> list[str]:
     )
 
 
+def helpers_of(root: Path, test_files: list[str]) -> set[str]:
+    """The fixture and helper modules (files under ibkr_pipeline_tests not named test_*.py) the test files rely
+    on: every conftest.py above them, and whatever they, and those in turn, import or name by module (a helper
+    started as ``python -m ibkr_pipeline_tests.trading.placement_worker`` counts)."""
+    helpers = {
+        dotted(p.relative_to(root).as_posix()): p.relative_to(root).as_posix()
+        for p in (root / "ibkr_pipeline_tests").rglob("*.py")
+        if not p.name.startswith("test_") and p.name != "__init__.py"
+    }
+    found = {
+        helpers[f"{dotted(parent.as_posix())}.conftest"]
+        for name in test_files
+        for parent in Path(name).parents
+        if f"{dotted(parent.as_posix())}.conftest" in helpers
+    }
+    queue = [*test_files, *found]
+    while queue:
+        path = root / queue.pop()
+        if not path.exists():
+            continue
+        text = path.read_text()
+        named = {module for module in helpers if module in text}
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                named |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        for module in named & helpers.keys():
+            if helpers[module] not in found:
+                found.add(helpers[module])
+                queue.append(helpers[module])
+    return found
+
+
 def tests_digest(root: Path, test_files: list[str]) -> str:
-    """The given test files, every fixture and helper module of the tests (conftest.py, fault_campaign.py, ...:
-    any file not named test_*.py), and mutmut's settings (timeouts, pytest arguments); a file gone counts as
-    changed. The test selection is left out: a file added to it can only kill more, and a file taken out of it
-    is caught by ``fits``."""
+    """The given test files, the fixtures and helpers they rely on (``helpers_of``), and mutmut's settings
+    (timeouts, pytest arguments); a file gone counts as changed. The test selection is left out: a file added to
+    it can only kill more, and a file taken out of it is caught by ``fits``."""
     settings = {k: v for k, v in mutmut_config(root).items() if k not in ("only_mutate", SELECTION)}
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    helpers = (
-        p.relative_to(root).as_posix()
-        for p in (root / "ibkr_pipeline_tests").rglob("*.py")
-        if not p.name.startswith("test_")
-    )
-    for name in sorted({*test_files, *helpers}):
+    for name in sorted({*test_files, *helpers_of(root, test_files)}):
         path = root / name
         h.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"(missing)") + b"\0")
     return h.hexdigest()
