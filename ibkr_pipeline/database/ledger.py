@@ -177,8 +177,9 @@ class Ledger:
             return [(r.status, r.detail) for r in rows]
 
     def open_orders(self, strategy: str | None = None) -> list[OrderRow]:
-        """Orders that may be at IB now (working or unconfirmed)."""
-        query = select(OrderRow).where(OrderRow.status.in_(LIVE))
+        """Orders that may be at IB now (working or unconfirmed), oldest first: in one order on every database, so
+        a pass over them, and the analyst's prompt that lists them, read the same each time."""
+        query = select(OrderRow).where(OrderRow.status.in_(LIVE)).order_by(OrderRow.created_at, OrderRow.order_ref)
         if strategy:
             query = query.where(OrderRow.strategy == strategy)
         return self._detached(query)

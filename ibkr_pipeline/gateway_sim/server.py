@@ -115,6 +115,7 @@ class GatewaySimulator:
         self.pacing_violations = 0
         self.historical_requests = 0
         self.market_data_requests: Counter[str] = Counter()  # reqMktData requests per symbol (tests count them)
+        self.requests: Counter[tuple[int | None, int]] = Counter()  # (client id, message id) received (tests count)
         self.connections = 0  # sockets accepted (a client's connection attempts, counted by tests)
         self.restarts = 0
         self.outage = False
@@ -375,6 +376,7 @@ class ClientSession(SetupRequests, ContractRequests, MarketDataRequests, OrderRe
                     self.close()
                     return
             msg_id = int(fields[0]) if fields and fields[0].isdigit() else -1
+            self.sim.requests[(self.client_id, msg_id)] += 1
             drop = msg_id in faults.drop_on_request
             if drop and faults.drop_on_nth > 1:
                 faults.drop_on_nth -= 1

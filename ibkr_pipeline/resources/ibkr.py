@@ -59,10 +59,11 @@ class IBKRResource(dg.ConfigurableResource):
     def contract_cache(self, stores: BrokerStores) -> ContractCache:
         return stores.contract_cache(timedelta(days=self.contract_cache_ttl_days))
 
-    def probe(self, timeout_s: float | None = None) -> ComponentHealth:
+    def probe(self) -> ComponentHealth:
         """One quick look at the gateway: refused (down), silent (unresponsive, as around IB's nightly
-        restart), or answering the current time. Its own client id, read-only, no retries."""
-        timeout_s = timeout_s or self.connect_timeout_s
+        restart), or answering the current time within ``connect_timeout_s``. Its own client id, read-only, no
+        retries."""
+        timeout_s = self.connect_timeout_s
         started = time.perf_counter()
         where = f"{self.host}:{self.port}"
         try:
@@ -72,7 +73,6 @@ class IBKRResource(dg.ConfigurableResource):
         settings = dataclasses.replace(
             self.settings(),
             client_id=self.client_id + PROBE_CLIENT_ID_OFFSET,
-            connect_timeout_s=timeout_s,
             request_timeout_s=timeout_s,
             connect_attempts=1,
             readonly=True,

@@ -163,3 +163,18 @@ def test_a_daily_bar_is_known_at_four_in_new_york_in_either_season_aligned_with_
         pd.Timestamp("2026-11-18 21:00", tz="UTC"),
         pd.Timestamp("2026-11-18 21:00", tz="UTC"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("end", "finished"),
+    [("14:59:59", 0), ("15:00", 1), ("15:59:59", 1), ("16:00", 2), ("17:00", 3), ("2026-11-20 17:00", 3)],
+)
+def test_an_hourly_bar_has_finished_at_the_end_of_its_clock_hour(end, finished):
+    """IB's first hourly bar of a session starts at 09:30 New York (14:30 UTC in winter) and ends at 10:00."""
+    stamps = ["2026-11-19 14:30", "2026-11-19 15:00", "2026-11-19 16:00"]
+    frame = bars(stamps, [1.0, 2.0, 3.0])
+    frame.index = pd.RangeIndex(10, 13)  # a slice of a longer history
+    at = pd.Timestamp(end if " " in end else f"2026-11-19 {end}", tz="UTC").to_pydatetime()
+    done = bar_history.completed_as_of(frame, at, "1 hour")
+    assert done["close"].tolist() == [1.0, 2.0, 3.0][:finished]
+    assert list(done.columns) == list(frame.columns) and list(done.index) == list(range(finished))

@@ -59,7 +59,9 @@ def test_an_unreadable_database_switch_blocks(tmp_path):
     from sqlalchemy import create_engine
 
     broken = KillSwitch(create_engine(f"sqlite:///{tmp_path / 'no_schema.db'}"))  # no kill_switch_events table
-    assert "cannot be read" in kill_switch_reason(tmp_path, broken)
+    assert kill_switch_reason(tmp_path, broken) == (
+        "kill switch state cannot be read from the project database (OperationalError); sending stops"
+    )
 
 
 @pytest.mark.parametrize(
@@ -118,4 +120,15 @@ def test_sending_blocked_in_order_of_precedence(tmp_path, monkeypatch):
     assert (
         sending_blocked("live", "U7654321", tmp_path, managed=["U7654321"])
         == f"kill switch is on ({KILL_SWITCH_ENV}='yes')"
+    )
+
+
+def test_a_database_switch_set_by_nobody_for_no_reason_says_so(database_url, tmp_path):
+    at = datetime(2026, 3, 2, 14, 30, 59, tzinfo=UTC)
+    switch = KillSwitch(engine_for(database_url), clock=lambda: at)
+    switch.set(True)
+    assert kill_switch_reason(tmp_path, switch) == "kill switch is on (set at 2026-03-02 14:30 UTC: no reason given)"
+    switch.set(True, "margin call", "carol")
+    assert (
+        kill_switch_reason(tmp_path, switch) == "kill switch is on (set by carol at 2026-03-02 14:30 UTC: margin call)"
     )
