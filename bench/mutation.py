@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -84,7 +85,7 @@ def fast_tree() -> Path:
     for key, values in FAST.items():
         listed = "[\n" + "".join(f'  "{v}",\n' for v in values) + "]"
         replacement = f"{key} = {listed}"
-        config = re.sub(rf"^{key} = \[.*?^\]", lambda _m, text=replacement: text, config, flags=re.S | re.M)
+        config = re.sub(rf"^{key} = \[.*?^\]", replacement.replace("\\", "\\\\"), config, flags=re.S | re.M)
     (where / "pyproject.toml").write_text(config)
     return where
 
@@ -164,15 +165,24 @@ def helpers_of(root: Path, test_files: list[str]) -> set[str]:
         if not path.exists():
             continue
         text = path.read_text()
-        named = {module for module in helpers if module in text}
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                named |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        named = {module for module in helpers if module in text} | imported_names(text)
         for module in named & helpers.keys():
             if helpers[module] not in found:
                 found.add(helpers[module])
                 queue.append(helpers[module])
     return found
+
+
+@functools.cache
+def imported_names(source: str) -> frozenset[str]:
+    """What a file's ``from X import Y`` lines name (X and X.Y), parsed once per text in a run: ``run_module``
+    asks for the helpers of every selected file, and they share conftest.py and the fixtures."""
+    return frozenset(
+        name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module
+        for name in (node.module, *(f"{node.module}.{alias.name}" for alias in node.names))
+    )
 
 
 def tests_digest(root: Path, test_files: list[str]) -> str:
@@ -228,7 +238,7 @@ def run_module(root: Path, module: str, store: dict, log: Path) -> None:
         relevant = covering_tests(root, module) if stats.exists() else list(before)
         baseline = seen.get(module) if isinstance(seen.get(module), dict) else None
         changed = baseline is None or any(f in baseline and baseline[f] != before.get(f) for f in relevant)
-        if changed or any(f not in baseline for f in relevant):  # baseline is set when nothing changed
+        if changed or any(f not in (baseline or {}) for f in relevant):  # baseline is set when nothing changed
             reset_verdicts(root, module, survivors_only=not changed)
             seen[module] = before  # before the run: a run cut short keeps what it reached with these tests
             tried_with.parent.mkdir(exist_ok=True)
