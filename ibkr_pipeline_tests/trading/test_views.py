@@ -206,8 +206,13 @@ def test_audit_prints_the_record_or_one_clean_line(tmp_path):
 
 
 def test_realized_pnl_accumulates_in_time_order_whatever_the_exec_ids(database_url):
+    """A position closed in two parts: each part's realized P&L adds to the strategy's, in time order."""
     ledger = Ledger(engine_for(database_url))
     ref = "alpha:AAPL:2026-11-19-1000"
     ledger.record_fill("z9", ref, "AAPL", "BOT", 10, 100.0, 1.0, 0.0, T0)
-    ledger.record_fill("a1", ref, "AAPL", "SLD", 10, 110.0, 1.0, 98.0, T0 + timedelta(hours=1))
-    assert realized_by_strategy(ledger) == {"alpha": [(T0, 0.0), (T0 + timedelta(hours=1), 98.0)]}
+    ledger.record_fill("a1", ref, "AAPL", "SLD", 5, 110.0, 1.0, 48.5, T0 + timedelta(hours=1))
+    ledger.record_fill("m5", ref, "AAPL", "SLD", 5, 108.0, 1.0, 38.5, T0 + timedelta(hours=2))
+    assert realized_by_strategy(ledger) == {
+        "alpha": [(T0, 0.0), (T0 + timedelta(hours=1), 48.5), (T0 + timedelta(hours=2), 87.0)]
+    }
+    assert pnl_view(ledger).rows == [("alpha", 3, 87.0, 3.0)]
