@@ -407,7 +407,6 @@ class StrategyFileError(ValueError):
 
     def __init__(self, path: Path, problems: list[tuple[str, str]]):
         self.path = Path(path)
-        self.problems = problems
         lines = [f"{self.path}: {loc + ': ' if loc else ''}{msg}" for loc, msg in problems]
         super().__init__("\n".join(lines))
 
@@ -453,6 +452,17 @@ def _where(mark: Any) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
 
 
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> tuple[str, str]:
+    """Where and what, on one line. A character YAML refuses (a control character, a NUL) comes as a ReaderError
+    with only an offset, and a text of two lines naming "<unicode string>": located here as line and column."""
+    if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int):
+        line = text.count("\n", 0, exc.position)
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1)
+        mark = yaml.Mark(exc.name, exc.position, line, column, None, None)
+        return _where(mark), f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}"
+    return _where(getattr(exc, "problem_mark", None)), f"invalid YAML: {getattr(exc, 'problem', None) or exc}"
+
+
 def _scan(text: str, path: Path) -> None:
     """Walk the YAML events (no recursion, no objects built) and refuse what could exhaust memory or
     the stack: anchors and aliases (YAML bombs), nesting deeper than any strategy needs, too many nodes."""
@@ -482,10 +492,7 @@ def parse_strategy(text: str, path: Path) -> StrategySpec:
         _scan(text, path)
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise StrategyFileError(
-            path, [(_where(mark), f"invalid YAML: {getattr(exc, 'problem', None) or exc}")]
-        ) from exc
+        raise StrategyFileError(path, [_yaml_problem(exc, text)]) from exc
     if not isinstance(data, dict):
         raise StrategyFileError(path, [("", "a strategy file is a YAML mapping (name:, universe:, schedule:, ...)")])
     try:
