@@ -43,6 +43,14 @@ def test_each_universe_entry_asks_for_its_own_listing():
             "name: ok\nuniverse: [{symbol: \x1b}]\n",
             "bell.yaml: line 2, column 21: invalid YAML: unacceptable character #x001b: special characters are not allowed",
         ),
+        (
+            "\nname: ok\x07\n",
+            "bell.yaml: line 2, column 9: invalid YAML: unacceptable character #x0007: special characters are not allowed",
+        ),
+        (  # lines counted from the very first character, columns from the last line break, not the first
+            "\nname: ok\nuniverse: [{symbol: \x1b}]\n",
+            "bell.yaml: line 3, column 21: invalid YAML: unacceptable character #x001b: special characters are not allowed",
+        ),
     ],
 )
 def test_a_character_yaml_refuses_is_located_on_one_line(text, line):
