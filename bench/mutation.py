@@ -221,11 +221,32 @@ def reset_verdicts(root: Path, module: str, survivors_only: bool = False) -> Non
         meta.write_text(json.dumps(data, indent=4))
 
 
+def retrace_changed_tests(root: Path, digests: dict[str, str]) -> None:
+    """mutmut traces which functions a test runs only when it first sees the test: an edited test keeps its old
+    trace, and a function it now calls would not get it run against its mutants (fewer kills, never more).
+    Forget the traces of test files changed since they were traced; mutmut traces them again as new tests."""
+    stats = root / "mutants" / "mutmut-stats.json"
+    traced = root / "mutants" / "traced-digests.json"  # the test files' digests when mutmut last traced them
+    known = json.loads(traced.read_text()) if traced.exists() else {}
+    changed = {name for name, value in digests.items() if known.get(name) != value}
+    if changed and stats.exists():  # with no stats yet, mutmut traces every test
+        data = json.loads(stats.read_text())
+        kept = lambda test: test.split("::")[0] not in changed  # noqa: E731
+        data["duration_by_test"] = {t: d for t, d in data["duration_by_test"].items() if kept(t)}
+        data["tests_by_mangled_function_name"] = {
+            name: [t for t in tests if kept(t)] for name, tests in data["tests_by_mangled_function_name"].items()
+        }
+        stats.write_text(json.dumps(data, indent=4))
+    traced.parent.mkdir(exist_ok=True)
+    traced.write_text(json.dumps(digests, indent=1))
+
+
 def run_module(root: Path, module: str, store: dict, log: Path) -> None:
     """mutmut over one module; kept in the store once every one of its mutants has a verdict, with the digests
     of its source and of the test files that run it (a new test elsewhere leaves it measured; an edit to one of
     those files, or to the module, does not)."""
     before = {name: tests_digest(root, [name]) for name in selected_files(root)}
+    retrace_changed_tests(root, before)
     source = digest([root / module], root)
     tried_with = root / "mutants" / "tests-digest.json"  # the test files mutmut's cached verdicts were reached with
     seen = json.loads(tried_with.read_text()) if tried_with.exists() else {}
