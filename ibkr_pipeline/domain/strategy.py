@@ -429,7 +429,7 @@ class _StrictLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             try:
                 duplicate = key in seen
-            except TypeError:  # an unhashable key: let pydantic name it
+            except TypeError:  # an unhashable key: SafeLoader refuses it below, once duplicates are sought
                 continue
             if duplicate:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
