@@ -8,6 +8,7 @@ from ib_async import IB, LimitOrder, MarketOrder, Stock
 from ibkr_pipeline.exchange.state import StateError
 from ibkr_pipeline.gateway_sim.server import SimulatorThread
 from ibkr_pipeline_tests.conftest import make_gateway
+from ibkr_pipeline_tests.eventually import acknowledged, until
 
 
 def connect(gw: SimulatorThread, client_id: int = 5) -> IB:
@@ -22,11 +23,10 @@ def test_cash_positions_orders_and_executions_survive_a_restart(tmp_path):
         ib = connect(gw)
         [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
         bought = ib.placeOrder(aapl, MarketOrder("BUY", 25, orderRef="keep:AAPL:1"))
-        ib.sleep(0.3)
-        gw.step()
+        until(lambda: bought.orderStatus.status == "Filled", "the purchase fills", ib.sleep)
         quote = bought.orderStatus.avgFillPrice
         resting = ib.placeOrder(aapl, LimitOrder("SELL", 25, round(quote * 1.5, 2), tif="GTC", orderRef="keep:AAPL:2"))
-        ib.sleep(0.3)
+        until(acknowledged(resting), "the resting order is answered", ib.sleep)
         before = gw.account_values()
         next_id = ib.client.getReqId()
         ib.disconnect()
@@ -42,9 +42,8 @@ def test_cash_positions_orders_and_executions_survive_a_restart(tmp_path):
         assert [(f.execution.orderRef, f.execution.shares) for f in fills] == [("keep:AAPL:1", 25)]
         assert ib.client.getReqId() >= next_id  # order ids are never reused
         later = ib.placeOrder(fills[0].contract, MarketOrder("BUY", 5, orderRef="keep:AAPL:3"))
-        ib.sleep(0.3)
-        again.step()
-        assert later.orderStatus.status == "Filled" and later.order.permId != resting.order.permId
+        until(lambda: later.orderStatus.status == "Filled", "the later order fills", ib.sleep)
+        assert later.order.permId != resting.order.permId
         exec_ids = [f.execution.execId for f in ib.reqExecutions()]
         assert len(exec_ids) == len(set(exec_ids)) == 2
         ib.disconnect()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -11,15 +10,15 @@ from ib_async.wrapper import RequestError
 
 from ibkr_pipeline.exchange.account import ibkr_fixed_commission
 from ibkr_pipeline_tests.conftest import MARKET_OPEN_INSTANT, make_gateway
+from ibkr_pipeline_tests.eventually import acknowledged, until
 
 
 def test_connect_completes_fast_with_paper_account(gateway):
+    """Every request ib_async makes while connecting is answered: one left unanswered would hold each connect for
+    its whole timeout (counted by ib_async, which raises naming it, rather than timed)."""
     ib = IB()
-    started = time.monotonic()
-    ib.connect("127.0.0.1", gateway.port, clientId=3, timeout=5)
-    elapsed = time.monotonic() - started
+    ib.connect("127.0.0.1", gateway.port, clientId=3, timeout=30, raiseSyncErrors=True)
     try:
-        assert elapsed < 1.0
         assert ib.managedAccounts() == ["DU1234567"]
         assert ib.reqCurrentTime() == MARKET_OPEN_INSTANT
     finally:
@@ -111,8 +110,14 @@ def test_bracket_parent_fills_target_fills_stop_cancelled(ib, gateway):
     for o in bracket:
         o.orderRef = "test:AAPL:bracket"
     trades = [ib.placeOrder(aapl, o) for o in bracket]
-    ib.sleep(0.3)
     parent, take_profit, stop_loss = trades
+
+    def worked() -> bool:
+        return [t.orderStatus.status for t in trades] == ["Filled", "Submitted", "PreSubmitted"] and bool(
+            ib.positions()
+        )
+
+    until(worked, "the entry fills, the target works, the stop is held", ib.sleep)
     assert parent.orderStatus.status == "Filled"
     assert parent.orderStatus.avgFillPrice == pytest.approx(entry_fill)
     # The target works at the exchange; IB holds the stop (PreSubmitted) until it triggers.
@@ -120,7 +125,8 @@ def test_bracket_parent_fills_target_fills_stop_cancelled(ib, gateway):
     assert [p.position for p in ib.positions()] == [100.0]
 
     gateway.advance(hit_at - MARKET_OPEN_INSTANT + timedelta(minutes=2))
-    ib.sleep(0.3)
+    until(lambda: stop_loss.orderStatus.status == "Cancelled", "the target's fill cancels the stop", ib.sleep)
+    until(lambda: not ib.positions(), "the flat position is reported", ib.sleep)
     assert take_profit.orderStatus.status == "Filled"
     assert take_profit.orderStatus.avgFillPrice == pytest.approx(target)
     assert stop_loss.orderStatus.status == "Cancelled"
@@ -151,11 +157,11 @@ def test_limit_and_stop_orders_wait_then_cancel(ib, gateway):
     ib.errorEvent += lambda req_id, code, message, contract: codes.append((req_id, code))
     low_limit = ib.placeOrder(msft, LimitOrder("BUY", 10, round(price * 0.5, 2)))
     far_stop = ib.placeOrder(msft, StopOrder("BUY", 10, round(price * 1.5, 2)))
-    ib.sleep(0.2)
+    until(acknowledged(low_limit, far_stop), "both orders are answered", ib.sleep)
     assert low_limit.orderStatus.status == "Submitted" and far_stop.orderStatus.status == "PreSubmitted"
     assert {t.order.orderId for t in ib.reqAllOpenOrders()} == {low_limit.order.orderId, far_stop.order.orderId}
     ib.cancelOrder(low_limit.order)
-    ib.sleep(0.2)
+    until(lambda: low_limit.orderStatus.status == "Cancelled" and codes, "the cancel is confirmed", ib.sleep)
     assert low_limit.orderStatus.status == "Cancelled"
     assert (low_limit.order.orderId, 202) in codes
     assert far_stop.orderStatus.status == "PreSubmitted"  # still held, untriggered
@@ -165,13 +171,14 @@ def test_rejected_order_and_connectivity_notices(ib, gateway):
     [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
     gateway.faults.reject_orders = {"AAPL"}
     trade = ib.placeOrder(aapl, MarketOrder("BUY", 1))
-    ib.sleep(0.3)
+    until(lambda: any(e.errorCode == 201 for e in trade.log), "the rejection, with its reason", ib.sleep)
+    until(lambda: trade.orderStatus.status == "Inactive", "the rejected order's status", ib.sleep)
     assert trade.orderStatus.status == "Inactive"  # IB ends a rejected order Inactive
     assert any(e.errorCode == 201 for e in trade.log)
     codes = []
     ib.errorEvent += lambda req_id, code, message, contract: codes.append(code)
     gateway.connectivity_blip()
-    ib.sleep(0.3)
+    until(lambda: len(codes) >= 2, "the 1100 and the 1102", ib.sleep)
     assert codes[:2] == [1100, 1102]
 
 
