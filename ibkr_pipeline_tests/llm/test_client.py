@@ -3,6 +3,7 @@
 import asyncio
 import io
 import json
+import threading
 import time
 
 import pytest
@@ -152,7 +153,17 @@ def test_cache_answers_the_same_question_without_a_call(tmp_path):
 
 
 def test_concurrency_bound_is_respected_and_calls_overlap():
-    with FakeOpenAI(lambda body, n: Reply(body=completion(json.dumps(ANSWER)), delay_s=0.4)) as server:
+    """The first answers wait until three calls are in flight (a barrier, not a delay, so a loaded machine cannot
+    make the calls seem serial); then a short hold in which a fourth, past the bound, would show."""
+    three_in_flight = threading.Event()
+
+    def reply(body: dict, n: int) -> Reply:
+        if server.in_flight >= 3:
+            three_in_flight.set()
+        three_in_flight.wait(10)  # far longer than three requests take to arrive, however loaded
+        return Reply(body=completion(json.dumps(ANSWER)), delay_s=0.2)
+
+    with FakeOpenAI(reply) as server:
         c = client(server, max_in_flight=3)
 
         async def many():
