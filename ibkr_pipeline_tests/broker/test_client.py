@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +23,7 @@ from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.domain.pacing import PacingRules
 from ibkr_pipeline.exchange.universe import Universe
 from ibkr_pipeline_tests.conftest import MARKET_OPEN_INSTANT, free_port, make_gateway
+from ibkr_pipeline_tests.eventually import until
 
 
 def client_for(gateway, cache=None, **kw) -> IBKRClient:
@@ -151,8 +153,14 @@ def test_bracket_through_the_client_with_order_ref(gateway):
             stop_loss=round(ref * 0.5, 2),
             order_ref="strategy:SPY:20261124T1500",
         )
-        client.sleep(0.3)
         ids = [o.order_id for o in sent]
+
+        def statuses_are(ids: list[int], *expected: str) -> Callable[[], bool]:
+            return lambda: [o.status for o in client.sent_orders(ids)] == list(expected)
+
+        until(
+            statuses_are(ids, "Filled", "Submitted", "PreSubmitted"), "the entry fills, the stop is held", client.sleep
+        )
         now = client.sent_orders(ids)
         assert [o.status for o in now] == ["Filled", "Submitted", "PreSubmitted"]  # IB holds the stop
         assert [o.done for o in now] == [True, False, False] and all(o.perm_id for o in now)
@@ -175,12 +183,10 @@ def test_bracket_through_the_client_with_order_ref(gateway):
             stop_loss=round(ref * 0.5, 2),
             order_ref="strategy:SPY:20261124T1600",
         )
-        client.sleep(0.3)
         ids = [o.order_id for o in resting]
-        assert [o.status for o in client.sent_orders(ids)] == ["Submitted", "PreSubmitted", "PreSubmitted"]
+        until(statuses_are(ids, "Submitted", "PreSubmitted", "PreSubmitted"), "the entry rests", client.sleep)
         client.cancel(client.sent_orders(ids)[0])  # cancelling a working parent takes its children with it
-        client.sleep(0.3)
-        assert [o.status for o in client.sent_orders(ids)] == ["Cancelled", "Cancelled", "Cancelled"]
+        until(statuses_are(ids, "Cancelled", "Cancelled", "Cancelled"), "the cancel takes the legs", client.sleep)
 
 
 def test_a_162_caused_by_another_client_is_retried():
@@ -247,8 +253,10 @@ def test_requests_wait_out_a_1100_outage_and_go_on_after_1102(gateway):
 def test_an_outage_past_the_deadline_is_an_outage_error(gateway):
     client = fast_client(gateway)
     info = client.resolve(ContractSpec(symbol="AAPL"))
+    codes: list[int] = []
+    client.ib.errorEvent += lambda req_id, code, message, contract: codes.append(code)
     gateway.outage()
-    client.sleep(0.2)
+    until(lambda: 1100 in codes, "the 1100 reaches the client", client.sleep)
     try:
         [result] = client.bars_many([BarsRequest(info, None, "5 D", "1 day")])
     finally:
