@@ -241,6 +241,19 @@ def retrace_changed_tests(root: Path, digests: dict[str, str]) -> None:
     traced.write_text(json.dumps(digests, indent=1))
 
 
+def mutmut_command(root: Path, module: str, source: str) -> list[str]:
+    """mutmut re-runs every mutant named on its command line, decided or not, so name only the undecided ones.
+    A module whose source changed since mutmut last made its mutants is named whole (its mutants are made anew,
+    every verdict with them); one with nothing undecided needs only its tests traced (new or edited test files)."""
+    generated = root / "mutants" / "generated-from.json"
+    known = json.loads(generated.read_text()) if generated.exists() else {}
+    run = [str(BIN / "mutmut"), "run", "--max-children", str(CHILDREN)]
+    if known.get(module) != source or not (root / "mutants" / f"{module}.meta").exists():
+        return [*run, f"{dotted(module)}.*"]
+    undecided = sorted(n for n, st in results(root).items() if module_of(n) == dotted(module) and st in NOT_RUN)
+    return [*run, *undecided] if undecided else [str(BIN / "mutmut"), "print-time-estimates", f"{dotted(module)}.*"]
+
+
 def run_module(root: Path, module: str, store: dict, log: Path) -> None:
     """mutmut over one module; kept in the store once every one of its mutants has a verdict, with the digests
     of its source and of the test files that run it (a new test elsewhere leaves it measured; an edit to one of
@@ -268,11 +281,12 @@ def run_module(root: Path, module: str, store: dict, log: Path) -> None:
         if mutable:
             with log.open("a") as out:
                 returncode = subprocess.run(
-                    [str(BIN / "mutmut"), "run", "--max-children", str(CHILDREN), f"{dotted(module)}.*"],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    cwd=root,
+                    mutmut_command(root, module, source), stdout=out, stderr=subprocess.STDOUT, cwd=root
                 ).returncode
+            if returncode == 0:  # its mutants were made from this source (a run cut short: made again next time)
+                generated = root / "mutants" / "generated-from.json"
+                known = json.loads(generated.read_text()) if generated.exists() else {}
+                generated.write_text(json.dumps({**known, module: source}, indent=1))
         found = {n: st for n, st in results(root).items() if module_of(n) == dotted(module)}
         test_files = covering_tests(root, module) if found else []
         stale = any(seen[module].get(f) != before.get(f) for f in test_files)  # a verdict older than a test file
