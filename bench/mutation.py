@@ -241,11 +241,16 @@ def retrace_changed_tests(root: Path, digests: dict[str, str]) -> None:
     traced.write_text(json.dumps(digests, indent=1))
 
 
+def generated_from(root: Path) -> Path:
+    """Each module's source digest when mutmut last made its mutants (written after a complete run)."""
+    return root / "mutants" / "generated-from.json"
+
+
 def mutmut_command(root: Path, module: str, source: str) -> list[str]:
     """mutmut re-runs every mutant named on its command line, decided or not, so name only the undecided ones.
     A module whose source changed since mutmut last made its mutants is named whole (its mutants are made anew,
     every verdict with them); one with nothing undecided needs only its tests traced (new or edited test files)."""
-    generated = root / "mutants" / "generated-from.json"
+    generated = generated_from(root)
     known = json.loads(generated.read_text()) if generated.exists() else {}
     run = [str(BIN / "mutmut"), "run", "--max-children", str(CHILDREN)]
     if known.get(module) != source or not (root / "mutants" / f"{module}.meta").exists():
@@ -284,7 +289,7 @@ def run_module(root: Path, module: str, store: dict, log: Path) -> None:
                     mutmut_command(root, module, source), stdout=out, stderr=subprocess.STDOUT, cwd=root
                 ).returncode
             if returncode == 0:  # its mutants were made from this source (a run cut short: made again next time)
-                generated = root / "mutants" / "generated-from.json"
+                generated = generated_from(root)
                 known = json.loads(generated.read_text()) if generated.exists() else {}
                 generated.write_text(json.dumps({**known, module: source}, indent=1))
         found = {n: st for n, st in results(root).items() if module_of(n) == dotted(module)}
