@@ -52,18 +52,14 @@ class LocalPacingBudget:
     def try_reserve(self, identical: str, contract: str, hard: bool = True) -> tuple[float, Any]:
         if not hard:  # only the cap of open requests, which the scheduler's semaphore keeps in this process
             return 0.0, ()
-        now = time.monotonic()
-        wait = self.ledger.wait_time(identical, contract, now)
+        wait = self.ledger.wait_time(identical, contract, time.monotonic())
         if wait > 0:
             return wait, None
-        self.ledger.record(identical, contract, now)
-        return 0.0, (identical, contract, now)
+        return 0.0, self.ledger.sent(identical, contract)
 
     def release(self, token: Any) -> None:
-        if not token:
-            return
-        identical, contract, sent = token
-        self.ledger.restamp(identical, contract, sent, time.monotonic())
+        if token:  # a hard request's ledger token (≥ 1); () for a soft one
+            self.ledger.answered(token, time.monotonic())
 
 
 def with_margin(rules: PacingRules, margin: float = 0.05) -> PacingRules:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ibkr_pipeline.broker.pacing import IB_MAX_CONCURRENT_HISTORICAL
 from ibkr_pipeline.database.models import PacingGatewayRow, PacingRequestRow
-from ibkr_pipeline.domain.pacing import PacingRules
+from ibkr_pipeline.domain.pacing import PacedRequest, PacingRules, wait_time
 
 IN_FLIGHT_STALE_S = 120.0  # a request in flight longer than this belongs to a process that died
 OPEN_CAP_POLL_S = 0.1  # how soon to look again when 50 requests are open across the processes
@@ -81,16 +81,11 @@ class DatabasePacingBudget:
                 if hard
                 else []
             )
-            times = [(row.identical, row.contract, now if row.in_flight and row.at > fresh else row.at) for row in rows]
-            waits = [0.0]
-            waits += [t + r.identical_window_s - now for key, _c, t in times if key == identical]
-            same = sorted(t for _i, c, t in times if c == contract and t > now - r.same_contract_window_s)
-            if len(same) >= r.same_contract_max:
-                waits.append(same[len(same) - r.same_contract_max] + r.same_contract_window_s - now)
-            recent = sorted(t for _i, _c, t in times if t > now - r.global_window_s)
-            if len(recent) >= r.global_max:
-                waits.append(recent[len(recent) - r.global_max] + r.global_window_s - now)
-            wait = max(waits)
+            requests = (
+                PacedRequest(row.identical, row.contract, now if row.in_flight and row.at > fresh else row.at)
+                for row in rows
+            )
+            wait = wait_time(r, requests, identical, contract, now)
             if wait > 0:
                 return wait, None
             inserted = conn.execute(

@@ -10,10 +10,10 @@ proportionally so tests can exercise the rules in seconds.
 
 from __future__ import annotations
 
-from bisect import insort
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from itertools import chain, count
 
 HARD_PACING_MAX_BAR_SECONDS = 30
 _UNIT_SECONDS = {
@@ -65,60 +65,69 @@ class PacingRules:
         return (requests - 1) // self.global_max * self.global_window_s
 
 
+@dataclass(frozen=True)
+class PacedRequest:
+    """A request as IB's windows see it: ``at`` is when IB counted it, at the latest (its answer; "now" while
+    it is in flight, since IB may count it at any instant until the answer comes back)."""
+
+    identical: Hashable
+    contract: Hashable
+    at: float
+
+
+def wait_time(
+    rules: PacingRules, requests: Iterable[PacedRequest], identical: Hashable, contract: Hashable, now: float
+) -> float:
+    """Seconds until a request with these keys would break none of the rules, given the requests made (0 = now)."""
+    waits = [0.0]
+    same: list[float] = []
+    recent: list[float] = []
+    for request in requests:
+        if request.identical == identical and request.at > now - rules.identical_window_s:
+            waits.append(request.at + rules.identical_window_s - now)
+        if request.contract == contract and request.at > now - rules.same_contract_window_s:
+            same.append(request.at)
+        if request.at > now - rules.global_window_s:
+            recent.append(request.at)
+    for times, window, most in (
+        (same, rules.same_contract_window_s, rules.same_contract_max),
+        (recent, rules.global_window_s, rules.global_max),
+    ):
+        if len(times) >= most:
+            times.sort()
+            waits.append(times[len(times) - most] + window - now)
+    return max(waits)
+
+
 class PacingLedger:
-    """Sliding windows of past requests; answers how long to wait before the next one."""
+    """One process's requests: answered ones at their answer, those in flight as "now"."""
 
     def __init__(self, rules: PacingRules):
         self.rules = rules
-        self._identical: dict[Hashable, float] = {}
-        self._per_contract: dict[Hashable, deque[float]] = {}
-        self._all: deque[float] = deque()
-
-    def _trim(self, now: float) -> None:
-        r = self.rules
-        while self._all and now - self._all[0] >= r.global_window_s:
-            self._all.popleft()
-        for key in [k for k, t in self._identical.items() if now - t >= r.identical_window_s]:
-            del self._identical[key]
-        for key, times in list(self._per_contract.items()):
-            while times and now - times[0] >= r.same_contract_window_s:
-                times.popleft()
-            if not times:
-                del self._per_contract[key]
+        self._answered: deque[PacedRequest] = deque()
+        self._in_flight: dict[int, tuple[Hashable, Hashable]] = {}
+        self._tokens = count(1)
 
     def wait_time(self, identical_key: Hashable, contract_key: Hashable, now: float) -> float:
         """Seconds until a request with these keys would break none of the rules (0 = now)."""
-        self._trim(now)
         r = self.rules
-        waits = [0.0]
-        if identical_key in self._identical:
-            waits.append(self._identical[identical_key] + r.identical_window_s - now)
-        times = self._per_contract.get(contract_key)
-        if times and len(times) >= r.same_contract_max:
-            waits.append(times[len(times) - r.same_contract_max] + r.same_contract_window_s - now)
-        if len(self._all) >= r.global_max:
-            waits.append(self._all[len(self._all) - r.global_max] + r.global_window_s - now)
-        return max(waits)
+        longest = max(r.identical_window_s, r.same_contract_window_s, r.global_window_s)
+        while self._answered and self._answered[0].at <= now - longest:
+            self._answered.popleft()
+        in_flight = (PacedRequest(identical, contract, now) for identical, contract in self._in_flight.values())
+        return wait_time(r, chain(self._answered, in_flight), identical_key, contract_key, now)
 
     def record(self, identical_key: Hashable, contract_key: Hashable, now: float) -> None:
-        self._trim(now)
-        self._identical[identical_key] = now
-        self._per_contract.setdefault(contract_key, deque()).append(now)
-        self._all.append(now)
+        """A request IB counted at ``now``."""
+        self._answered.append(PacedRequest(identical_key, contract_key, now))
 
-    def restamp(self, identical_key: Hashable, contract_key: Hashable, sent: float, now: float) -> None:
-        """Move a request recorded at ``sent`` to ``now`` (when its answer came back).
+    def sent(self, identical_key: Hashable, contract_key: Hashable) -> int:
+        """A request on its way: it counts as "now" in every window until ``answered``. Returns its token (≥ 1)."""
+        token = next(self._tokens)
+        self._in_flight[token] = (identical_key, contract_key)
+        return token
 
-        IB counts a request when it arrives, which is never after its answer: windows measured
-        from the answer are never shorter than IB's, whatever the latency or queueing on the way.
-        """
-        if self._identical.get(identical_key) == sent:
-            self._identical[identical_key] = now
-        for times in (self._per_contract.get(contract_key), self._all):
-            if times is None:
-                continue
-            try:
-                times.remove(sent)
-            except ValueError:
-                continue
-            insort(times, now)
+    def answered(self, token: int, now: float) -> None:
+        """The answer to a sent request came back: IB counted it no later than ``now``."""
+        identical_key, contract_key = self._in_flight.pop(token)
+        self.record(identical_key, contract_key, now)

@@ -79,16 +79,37 @@ def test_a_61st_request_within_10_minutes_waits_for_the_oldest_to_leave():
     assert fifty_nine.wait_time("new", "new", 1000.0) == 0.0
 
 
-def test_a_request_counts_from_its_answer_once_restamped():
+def test_a_request_counts_from_its_answer():
     ledger = PacingLedger(PacingRules())
-    ledger.record("q", "c", 100.0)
-    ledger.restamp("q", "c", 100.0, 108.0)  # answered 8 s later: IB counted it no later than that
+    sent = ledger.sent("q", "c")
+    ledger.answered(sent, 108.0)  # sent at 100, answered 8 s later: IB counted it no later than that
     for n in range(4):
         ledger.record(f"r{n}", "c", 108.5)
-    assert ledger.wait_time("r4", "c", 109.0) == pytest.approx(1.0)  # the restamped one leaves at 110.0
-    ledger.restamp("gone", "c", 50.0, 109.0)  # a request no longer in the windows: nothing to move
-    assert ledger.wait_time("r4", "c", 109.0) == pytest.approx(1.0)
+    assert ledger.wait_time("r4", "c", 109.0) == pytest.approx(1.0)  # the answered one leaves at 110.0
     assert ledger.wait_time("q", "c", 110.0) == 13.0
+
+
+def test_a_request_in_flight_counts_as_now_in_every_window_however_long_it_takes():
+    """IB may count a request at any instant until its answer: one in flight longer than a window never leaves it."""
+    ledger = PacingLedger(PacingRules())
+    tokens = [ledger.sent(f"q{n}", f"c{n}") for n in range(60)]
+    assert ledger.wait_time("new", "new", 5000.0) == 600.0  # 60 in flight: the 61st waits a whole window
+    for token in tokens[:59]:
+        ledger.answered(token, 5000.0)
+    assert ledger.wait_time("new", "new", 5100.0) == 500.0  # 59 answered at 5000 and one in flight make 60
+    ledger.answered(tokens[59], 5300.0)
+    assert ledger.wait_time("new", "new", 5600.0) == 0.0  # the 59 answered at 5000 have left
+    assert ledger.wait_time("q59", "c", 5314.0) == pytest.approx(1.0)
+
+
+def test_five_in_flight_for_one_contract_hold_the_sixth_until_answered():
+    ledger = PacingLedger(PacingRules())
+    tokens = [ledger.sent(f"q{n}", "c") for n in range(5)]
+    assert ledger.wait_time("q5", "c", 10.0) == 2.0
+    assert ledger.wait_time("q0", "elsewhere", 90.0) == 15.0  # an identical one waits for the answer, then 15 s
+    assert ledger.wait_time("q5", "c", 90.0) == 2.0
+    ledger.answered(tokens[0], 90.0)
+    assert ledger.wait_time("q5", "c", 91.0) == 1.0  # the answered one leaves at 92; four are still in flight
 
 
 def test_old_requests_leave_every_window():
@@ -98,18 +119,16 @@ def test_old_requests_leave_every_window():
     assert ledger.wait_time("same", "c", 600.1) == 0.0
 
 
-def test_a_restamp_moves_the_request_in_the_10_minute_window_after_its_contract_window_has_let_it_go():
-    """The per-contract window (2 s) forgets a request long before the global one (10 minutes) does: a late
-    answer still moves it in the global window."""
-    gone = PacingLedger(PacingRules())  # its contract's whole window emptied
-    kept = PacingLedger(PacingRules())  # its contract's window holds a later request, not this one
-    for ledger in (gone, kept):
-        for n in range(60):
+def test_a_late_answer_counts_from_the_answer_in_the_10_minute_window_after_its_contract_window_has_passed():
+    late = PacingLedger(PacingRules())
+    also_later = PacingLedger(PacingRules())  # its contract's window holds a later request too
+    tokens = [ledger.sent("q0", "c0") for ledger in (late, also_later)]  # sent at 10
+    for ledger in (late, also_later):
+        for n in range(1, 60):
             ledger.record(f"q{n}", f"c{n}", 10.0 + n)
-    kept.record("later", "c0", 69.5)  # c0's window now holds only this one
-    for ledger in (gone, kept):
-        assert ledger.wait_time("probe", "elsewhere", 70.0) > 0  # the per-contract windows are trimmed here
-        ledger.restamp("q0", "c0", 10.0, 70.0)  # q0 answered at 70
-    # Without the restamp the oldest (q0 at 10.0) would leave the 10-minute window at 610; now q1 (11.0) is oldest.
-    assert gone.wait_time("new", "new", 610.0) == 1.0
-    assert kept.wait_time("new", "new", 610.0) == 2.0  # 61 in the window ("later" too): the second oldest decides
+    also_later.record("later", "c0", 69.5)
+    assert late.wait_time("probe", "elsewhere", 70.0) == 541.0  # q1 (11.0) is the oldest; q0 counts as now
+    for ledger, token in zip((late, also_later), tokens, strict=True):
+        ledger.answered(token, 70.0)
+    assert late.wait_time("new", "new", 610.0) == 1.0  # q0 would have left at 610 had it counted from 10.0
+    assert also_later.wait_time("new", "new", 610.0) == 2.0  # 61 in the window: the second oldest decides
