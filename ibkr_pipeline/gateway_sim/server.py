@@ -119,7 +119,7 @@ class GatewaySimulator:
         self.connections = 0  # sockets accepted (a client's connection attempts, counted by tests)
         self.restarts = 0
         self.outage = False
-        self.open_historical = 0  # historical requests accepted and not yet answered (IB caps them at 50)
+        self.open_historical = 0  # accepted, not yet answered, in every session (IB caps them at 50)
         self.commission_known_at: dict[str, float] = {}  # execId -> when its commission report exists
         self._server: asyncio.base_events.Server | None = None
         self._matcher: asyncio.Task[None] | None = None
@@ -340,6 +340,7 @@ class ClientSession(SetupRequests, ContractRequests, MarketDataRequests, OrderRe
         self.wants_account_updates = False
         self.messages_read = 0
         self.closed = False
+        self.open_historical = {}
 
     def send(self, fields: list[Field]) -> None:
         if self.closed or self.sim.faults.unresponsive:
@@ -350,6 +351,7 @@ class ClientSession(SetupRequests, ContractRequests, MarketDataRequests, OrderRe
         if self.closed:
             return
         self.closed = True
+        self.drop_open_historical(list(self.open_historical))
         if self.client_id is not None and self.sim.sessions.get(self.client_id) is self:
             del self.sim.sessions[self.client_id]
             held = self.sim.engine.discard_untransmitted(self.client_id)
@@ -457,7 +459,7 @@ ClientSession.HANDLERS = {
     16: OrderRequests.req_all_open_orders,
     17: SetupRequests.req_managed_accounts,
     20: MarketDataRequests.req_historical_data,
-    25: ClientSession.ignore,  # cancelHistoricalData
+    25: MarketDataRequests.cancel_historical_data,
     49: SetupRequests.req_current_time,
     58: OrderRequests.req_global_cancel,
     59: MarketDataRequests.req_market_data_type,

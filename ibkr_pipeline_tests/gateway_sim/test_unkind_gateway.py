@@ -270,3 +270,28 @@ def test_more_than_50_open_historical_requests_is_error_162():
         ]
         assert gw.sim.open_historical == 0
         ib.disconnect()
+
+
+def test_a_cancel_or_a_closed_session_frees_its_open_historical_requests():
+    """At a real gateway a request dies with its cancel or its socket: a client that reconnects after a timeout
+    gets the whole cap of 50 back, not what its dead session left open."""
+    with make_gateway(pacing=True, hmds_delay_s=60.0) as gw:  # every answer held back far beyond this test
+        ib = connect(gw.port, client_id=17)
+        contracts = ib.qualifyContracts(*[Stock(s, "SMART", "USD") for s in ("AAPL", "MSFT", "SPY")])
+        req_ids = [ib.client.getReqId() for _ in contracts]
+        for req_id, contract in zip(req_ids, contracts, strict=True):
+            ib.client.reqHistoricalData(req_id, contract, "", "5 D", "1 day", "TRADES", True, 2, False, [])
+
+        def open_now() -> int:
+            return gw.call(lambda: gw.sim.open_historical)
+
+        until(lambda: open_now() == 3, "three requests open", ib.sleep)
+        ib.client.cancelHistoricalData(req_ids[0])
+        until(lambda: open_now() == 2, "the cancelled one freed", ib.sleep)
+        ib.disconnect()
+        until(lambda: open_now() == 0, "the closed session's two freed")
+        again = connect(gw.port, client_id=17)
+        [aapl] = again.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+        again.client.reqHistoricalData(again.client.getReqId(), aapl, "", "5 D", "1 day", "TRADES", True, 2, False, [])
+        until(lambda: open_now() == 1, "the new session's request open", again.sleep)
+        again.disconnect()

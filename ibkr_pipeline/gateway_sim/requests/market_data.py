@@ -92,10 +92,23 @@ class MarketDataRequests(Session):
         sim.open_historical += 1
 
         def answered() -> None:
+            del self.open_historical[req_id]
             sim.open_historical -= 1
             self.send(answer)
 
-        asyncio.get_running_loop().call_later(delay, answered)
+        self.open_historical[req_id] = asyncio.get_running_loop().call_later(delay, answered)
+
+    def cancel_historical_data(self, r: FieldReader) -> None:
+        r.skip()  # version
+        self.drop_open_historical([r.int()])
+
+    def drop_open_historical(self, req_ids: list[int]) -> None:
+        """Cancelled, or its session closed: the request is no longer open at the gateway, and is never answered."""
+        for req_id in req_ids:
+            handle = self.open_historical.pop(req_id, None)
+            if handle is not None:
+                handle.cancel()
+                self.sim.open_historical -= 1
 
     def req_head_timestamp(self, r: FieldReader) -> None:
         req_id = r.int()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 class Session:
     sim: GatewaySimulator
     client_id: int | None
+    open_historical: dict[int, asyncio.TimerHandle]  # req id -> its answer, held back (a slow HMDS, soft pacing)
     HANDLERS: ClassVar[dict[int, Callable[..., None]]]  # message id -> the handler that answers it
 
     def send(self, fields: list[Field]) -> None:
