@@ -25,6 +25,7 @@ from ibkr_pipeline.domain.contracts import ContractSpec
 from ibkr_pipeline.gateway_sim.server import SimulatorThread
 from ibkr_pipeline.trading.executor import PlacementPolicy, broker_orders, place_exactly_once, status_of
 from ibkr_pipeline.trading.reconcile import reconcile
+from ibkr_pipeline_tests.eventually import commissions_known, until
 from ibkr_pipeline_tests.trading.placement_worker import bracket_intent
 
 # Deadlines short enough for a test, in the same proportions as production's defaults.
@@ -80,6 +81,12 @@ class Campaign:
     def place(self, client: IBKRClient, ref: str, symbol: str, policy: PlacementPolicy):
         info = client.resolve(ContractSpec(symbol=symbol))
         return place_exactly_once(client, self.ledger, bracket_intent(ref, info), info, policy=policy)
+
+    def settled(self, ref: str) -> bool:
+        """Every order under the ref is done at the simulator (filled, cancelled or rejected)."""
+        return self.gw.call(
+            lambda: all(o.is_terminal for o in self.gw.sim.engine.orders.values() if o.order_ref == ref)
+        )
 
     def judge(self, scenario: str, ref: str, faults: int = 1) -> Verdict:
         """One reconciliation, then what IB works under the ref and whether the ledger says the same."""
@@ -167,7 +174,7 @@ class Campaign:
         client = self.client()
         try:
             self.place(client, ref, symbol, FIRST)
-            client.sleep(0.5)
+            until(lambda: self.settled(ref), f"{ref}: every order rejected late (or done before)", client.sleep)
         finally:
             self.gw.faults.late_reject_orders = set()
             client.disconnect()
@@ -184,7 +191,7 @@ class Campaign:
         finally:
             self.gw.call(lambda: setattr(self.gw.sim.config, "commission_delay_s", 0.0))
             client.disconnect()
-        time.sleep(0.4)
+        until(commissions_known(self.gw), f"{ref}: the commission report is due")
         verdict = self.judge("late commission report", ref)
         fills = self.ledger.fills(exact_ref=ref)
         assert fills and all(f.commission > 0 for f in fills), [(f.exec_id, f.commission) for f in fills]

@@ -23,6 +23,7 @@ from ibkr_pipeline.trading.broker import GatewayBroker, Holding
 from ibkr_pipeline.trading.reconcile import reconcile
 from ibkr_pipeline.trading.tick import trade_tick
 from ibkr_pipeline_tests.conftest import make_gateway
+from ibkr_pipeline_tests.eventually import caught_up, commissions_known, until
 
 CLOCK = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # Thursday 10:00 New York
 
@@ -75,8 +76,12 @@ def run(strategy, world, actions: dict[str, str], tick: str = "t1", broker=None)
     signals = {s: signal(s, a) for s, a in actions.items()}
     decisions = trade_tick(strategy, tick, signals, contracts, broker, ledger, tick_at=gw.sim.clock.now())
     gw.step()
-    client.sleep(0.3)
+    until(caught_up(gw, client.ib), "the client heard what the step did", client.sleep)
     return {d.symbol: d for d in decisions}
+
+
+def sim_statuses(gw) -> list[str]:
+    return gw.call(lambda: [o.status for o in gw.sim.engine.orders.values()])
 
 
 def account_position(gw, symbol: str) -> float:
@@ -138,7 +143,7 @@ def test_manual_holdings_stay_and_a_short_account_refuses_the_exit(world):
     run(g, world, {"AAPL": "BUY"}, tick="t3")
     client.place_order(info, MarketOrder("SELL", 120))
     gw.step()
-    client.sleep(0.3)
+    until(caught_up(gw, client.ib), "the client heard the manual sale", client.sleep)
     assert account_position(gw, "AAPL") == 10
     quotes = gw.sim.market_data_requests["AAPL"]
     refused = run(g, world, {"AAPL": "SELL"}, tick="t4")["AAPL"]
@@ -389,10 +394,10 @@ def test_a_late_reject_is_seen_by_reconciliation_with_ibs_reason(tmp_path):
             )
             assert decision.placement.status == "working"
             ref = decision.intent.order_ref
-            for _ in range(40):  # the reject comes half a second later
-                client.sleep(0.05)
+            until(lambda: sim_statuses(gw) == ["Inactive"], "the late reject, half a second later", client.sleep)
+            until(caught_up(gw, client.ib), "the client heard it", client.sleep)
             result = reconcile(client, ledger)
-            assert gw.call(lambda: [o.status for o in gw.sim.engine.orders.values()]) == ["Inactive"]
+            assert sim_statuses(gw) == ["Inactive"]
         finally:
             client.disconnect()
     assert result.rejects == [ref] and result.changes == [(ref, "working", "rejected")]
@@ -420,8 +425,7 @@ def test_a_commission_report_that_trails_its_execution_updates_the_recorded_fill
             )
             [fill] = ledger.fills()  # the tick records what filled at once, before its commission is known
             assert fill.order_ref == decision.intent.order_ref and fill.commission == 0.0
-            for _ in range(20):
-                client.sleep(0.05)
+            until(commissions_known(gw), "the commission report is due", client.sleep)
             again = reconcile(client, ledger)
         finally:
             client.disconnect()
