@@ -12,6 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from ibkr_pipeline.domain.strategy import StrategyFileError, parse_strategy
+
 GOOD = """name: fuzzed
 universe: [{symbol: AAPL}, {symbol: MSFT}]
 schedule: {cron: "15 16 * * 1-5", timezone: America/New_York, start: 2025-01-01}
@@ -25,6 +29,13 @@ signal: {buy: "rsi_14 < 30", sell: "rsi_14 > 70", atr: atr_14}
 risk: {max_position_value: 20000, daily_loss_limit: 1000}
 order: {entry: LMT, sizing: risk, risk_pct: 0.5}
 """
+
+
+def refusal(text: str) -> str:
+    """What parse_strategy says refusing ``text`` as s.yaml (the test fails if it is accepted)."""
+    with pytest.raises(StrategyFileError) as caught:
+        parse_strategy(text, Path("s.yaml"))
+    return str(caught.value)
 
 
 @dataclass(frozen=True)

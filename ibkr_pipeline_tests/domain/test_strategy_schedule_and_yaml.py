@@ -7,16 +7,10 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from ibkr_pipeline.domain.strategy import StrategyFileError, parse_strategy
-from ibkr_pipeline_tests.domain.strategy_corpus import GOOD
+from ibkr_pipeline.domain.strategy import parse_strategy
+from ibkr_pipeline_tests.domain.strategy_corpus import GOOD, refusal
 
 LEAP_DAY = GOOD.replace("15 16 * * 1-5", "0 0 29 2 *")
-
-
-def refusal(text: str) -> str:
-    with pytest.raises(StrategyFileError) as caught:
-        parse_strategy(text, Path("s.yaml"))
-    return str(caught.value)
 
 
 def test_a_schedule_that_fires_every_four_years_is_accepted():

@@ -1,20 +1,9 @@
 """The limits read before YAML builds anything (anchors, nesting, the number of values): each refusal located on
 one line, and each bound where it is written, one value inside it accepted by the scan."""
 
-from pathlib import Path
-
-import pytest
-
-from ibkr_pipeline.domain.strategy import StrategyFileError, parse_strategy
-from ibkr_pipeline_tests.domain.strategy_corpus import GOOD
+from ibkr_pipeline_tests.domain.strategy_corpus import GOOD, refusal
 
 ANCHORS = "YAML anchors and aliases (& and *) are not allowed in strategy files"
-
-
-def refusal(text: str) -> str:
-    with pytest.raises(StrategyFileError) as caught:
-        parse_strategy(text, Path("s.yaml"))
-    return str(caught.value)
 
 
 def test_an_anchor_is_refused_where_it_is_set():

@@ -45,7 +45,6 @@ def test_a_restart_drops_sessions_refuses_connections_and_keeps_orders():
         resting = ib.placeOrder(aapl, LimitOrder("BUY", 10, 1.00, tif="GTC", orderRef="night:AAPL:1"))
         filled = ib.placeOrder(aapl, MarketOrder("BUY", 5, orderRef="night:AAPL:2"))
         until(lambda: filled.orderStatus.status == "Filled" and acknowledged(resting)(), "the fill, the ack", ib.sleep)
-        gw.step()
         restart = threading.Thread(target=gw.restart, kwargs={"downtime_s": 1.5})
         restart.start()
         until(lambda: dropped(ib), "the client notices the dropped session")
