@@ -1,0 +1,137 @@
+"""make mutate's bookkeeping (bench/mutation.py) on a small tree: which stored results still hold, which tests
+and helpers a result depends on, and what mutmut is asked to run (it re-runs every mutant named to it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.mutation import (
+    BIN,
+    CHILDREN,
+    digest,
+    explained,
+    fingerprint,
+    fits,
+    generated_from,
+    helpers_of,
+    mutmut_command,
+    reset_verdicts,
+    selected_files,
+)
+
+CONFIG = """[tool.mutmut]
+only_mutate = ["ibkr_pipeline/a.py"]
+pytest_add_cli_args = ["--timeout=60"]
+pytest_add_cli_args_test_selection = ["ibkr_pipeline_tests/unit", "--ignore=ibkr_pipeline_tests/unit/test_slow.py"]
+"""
+FILES = {
+    "ibkr_pipeline/a.py": "def f(x):\n    return x + 1\n",
+    "ibkr_pipeline_tests/conftest.py": "",
+    "ibkr_pipeline_tests/helper.py": "from ibkr_pipeline_tests.deeper import thing\n",
+    "ibkr_pipeline_tests/deeper.py": "thing = 1\n",
+    "ibkr_pipeline_tests/unused.py": "",
+    "ibkr_pipeline_tests/unit/conftest.py": "",
+    "ibkr_pipeline_tests/unit/test_a.py": "from ibkr_pipeline_tests.helper import thing\n",
+    "ibkr_pipeline_tests/unit/test_slow.py": "",
+    "ibkr_pipeline_tests/other/test_other.py": "",
+}
+RUN = [str(BIN / "mutmut"), "run", "--max-children", str(CHILDREN)]
+NAMES = [f"ibkr_pipeline.a.x_f__mutmut_{n}" for n in (1, 2, 3)]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text(CONFIG)
+    for name, text in FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def verdicts(root: Path, codes: dict[str, int | None]) -> None:
+    meta = root / "mutants" / "ibkr_pipeline" / "a.py.meta"
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps({"exit_code_by_key": codes}))
+
+
+def read_verdicts(root: Path) -> dict[str, int | None]:
+    return json.loads((root / "mutants" / "ibkr_pipeline" / "a.py.meta").read_text())["exit_code_by_key"]
+
+
+def test_selected_files_follow_directories_and_ignores(root):
+    assert selected_files(root) == ["ibkr_pipeline_tests/unit/conftest.py", "ibkr_pipeline_tests/unit/test_a.py"]
+
+
+def test_a_test_file_relies_on_every_conftest_above_it_and_what_it_imports_in_turn(root):
+    assert helpers_of(root, ["ibkr_pipeline_tests/unit/test_a.py"]) == {
+        "ibkr_pipeline_tests/conftest.py",
+        "ibkr_pipeline_tests/unit/conftest.py",
+        "ibkr_pipeline_tests/helper.py",
+        "ibkr_pipeline_tests/deeper.py",
+    }
+
+
+@pytest.mark.parametrize(
+    ("edited", "still_fits"),
+    [
+        (None, True),
+        ("ibkr_pipeline_tests/other/test_other.py", True),  # a test that does not run the module
+        ("ibkr_pipeline_tests/unused.py", True),
+        ("ibkr_pipeline/a.py", False),
+        ("ibkr_pipeline_tests/unit/test_a.py", False),
+        ("ibkr_pipeline_tests/deeper.py", False),  # a helper of a helper
+        ("ibkr_pipeline_tests/conftest.py", False),
+        ("pyproject.toml", False),  # mutmut's settings (a timeout) changed
+    ],
+)
+def test_a_stored_result_holds_until_the_module_or_a_test_it_was_reached_with_changes(root, edited, still_fits):
+    tests = ["ibkr_pipeline_tests/unit/test_a.py"]
+    entry = {**fingerprint(root, "ibkr_pipeline/a.py", tests), "test_files": tests}
+    if edited == "pyproject.toml":
+        (root / edited).write_text(CONFIG.replace("--timeout=60", "--timeout=30"))
+    elif edited:
+        (root / edited).write_text((root / edited).read_text() + "# edited\n")
+    assert fits(root, "ibkr_pipeline/a.py", entry) is still_fits
+
+
+def test_a_result_reached_with_a_test_file_no_longer_selected_does_not_hold(root):
+    tests = ["ibkr_pipeline_tests/unit/test_a.py"]
+    entry = {**fingerprint(root, "ibkr_pipeline/a.py", tests), "test_files": tests}
+    (root / "pyproject.toml").write_text(CONFIG.replace("unit/test_slow.py", "unit/test_a.py"))
+    assert fits(root, "ibkr_pipeline/a.py", entry) is False
+
+
+def test_forgetting_verdicts_keeps_the_kills_only_when_asked(root):
+    codes = {NAMES[0]: 1, NAMES[1]: 0, NAMES[2]: 36}  # killed, survived, timeout
+    verdicts(root, codes)
+    reset_verdicts(root, "ibkr_pipeline/a.py", survivors_only=True)
+    assert read_verdicts(root) == {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 36}
+    verdicts(root, codes)
+    reset_verdicts(root, "ibkr_pipeline/a.py")
+    assert read_verdicts(root) == dict.fromkeys(NAMES)
+
+
+def test_mutmut_is_asked_for_the_whole_module_only_when_its_mutants_are_not_made_from_this_source(root):
+    source = digest([root / "ibkr_pipeline/a.py"], root)
+    assert mutmut_command(root, "ibkr_pipeline/a.py", source) == [*RUN, "ibkr_pipeline.a.*"]  # never made
+    verdicts(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
+    generated_from(root).write_text(json.dumps({"ibkr_pipeline/a.py": "an older source"}))
+    assert mutmut_command(root, "ibkr_pipeline/a.py", source) == [*RUN, "ibkr_pipeline.a.*"]
+    generated_from(root).write_text(json.dumps({"ibkr_pipeline/a.py": source}))
+    assert mutmut_command(root, "ibkr_pipeline/a.py", source) == [*RUN, NAMES[1]]  # the undecided one only
+    verdicts(root, {NAMES[0]: 1, NAMES[1]: 0, NAMES[2]: 0})
+    assert mutmut_command(root, "ibkr_pipeline/a.py", source) == [
+        str(BIN / "mutmut"),
+        "print-time-estimates",
+        "ibkr_pipeline.a.*",
+    ]
+
+
+def test_a_note_explains_only_the_mutation_it_was_written_for():
+    note = {"why": "equivalent: x", "diff": "-    return x + 1\n+    return x + 2"}
+    assert explained(note, "-    return x + 1\n+    return x + 2\n") == "equivalent: x"
+    assert explained(note, "-    return x + 1\n+    return x - 1").startswith("UNEXPLAINED (its note was written")
+    assert explained(None, "anything") == "UNEXPLAINED"
