@@ -104,7 +104,8 @@ class PointInTimeBars:
 
     def daily(self, symbol: str, as_of: datetime) -> pd.DataFrame:
         """Every daily bar of ``symbol`` known at ``as_of`` (which must not be after the clock)."""
-        return self._daily[symbol].iloc[: self.known_count(symbol, as_of)].reset_index(drop=True)
+        known = self.known_count(symbol, as_of)  # first: it names an unknown symbol
+        return self._daily[symbol].iloc[:known].reset_index(drop=True)
 
     def bars(self, symbol: str, bar_size: str, as_of: datetime, lookback: str) -> pd.DataFrame:
         """What a historical-data request for ``lookback`` of ``bar_size`` bars ending ``as_of`` would return."""

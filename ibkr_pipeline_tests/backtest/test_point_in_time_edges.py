@@ -49,8 +49,9 @@ def test_errors_name_the_symbol_asked_for():
     bars.advance_to(WEDNESDAY_CLOSE)
     with pytest.raises(LookAheadError, match="^AAPL: asked for data as of 2026-11-19 21:00 UTC but the backtest clock"):
         bars.daily("AAPL", WEDNESDAY_CLOSE + timedelta(days=1))
-    with pytest.raises(KeyError, match="no history for TSLA"):
-        bars.known_count("TSLA", WEDNESDAY_CLOSE)
+    for read in (bars.known_count, bars.daily, lambda symbol, as_of: bars.bars(symbol, "1 week", as_of, "1 Y")):
+        with pytest.raises(KeyError, match="no history for TSLA"):
+            read("TSLA", WEDNESDAY_CLOSE)
 
 
 def test_a_read_is_the_history_cut_at_what_is_known_with_nothing_added():
