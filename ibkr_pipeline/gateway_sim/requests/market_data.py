@@ -92,8 +92,7 @@ class MarketDataRequests(Session):
         sim.open_historical += 1
 
         def answered() -> None:
-            del self.open_historical[req_id]
-            sim.open_historical -= 1
+            self.drop_open_historical([req_id])  # its own handle: cancelling a timer that has fired does nothing
             self.send(answer)
 
         self.open_historical[req_id] = asyncio.get_running_loop().call_later(delay, answered)
@@ -103,7 +102,8 @@ class MarketDataRequests(Session):
         self.drop_open_historical([r.int()])
 
     def drop_open_historical(self, req_ids: list[int]) -> None:
-        """Cancelled, or its session closed: the request is no longer open at the gateway, and is never answered."""
+        """Answered, cancelled, or its session closed: the request no longer holds one of the 50 open slots (and,
+        unless answered, is never answered)."""
         for req_id in req_ids:
             handle = self.open_historical.pop(req_id, None)
             if handle is not None:
