@@ -79,7 +79,8 @@ bench: install
 
 # The mutation score of the safety-critical modules (bench/mutation.py writes bench/mutation-survivors.md).
 # Hours on 2 cores, so not part of make test; modules already measured for their current source and tests
-# (bench/mutation-results.json) are not run again. MUTANTS='ibkr_pipeline.domain.risk*' narrows it to some functions.
+# (bench/mutation-results.json) are not run again; one cut short resumes from bench/mutation-partial.json.
+# MUTANTS='ibkr_pipeline.domain.risk*' narrows it to some functions.
 mutate: install postgres
 	$(BIN)/python -m bench.mutation $(MUTANTS)
 

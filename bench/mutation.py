@@ -15,6 +15,10 @@ selection keeps what is stored (more tests only kill more); one taken out makes 
 Module paths as arguments (``ibkr_pipeline/trading/guards.py``) are measured and stored in the order given, whatever the store holds; other
 arguments go to ``mutmut run`` as they are (mutant names or globs, e.g. ``ibkr_pipeline.domain.risk*``) and store
 nothing; ``--report`` rewrites the report only.
+A module cut short (executor and tick take longer than a session) keeps the verdicts it reached in
+bench/mutation-partial.json, written at the end of every run and by ``--report`` (run it after stopping one):
+mutants/ is not committed, and a later tree whose module source is the same starts from them, under the same
+rules as mutmut's own cache (forgotten when a test file they were reached with changed).
 
 ``--fast`` (make mutate-fast, minutes): the pure decision modules against the tests that need no Dagster run
 (FAST below), in a copy of the tree at .mutmut-fast/, reported to bench/mutation-survivors-fast.md.
@@ -45,6 +49,7 @@ BIN = Path(sys.executable).parent
 REPORT = ROOT / "bench" / "mutation-survivors.md"
 NOTES = ROOT / "bench" / "mutation_notes.toml"
 STORE = ROOT / "bench" / "mutation-results.json"
+PARTIAL = ROOT / "bench" / "mutation-partial.json"  # verdicts of modules cut short, for the next tree to resume
 GOAL = 0.90
 SELECTION = "pytest_add_cli_args_test_selection"  # [tool.mutmut]'s pytest arguments: the tests mutmut runs
 # The selected tests mostly wait (on the simulator's sockets, PostgreSQL, a delayed report): one pytest keeps a
@@ -259,10 +264,51 @@ def mutmut_command(root: Path, module: str, source: str) -> list[str]:
     return [*run, *undecided] if undecided else [str(BIN / "mutmut"), "print-time-estimates", f"{dotted(module)}.*"]
 
 
-def run_module(root: Path, module: str, store: dict, log: Path) -> None:
+def keep_partial(root: Path, store: dict, partial: Path) -> None:
+    """The verdicts mutants/ holds for modules with no stored result that fits, with the source they were made
+    from and the test files' digests they were reached with; a module stored since is dropped."""
+    kept = json.loads(partial.read_text()) if partial.exists() else {}
+    tried_with = root / "mutants" / "tests-digest.json"
+    seen = json.loads(tried_with.read_text()) if tried_with.exists() else {}
+    for module in modules(root):
+        entry = store.get(module)
+        if entry is not None and fits(root, module, entry):
+            kept.pop(module, None)
+            continue
+        meta, made = root / "mutants" / f"{module}.meta", root / "mutants" / module
+        fresh = made.exists() and made.stat().st_mtime >= (root / module).stat().st_mtime  # mutmut's own test
+        if not (meta.exists() and fresh and isinstance(seen.get(module), dict)):
+            continue
+        data = json.loads(meta.read_text())
+        if any(code is not None for code in data["exit_code_by_key"].values()):
+            kept[module] = {"source": digest([root / module], root), "tests_seen": seen[module], "meta": data}
+    if kept or partial.exists():
+        partial.write_text(json.dumps(dict(sorted(kept.items())), indent=1, ensure_ascii=False) + "\n")
+
+
+def restore_partial(root: Path, module: str, partial: Path) -> None:
+    """Into a tree with no mutants of the module yet: the verdicts kept for its current source. mutmut keeps a
+    verdict whose function is unchanged when it makes the mutants, and is then named only the undecided ones."""
+    kept = json.loads(partial.read_text()) if partial.exists() else {}
+    entry = kept.get(module)
+    meta = root / "mutants" / f"{module}.meta"
+    if meta.exists() or entry is None or entry["source"] != digest([root / module], root):
+        return
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps(entry["meta"], indent=4))
+    for path, value in (
+        (generated_from(root), entry["source"]),
+        (root / "mutants" / "tests-digest.json", entry["tests_seen"]),
+    ):
+        known = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**known, module: value}, indent=1))
+
+
+def run_module(root: Path, module: str, store: dict, log: Path, partial: Path = PARTIAL) -> None:
     """mutmut over one module; kept in the store once every one of its mutants has a verdict, with the digests
     of its source and of the test files that run it (a new test elsewhere leaves it measured; an edit to one of
     those files, or to the module, does not)."""
+    restore_partial(root, module, partial)
     before = {name: tests_digest(root, [name]) for name in selected_files(root)}
     retrace_changed_tests(root, before)
     source = digest([root / module], root)
@@ -389,6 +435,8 @@ def main(argv: list[str]) -> int:
                 stderr=subprocess.STDOUT,
                 cwd=root,
             )
+    if not fast:
+        keep_partial(root, store, PARTIAL)
     found, diffs, measured, missing = ({}, {}, {}, []) if fast else stored_results(root, store)
     unstored = {dotted(m) for m in missing}
     for name, state in results(root).items():  # this tree's runs of modules the store has no current entry for

@@ -4,6 +4,8 @@ and helpers a result depends on, and what mutmut is asked to run (it re-runs eve
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,10 @@ from bench.mutation import (
     fits,
     generated_from,
     helpers_of,
+    keep_partial,
     mutmut_command,
     reset_verdicts,
+    restore_partial,
     selected_files,
 )
 
@@ -135,3 +139,65 @@ def test_a_note_explains_only_the_mutation_it_was_written_for():
     assert explained(note, "-    return x + 1\n+    return x + 2\n") == "equivalent: x"
     assert explained(note, "-    return x + 1\n+    return x - 1").startswith("UNEXPLAINED (its note was written")
     assert explained(None, "anything") == "UNEXPLAINED"
+
+
+def cut_short(root: Path, codes: dict[str, int | None]) -> None:
+    """mutants/ as a run stopped part-way leaves it: mutants made, some verdicts, the tests they were reached with."""
+    verdicts(root, codes)
+    made = root / "mutants" / "ibkr_pipeline" / "a.py"
+    made.write_text("# mutants of a.py\n")
+    (root / "mutants" / "tests-digest.json").write_text(json.dumps({"ibkr_pipeline/a.py": {"t.py": "d"}}))
+
+
+def test_a_module_cut_short_resumes_in_a_new_tree_from_the_verdicts_it_reached(root, tmp_path_factory):
+    partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
+    cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
+    keep_partial(root, {}, partial)
+    source = digest([root / "ibkr_pipeline/a.py"], root)
+    assert json.loads(partial.read_text())["ibkr_pipeline/a.py"]["source"] == source
+    shutil.rmtree(root / "mutants")  # a clean clone
+    restore_partial(root, "ibkr_pipeline/a.py", partial)
+    assert read_verdicts(root) == {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0}
+    assert json.loads((root / "mutants" / "tests-digest.json").read_text()) == {"ibkr_pipeline/a.py": {"t.py": "d"}}
+    assert mutmut_command(root, "ibkr_pipeline/a.py", source) == [*RUN, NAMES[1]]
+
+
+def test_verdicts_kept_for_another_source_are_not_restored(root, tmp_path_factory):
+    partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
+    cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
+    keep_partial(root, {}, partial)
+    shutil.rmtree(root / "mutants")
+    (root / "ibkr_pipeline/a.py").write_text("def f(x):\n    return x + 2\n")
+    restore_partial(root, "ibkr_pipeline/a.py", partial)
+    assert not (root / "mutants" / "ibkr_pipeline" / "a.py.meta").exists()
+
+
+def test_a_tree_with_its_own_mutants_of_the_module_keeps_them(root, tmp_path_factory):
+    partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
+    cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
+    keep_partial(root, {}, partial)
+    verdicts(root, dict.fromkeys(NAMES))
+    restore_partial(root, "ibkr_pipeline/a.py", partial)
+    assert read_verdicts(root) == dict.fromkeys(NAMES)
+
+
+def test_nothing_is_kept_for_mutants_older_than_the_source_or_without_a_verdict(root, tmp_path_factory):
+    partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
+    cut_short(root, dict.fromkeys(NAMES))
+    keep_partial(root, {}, partial)
+    assert not partial.exists()
+    cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
+    made = root / "mutants" / "ibkr_pipeline" / "a.py"
+    os.utime(made, (1, 1))  # the source was edited after mutmut made these mutants
+    keep_partial(root, {}, partial)
+    assert not partial.exists()
+
+
+def test_a_module_stored_since_is_dropped_from_the_partial_verdicts(root, tmp_path_factory):
+    partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
+    cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
+    keep_partial(root, {}, partial)
+    tests = ["ibkr_pipeline_tests/unit/test_a.py"]
+    stored = {"ibkr_pipeline/a.py": {**fingerprint(root, "ibkr_pipeline/a.py", tests), "test_files": tests}}
+    keep_partial(root, stored, partial)
+    assert json.loads(partial.read_text()) == {}
