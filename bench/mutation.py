@@ -232,7 +232,7 @@ def retrace_changed_tests(root: Path, digests: dict[str, str]) -> None:
     Forget the traces of test files changed since they were traced; mutmut traces them again as new tests."""
     stats = root / "mutants" / "mutmut-stats.json"
     traced = root / "mutants" / "traced-digests.json"  # the test files' digests when mutmut last traced them
-    known = json.loads(traced.read_text()) if traced.exists() else {}
+    known = read_json(traced)
     changed = {name for name, value in digests.items() if known.get(name) != value}
     if changed and stats.exists():  # with no stats yet, mutmut traces every test
         data = json.loads(stats.read_text())
@@ -246,6 +246,16 @@ def retrace_changed_tests(root: Path, digests: dict[str, str]) -> None:
     traced.write_text(json.dumps(digests, indent=1))
 
 
+def read_json(path: Path) -> dict:
+    """A bookkeeping file of make mutate, empty until first written."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def tried_with(root: Path) -> Path:
+    """Each module's test files' digests when mutmut's cached verdicts for it were reached."""
+    return root / "mutants" / "tests-digest.json"
+
+
 def generated_from(root: Path) -> Path:
     """Each module's source digest when mutmut last made its mutants (written after a complete run)."""
     return root / "mutants" / "generated-from.json"
@@ -256,7 +266,7 @@ def mutmut_command(root: Path, module: str, source: str) -> list[str]:
     A module whose source changed since mutmut last made its mutants is named whole (its mutants are made anew,
     every verdict with them); one with nothing undecided needs only its tests traced (new or edited test files)."""
     generated = generated_from(root)
-    known = json.loads(generated.read_text()) if generated.exists() else {}
+    known = read_json(generated)
     run = [str(BIN / "mutmut"), "run", "--max-children", str(CHILDREN)]
     if known.get(module) != source or not (root / "mutants" / f"{module}.meta").exists():
         return [*run, f"{dotted(module)}.*"]
@@ -264,15 +274,14 @@ def mutmut_command(root: Path, module: str, source: str) -> list[str]:
     return [*run, *undecided] if undecided else [str(BIN / "mutmut"), "print-time-estimates", f"{dotted(module)}.*"]
 
 
-def keep_partial(root: Path, store: dict, partial: Path) -> None:
-    """The verdicts mutants/ holds for modules with no stored result that fits, with the source they were made
-    from and the test files' digests they were reached with; a module stored since is dropped."""
-    kept = json.loads(partial.read_text()) if partial.exists() else {}
-    tried_with = root / "mutants" / "tests-digest.json"
-    seen = json.loads(tried_with.read_text()) if tried_with.exists() else {}
+def keep_partial(root: Path, unstored: list[str], partial: Path) -> None:
+    """The verdicts mutants/ holds for the modules with no stored result that fits (``stored_results``), with
+    the source they were made from and the test files' digests they were reached with; a module stored since is
+    dropped."""
+    kept = read_json(partial)
+    seen = read_json(tried_with(root))
     for module in modules(root):
-        entry = store.get(module)
-        if entry is not None and fits(root, module, entry):
+        if module not in unstored:
             kept.pop(module, None)
             continue
         meta, made = root / "mutants" / f"{module}.meta", root / "mutants" / module
@@ -289,8 +298,7 @@ def keep_partial(root: Path, store: dict, partial: Path) -> None:
 def restore_partial(root: Path, module: str, partial: Path) -> None:
     """Into a tree with no mutants of the module yet: the verdicts kept for its current source. mutmut keeps a
     verdict whose function is unchanged when it makes the mutants, and is then named only the undecided ones."""
-    kept = json.loads(partial.read_text()) if partial.exists() else {}
-    entry = kept.get(module)
+    entry = read_json(partial).get(module)
     meta = root / "mutants" / f"{module}.meta"
     if meta.exists() or entry is None or entry["source"] != digest([root / module], root):
         return
@@ -298,10 +306,9 @@ def restore_partial(root: Path, module: str, partial: Path) -> None:
     meta.write_text(json.dumps(entry["meta"], indent=4))
     for path, value in (
         (generated_from(root), entry["source"]),
-        (root / "mutants" / "tests-digest.json", entry["tests_seen"]),
+        (tried_with(root), entry["tests_seen"]),
     ):
-        known = json.loads(path.read_text()) if path.exists() else {}
-        path.write_text(json.dumps({**known, module: value}, indent=1))
+        path.write_text(json.dumps({**read_json(path), module: value}, indent=1))
 
 
 def run_module(root: Path, module: str, store: dict, log: Path, partial: Path = PARTIAL) -> None:
@@ -312,8 +319,7 @@ def run_module(root: Path, module: str, store: dict, log: Path, partial: Path = 
     before = {name: tests_digest(root, [name]) for name in selected_files(root)}
     retrace_changed_tests(root, before)
     source = digest([root / module], root)
-    tried_with = root / "mutants" / "tests-digest.json"  # the test files mutmut's cached verdicts were reached with
-    seen = json.loads(tried_with.read_text()) if tried_with.exists() else {}
+    seen = read_json(tried_with(root))
     stats = root / "mutants" / "mutmut-stats.json"
     meta = root / "mutants" / f"{module}.meta"
     mutable = any(
@@ -326,8 +332,8 @@ def run_module(root: Path, module: str, store: dict, log: Path, partial: Path = 
         if changed or any(f not in (baseline or {}) for f in relevant):  # baseline is set when nothing changed
             reset_verdicts(root, module, survivors_only=not changed)
             seen[module] = before  # before the run: a run cut short keeps what it reached with these tests
-            tried_with.parent.mkdir(exist_ok=True)
-            tried_with.write_text(json.dumps(seen, indent=1))
+            tried_with(root).parent.mkdir(exist_ok=True)
+            tried_with(root).write_text(json.dumps(seen, indent=1))
         returncode = 0
         if mutable:
             with log.open("a") as out:
@@ -336,7 +342,7 @@ def run_module(root: Path, module: str, store: dict, log: Path, partial: Path = 
                 ).returncode
             if returncode == 0:  # its mutants were made from this source (a run cut short: made again next time)
                 generated = generated_from(root)
-                known = json.loads(generated.read_text()) if generated.exists() else {}
+                known = read_json(generated)
                 generated.write_text(json.dumps({**known, module: source}, indent=1))
         found = {n: st for n, st in results(root).items() if module_of(n) == dotted(module)}
         test_files = covering_tests(root, module) if found else []
@@ -435,9 +441,9 @@ def main(argv: list[str]) -> int:
                 stderr=subprocess.STDOUT,
                 cwd=root,
             )
-    if not fast:
-        keep_partial(root, store, PARTIAL)
     found, diffs, measured, missing = ({}, {}, {}, []) if fast else stored_results(root, store)
+    if not fast:
+        keep_partial(root, missing, PARTIAL)
     unstored = {dotted(m) for m in missing}
     for name, state in results(root).items():  # this tree's runs of modules the store has no current entry for
         if fast or module_of(name) in unstored:

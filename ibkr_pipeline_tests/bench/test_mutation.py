@@ -152,7 +152,7 @@ def cut_short(root: Path, codes: dict[str, int | None]) -> None:
 def test_a_module_cut_short_resumes_in_a_new_tree_from_the_verdicts_it_reached(root, tmp_path_factory):
     partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
     cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
-    keep_partial(root, {}, partial)
+    keep_partial(root, ["ibkr_pipeline/a.py"], partial)
     source = digest([root / "ibkr_pipeline/a.py"], root)
     assert json.loads(partial.read_text())["ibkr_pipeline/a.py"]["source"] == source
     shutil.rmtree(root / "mutants")  # a clean clone
@@ -165,7 +165,7 @@ def test_a_module_cut_short_resumes_in_a_new_tree_from_the_verdicts_it_reached(r
 def test_verdicts_kept_for_another_source_are_not_restored(root, tmp_path_factory):
     partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
     cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
-    keep_partial(root, {}, partial)
+    keep_partial(root, ["ibkr_pipeline/a.py"], partial)
     shutil.rmtree(root / "mutants")
     (root / "ibkr_pipeline/a.py").write_text("def f(x):\n    return x + 2\n")
     restore_partial(root, "ibkr_pipeline/a.py", partial)
@@ -175,7 +175,7 @@ def test_verdicts_kept_for_another_source_are_not_restored(root, tmp_path_factor
 def test_a_tree_with_its_own_mutants_of_the_module_keeps_them(root, tmp_path_factory):
     partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
     cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
-    keep_partial(root, {}, partial)
+    keep_partial(root, ["ibkr_pipeline/a.py"], partial)
     verdicts(root, dict.fromkeys(NAMES))
     restore_partial(root, "ibkr_pipeline/a.py", partial)
     assert read_verdicts(root) == dict.fromkeys(NAMES)
@@ -184,20 +184,18 @@ def test_a_tree_with_its_own_mutants_of_the_module_keeps_them(root, tmp_path_fac
 def test_nothing_is_kept_for_mutants_older_than_the_source_or_without_a_verdict(root, tmp_path_factory):
     partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
     cut_short(root, dict.fromkeys(NAMES))
-    keep_partial(root, {}, partial)
+    keep_partial(root, ["ibkr_pipeline/a.py"], partial)
     assert not partial.exists()
     cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
     made = root / "mutants" / "ibkr_pipeline" / "a.py"
     os.utime(made, (1, 1))  # the source was edited after mutmut made these mutants
-    keep_partial(root, {}, partial)
+    keep_partial(root, ["ibkr_pipeline/a.py"], partial)
     assert not partial.exists()
 
 
 def test_a_module_stored_since_is_dropped_from_the_partial_verdicts(root, tmp_path_factory):
     partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
     cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
-    keep_partial(root, {}, partial)
-    tests = ["ibkr_pipeline_tests/unit/test_a.py"]
-    stored = {"ibkr_pipeline/a.py": {**fingerprint(root, "ibkr_pipeline/a.py", tests), "test_files": tests}}
-    keep_partial(root, stored, partial)
+    keep_partial(root, ["ibkr_pipeline/a.py"], partial)
+    keep_partial(root, [], partial)  # stored_results found a fitting entry for it
     assert json.loads(partial.read_text()) == {}
