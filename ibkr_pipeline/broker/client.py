@@ -654,9 +654,11 @@ class IBKRClient:
         raise ValueError(f"order {order.order_id} ({order.order_ref}) is not known to this connection")
 
     def open_orders(self) -> list[BrokerOrder]:
-        """Every open order of the account (all clients'), asked of IB now."""
-        self.run(self._call("open orders", self.ib.reqAllOpenOrdersAsync))
-        return [broker_order(t) for t in self.ib.openTrades()]
+        """Every open order of the account (all clients'), as IB answered now: not ib_async's ``openTrades()``,
+        which also holds this connection's orders IB never acknowledged (a search must not mistake those for
+        orders at IB)."""
+        answered = self.run(self._call("open orders", self.ib.reqAllOpenOrdersAsync))
+        return [broker_order(t) for t in answered]
 
     def completed_orders(self) -> list[BrokerOrder]:
         """Today's filled, cancelled and rejected orders, asked of IB now."""
