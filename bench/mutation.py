@@ -19,6 +19,8 @@ A module cut short (executor and tick take longer than a session) keeps the verd
 bench/mutation-partial.json, written at the end of every run and by ``--report`` (run it after stopping one):
 mutants/ is not committed, and a later tree whose module source is the same starts from them, under the same
 rules as mutmut's own cache (forgotten when a test file they were reached with changed).
+A source file mutmut does not mutate is copied into mutants/ again before each module runs when it was edited
+since (mutmut copies one only when it is missing there); its verdicts are not forgotten for it.
 
 ``--fast`` (make mutate-fast, minutes): the pure decision modules against the tests that need no Dagster run
 (FAST below), in a copy of the tree at .mutmut-fast/, reported to bench/mutation-survivors-fast.md.
@@ -311,11 +313,30 @@ def restore_partial(root: Path, module: str, partial: Path) -> None:
         path.write_text(json.dumps({**read_json(path), module: value}, indent=1))
 
 
+def refresh_unmutated(root: Path) -> list[str]:
+    """mutmut copies a source file into mutants/ only when it is missing there, so a module no one mutates that was
+    edited since (a fix in the broker client) would run stale under every mutant, and a test of the fix would fail
+    mutmut's clean run. Copy those again; the mutated modules are mutmut's to make."""
+    mutated = set(modules(root))
+    copied = []
+    for top in mutmut_config(root).get("source_paths", ["ibkr_pipeline"]):
+        for path in sorted((root / top).rglob("*")):
+            name = path.relative_to(root).as_posix()
+            target = root / "mutants" / name
+            if not path.is_file() or "__pycache__" in path.parts or name in mutated or not target.exists():
+                continue  # a file missing from mutants/ is copied by mutmut itself
+            if target.read_bytes() != path.read_bytes():
+                shutil.copy2(path, target)
+                copied.append(name)
+    return copied
+
+
 def run_module(root: Path, module: str, store: dict, log: Path, partial: Path = PARTIAL) -> None:
     """mutmut over one module; kept in the store once every one of its mutants has a verdict, with the digests
     of its source and of the test files that run it (a new test elsewhere leaves it measured; an edit to one of
     those files, or to the module, does not)."""
     restore_partial(root, module, partial)
+    refresh_unmutated(root)
     before = {name: tests_digest(root, [name]) for name in selected_files(root)}
     retrace_changed_tests(root, before)
     source = digest([root / module], root)

@@ -21,6 +21,7 @@ from bench.mutation import (
     helpers_of,
     keep_partial,
     mutmut_command,
+    refresh_unmutated,
     reset_verdicts,
     restore_partial,
     selected_files,
@@ -199,3 +200,14 @@ def test_a_module_stored_since_is_dropped_from_the_partial_verdicts(root, tmp_pa
     keep_partial(root, ["ibkr_pipeline/a.py"], partial)
     keep_partial(root, [], partial)  # stored_results found a fitting entry for it
     assert json.loads(partial.read_text()) == {}
+
+
+def test_a_source_file_edited_since_mutants_were_made_is_copied_again_unless_mutmut_mutates_it(root):
+    (root / "ibkr_pipeline" / "client.py").write_text("fixed = True\n")
+    for name, text in {"ibkr_pipeline/client.py": "fixed = False\n", "ibkr_pipeline/a.py": "# trampolines\n"}.items():
+        (root / "mutants" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "mutants" / name).write_text(text)
+    assert refresh_unmutated(root) == ["ibkr_pipeline/client.py"]
+    assert (root / "mutants" / "ibkr_pipeline" / "client.py").read_text() == "fixed = True\n"
+    assert (root / "mutants" / "ibkr_pipeline" / "a.py").read_text() == "# trampolines\n"  # mutmut's own
+    assert refresh_unmutated(root) == []
