@@ -22,6 +22,8 @@ class FaultPlan:
     - ``silent_after_requests``: after this many more client messages the gateway goes ``unresponsive``.
     - ``late_reject_orders``: symbols whose orders are accepted, then rejected (201, Inactive) after
       ``late_reject_after_s`` seconds, as IB does when a check fails downstream of the gateway.
+    - ``api_pending_orders``: symbols whose orders the gateway reports as ApiPending and never passes on to IB's
+      server (IB: "not yet sent to IB server, e.g. while it waits for the security definition").
     """
 
     drop_after_messages: int | None = None
@@ -35,6 +37,7 @@ class FaultPlan:
     silent_after_requests: int | None = None
     late_reject_orders: set[str] = field(default_factory=set)
     late_reject_after_s: float = 0.5
+    api_pending_orders: set[str] = field(default_factory=set)
 
     def rejects(self, symbol: str) -> bool:
         return "*" in self.reject_orders or symbol in self.reject_orders
@@ -50,3 +53,4 @@ class FaultPlan:
         self.silent_on_order = False
         self.silent_after_requests = None
         self.late_reject_orders = set()
+        self.api_pending_orders = set()

@@ -123,6 +123,18 @@ def test_only_executions_of_orders_in_the_ledger_are_recorded(gw, ledger):  # no
     client.disconnect()
 
 
+def test_an_order_the_gateway_holds_as_api_pending_is_not_acknowledged(gw, ledger):  # noqa: F811
+    client = connect(gw)
+    gw.faults.api_pending_orders = {"AAPL"}  # IB's server never sees it
+    info, intent = aapl_intent(client)
+    placement = place_exactly_once(client, ledger, intent, info, policy=replace(DEFAULT_POLICY, confirm_s=0.3))
+    [sent] = [o for o in client.seen_orders() if o.order_ref == REF]
+    assert sent.status == "ApiPending"  # the gateway answered, but only that it holds the order
+    detail = f"sent as orders [{sent.order_id}], but no acknowledgement within 0.3 s: {WHAT_NEXT}"
+    assert placement == Placement(REF, "unconfirmed", "unconfirmed", (sent.order_id,), detail)
+    client.disconnect()
+
+
 def test_a_resend_after_silence_cancels_only_the_legs_ib_never_released(gw, ledger, caplog):  # noqa: F811
     client = connect(gw)
     info, intent = aapl_intent(client)

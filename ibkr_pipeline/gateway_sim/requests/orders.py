@@ -79,6 +79,11 @@ class OrderRequests(Session):
             else:
                 sim.engine.reject(order, now, exc.reason)
             return
+        if inst.symbol in sim.faults.api_pending_orders:  # held in the gateway: IB's server never sees it
+            order.status = "ApiPending"
+            self.send(msg.open_order(order))
+            self.send(msg.order_status(order))
+            return
         sim.engine.add(order, now)
         if inst.symbol in sim.faults.late_reject_orders or "*" in sim.faults.late_reject_orders:
 
