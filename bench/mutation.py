@@ -298,14 +298,23 @@ def keep_partial(root: Path, unstored: list[str], partial: Path) -> None:
 
 
 def restore_partial(root: Path, module: str, partial: Path) -> None:
-    """Into a tree with no mutants of the module yet: the verdicts kept for its current source. mutmut keeps a
-    verdict whose function is unchanged when it makes the mutants, and is then named only the undecided ones."""
+    """The verdicts kept for the module's current source, where this tree has none of its own: a tree with no
+    mutants of it yet, or one where mutmut just made them all undecided (the first module of a run makes every
+    module's). Only when the test files both were reached with agree; those the partial's were reached with become
+    the module's baseline, so a test file new to them re-runs their survivors. mutmut keeps a verdict whose
+    function is unchanged when it makes the mutants, and is then named only the undecided ones."""
     entry = read_json(partial).get(module)
     meta = root / "mutants" / f"{module}.meta"
-    if meta.exists() or entry is None or entry["source"] != digest([root / module], root):
+    if entry is None or entry["source"] != digest([root / module], root):
         return
+    own = read_json(meta)
+    seen = read_json(tried_with(root)).get(module) or {}
+    if any(seen[f] != d for f, d in entry["tests_seen"].items() if f in seen):
+        return  # a test file changed between them: the tree's verdicts alone hold
+    decided = {k: v for k, v in own.get("exit_code_by_key", {}).items() if v is not None}
     meta.parent.mkdir(parents=True, exist_ok=True)
-    meta.write_text(json.dumps(entry["meta"], indent=4))
+    codes = {**entry["meta"]["exit_code_by_key"], **decided}
+    meta.write_text(json.dumps({**entry["meta"], **own, "exit_code_by_key": codes}, indent=4))
     for path, value in (
         (generated_from(root), entry["source"]),
         (tried_with(root), entry["tests_seen"]),

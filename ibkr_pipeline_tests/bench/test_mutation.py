@@ -173,11 +173,22 @@ def test_verdicts_kept_for_another_source_are_not_restored(root, tmp_path_factor
     assert not (root / "mutants" / "ibkr_pipeline" / "a.py.meta").exists()
 
 
-def test_a_tree_with_its_own_mutants_of_the_module_keeps_them(root, tmp_path_factory):
+def test_a_tree_with_its_own_verdicts_keeps_them_and_takes_the_kept_ones_where_it_has_none(root, tmp_path_factory):
+    partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
+    cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
+    keep_partial(root, ["ibkr_pipeline/a.py"], partial)
+    verdicts(root, {NAMES[0]: None, NAMES[1]: 1, NAMES[2]: None})  # made again by a later run, one decided
+    restore_partial(root, "ibkr_pipeline/a.py", partial)
+    assert read_verdicts(root) == {NAMES[0]: 1, NAMES[1]: 1, NAMES[2]: 0}
+    assert json.loads((root / "mutants" / "tests-digest.json").read_text())["ibkr_pipeline/a.py"] == {"t.py": "d"}
+
+
+def test_kept_verdicts_reached_with_another_version_of_a_test_file_are_not_restored(root, tmp_path_factory):
     partial = tmp_path_factory.mktemp("bench") / "mutation-partial.json"
     cut_short(root, {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 0})
     keep_partial(root, ["ibkr_pipeline/a.py"], partial)
     verdicts(root, dict.fromkeys(NAMES))
+    (root / "mutants" / "tests-digest.json").write_text(json.dumps({"ibkr_pipeline/a.py": {"t.py": "edited"}}))
     restore_partial(root, "ibkr_pipeline/a.py", partial)
     assert read_verdicts(root) == dict.fromkeys(NAMES)
 
