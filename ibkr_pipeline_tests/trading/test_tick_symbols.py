@@ -74,3 +74,27 @@ def test_the_accounts_whole_exposure_and_the_strategys_open_positions_are_checke
     # Its one share is a whole share to sell.
     exit_ = run(one, world, {"AAPL": "SELL"}, tick="t3")["AAPL"]
     assert (exit_.intent.action, exit_.intent.quantity) == ("SELL", 1)
+
+
+def test_a_limit_entry_is_sized_by_risk_at_its_limit_and_its_stop(world):  # noqa: F811
+    gw, client, ledger, switch, tmp = world
+    risked = spec("risked", "", "[{symbol: AAPL}]")
+    risked = risked.model_copy(
+        update={"order": risked.order.model_copy(update={"entry": "LMT", "sizing": "risk", "risk_pct": 0.1})}
+    )
+    info = client.resolve(ContractSpec(symbol="AAPL"))
+    limit = round(client.snapshot(info).reference_price * 0.99, 2)  # below the quote: sizing must use the limit
+    net_liq = gw.account_values()["NetLiquidation"]
+    [decision] = trade_tick(
+        risked,
+        "t1",
+        {"AAPL": signal("AAPL", "BUY", price=limit)},
+        {"AAPL": info},
+        GatewayBroker(client, tmp, switch),
+        ledger,
+        tick_at=CLOCK,
+    )
+    intent = decision.intent
+    assert (intent.entry_type, intent.limit_price) == ("LMT", limit)
+    assert intent.stop_loss == round(limit * 0.95, 2)  # the template's 5 % under the limit
+    assert intent.quantity == int(net_liq * 0.1 / 100 / (limit - intent.stop_loss))  # 0.1 % of equity at risk
