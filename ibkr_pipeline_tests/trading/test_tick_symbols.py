@@ -98,3 +98,14 @@ def test_a_limit_entry_is_sized_by_risk_at_its_limit_and_its_stop(world):  # noq
     assert (intent.entry_type, intent.limit_price) == ("LMT", limit)
     assert intent.stop_loss == round(limit * 0.95, 2)  # the template's 5 % under the limit
     assert intent.quantity == int(net_liq * 0.1 / 100 / (limit - intent.stop_loss))  # 0.1 % of equity at risk
+
+
+def test_the_templates_time_in_force_is_kept_and_an_entry_too_small_for_a_share_is_skipped(world):  # noqa: F811
+    template = {"sizing": "fixed_notional", "notional": 10.0, "tif": "GTC", "outside_rth": True}
+    small = spec("small", "", PAIR)
+    small = small.model_copy(update={"order": small.order.model_copy(update=template)})
+    skipped = run(small, world, {"AAPL": "BUY"})["AAPL"]  # 10 dollars buy no share of AAPL
+    assert (skipped.skipped, skipped.intent) == ("sized to zero shares", None)
+    big = small.model_copy(update={"order": small.order.model_copy(update={"notional": 5000.0})})
+    intent = run(big, world, {"AAPL": "BUY"}, tick="t2")["AAPL"].intent
+    assert (intent.tif, intent.outside_rth) == ("GTC", True)
