@@ -16,7 +16,7 @@ class FaultPlan:
       whether the request is processed first (an order placed, then the drop);
       ``drop_on_nth`` waits for the Nth such message (the third placeOrder of a bracket).
     - ``response_delay_s``: delay before each response to a request.
-    - ``reject_orders``: symbols whose orders are rejected with error 201 ("*" = all).
+    - ``reject_orders``: symbols whose orders are rejected with error 201.
     - ``unresponsive``: keep the socket open but answer nothing (IB's nightly restart).
     - ``silent_on_order``: the next placeOrder is swallowed and the gateway goes ``unresponsive``.
     - ``silent_after_requests``: after this many more client messages the gateway goes ``unresponsive``.
@@ -24,6 +24,8 @@ class FaultPlan:
       ``late_reject_after_s`` seconds, as IB does when a check fails downstream of the gateway.
     - ``api_pending_orders``: symbols whose orders the gateway reports as ApiPending and never passes on to IB's
       server (IB: "not yet sent to IB server, e.g. while it waits for the security definition").
+
+    In each set of symbols, "*" stands for every symbol.
     """
 
     drop_after_messages: int | None = None
@@ -40,7 +42,13 @@ class FaultPlan:
     api_pending_orders: set[str] = field(default_factory=set)
 
     def rejects(self, symbol: str) -> bool:
-        return "*" in self.reject_orders or symbol in self.reject_orders
+        return _names(self.reject_orders, symbol)
+
+    def rejects_late(self, symbol: str) -> bool:
+        return _names(self.late_reject_orders, symbol)
+
+    def holds_as_api_pending(self, symbol: str) -> bool:
+        return _names(self.api_pending_orders, symbol)
 
     def clear(self) -> None:
         self.drop_after_messages = None
@@ -54,3 +62,7 @@ class FaultPlan:
         self.silent_after_requests = None
         self.late_reject_orders = set()
         self.api_pending_orders = set()
+
+
+def _names(symbols: set[str], symbol: str) -> bool:
+    return "*" in symbols or symbol in symbols

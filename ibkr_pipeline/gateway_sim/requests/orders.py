@@ -79,13 +79,13 @@ class OrderRequests(Session):
             else:
                 sim.engine.reject(order, now, exc.reason)
             return
-        if inst.symbol in sim.faults.api_pending_orders:  # held in the gateway: IB's server never sees it
+        if sim.faults.holds_as_api_pending(inst.symbol):  # held in the gateway: IB's server never sees it
             order.status = "ApiPending"
             self.send(msg.open_order(order))
             self.send(msg.order_status(order))
             return
         sim.engine.add(order, now)
-        if inst.symbol in sim.faults.late_reject_orders or "*" in sim.faults.late_reject_orders:
+        if sim.faults.rejects_late(inst.symbol):
 
             def reject_late() -> None:
                 if not order.is_terminal:
