@@ -322,6 +322,38 @@ def restore_partial(root: Path, module: str, partial: Path) -> None:
         path.write_text(json.dumps({**read_json(path), module: value}, indent=1))
 
 
+def restore_stored(root: Path, module: str, store: dict) -> None:
+    """The kills of the module's stored result, where this tree's mutants of the current source have no verdict.
+
+    A stored result that still fits was reached with test files all unchanged since, so its kills hold; its
+    survivors stay undecided for the tests added since. Where the tree has no baseline of its own, those test
+    files become it, so a new test file re-runs the survivors alone: a fresh clone does not measure again what
+    the store already says."""
+    entry = store.get(module)
+    meta, made = root / "mutants" / f"{module}.meta", root / "mutants" / module
+    if entry is None or not fits(root, module, entry) or not (meta.exists() and made.exists()):
+        return
+    if made.stat().st_mtime < (root / module).stat().st_mtime:  # mutmut's own test: mutants older than the source
+        return
+    code_of: dict[str, int] = {}
+    for code, status in status_by_exit_code.items():
+        if code is not None:
+            code_of.setdefault(status, code)
+    data = json.loads(meta.read_text())
+    data["exit_code_by_key"] = {
+        name: code_of[entry["mutants"][name]] if code is None and entry["mutants"].get(name) in KILLED else code
+        for name, code in data["exit_code_by_key"].items()
+    }
+    meta.write_text(json.dumps(data, indent=4))
+    seen = read_json(tried_with(root))
+    if not isinstance(seen.get(module), dict):
+        seen[module] = {name: tests_digest(root, [name]) for name in entry["test_files"]}
+        tried_with(root).write_text(json.dumps(seen, indent=1))
+    generated = read_json(generated_from(root))
+    generated.setdefault(module, entry["source"])
+    generated_from(root).write_text(json.dumps(generated, indent=1))
+
+
 def refresh_unmutated(root: Path) -> list[str]:
     """mutmut copies a source file into mutants/ only when it is missing there, so a module no one mutates that was
     edited since (a fix in the broker client) would run stale under every mutant, and a test of the fix would fail
@@ -345,6 +377,7 @@ def run_module(root: Path, module: str, store: dict, log: Path, partial: Path = 
     of its source and of the test files that run it (a new test elsewhere leaves it measured; an edit to one of
     those files, or to the module, does not)."""
     restore_partial(root, module, partial)
+    restore_stored(root, module, store)
     refresh_unmutated(root)
     before = {name: tests_digest(root, [name]) for name in selected_files(root)}
     retrace_changed_tests(root, before)

@@ -24,7 +24,12 @@ from bench.mutation import (
     refresh_unmutated,
     reset_verdicts,
     restore_partial,
+    restore_stored,
     selected_files,
+    tried_with,
+)
+from bench.mutation import (
+    tests_digest as digest_of_tests,  # not test_*: pytest would collect it
 )
 
 CONFIG = """[tool.mutmut]
@@ -222,3 +227,50 @@ def test_a_source_file_edited_since_mutants_were_made_is_copied_again_unless_mut
     assert (root / "mutants" / "ibkr_pipeline" / "client.py").read_text() == "fixed = True\n"
     assert (root / "mutants" / "ibkr_pipeline" / "a.py").read_text() == "# trampolines\n"  # mutmut's own
     assert refresh_unmutated(root) == []
+
+
+def made(root: Path, codes: dict[str, int | None]) -> str:
+    """mutants/ as mutmut leaves it once it made a module's mutants from the current source: the source's digest."""
+    verdicts(root, codes)
+    (root / "mutants" / "ibkr_pipeline" / "a.py").write_text("# mutants of a.py\n")
+    return digest([root / "ibkr_pipeline/a.py"], root)
+
+
+def stored(root: Path, statuses: list[str]) -> dict:
+    tests = ["ibkr_pipeline_tests/unit/test_a.py"]
+    entry = {**fingerprint(root, "ibkr_pipeline/a.py", tests), "test_files": tests}
+    return {"ibkr_pipeline/a.py": {**entry, "mutants": dict(zip(NAMES, statuses, strict=True))}}
+
+
+def test_a_fresh_tree_takes_the_stored_kills_and_runs_only_the_survivors_again(root):
+    store = stored(root, ["killed", "survived", "timeout"])
+    source = made(root, dict.fromkeys(NAMES))
+    restore_stored(root, "ibkr_pipeline/a.py", store)
+    assert read_verdicts(root) == {NAMES[0]: 1, NAMES[1]: None, NAMES[2]: 36}
+    test_a = "ibkr_pipeline_tests/unit/test_a.py"
+    assert json.loads(tried_with(root).read_text()) == {"ibkr_pipeline/a.py": {test_a: digest_of_tests(root, [test_a])}}
+    assert mutmut_command(root, "ibkr_pipeline/a.py", source) == [*RUN, NAMES[1]]
+
+
+def test_the_trees_own_verdicts_and_baseline_win_over_the_stored_ones(root):
+    store = stored(root, ["killed", "survived", "killed"])
+    made(root, {NAMES[0]: None, NAMES[1]: 1, NAMES[2]: 0})
+    tried_with(root).write_text(json.dumps({"ibkr_pipeline/a.py": {"t.py": "d"}}))
+    restore_stored(root, "ibkr_pipeline/a.py", store)
+    assert read_verdicts(root) == {NAMES[0]: 1, NAMES[1]: 1, NAMES[2]: 0}
+    assert json.loads(tried_with(root).read_text()) == {"ibkr_pipeline/a.py": {"t.py": "d"}}
+
+
+@pytest.mark.parametrize("change", ["a test it was reached with", "the source", "mutants older than the source"])
+def test_stored_kills_that_may_no_longer_hold_are_not_taken(root, change):
+    store = stored(root, ["killed", "killed", "killed"])
+    made(root, dict.fromkeys(NAMES))
+    if change == "a test it was reached with":
+        (root / "ibkr_pipeline_tests/unit/test_a.py").write_text("# edited\n")
+    elif change == "the source":
+        (root / "ibkr_pipeline/a.py").write_text("def f(x):\n    return x + 2\n")
+    else:
+        os.utime(root / "mutants" / "ibkr_pipeline" / "a.py", (1, 1))
+    restore_stored(root, "ibkr_pipeline/a.py", store)
+    assert read_verdicts(root) == dict.fromkeys(NAMES)
+    assert not tried_with(root).exists() and not generated_from(root).exists()
