@@ -276,6 +276,12 @@ def mutmut_command(root: Path, module: str, source: str) -> list[str]:
     return [*run, *undecided] if undecided else [str(BIN / "mutmut"), "print-time-estimates", f"{dotted(module)}.*"]
 
 
+def mutants_fresh(root: Path, module: str) -> bool:
+    """mutmut's own test: the module's mutants exist and are no older than its source."""
+    made = root / "mutants" / module
+    return made.exists() and made.stat().st_mtime >= (root / module).stat().st_mtime
+
+
 def keep_partial(root: Path, unstored: list[str], partial: Path) -> None:
     """The verdicts mutants/ holds for the modules with no stored result that fits (``stored_results``), with
     the source they were made from and the test files' digests they were reached with; a module stored since is
@@ -286,9 +292,8 @@ def keep_partial(root: Path, unstored: list[str], partial: Path) -> None:
         if module not in unstored:
             kept.pop(module, None)
             continue
-        meta, made = root / "mutants" / f"{module}.meta", root / "mutants" / module
-        fresh = made.exists() and made.stat().st_mtime >= (root / module).stat().st_mtime  # mutmut's own test
-        if not (meta.exists() and fresh and isinstance(seen.get(module), dict)):
+        meta = root / "mutants" / f"{module}.meta"
+        if not (meta.exists() and mutants_fresh(root, module) and isinstance(seen.get(module), dict)):
             continue
         data = json.loads(meta.read_text())
         if any(code is not None for code in data["exit_code_by_key"].values()):
@@ -330,10 +335,8 @@ def restore_stored(root: Path, module: str, store: dict) -> None:
     files become it, so a new test file re-runs the survivors alone: a fresh clone does not measure again what
     the store already says."""
     entry = store.get(module)
-    meta, made = root / "mutants" / f"{module}.meta", root / "mutants" / module
-    if entry is None or not fits(root, module, entry) or not (meta.exists() and made.exists()):
-        return
-    if made.stat().st_mtime < (root / module).stat().st_mtime:  # mutmut's own test: mutants older than the source
+    meta = root / "mutants" / f"{module}.meta"
+    if entry is None or not fits(root, module, entry) or not (meta.exists() and mutants_fresh(root, module)):
         return
     code_of: dict[str, int] = {}
     for code, status in status_by_exit_code.items():
