@@ -623,6 +623,29 @@ def check_deployment(
     console.print("deployment secrets: no placeholders, none weak", markup=False)
 
 
+@app.command("init-pools")
+def init_pools(
+    directory: Annotated[Path | None, typer.Option(help="Strategies directory (default: the code location's)")] = None,
+) -> None:
+    """Create each strategy's trading pool (limit 1) in $DAGSTER_HOME's instance, before any run claims it.
+
+    Run after `dagster instance migrate`, and again after adding a strategy to a running deployment.
+    """
+    import dagster as dg
+
+    from ibkr_pipeline.assets.strategy import TRADING_POOL_LIMIT, create_trading_pools
+    from ibkr_pipeline.definitions import strategies_dir
+    from ibkr_pipeline.domain.strategy import load_directory
+
+    loaded, broken = load_directory(directory or strategies_dir())
+    for problem in broken:  # the code location does not load these either: no pool to create
+        console.print(f"✗ {problem}", style="red", markup=False, highlight=False, soft_wrap=True)
+    with dg.DagsterInstance.get() as instance:
+        pools = create_trading_pools(instance, [spec.name for _path, spec in loaded])
+    for pool in pools:
+        console.print(f"pool {pool}: limit {TRADING_POOL_LIMIT}", markup=False, highlight=False)
+
+
 def main() -> None:
     app()
 

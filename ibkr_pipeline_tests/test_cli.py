@@ -262,3 +262,44 @@ signal: {buy: "close < 0", atr: atr_14}
     report = json.loads(as_json.stdout)
     assert report["signals"] == {"HOLD": 18} and report["trades"] == [] and report["figures"]["trades"]["strategy"] == 0
     assert report["why_no_trades"].startswith("no BUY or SELL signal")
+
+
+POOL_STRATEGY = """
+name: {name}
+universe: [{{symbol: AAPL}}]
+schedule: {{cron: "15 16 * * 1-5", timezone: America/New_York, start: 2026-01-01}}
+timeframes: [{{name: daily, bar_size: 1 day, lookback: 6 M}}]
+indicators: [{{kind: atr, params: {{length: 14}}, name: atr_14}}]
+signal: {{buy: "close > 0", atr: atr_14}}
+"""
+
+
+def test_init_pools_gives_each_loaded_strategy_a_trading_pool_of_one_and_puts_a_changed_limit_back(tmp_path):
+    import dagster as dg
+
+    strategies, home = tmp_path / "strategies", tmp_path / "dagster_home"
+    strategies.mkdir()
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry: {enabled: false}\n")
+    for name in ("alpha", "beta"):
+        (strategies / f"{name}.yaml").write_text(POOL_STRATEGY.format(name=name))
+    (strategies / "broken.yaml").write_text("name: broken\nuniverse: []\n")
+    env = {"DAGSTER_HOME": str(home), "IBKR_PIPELINE_STRATEGIES": str(strategies), "COLUMNS": "200"}
+
+    first = run_cli("init-pools", env_extra=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[-2:] == ["pool alpha_trading: limit 1", "pool beta_trading: limit 1"]
+    assert lines[0].startswith(f"✗ {strategies / 'broken.yaml'}: ")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        assert sorted(storage.get_concurrency_keys()) == ["alpha_trading", "beta_trading"]
+        storage.set_concurrency_slots("alpha_trading", 3)  # an operator widens it by hand
+    again = run_cli("init-pools", env_extra=env)
+    assert again.returncode == 0 and again.stdout.splitlines()[-2:] == lines[-2:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        infos = {key: instance.event_log_storage.get_concurrency_info(key) for key in ("alpha_trading", "beta_trading")}
+    assert {key: (info.slot_count, info.limit) for key, info in infos.items()} == {
+        "alpha_trading": (1, 1),
+        "beta_trading": (1, 1),
+    }

@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -430,8 +430,8 @@ class StrategyAssets:
             ["contracts", "signals"],
             f"Orders for {spec.name} (mode {spec.mode}): sizing, risk checks with their numbers, exactly-once placement.",
             {"ibkr", "database", "alerts"},
-            # One orders step per strategy at a time (the instance's pools default_limit is 1), whatever
-            # runs of it (a backfill's partitions) execute side by side.
+            # One orders step per strategy at a time (its pool's limit is 1: `ibkr-pipeline init-pools`, or the
+            # instance's pools default_limit), whatever runs of it (a backfill's partitions) execute side by side.
             pool=trading_pool(spec.name),
         )
         def orders(
@@ -533,6 +533,21 @@ FAILED_SYMBOLS_TAG = "ibkr_pipeline/failed_symbols"  # placement states a person
 def trading_pool(strategy: str) -> str:
     """The Dagster concurrency pool a strategy's orders step runs in."""
     return f"{strategy}_trading"
+
+
+TRADING_POOL_LIMIT = 1  # two runs of one strategy never place orders at once
+
+
+def create_trading_pools(instance: dg.DagsterInstance, strategies: Iterable[str]) -> list[str]:
+    """Give each strategy's trading pool its limit before any run claims it.
+
+    Left to Dagster, a pool is created on its first claim, and on PostgreSQL two claims racing to create it fail
+    one of the steps (dagster-io/dagster#33552); a deployment therefore creates them once, up front.
+    """
+    pools = [trading_pool(name) for name in strategies]
+    for pool in pools:
+        instance.event_log_storage.set_concurrency_slots(pool, TRADING_POOL_LIMIT)
+    return pools
 
 
 def backfill_block(tags: Mapping[str, str]) -> str:

@@ -77,26 +77,26 @@ class LocalDeployment:
             "IBKR_PIPELINE_CELERY_BACKEND": f"{redis_url}/{BACKEND_DB}",
         }
         self.running: dict[str, tuple[subprocess.Popen, object]] = {}
+        self.pools = ""  # what `ibkr-pipeline init-pools` printed
 
     def __enter__(self) -> LocalDeployment:
         self.s3.make_bucket(self.bucket)  # as minio-init does
         shutil.copy(ROOT / "deploy" / "dagster.yaml", self.home / "dagster.yaml")
-        # Dagster's schema once, before any service starts (compose runs the same as dagster-init).
-        migrate = subprocess.run(
-            [str(BIN / "dagster"), "instance", "migrate"],
-            env=self.env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+        # Dagster's schema and the strategies' pools once, before any service starts (as compose's dagster-init).
+        self.run_once(str(BIN / "dagster"), "instance", "migrate")
+        self.pools = self.run_once(str(BIN / "ibkr-pipeline"), "init-pools")
         try:
             self._start_services()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def run_once(self, *args: str) -> str:
+        """A set-up command's output; it must succeed."""
+        done = subprocess.run([*args], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
 
     def __exit__(self, kind: type | None, error: BaseException | None, trace: TracebackType | None) -> None:
         self.stop()

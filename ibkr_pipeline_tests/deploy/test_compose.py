@@ -63,7 +63,8 @@ def test_the_topology_is_all_there():
         "celery-worker",
         "dagster-init",
     } <= set(services)
-    assert services["dagster-init"]["command"][-1].endswith("dagster instance migrate")
+    assert services["dagster-init"]["command"][-1].endswith("dagster instance migrate && ibkr-pipeline init-pools")
+    assert services["dagster-init"]["environment"]["IBKR_PIPELINE_STRATEGIES"] == "${IBKR_PIPELINE_STRATEGIES}"
     assert "code-server" in services["code"]["command"] and "dagster-daemon" in services["daemon"]["command"]
     assert "--read-only" in services["webserver-readonly"]["command"]
     assert "mc mb --ignore-existing" in services["minio-init"]["command"][0]
@@ -149,7 +150,7 @@ def test_placeholder_secrets_stop_the_deployment_before_anything_starts():
     assert services["dagster-init"]["command"] == [
         "sh",
         "-c",
-        "ibkr-pipeline check-deployment && dagster instance migrate",
+        "ibkr-pipeline check-deployment && dagster instance migrate && ibkr-pipeline init-pools",
     ]
     tool = Path(sys.executable).parent / "ibkr-pipeline"
     refused = subprocess.run(

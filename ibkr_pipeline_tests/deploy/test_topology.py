@@ -69,11 +69,16 @@ def test_two_ticks_run_their_steps_on_two_workers_that_share_only_the_object_sto
         orders_steps = cur.fetchall()
         cur.execute("SELECT count(*), min(mode) FROM orders WHERE strategy = 'tiny'")
         ledger_rows, mode = cur.fetchone()
+        cur.execute('SELECT concurrency_key, "limit", using_default_limit FROM concurrency_limits')
+        pools = cur.fetchall()
     for run in run_ids:
         # (event types keep Dagster's legacy PIPELINE_ names in storage)
         assert events[(run, "PIPELINE_ENQUEUED")] == 1 and events[(run, "PIPELINE_STARTING")] == 1, "queued, launched"
         assert events[(run, "ASSET_MATERIALIZATION")] == 7 and events[(run, "STEP_SUCCESS")] == 7
     assert (ledger_rows, mode) == (4, "dry_run"), "two symbols a tick, in the same Postgres"
+    # The strategy's pool was created before the services started (no run raced to create it) and kept its limit.
+    assert deployment.pools == "pool tiny_trading: limit 1\n"
+    assert pools == [("tiny_trading", 1, False)]
     # The two orders steps (one per run, the strategy's pool of one) did not overlap.
     assert [kind for _run, _step, _at, kind in orders_steps] == ["STEP_START", "STEP_SUCCESS"] * 2
     assert orders_steps[0][0] == orders_steps[1][0] and orders_steps[2][0] == orders_steps[3][0]
