@@ -666,7 +666,8 @@ class IBKRClient:
         return [broker_order(t) for t in done]
 
     def executions(self) -> list[Execution]:
-        """Today's executions, each with its commission once IB reported it (ib_async attaches those to its fills)."""
+        """Every execution this connection has seen (IB's answer to the request is today's; ib_async keeps earlier
+        ones from a connection that spans midnight), each with its commission once IB reported it."""
         self.run(self._call("executions", self.ib.reqExecutionsAsync))
         return [execution(f) for f in self.ib.fills()]
 
