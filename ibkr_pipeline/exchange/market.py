@@ -287,8 +287,8 @@ def _bridges(
 
 def _bars_along(rng: np.random.Generator, log_path: np.ndarray, wick_sigma: np.ndarray, tick: float) -> np.ndarray:
     """(rows, minutes, 4) OHLC bars along log-price paths, rounded to the tick grid."""
-    opens = np.exp(log_path[:, :-1])
-    closes = np.exp(log_path[:, 1:])
+    prices = np.exp(log_path)
+    opens, closes = prices[:, :-1], prices[:, 1:]
     wick = np.abs(rng.standard_normal((2, *opens.shape))) * wick_sigma[:, None]
     bars = np.stack(
         [
@@ -299,10 +299,8 @@ def _bars_along(rng: np.random.Generator, log_path: np.ndarray, wick_sigma: np.n
         ],
         axis=-1,
     )
-    bars = np.round(bars / tick) * tick
-    bars[..., 1] = bars.max(axis=-1)
-    bars[..., 2] = bars.min(axis=-1)
-    return bars
+    # Rounding to the grid keeps order, so the high and low stay the bar's extremes.
+    return np.round(bars / tick) * tick
 
 
 def _u_shape(n: int) -> np.ndarray:
@@ -467,7 +465,7 @@ class SyntheticMarket(MarketModel):
     @lru_cache(maxsize=8192)  # noqa: B019 - bounded, one model per simulator
     def _daily_year(self, instrument: Instrument, year: int) -> tuple[np.ndarray, np.ndarray]:
         """Daily OHLCV rows of one year (regular hours, extended hours) from its minute bars."""
-        b = self._year_block(instrument, year)
+        b = self._block_cache(instrument, year)  # the session still trading is then rebuilt from the same block
         valid = np.arange(FULL_DAY_MINUTES)[None, :] < b.n_rth[:, None]
         rth_high = np.where(valid, b.rth[..., 1], -np.inf).max(axis=1)
         rth_low = np.where(valid, b.rth[..., 2], np.inf).min(axis=1)
