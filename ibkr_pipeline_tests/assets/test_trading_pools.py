@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import pytest
 import sqlalchemy.exc
 
 from ibkr_pipeline.assets.strategy import create_trading_pools
-from ibkr_pipeline_tests.services import postgres_params
+from ibkr_pipeline_tests.deploy.local_deployment import ROOT, instance_env
 
-DEPLOY_INSTANCE = Path(__file__).resolve().parents[2] / "deploy" / "dagster.yaml"
+DEPLOY_INSTANCE = ROOT / "deploy" / "dagster.yaml"
 
 
 @pytest.fixture
 def postgres_instance(tmp_path, postgres_database, monkeypatch) -> Iterator[dg.DagsterInstance]:
-    pg = postgres_params()
-    for name, value in {
-        "DAGSTER_PG_HOST": pg["host"],
-        "DAGSTER_PG_PORT": pg["port"],
-        "DAGSTER_PG_DB": postgres_database,
-        "DAGSTER_PG_USER": pg["user"],
-        "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
-        "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "compute_logs"),
-        "DAGSTER_ARTIFACT_DIR": str(tmp_path / "storage"),
-    }.items():
+    for name, value in instance_env(tmp_path, postgres_database).items():
         monkeypatch.setenv(name, value)
     shutil.copy(DEPLOY_INSTANCE, tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:

@@ -28,6 +28,20 @@ BROKER_DB, BACKEND_DB = 0, 1  # on a Redis of the caller's own (services.redis_s
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 
 
+def instance_env(where: Path, database: str) -> dict[str, str]:
+    """What deploy/dagster.yaml reads: Dagster's storage in ``database`` on the machine's PostgreSQL."""
+    pg = postgres_params()
+    return {
+        "DAGSTER_PG_HOST": pg["host"],
+        "DAGSTER_PG_PORT": pg["port"],
+        "DAGSTER_PG_DB": database,
+        "DAGSTER_PG_USER": pg["user"],
+        "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
+        "DAGSTER_COMPUTE_LOG_DIR": str(where / "compute_logs"),
+        "DAGSTER_ARTIFACT_DIR": str(where / "storage"),
+    }
+
+
 class LocalDeployment:
     def __init__(
         self,
@@ -52,13 +66,7 @@ class LocalDeployment:
             **os.environ,
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # dagster-celery starts `celery` by name
             "DAGSTER_HOME": str(self.home),
-            "DAGSTER_PG_HOST": self.pg["host"],
-            "DAGSTER_PG_PORT": self.pg["port"],
-            "DAGSTER_PG_DB": database,
-            "DAGSTER_PG_USER": self.pg["user"],
-            "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
-            "DAGSTER_COMPUTE_LOG_DIR": str(where / "compute_logs"),
-            "DAGSTER_ARTIFACT_DIR": str(where / "storage"),
+            **instance_env(where, database),
             "IBKR_PIPELINE_S3_ENDPOINT": s3_endpoint,
             "IBKR_PIPELINE_S3_BUCKET": bucket,
             "IBKR_PIPELINE_S3_SECURE": "false",
